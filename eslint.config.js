@@ -1,0 +1,78 @@
+// Lint: typescript-eslint's recommended rules plus the layer rules of the design
+// (README "Design"): each folder may import only the folders below it, and only
+// through their index.ts.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Which in-project folders each folder may import (besides itself). */
+const LAYERS = {
+  shared: [],
+  codec: ['shared'],
+  params: ['codec', 'shared'],
+  config: ['shared', 'codec', 'params'],
+  observe: ['codec', 'params', 'shared'],
+  transport: ['codec', 'shared'],
+  bus: ['transport', 'codec', 'params', 'shared'],
+  gateway: ['bus', 'transport', 'observe', 'codec', 'params', 'shared', 'config'],
+  store: ['gateway', 'observe', 'codec', 'params', 'shared', 'config'],
+  api: ['gateway', 'store', 'bus', 'observe', 'codec', 'params', 'shared', 'config'],
+};
+const FOLDERS = Object.keys(LAYERS);
+
+function layerRule(folder, allowed, prefix) {
+  const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
+  return {
+    files: [`${prefix}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...forbidden.map((f) => ({
+              group: [`**/${f}`, `**/${f}/*`, `**/${f}/**`],
+              message: `${prefix} may not import ${f}: see the layer diagram in README.md (Design).`,
+            })),
+            {
+              group: ['../*/*', '!../*/index.js', '../../*'],
+              message: 'Import another folder only through its index.js.',
+            },
+            { group: ['**/simulator/**', '**/simulator'], message: 'Only the composition root and tests may use the simulator.' },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'data/**', 'openapi/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  ...Object.entries(LAYERS).map(([folder, allowed]) => layerRule(folder, allowed, `src/${folder}`)),
+  {
+    // The simulator stands apart from the gateway so that it cannot share a bug with it.
+    files: ['simulator/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: FOLDERS.filter((f) => !['codec', 'params', 'shared'].includes(f)).flatMap((f) => [`**/src/${f}`, `**/src/${f}/**`]),
+              message: 'The simulator imports only codec, params and shared.',
+            },
+            { group: ['../src/*/*', '!../src/*/index.js'], message: 'Import another folder only through its index.js.' },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,526 @@
+import { GatewayError } from '../src/shared/index.js';
+import type { Value } from '../src/codec/index.js';
+import { allParams, findParam, validateValue, type ParamDef } from '../src/params/index.js';
+import { defaultBehaviours, type Behaviour } from './behaviours.js';
+import { IDENTIFICATION_NUMBERS, defaultSerial, type InstrumentConfig } from './options.js';
+import { FlowModel } from './physics.js';
+import { Random } from './random.js';
+
+/** What a test (or the CLI) can do with one simulated instrument. */
+export interface InstrumentHandle {
+  /** The instrument's current bus address (Primary Node Address, DDE 2). */
+  readonly node: number;
+  readonly config: InstrumentConfig;
+  /** The value a master would read now (physics evaluated at the simulator clock), by key or DDE. */
+  get(ref: string | number): Value;
+  /**
+   * Sets a value directly, bypassing access rights, ranges and Init Reset, with the same
+   * side effects as a master's write (setpoint moves the physics, fluidset selects a fluid,
+   * measure/fMeasure restart the lag from that value, counterValue restarts the counter).
+   * Parameters that the physics computes (valve output, alarm info) are pinned instead.
+   */
+  set(ref: string | number, value: Value): void;
+  /** Makes every read of the parameter return `value` until `unpin`. */
+  pin(ref: string | number, value: Value): void;
+  unpin(ref: string | number): void;
+  /** Adds behaviours ahead of all existing ones (the last defined is asked first). */
+  defineBehavior(...behaviours: Behaviour[]): void;
+  /** Removes every behaviour with this name (defaults included); true if any was removed. */
+  removeBehavior(name: string): boolean;
+  /** Behaviours in the order they are asked. */
+  readonly behaviours: readonly Behaviour[];
+  /** True while a wink (a digit written to the ID string) is running. */
+  winking(): boolean;
+  /** The database entry for a key or DDE number (throws SIM_UNKNOWN_PARAM). */
+  param(ref: string | number): ParamDef;
+}
+
+/** A fluidset: what selecting it with DDE 24 loads into fluid name and capacity. */
+export interface Fluidset {
+  name: string;
+  capacity: number;
+}
+
+/** Raw counts at 100 %. */
+export const FULL_SCALE = 32000;
+/** Valve drive at fully open (24-bit DAC). */
+export const VALVE_FULL = 16777215;
+/** Flow with the valve fully open (purge): about 130 %, the sensor's ceiling. */
+export const PURGE_FLOW = 41600;
+/** Response alarm: |setpoint - measure| above this many counts ... */
+export const RESPONSE_ALARM_COUNTS = 3200;
+/** ... for at least this long. */
+export const RESPONSE_ALARM_MS = 1000;
+/** Init Reset values (DDE 7). */
+export const INIT_RESET_UNLOCKED = 64;
+export const INIT_RESET_LOCKED = 82;
+
+/** Parameters the physics owns; a master's write is checked and acknowledged, then becomes the new state. */
+const DDE = {
+  idString: 1,
+  pna: 2,
+  initReset: 7,
+  measure: 8,
+  setpoint: 9,
+  analogInput: 11,
+  controlMode: 12,
+  capacity: 21,
+  fluidsetIndex: 24,
+  fluidName: 25,
+  alarmInfo: 28,
+  valveOutput: 55,
+  deviceType: 90,
+  firmware: 105,
+  reset: 114,
+  alarmLimitMax: 116,
+  alarmLimitMin: 117,
+  alarmMode: 118,
+  counterValue: 122,
+  counterLimit: 124,
+  capacityUnit: 129,
+  counterMode: 130,
+  temperature: 142,
+  identificationNumber: 175,
+  fMeasure: 205,
+  fSetpoint: 206,
+} as const;
+
+/** Strings a real instrument pads with NUL when a fixed length is asked (the captures show `DMFC\0`, `V7.25\0`). */
+const NUL_PADDED = new Set<number>([DDE.deviceType, DDE.firmware]);
+
+let processSet: Set<number> | undefined;
+/** Every process number the database knows. */
+export function knownProcesses(): Set<number> {
+  processSet ??= new Set(allParams().map((p) => p.process));
+  return processSet;
+}
+
+function defaultValue(def: ParamDef): Value {
+  switch (def.valueType) {
+    case 'string':
+      return '';
+    case 'bytes':
+      return new Uint8Array(0);
+    default: {
+      let v = 0;
+      if (def.min !== null && v < def.min) v = def.min;
+      if (def.max !== null && v > def.max) v = def.max;
+      return v;
+    }
+  }
+}
+
+/** Time unit of a capacity unit string ('mg/min' -> 60000 ms), for the counter. */
+function unitTimeMs(unit: string): number {
+  const u = unit.trim().toLowerCase();
+  if (/\/(s|sec)$/.test(u)) return 1000;
+  if (/\/(h|hr)$/.test(u)) return 3_600_000;
+  return 60_000;
+}
+
+export class Instrument implements InstrumentHandle {
+  readonly config: InstrumentConfig;
+  private readonly values = new Map<number, Value>();
+  private readonly pins = new Map<number, Value>();
+  private list: Behaviour[];
+  private readonly flow: FlowModel;
+  private readonly tauMs: number;
+  private readonly noise: number;
+  private readonly temperatureNoise: number;
+  private readonly random: Random;
+  private noiseMemo: { t: number; measure: number; temperature: number } | undefined;
+  /** Setpoint as last written by the bus (raw counts) and fSetpoint as written (float, capacity units). */
+  private busSetpoint = 0;
+  private busFSetpoint = 0;
+  private counterBase = 0;
+  private temperatureBase = 21;
+  private winkUntil = -Infinity;
+  readonly fluidsets: Fluidset[];
+  readonly missingProcesses: ReadonlySet<number>;
+  readonly missingParams: ReadonlySet<string>;
+
+  constructor(
+    config: InstrumentConfig,
+    private readonly clock: () => number,
+    seed: number,
+    ring: { next: number; last: number; busName: string },
+  ) {
+    this.config = config;
+    this.tauMs = config.tauMs ?? 300;
+    this.noise = config.noise ?? 8;
+    this.temperatureNoise = config.temperatureNoise ?? 0.05;
+    this.random = new Random(seed);
+    this.list = defaultBehaviours();
+    this.missingProcesses = new Set(config.missing?.processes ?? []);
+    this.missingParams = new Set((config.missing?.params ?? []).map(([p, f]) => `${p}/${f}`));
+    const now = clock();
+    this.flow = new FlowModel(this.tauMs, now, 0, 0, 0);
+
+    const deviceType = config.deviceType ?? 'DMFC';
+    const fluidsetIndex = config.fluidsetIndex ?? 2;
+    this.fluidsets = [
+      { name: 'N2', capacity: 100 },
+      { name: 'Air', capacity: 100 },
+      { name: 'EtOH 15mba', capacity: 6817 },
+      { name: 'EtOH facto', capacity: 6817 },
+      { name: 'Ar', capacity: 140 },
+      { name: 'He', capacity: 140 },
+      { name: 'H2', capacity: 100 },
+      { name: 'CO2', capacity: 74 },
+    ];
+    const chosen = this.fluidsets[fluidsetIndex] ?? { name: '', capacity: 1 };
+    if (config.fluid !== undefined) chosen.name = config.fluid;
+    if (config.capacity !== undefined) chosen.capacity = config.capacity;
+    this.fluidsets[fluidsetIndex] = chosen;
+    const serial = config.serial ?? defaultSerial(config.node);
+    const unit = config.unit ?? 'mg/min';
+
+    const initial: [number, Value][] = [
+      [DDE.pna, config.node],
+      [4, ring.next],
+      [5, ring.last],
+      [DDE.initReset, INIT_RESET_LOCKED],
+      [DDE.fluidsetIndex, fluidsetIndex],
+      [DDE.fluidName, chosen.name],
+      [DDE.capacity, chosen.capacity],
+      [DDE.capacityUnit, unit],
+      [128, unit.split('/')[0]?.slice(0, 4) ?? ''],
+      [DDE.deviceType, deviceType],
+      [DDE.identificationNumber, config.identificationNumber ?? IDENTIFICATION_NUMBERS[deviceType.toUpperCase()] ?? 7],
+      [91, config.model ?? 'F-201EV-ABD'],
+      [92, serial],
+      [93, 'STANDARD'],
+      [DDE.firmware, config.firmware ?? 'V7.25'],
+      [115, config.userTag ?? 'USERTAG'],
+      [171, `${serial}-CAL1`],
+      [172, '20111209'],
+      [29, 1],
+      [184, 1],
+      [182, 3],
+      [DDE.counterMode, 1],
+      [204, ring.busName],
+    ];
+    for (const [dde, v] of initial) if (findParam(dde)) this.values.set(dde, v);
+    for (const [ref, v] of Object.entries(config.values ?? {})) this.set(/^\d+$/.test(ref) ? Number(ref) : ref, v);
+  }
+
+  // ------------------------------------------------------------------ handle
+
+  get node(): number {
+    return this.stored(DDE.pna) as number;
+  }
+
+  get behaviours(): readonly Behaviour[] {
+    return this.list;
+  }
+
+  defineBehavior(...behaviours: Behaviour[]): void {
+    this.list = [...behaviours.slice().reverse(), ...this.list];
+  }
+
+  removeBehavior(name: string): boolean {
+    const before = this.list.length;
+    this.list = this.list.filter((b) => b.name !== name);
+    return this.list.length !== before;
+  }
+
+  param(ref: string | number): ParamDef {
+    const def = findParam(ref);
+    if (!def) throw new GatewayError('SIM_UNKNOWN_PARAM', `unknown parameter ${JSON.stringify(ref)}`, { param: ref });
+    return def;
+  }
+
+  get(ref: string | number): Value {
+    return this.read(this.param(ref), this.clock());
+  }
+
+  set(ref: string | number, value: Value): void {
+    const def = this.param(ref);
+    if (def.dde === DDE.alarmInfo || def.dde === DDE.valveOutput) {
+      this.pins.set(def.dde, value);
+      return;
+    }
+    if (def.dde === DDE.idString && !(typeof value === 'string' && /^\d$/.test(value))) {
+      this.pins.set(def.dde, value);
+      return;
+    }
+    this.apply(def, value, this.clock());
+  }
+
+  pin(ref: string | number, value: Value): void {
+    this.pins.set(this.param(ref).dde, value);
+  }
+
+  unpin(ref: string | number): void {
+    this.pins.delete(this.param(ref).dde);
+  }
+
+  winking(): boolean {
+    return this.clock() < this.winkUntil;
+  }
+
+  get locked(): boolean {
+    return this.stored(DDE.initReset) !== INIT_RESET_UNLOCKED;
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  // ------------------------------------------------------------------ values
+
+  /** The stored value (no physics). */
+  stored(dde: number): Value {
+    const v = this.values.get(dde);
+    if (v !== undefined) return v;
+    const def = findParam(dde);
+    return def ? defaultValue(def) : 0;
+  }
+
+  /** The value a master reads at time t. */
+  read(def: ParamDef, t: number): Value {
+    const pinned = this.pins.get(def.dde);
+    if (pinned !== undefined) return pinned;
+    switch (def.dde) {
+      case DDE.idString:
+        return String.fromCharCode(this.stored(DDE.identificationNumber) as number) + 'SN' + String(this.stored(92));
+      case DDE.measure:
+        return this.measureAt(t);
+      case DDE.setpoint:
+        return this.effectiveSetpoint();
+      case DDE.fSetpoint: {
+        const sp = this.effectiveSetpoint();
+        return sp === this.busSetpoint ? this.busFSetpoint : (sp / FULL_SCALE) * this.capacity();
+      }
+      case DDE.fMeasure:
+        return Math.fround((this.measureAt(t) / FULL_SCALE) * this.capacity());
+      case DDE.valveOutput:
+        return this.valveAt(t);
+      case DDE.counterValue:
+        return Math.fround(this.counterAt(t));
+      case DDE.temperature:
+        return Math.fround(this.temperatureBase + this.noiseAt(t).temperature);
+      case DDE.alarmInfo:
+        return this.alarmInfoAt(t);
+      default:
+        return this.stored(def.dde);
+    }
+  }
+
+  /**
+   * Checks a master's write beyond the database range; returns a status (0 = fine).
+   * The instrument has 8 fluidsets (0..7): index 8 is refused, as in the captures.
+   */
+  checkWrite(def: ParamDef, value: Value): number {
+    switch (def.dde) {
+      case DDE.fluidsetIndex:
+        return typeof value === 'number' && value < this.fluidsets.length ? 0 : 6;
+      case DDE.fSetpoint: {
+        const cap = this.capacity();
+        if (typeof value !== 'number' || !(cap > 0)) return 6;
+        const sp = Math.round((value / cap) * FULL_SCALE);
+        return sp >= 0 && sp <= 32767 ? 0 : 6;
+      }
+      case DDE.capacity:
+        return typeof value === 'number' && value > 0 ? 0 : 6;
+      default:
+        return 0;
+    }
+  }
+
+  /** Starts a wink of `seconds` (0 stops it). */
+  wink(seconds: number, t: number): void {
+    this.winkUntil = t + seconds * 1000;
+  }
+
+  /** Stores a value with its side effects; no checks. */
+  apply(def: ParamDef, value: Value, t: number): void {
+    this.pins.delete(def.dde);
+    switch (def.dde) {
+      case DDE.idString:
+        if (typeof value === 'string' && /^\d$/.test(value)) this.wink(Number(value), t);
+        return;
+      case DDE.setpoint:
+        this.busSetpoint = Number(value);
+        this.busFSetpoint = Math.fround((this.busSetpoint / FULL_SCALE) * this.capacity());
+        this.retarget(t);
+        return;
+      case DDE.fSetpoint:
+        this.busFSetpoint = Math.fround(Number(value));
+        this.busSetpoint = Math.min(32767, Math.max(0, Math.round((Number(value) / this.capacity()) * FULL_SCALE)));
+        this.retarget(t);
+        return;
+      case DDE.measure:
+        this.retarget(t, Number(value));
+        return;
+      case DDE.fMeasure:
+        this.retarget(t, (Number(value) / this.capacity()) * FULL_SCALE);
+        return;
+      case DDE.counterValue:
+        this.counterBase = Number(value);
+        this.flow.resetIntegral(t);
+        return;
+      case DDE.temperature:
+        this.temperatureBase = Number(value);
+        return;
+      case DDE.reset:
+        this.reset(Number(value), t);
+        return;
+      case DDE.fluidsetIndex: {
+        const fs = this.fluidsets[Number(value)];
+        this.values.set(def.dde, value);
+        if (fs) {
+          this.apply(this.param(DDE.fluidName), fs.name, t);
+          this.apply(this.param(DDE.capacity), fs.capacity, t);
+        }
+        return;
+      }
+      case DDE.fluidName: {
+        this.values.set(def.dde, value);
+        const fs = this.fluidsets[this.stored(DDE.fluidsetIndex) as number];
+        if (fs) fs.name = String(value);
+        return;
+      }
+      case DDE.capacity:
+      case DDE.capacityUnit:
+      case DDE.counterMode: {
+        // The counter's scale changes: bank what was counted so far at the old scale.
+        this.counterBase = this.counterAt(t);
+        this.flow.resetIntegral(t);
+        this.values.set(def.dde, value);
+        if (def.dde === DDE.capacity) {
+          const fs = this.fluidsets[this.stored(DDE.fluidsetIndex) as number];
+          if (fs) fs.capacity = Number(value);
+          this.busFSetpoint = Math.fround((this.busSetpoint / FULL_SCALE) * this.capacity());
+        }
+        return;
+      }
+      case DDE.controlMode:
+      case DDE.analogInput:
+        this.values.set(def.dde, value);
+        this.retarget(t);
+        return;
+      default:
+        this.values.set(def.dde, value);
+    }
+  }
+
+  // ------------------------------------------------------------------ physics
+
+  private capacity(): number {
+    return this.stored(DDE.capacity) as number;
+  }
+
+  private controlMode(): number {
+    return this.stored(DDE.controlMode) as number;
+  }
+
+  /** The setpoint the controller works to (what DDE 9 reads): bus setpoint, or what the control mode imposes. */
+  effectiveSetpoint(): number {
+    switch (this.controlMode()) {
+      case 7:
+        return FULL_SCALE;
+      case 12:
+        return 0;
+      case 1:
+      case 10:
+        return Math.max(0, this.stored(DDE.analogInput) as number);
+      default:
+        return this.busSetpoint;
+    }
+  }
+
+  /** Where the flow is heading: the setpoint, or 0 with the valve closed, or purge flow. */
+  private targetFlow(): number {
+    switch (this.controlMode()) {
+      case 3:
+        return 0;
+      case 8:
+        return PURGE_FLOW;
+      default:
+        return this.effectiveSetpoint();
+    }
+  }
+
+  private retarget(t: number, m0?: number): void {
+    // Bank the counter at the current segment before the flow changes course.
+    this.flow.rebase(t, this.targetFlow(), this.effectiveSetpoint(), m0);
+  }
+
+  private noiseAt(t: number): { measure: number; temperature: number } {
+    // One noise sample per instant, so measure and fMeasure read together agree.
+    if (this.noiseMemo?.t !== t) {
+      this.noiseMemo = { t, measure: this.random.symmetric(this.noise), temperature: this.random.symmetric(this.temperatureNoise) };
+    }
+    return this.noiseMemo;
+  }
+
+  measureAt(t: number): number {
+    const clean = this.flow.measureAt(t);
+    const m = Math.round(clean + (this.noise > 0 ? this.noiseAt(t).measure : 0));
+    return Math.min(41942, Math.max(-23593, m));
+  }
+
+  private valveAt(t: number): number {
+    const mode = this.controlMode();
+    if (mode === 3) return 0;
+    if (mode === 8) return VALVE_FULL;
+    const m = this.flow.measureAt(t);
+    return Math.min(VALVE_FULL, Math.max(0, Math.round(VALVE_FULL * 0.7 * (m / FULL_SCALE))));
+  }
+
+  private counterAt(t: number): number {
+    const mode = this.stored(DDE.counterMode) as number;
+    if (mode === 0) return this.counterBase;
+    const scale = this.capacity() / FULL_SCALE / unitTimeMs(String(this.stored(DDE.capacityUnit)));
+    const v = this.counterBase + Math.max(0, this.flow.integralAt(t)) * scale;
+    const limit = this.stored(DDE.counterLimit) as number;
+    return mode === 2 && limit > 0 ? Math.min(v, limit) : v;
+  }
+
+  private alarmInfoAt(t: number): number {
+    let bits = 0;
+    if (this.flow.minErrorOver(t - RESPONSE_ALARM_MS, t) > RESPONSE_ALARM_COUNTS) bits |= 0x20;
+    if (this.stored(DDE.alarmMode) === 1) {
+      const m = this.measureAt(t);
+      if (m > (this.stored(DDE.alarmLimitMax) as number)) bits |= 0x08;
+      if (m < (this.stored(DDE.alarmLimitMin) as number)) bits |= 0x04;
+    }
+    const limit = this.stored(DDE.counterLimit) as number;
+    if (this.stored(DDE.counterMode) === 2 && limit > 0 && this.counterAt(t) >= limit) bits |= 0x10;
+    return bits;
+  }
+
+  private reset(kind: number, t: number): void {
+    switch (kind) {
+      case 1: // counter / common reset
+      case 4: // reset counter
+        this.counterBase = 0;
+        this.flow.resetIntegral(t);
+        return;
+      case 5: // soft reset: the module locks its secured parameters again
+        this.values.set(DDE.initReset, INIT_RESET_LOCKED);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ------------------------------------------------------------------ wire helpers
+
+  /** How a fixed-length answer of this string parameter is padded. */
+  padByte(def: ParamDef): number {
+    if (def.valueType === 'bytes' || NUL_PADDED.has(def.dde) || def.length === 0) return 0x00;
+    return 0x20;
+  }
+
+  /** Validates a value against the database (range, length), as a master's write is. Returns status 0 or 6. */
+  validate(def: ParamDef, value: Value): number {
+    try {
+      validateValue(def, value, { allowReadOnly: true });
+      return 0;
+    } catch {
+      return 6;
+    }
+  }
+}

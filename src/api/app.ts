@@ -1,0 +1,135 @@
+/**
+ * The HTTP API as a Fastify app. `buildApp` never listens: main.ts listens and shuts down,
+ * tests call `app.inject()` on the same factory (STYLE habit 10).
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { GatewayService } from '../gateway/index.js';
+import { isGatewayError, type Logger } from '../shared/index.js';
+import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
+import { healthRoutes } from './health.js';
+import { historyRoutes } from './history.js';
+import type { TransactionLog } from './log.js';
+import { instrumentRoutes } from './instruments.js';
+import { systemRoutes } from './system.js';
+
+export interface AppDeps {
+  /** The mode the API serves (master now; bridge later). */
+  readonly service: GatewayService;
+  /** Bearer token writes need; null, undefined or empty disables writes (403 API_WRITES_DISABLED). */
+  readonly token?: string | null;
+  /**
+   * A pino logger, or any logger of the gateway's `Logger` shape (adapted: fatal logs as
+   * error, trace as debug), or false / absent for none.
+   */
+  readonly logger?: Logger | FastifyBaseLogger | false;
+  /** The gateway's version, shown by /healthz and in the OpenAPI document. */
+  readonly version: string;
+  /** The transaction log; without it, /transactions serves the in-memory ring and /history answers 503. */
+  readonly store?: TransactionLog;
+}
+
+/** Where the versioned API lives. */
+export const API_PREFIX = '/api/v1';
+
+/** Largest request body; a write is a few dozen bytes. */
+const BODY_LIMIT = 64 * 1024;
+
+function isFastifyLogger(l: Logger | FastifyBaseLogger): l is FastifyBaseLogger {
+  const c = l as Partial<FastifyBaseLogger>;
+  return typeof c.level === 'string' && typeof c.fatal === 'function' && typeof c.trace === 'function' && typeof c.silent === 'function';
+}
+
+/** Gives a gateway `Logger` the few methods Fastify also wants. */
+export function fastifyLogger(l: Logger | FastifyBaseLogger): FastifyBaseLogger {
+  if (isFastifyLogger(l)) return l;
+  return {
+    level: 'info',
+    fatal: (obj: object | string, msg?: string) => l.error(obj, msg),
+    error: (obj: object | string, msg?: string) => l.error(obj, msg),
+    warn: (obj: object | string, msg?: string) => l.warn(obj, msg),
+    info: (obj: object | string, msg?: string) => l.info(obj, msg),
+    debug: (obj: object | string, msg?: string) => l.debug(obj, msg),
+    trace: (obj: object | string, msg?: string) => l.debug(obj, msg),
+    silent: () => {},
+    child: (bindings: Record<string, unknown>) => fastifyLogger(l.child(bindings)),
+  } as FastifyBaseLogger;
+}
+
+function toHttpError(error: FastifyError, request: FastifyRequest): HttpError {
+  if (error.validation) {
+    return mapGatewayError(validationError(error.validationContext ?? 'request', error.validation as readonly ValidationIssue[])) ?? internalError(request.id);
+  }
+  if (isGatewayError(error)) {
+    const mapped = mapGatewayError(error);
+    if (mapped) return mapped;
+  } else {
+    const client = fastifyClientError(error);
+    if (client) return client;
+  }
+  return internalError(request.id);
+}
+
+function sendError(reply: FastifyReply, http: HttpError): FastifyReply {
+  return reply.code(http.status).headers(http.headers).send(http.body);
+}
+
+/** Builds the app (routes, validation, error mapping, OpenAPI, Swagger UI) without listening. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { service, version } = deps;
+  const root = deps.logger
+    ? // Per-request lines would flood the log of a gateway that a dashboard polls every second;
+      // errors, writes and refusals are logged by the routes and the service.
+      Fastify({ loggerInstance: fastifyLogger(deps.logger), bodyLimit: BODY_LIMIT, logController: new LogController({ disableRequestLogging: true }) })
+    : Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  // TypeBox checks bodies as they are (never coerced: `null` or `true` is not a number) and
+  // converts only path and query strings.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const http = toHttpError(error, request);
+    if (http.body.code === 'API_INTERNAL') request.log.error({ err: error }, `unexpected error on ${request.method} ${request.url}`);
+    else if (http.status >= 500) request.log.warn({ code: http.body.code }, http.body.message);
+    return sendError(reply, http);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, {
+      status: 404,
+      headers: {},
+      body: { code: 'API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, details: { method: request.method } },
+    }),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'flowbus-gateway',
+        version,
+        description:
+          'Bronkhorst FLOW-BUS / ProPar mass-flow instruments on the network. Reads are open; writes need `Authorization: Bearer <token>`. Every error is `{ code, message, details }`.',
+      },
+      tags: [
+        { name: 'instruments', description: 'instruments and their parameters' },
+        { name: 'bus', description: 'buses, discovery and recent transactions' },
+        { name: 'health', description: 'liveness and readiness' },
+      ],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'the API token (http.token in the config, or FLOWBUS_API_TOKEN)' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { service, version });
+  await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token });
+  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, store: deps.store });
+  await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service });
+  return root;
+}

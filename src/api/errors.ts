@@ -1,0 +1,217 @@
+/**
+ * The API's one error registry: the only place where error codes become HTTP statuses
+ * (STYLE habit 12). Every error the API sends, its own, the gateway's, and Fastify's
+ * (validation, unknown route, bad JSON), has the shape `{ code, message, details }`.
+ *
+ * | status | codes                                                                 | meaning                                   |
+ * |--------|-----------------------------------------------------------------------|-------------------------------------------|
+ * | 400    | API_BAD_REQUEST                                                       | request validation (names the field), malformed JSON |
+ * | 400    | GATEWAY_BAD_NODE, PARAM_NONE                                          | bad node syntax, no parameter named       |
+ * | 400    | PARAM_INVALID_VALUE, PARAM_BAD_ENUM                                   | invalid value; the message names the allowed range, length or labels |
+ * | 401    | API_UNAUTHORIZED                                                      | missing or wrong bearer token             |
+ * | 403    | API_WRITES_DISABLED                                                   | no token configured, so no writes         |
+ * | 404    | GATEWAY_NODE_UNKNOWN, PARAM_UNKNOWN, API_NOT_FOUND                    | unknown instrument, parameter or route    |
+ * | 404    | BRIDGE_NOT_OBSERVED, BRIDGE_STALE                                     | bridge mode: never seen on the wire, or not within maxAge |
+ * | 405    | API_METHOD_NOT_ALLOWED                                                | (Fastify) method not allowed              |
+ * | 409    | GATEWAY_NODE_AMBIGUOUS                                                | node on several buses: say `bus:node`     |
+ * | 409    | PARAM_READ_ONLY, PARAM_SECURED, PARAM_FACTORY, PARAM_WRITE_ONLY       | the parameter cannot be written (or read) |
+ * | 409    | BRIDGE_READ_ONLY                                                      | bridge mode: the gateway does not own the bus |
+ * | 413    | API_BODY_TOO_LARGE                                                    | body over the limit                       |
+ * | 415    | API_UNSUPPORTED_MEDIA_TYPE                                            | body neither JSON nor text                |
+ * | 422    | BUS_STATUS, BUS_ERROR_FRAME                                           | the instrument refused; the message names the status |
+ * | 502    | BUS_BAD_REPLY                                                         | the answer could not be decoded           |
+ * | 503    | BUS_UNAVAILABLE, BUS_NODE_BACKOFF, BUS_QUEUE_DEADLINE, BUS_ABORTED, TRANSPORT_UNAVAILABLE, TRANSPORT_WRITE_FAILED, GATEWAY_NO_BUS, API_NOT_READY | the bus cannot serve the request now |
+ * | 400    | STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET                    | bad cursor, time or bucket in a log query |
+ * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT                                      | the transaction log database cannot answer now |
+ * | 504    | BUS_TIMEOUT                                                           | no reply within the reply timeout         |
+ * | 500    | API_INTERNAL (anything else, GatewayError or not)                     | logged with the original; the message is generic |
+ */
+import { GatewayError } from '../shared/index.js';
+
+export interface ErrorMapping {
+  readonly status: number;
+  /** Extra response headers. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export const REALM = 'flowbus-gateway';
+
+/** Error code -> HTTP status. Codes not listed here are unexpected: 500 API_INTERNAL. */
+export const HTTP_ERRORS: Readonly<Record<string, ErrorMapping>> = {
+  // the API's own
+  API_BAD_REQUEST: { status: 400 },
+  API_UNAUTHORIZED: { status: 401, headers: { 'www-authenticate': `Bearer realm="${REALM}"` } },
+  API_WRITES_DISABLED: { status: 403 },
+  API_NOT_FOUND: { status: 404 },
+  API_METHOD_NOT_ALLOWED: { status: 405 },
+  API_BODY_TOO_LARGE: { status: 413 },
+  API_UNSUPPORTED_MEDIA_TYPE: { status: 415 },
+  API_NOT_READY: { status: 503 },
+  API_INTERNAL: { status: 500 },
+  // instruments and parameters
+  GATEWAY_BAD_NODE: { status: 400 },
+  GATEWAY_NODE_UNKNOWN: { status: 404 },
+  GATEWAY_NODE_AMBIGUOUS: { status: 409 },
+  GATEWAY_NO_BUS: { status: 503 },
+  PARAM_NONE: { status: 400 },
+  PARAM_UNKNOWN: { status: 404 },
+  PARAM_INVALID_VALUE: { status: 400 },
+  PARAM_BAD_ENUM: { status: 400 },
+  PARAM_READ_ONLY: { status: 409 },
+  PARAM_SECURED: { status: 409 },
+  PARAM_FACTORY: { status: 409 },
+  PARAM_WRITE_ONLY: { status: 409 },
+  // the bus
+  BUS_STATUS: { status: 422 },
+  BUS_ERROR_FRAME: { status: 422 },
+  BUS_BAD_REPLY: { status: 502 },
+  BUS_TIMEOUT: { status: 504 },
+  BUS_UNAVAILABLE: { status: 503 },
+  BUS_NODE_BACKOFF: { status: 503 },
+  BUS_QUEUE_DEADLINE: { status: 503 },
+  BUS_ABORTED: { status: 503 },
+  TRANSPORT_UNAVAILABLE: { status: 503 },
+  TRANSPORT_WRITE_FAILED: { status: 503 },
+  // the transaction log
+  STORE_BAD_CURSOR: { status: 400 },
+  STORE_BAD_TIME: { status: 400 },
+  STORE_BAD_BUCKET: { status: 400 },
+  STORE_UNAVAILABLE: { status: 503 },
+  STORE_TIMEOUT: { status: 503 },
+  // bridge mode: answers come from what was observed on the wire
+  BRIDGE_NOT_OBSERVED: { status: 404 },
+  BRIDGE_STALE: { status: 404 },
+  BRIDGE_READ_ONLY: { status: 409 },
+};
+
+/** An error raised by the API layer itself. */
+export class ApiError extends GatewayError {
+  constructor(code: `API_${string}`, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, details);
+    this.name = 'ApiError';
+  }
+}
+
+export interface HttpError {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: { code: string; message: string; details: Record<string, unknown> };
+}
+
+/** Most enumeration entries listed in a message; the details always carry all of them. */
+const MAX_LISTED = 32;
+
+function allowedText(details: Record<string, unknown>, message: string): string {
+  const parts: string[] = [];
+  const allowed = details.allowed;
+  if (Array.isArray(allowed) && allowed.length > 0) {
+    const entries = allowed.slice(0, MAX_LISTED).map((e: { value?: unknown; label?: unknown }) => `"${String(e.label)}" (${String(e.value)})`);
+    const more = allowed.length > MAX_LISTED ? `, ... ${allowed.length - MAX_LISTED} more in details.allowed` : '';
+    parts.push(`allowed: ${entries.join(', ')}${more}`);
+  }
+  const { min, max } = details;
+  if (typeof min === 'number' && typeof max === 'number' && !message.includes(`${min}..${max}`)) parts.push(`allowed range ${min}..${max}`);
+  if (typeof details.length === 'number' && details.length > 0 && !message.includes(`length ${details.length}`)) {
+    parts.push(`at most ${details.length} ${details.expected === 'bytes' ? 'bytes' : 'characters'}`);
+  }
+  return parts.length > 0 ? `${message}; ${parts.join('; ')}` : message;
+}
+
+/** The message a client sees: the error's own, completed where the registry promises more. */
+function clientMessage(err: GatewayError): string {
+  switch (err.code) {
+    case 'PARAM_INVALID_VALUE':
+    case 'PARAM_BAD_ENUM':
+      return allowedText(err.details, err.message);
+    case 'BUS_STATUS': {
+      const name = err.details.statusName;
+      return typeof name === 'string' && !err.message.includes(name) ? `${err.message} (status ${name})` : err.message;
+    }
+    default:
+      return err.message;
+  }
+}
+
+/** Makes details safe for JSON (byte arrays as hex, bigints as text). */
+function jsonSafe(details: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(details, (_k, v: unknown) => {
+      if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
+      if (typeof v === 'bigint') return v.toString();
+      return v;
+    }),
+  ) as Record<string, unknown>;
+}
+
+/** The HTTP answer for a GatewayError, or undefined when its code is not in the registry. */
+export function mapGatewayError(err: GatewayError): HttpError | undefined {
+  const mapping = HTTP_ERRORS[err.code];
+  if (!mapping) return undefined;
+  return { status: mapping.status, headers: mapping.headers ?? {}, body: { code: err.code, message: clientMessage(err), details: jsonSafe(err.details) } };
+}
+
+export function internalError(requestId: string): HttpError {
+  return {
+    status: 500,
+    headers: {},
+    body: { code: 'API_INTERNAL', message: 'internal error; the gateway log has the details', details: { requestId } },
+  };
+}
+
+/** One validation problem as Fastify reports it (ajv's or TypeBox's error shape). */
+export interface ValidationIssue {
+  readonly keyword?: string;
+  readonly instancePath?: string;
+  readonly message?: string;
+  readonly params?: Record<string, unknown>;
+}
+
+/** `body`, `/value` -> `body.value`; a missing property names itself. */
+function fieldOf(context: string, issue: ValidationIssue): string {
+  const path = (issue.instancePath ?? '').split('/').filter((s) => s.length > 0);
+  const params = issue.params ?? {};
+  const missing = params.requiredProperties ?? params.missingProperty;
+  if (issue.keyword === 'required' && missing !== undefined) path.push(String(Array.isArray(missing) ? missing[0] : missing));
+  return [context, ...path].join('.');
+}
+
+/**
+ * A Fastify validation failure as API_BAD_REQUEST: the message names the failing field
+ * (`body.value`, `querystring.maxAge`) and says what it must be.
+ */
+export function validationError(context: string, issues: readonly ValidationIssue[]): ApiError {
+  const first = issues.find((i) => i.keyword !== 'anyOf') ?? issues[0] ?? {};
+  const field = fieldOf(context, first);
+  // Alternatives of a union arrive as one issue per branch with the same path: name them all.
+  const samePath = issues.filter((i) => i.instancePath === first.instancePath && i.keyword !== 'anyOf' && i.message);
+  const messages = [...new Set(samePath.map((i) => i.message ?? ''))];
+  // "must be number", "must be string" -> "must be number or string"
+  const what = messages.every((m) => m.startsWith('must be '))
+    ? `must be ${messages.map((m) => m.slice('must be '.length)).join(' or ')}`
+    : messages.join(' or ') || first.message || 'is invalid';
+  const problem = first.keyword === 'required' ? 'is required' : what;
+  return new ApiError('API_BAD_REQUEST', `${field} ${problem}`, {
+    field,
+    errors: issues.map((i) => ({ field: fieldOf(context, i), keyword: i.keyword, message: i.message })),
+  });
+}
+
+/** Fastify's own HTTP errors (bad JSON, unknown content type, ...) by status. */
+const FASTIFY_CODES: Record<number, string> = {
+  400: 'API_BAD_REQUEST',
+  404: 'API_NOT_FOUND',
+  405: 'API_METHOD_NOT_ALLOWED',
+  413: 'API_BODY_TOO_LARGE',
+  415: 'API_UNSUPPORTED_MEDIA_TYPE',
+};
+
+/**
+ * A client error (4xx) Fastify raised before the handler ran (bad JSON, unknown content
+ * type, ...) in the API's shape; undefined for anything else.
+ */
+export function fastifyClientError(err: { statusCode?: number; code?: string; message: string }): HttpError | undefined {
+  const status = err.statusCode;
+  if (status === undefined || status < 400 || status > 499) return undefined;
+  const code = FASTIFY_CODES[status] ?? 'API_BAD_REQUEST';
+  return { status, headers: {}, body: { code, message: err.message, details: err.code ? { fastifyCode: err.code } : {} } };
+}

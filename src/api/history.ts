@@ -1,0 +1,66 @@
+/** Logged history of a parameter: `/api/v1/instruments/{node}/parameters/{param}/history` (needs the store). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { parseInstrumentRef, unitFor, type GatewayService } from '../gateway/index.js';
+import { resolveParam } from '../params/index.js';
+import { GatewayError } from '../shared/index.js';
+import { historyCsv, isoFromMicros, parseBucket, parseTime } from '../store/index.js';
+import { sendCsv, wantsCsv, type LogOptions } from './log.js';
+import { HistoryQuery, HistoryResultSchema, ParamParams, errorResponses } from './schemas.js';
+
+const HOUR_US = 3_600_000_000;
+
+
+export const historyRoutes: FastifyPluginAsyncTypebox<LogOptions & { service?: GatewayService }> = async (app, { store, service }) => {
+  app.get(
+    '/instruments/:node/parameters/:param/history',
+    {
+      schema: {
+        operationId: 'parameterHistory',
+        tags: ['instruments'],
+        summary: 'Logged values of one parameter over time: raw, or min/mean/max per bucket for a chart',
+        description:
+          'From the transaction log (the store). Without `bucket`: every value read, written or observed, oldest first. With `bucket` (`1s`, `1m`, `1h`, ...): count, min, mean and max of the numeric values per bucket, computed in the database; buckets without values are absent. `format=csv` or `Accept: text/csv` gives CSV (`time,time_us,value` or `time,time_us,count,min,mean,max`). 503 API_NOT_READY when the gateway runs without a store.',
+        params: ParamParams,
+        querystring: HistoryQuery,
+        response: { 200: HistoryResultSchema, ...errorResponses(400, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      if (!store) throw new GatewayError('API_NOT_READY', 'no transaction log: the gateway runs without a store');
+      const ref = parseInstrumentRef(request.params.node);
+      const def = resolveParam(request.params.param);
+      const q = request.query;
+      const untilUs = q.until === undefined ? Date.now() * 1000 : parseTime(q.until, 'until');
+      const sinceUs = q.since === undefined ? untilUs - HOUR_US : parseTime(q.since, 'since');
+      const bucketUs = q.bucket === undefined ? undefined : parseBucket(q.bucket);
+      const h = await store.parameterHistory({
+        ...ref,
+        dde: def.dde,
+        sinceUs,
+        untilUs,
+        ...(bucketUs === undefined ? {} : { bucketUs }),
+        ...(q.limit === undefined ? {} : { limit: q.limit }),
+      });
+      if (wantsCsv(request, q.format)) return sendCsv(reply, historyCsv(h));
+      // The database's 'capacity' placeholder becomes the instrument's own unit when the gateway knows it.
+      let unit = def.unit;
+      try {
+        if (service) unit = unitFor(def, service.instrument(request.params.node).identity);
+      } catch {
+        // An instrument no longer on the bus still has its history; its unit is then unknown.
+        if (def.unit === 'capacity' || def.unit === 'counter') unit = undefined;
+      }
+      return {
+        instrument: request.params.node,
+        param: { dde: def.dde, key: def.key, name: def.name, ...(unit === undefined ? {} : { unit }) },
+        bucket: q.bucket ?? null,
+        since: isoFromMicros(sinceUs),
+        until: isoFromMicros(untilUs),
+        points:
+          h.kind === 'raw'
+            ? h.points.map((p) => ({ time: isoFromMicros(p.timeUs), value: p.value }))
+            : h.points.map((p) => ({ time: isoFromMicros(p.timeUs), count: p.count, min: p.min, mean: p.mean, max: p.max })),
+      };
+    },
+  );
+};

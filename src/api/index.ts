@@ -1,0 +1,7 @@
+/** Public surface of the HTTP API (other folders import only this file). */
+export { API_PREFIX, buildApp, type AppDeps } from './app.js';
+export { ApiError, HTTP_ERRORS, mapGatewayError, type ErrorMapping, type HttpError } from './errors.js';
+export { clientAddress, tokenMatches } from './auth.js';
+export { openApiDocument, renderOpenApi, stableJson } from './openapi.js';
+export { ErrorBody } from './schemas.js';
+export type { TransactionLog } from './log.js';

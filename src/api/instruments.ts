@@ -1,0 +1,149 @@
+/** Instruments and their parameters: `/api/v1/instruments/...`. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import type { GatewayService, ParamErrorView, ValueView } from '../gateway/index.js';
+import { GatewayError } from '../shared/index.js';
+import { clientAddress, logWriteRefusal, requireToken } from './auth.js';
+
+/** Writes are impossible in bridge mode whoever asks: 409 BRIDGE_READ_ONLY, logged with the client address. */
+function refuseInBridgeMode(service: GatewayService) {
+  return async function bridgeReadOnly(request: FastifyRequest): Promise<void> {
+    if (service.mode !== 'bridge') return;
+    const source = clientAddress(request);
+    const message = 'the gateway runs as a passive bridge: another master owns the bus, so it does not write to instruments';
+    request.log.warn({ write: true, source, method: request.method, url: request.url, code: 'BRIDGE_READ_ONLY' }, `write refused: ${message} (from ${source})`);
+    throw new GatewayError('BRIDGE_READ_ONLY', message, {});
+  };
+}
+import {
+  InstrumentList,
+  InstrumentViewSchema,
+  NodeParams,
+  ParamParams,
+  ReadOneQuery,
+  ReadQuery,
+  ReadResultSchema,
+  ValueViewSchema,
+  WriteBody,
+  WriteResultSchema,
+  errorResponses,
+} from './schemas.js';
+
+export interface RouteOptions {
+  readonly service: GatewayService;
+  readonly token: string | null | undefined;
+}
+
+const TAG = ['instruments'];
+
+function isError(v: ValueView | ParamErrorView): v is ParamErrorView {
+  return 'error' in v;
+}
+
+function maxAgeOption(maxAge: number | undefined): { maxAge?: number } {
+  return maxAge === undefined ? {} : { maxAge };
+}
+
+/** `fMeasure, fSetpoint,,fluidName` -> three names. */
+export function splitNames(names: string): string[] {
+  return names
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n.length > 0);
+}
+
+export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { service, token }) => {
+  app.get(
+    '/instruments',
+    {
+      schema: {
+        operationId: 'listInstruments',
+        tags: TAG,
+        summary: 'Every instrument: identity, online state and latest polled values',
+        response: { 200: InstrumentList, ...errorResponses() },
+      },
+    },
+    async () => ({ instruments: service.instruments() }),
+  );
+
+  app.get(
+    '/instruments/:node',
+    {
+      schema: {
+        operationId: 'getInstrument',
+        tags: TAG,
+        summary: 'One instrument',
+        params: NodeParams,
+        response: { 200: InstrumentViewSchema, ...errorResponses(400, 404, 409) },
+      },
+    },
+    async (request) => service.instrument(request.params.node),
+  );
+
+  app.get(
+    '/instruments/:node/parameters',
+    {
+      schema: {
+        operationId: 'readParameters',
+        tags: TAG,
+        summary: 'Read several parameters in one chained request',
+        description:
+          'Each value carries its DDE number, key, name, unit, raw bytes, value, label and time. A parameter that fails on its own is reported inline (with `error`); when every parameter fails for the same reason, that reason is the HTTP error.',
+        params: NodeParams,
+        querystring: ReadQuery,
+        response: { 200: ReadResultSchema, ...errorResponses(400, 404, 409, 422, 502, 503, 504) },
+      },
+    },
+    async (request) => {
+      const { node } = request.params;
+      const names = request.query.names === undefined ? [...service.instrument(node).polling.parameters] : splitNames(request.query.names);
+      return service.readParams(node, names, maxAgeOption(request.query.maxAge));
+    },
+  );
+
+  app.get(
+    '/instruments/:node/parameters/:param',
+    {
+      schema: {
+        operationId: 'readParameter',
+        tags: TAG,
+        summary: 'Read one parameter (by key, name or DDE number)',
+        params: ParamParams,
+        querystring: ReadOneQuery,
+        response: { 200: ValueViewSchema, ...errorResponses(400, 404, 409, 422, 502, 503, 504) },
+      },
+    },
+    async (request) => {
+      const { node, param } = request.params;
+      const result = await service.readParams(node, [param], maxAgeOption(request.query.maxAge));
+      const value = result.values[0];
+      if (value === undefined) throw new GatewayError('BUS_BAD_REPLY', `no value for ${param} in the answer`, { node, param });
+      if (isError(value)) throw new GatewayError(value.error.code, value.error.message, value.error.details);
+      return value;
+    },
+  );
+
+  app.put(
+    '/instruments/:node/parameters/:param',
+    {
+      // In bridge mode another master owns the bus: say so before asking for a token.
+      onRequest: [refuseInBridgeMode(service), requireToken(token)],
+      onError: logWriteRefusal,
+      schema: {
+        operationId: 'writeParameter',
+        tags: TAG,
+        summary: 'Write one parameter (needs the API token)',
+        description:
+          'Validates the value against the parameter database (range, length, enumeration labels), writes it, and reads it back. Needs `Authorization: Bearer <token>`; without a configured token every write is refused with 403 API_WRITES_DISABLED. Every write, accepted or refused, is logged with the client address.',
+        security: [{ bearer: [] }],
+        params: ParamParams,
+        body: WriteBody,
+        response: { 200: WriteResultSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504) },
+      },
+    },
+    async (request) => {
+      const { node, param } = request.params;
+      return service.writeParam(node, param, request.body.value, { source: clientAddress(request) });
+    },
+  );
+};

@@ -1,0 +1,442 @@
+/**
+ * TypeBox schemas of everything the HTTP API takes and returns: the single source of request
+ * validation, of the handlers' TypeScript types and of openapi/openapi.json (STYLE habit 11).
+ * They mirror the views of src/gateway (InstrumentView, ValueView, ...); a handler that returns
+ * a view which no longer fits its schema fails to compile.
+ */
+import Type, { type Static } from 'typebox';
+
+// ------------------------------------------------------------------ errors
+
+/** The one error shape of the API, for every status (see errors.ts). */
+export const ErrorBody = Type.Object(
+  {
+    code: Type.String({ description: 'stable error code, e.g. PARAM_UNKNOWN, BUS_TIMEOUT, API_UNAUTHORIZED' }),
+    message: Type.String({ description: 'a sentence for people' }),
+    details: Type.Object({}, { additionalProperties: true, description: 'machine-readable facts about the error; keys depend on the code' }),
+  },
+  { additionalProperties: false },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/** What each error status means in this API, as OpenAPI response descriptions. */
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad request: malformed request, bad node syntax or invalid value (API_BAD_REQUEST, GATEWAY_BAD_NODE, PARAM_INVALID_VALUE, PARAM_BAD_ENUM, PARAM_NONE, STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET)',
+  401: 'Missing or wrong bearer token (API_UNAUTHORIZED)',
+  403: 'Writes are disabled: no token is configured (API_WRITES_DISABLED)',
+  404: 'Unknown instrument or parameter (GATEWAY_NODE_UNKNOWN, PARAM_UNKNOWN)',
+  409: 'Ambiguous node, or a parameter that cannot be written or read this way (GATEWAY_NODE_AMBIGUOUS, PARAM_READ_ONLY, PARAM_SECURED, PARAM_FACTORY, PARAM_WRITE_ONLY)',
+  422: 'The instrument refused: ProPar status or error frame (BUS_STATUS, BUS_ERROR_FRAME)',
+  500: 'Unexpected error (API_INTERNAL)',
+  502: 'The instrument answered something the gateway could not use (BUS_BAD_REPLY)',
+  503: 'Bus unavailable, node backed off, queue deadline passed, or aborted; or the transaction log database unreachable (BUS_UNAVAILABLE, BUS_NODE_BACKOFF, BUS_QUEUE_DEADLINE, BUS_ABORTED, STORE_UNAVAILABLE, STORE_TIMEOUT)',
+  504: 'The instrument did not answer in time (BUS_TIMEOUT)',
+};
+
+/** Response schemas for the listed error statuses (500 is always added). */
+export function errorResponses(...statuses: number[]): Record<number, typeof ErrorBody> {
+  const out: Record<number, typeof ErrorBody> = {};
+  for (const s of [...statuses, 500]) {
+    out[s] = Type.Object(ErrorBody.properties, { additionalProperties: false, description: ERROR_DESCRIPTIONS[s] ?? `Error ${s}` });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ requests
+
+export const NodeParams = Type.Object(
+  {
+    node: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'instrument: a node number (`3`), `128` for the instrument at the end of a local RS232 line, or `bus:node` (`main:3`)',
+      examples: ['3'],
+    }),
+  });
+
+  export const ParamParams = Type.Object({
+    node: NodeParams.properties.node,
+    param: Type.String({
+      minLength: 1,
+      maxLength: 80,
+      description: 'parameter by key (`fSetpoint`), name (`Fsetpoint`) or DDE number (`206`)',
+      examples: ['fSetpoint'],
+    }),
+  });
+
+  const MaxAge = Type.Integer({
+    minimum: 0,
+    maximum: 86_400_000,
+    description: 'serve a cached value if it is at most this many ms old; 0 or absent = read the instrument now',
+  });
+
+  export const ReadQuery = Type.Object({
+    names: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2000,
+        description: 'comma-separated parameters (keys, names or DDE numbers), read in one chained request; absent = the polled parameters',
+        examples: ['fMeasure,fSetpoint,fluidName'],
+      }),
+    ),
+    maxAge: Type.Optional(MaxAge),
+  });
+
+  export const ReadOneQuery = Type.Object({ maxAge: Type.Optional(MaxAge) });
+
+  export const WriteBody = Type.Object(
+    {
+      value: Type.Union([Type.Number(), Type.String()], {
+        description: 'a number; a string for text parameters; hex text for byte parameters; for enumerations also a label or alias (`"valve closed"`)',
+        examples: [40, 'valve closed'],
+      }),
+    },
+    { additionalProperties: false },
+  );
+
+  /** Outcomes a logged transaction can have (LoggedTransaction.outcome). */
+  export const TRANSACTION_OUTCOMES = [
+    'ok',
+    'status',
+    'error-frame',
+    'timeout',
+    'bus-unavailable',
+    'queue-deadline',
+    'node-backoff',
+    'aborted',
+    'unanswered',
+    'orphan',
+    'undecodable',
+  ] as const;
+
+  const TimeParam = (description: string) =>
+    Type.String({ minLength: 1, maxLength: 40, description: `${description}: ISO 8601 (2026-01-02T03:04:05Z) or ms since the epoch`, examples: ['2026-01-02T03:04:05Z'] });
+
+  const Format = Type.Optional(Type.Enum(['json', 'csv'], { description: 'csv gives text/csv, like `Accept: text/csv`; default json' }));
+
+  export const TransactionsQuery = Type.Object({
+    node: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, description: 'only transactions with this node' })),
+    param: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 80, description: 'only transactions that carry this parameter (key, name or DDE number); needs the store' }),
+    ),
+    outcome: Type.Optional(Type.Enum([...TRANSACTION_OUTCOMES], { description: 'only transactions with this outcome' })),
+    since: Type.Optional(TimeParam('started at or after')),
+    until: Type.Optional(TimeParam('started before')),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'at most this many, newest first (default 100)' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page (store only)' })),
+    format: Format,
+  });
+
+  export const HistoryQuery = Type.Object({
+    since: Type.Optional(TimeParam('from (default: one hour before until)')),
+    until: Type.Optional(TimeParam('to, exclusive (default: now)')),
+    bucket: Type.Optional(
+      Type.String({ pattern: '^[0-9]{1,6}(ms|s|m|h|d)$', description: 'min, mean and max per bucket of this width (100ms, 1s, 1m, 1h, 1d); absent = raw values', examples: ['1m'] }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'at most this many points, oldest first (default 100,000)' })),
+    format: Format,
+  });
+
+  // ------------------------------------------------------------------ views
+
+  const IsoTime = (description: string) => Type.String({ format: 'date-time', description });
+
+  export const ValueViewSchema = Type.Object(
+    {
+      dde: Type.Integer({ description: 'DDE parameter number' }),
+      key: Type.String(),
+      name: Type.String(),
+      unit: Type.Optional(Type.String()),
+      raw: Type.String({ description: 'wire bytes in hex (strings without length byte or terminator)' }),
+      value: Type.Union([Type.Number(), Type.String()]),
+      label: Type.Optional(Type.String({ description: 'enumeration label of the value' })),
+      time: Type.String({ format: 'date-time', description: 'when the value was read, written or observed' }),
+      cached: Type.Boolean({ description: 'served from the cache, no bus transaction' }),
+    },
+    { description: 'a parameter value' },
+  );
+
+  const ErrorInline = Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    details: Type.Object({}, { additionalProperties: true }),
+  });
+
+  export const ParamErrorViewSchema = Type.Object(
+    {
+      dde: Type.Integer(),
+      key: Type.String(),
+      name: Type.String(),
+      error: ErrorInline,
+    },
+    { description: 'a parameter that could not be read, inside an otherwise successful chained read' },
+  );
+
+  export const IdentitySchema = Type.Object(
+    {
+      idString: Type.Optional(Type.String({ description: 'identification string [1]' })),
+      deviceType: Type.Optional(Type.String({ description: 'device type [90]' })),
+      model: Type.Optional(Type.String({ description: 'BHT model number [91]' })),
+      serial: Type.Optional(Type.String({ description: 'serial number [92]' })),
+      firmware: Type.Optional(Type.String({ description: 'firmware version [105]' })),
+      userTag: Type.Optional(Type.String({ description: 'user tag [115]' })),
+      fluidName: Type.Optional(Type.String({ description: 'fluid name [25]' })),
+      capacity: Type.Optional(Type.Number({ description: 'capacity 100% [21], in capacityUnit' })),
+      capacityUnit: Type.Optional(Type.String({ description: 'capacity unit [129]' })),
+      channels: Type.Optional(Type.Integer({ description: 'number of channels [184]' })),
+    },
+    { description: 'who the instrument says it is; fields it did not answer are absent' },
+  );
+
+  export const InstrumentViewSchema = Type.Object({
+    id: Type.String({ description: '`bus:node`, unique across buses' }),
+    bus: Type.String(),
+    node: Type.Integer(),
+    name: Type.Optional(Type.String()),
+    online: Type.Boolean(),
+    lastSeen: Type.Optional(IsoTime('last successful transaction')),
+    lastError: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+    identity: IdentitySchema,
+    values: Type.Record(Type.String(), ValueViewSchema, { description: 'latest value of every polled parameter, by key' }),
+    polling: Type.Object({
+      parameters: Type.Immutable(Type.Array(Type.String())),
+      intervalMs: Type.Integer(),
+    }),
+  },
+  { description: 'an instrument: identity, online state, latest polled values' },
+);
+
+export const InstrumentList = Type.Object(
+  {
+    instruments: Type.Immutable(Type.Array(InstrumentViewSchema)),
+  },
+  { description: 'the instruments' },
+);
+
+export const ReadResultSchema = Type.Object(
+  {
+    instrument: Type.String({ description: 'the instrument id, `bus:node`' }),
+    values: Type.Immutable(Type.Array(Type.Union([ValueViewSchema, ParamErrorViewSchema]))),
+  },
+  { description: 'the values read; parameters that failed on their own carry `error`' },
+);
+
+export const WriteResultSchema = Type.Object(
+  {
+    instrument: Type.String(),
+    param: Type.Object({ dde: Type.Integer(), key: Type.String(), name: Type.String() }),
+    written: Type.Union([Type.Number(), Type.String()], { description: 'the value sent, after validation (enumeration labels turned into numbers)' }),
+    status: Type.Object({ code: Type.Integer(), name: Type.String() }, { description: "the instrument's status reply" }),
+    readBack: Type.Optional(ValueViewSchema),
+    transactionId: Type.String(),
+  },
+  { description: 'the write was acknowledged' },
+);
+
+const DirectionCountersSchema = Type.Object(
+  {
+    bytes: Type.Integer({ description: 'bytes read from the source side' }),
+    forwarded: Type.Integer({ description: 'bytes the destination side has taken' }),
+    droppedNoPeer: Type.Integer({ description: 'bytes dropped because the destination side was down' }),
+    droppedOverflow: Type.Integer({ description: 'bytes dropped because the destination side did not keep up' }),
+    droppedWriteFailed: Type.Integer({ description: 'bytes whose write to the destination failed' }),
+    bursts: Type.Integer(),
+    frames: Type.Integer(),
+    discards: Type.Integer(),
+    discardedBytes: Type.Integer(),
+    discardReasons: Type.Record(Type.String(), Type.Integer()),
+  },
+  { additionalProperties: true, description: 'counters of one direction' },
+);
+
+/** Bridge mode: what the passive bridge reports besides the bus counters. */
+export const BridgeDetailsSchema = Type.Object(
+  {
+    sides: Type.Record(
+      Type.String(),
+      Type.Object({
+        address: Type.String(),
+        state: Type.String(),
+        since: IsoTime('when the side entered this state'),
+        lastError: Type.Optional(Type.String()),
+        reconnects: Type.Integer(),
+      }),
+      { description: 'the instrument side and the master side' },
+    ),
+    directions: Type.Object(
+      { '>': DirectionCountersSchema, '<': DirectionCountersSchema },
+      { description: '">": master to instrument; "<": instrument to master' },
+    ),
+    forwardLatency: Type.Object(
+      {
+        count: Type.Integer(),
+        meanUs: Type.Union([Type.Number(), Type.Null()]),
+        p50Us: Type.Union([Type.Number(), Type.Null()]),
+        p99Us: Type.Union([Type.Number(), Type.Null()]),
+        maxUs: Type.Union([Type.Number(), Type.Null()]),
+        buckets: Type.Immutable(Type.Array(Type.Object({ leUs: Type.Number(), count: Type.Integer() }))),
+      },
+      { description: 'time a chunk spends inside the gateway between the two ports, microseconds (log2 histogram)' },
+    ),
+    masterSilent: Type.Boolean({ description: 'the master, which used to poll, has been silent longer than masterSilenceMs' }),
+    lastMasterByte: Type.Optional(IsoTime('last byte from the master')),
+    outstandingRequests: Type.Integer(),
+    decodeBacklogBytes: Type.Integer(),
+    capture: Type.Optional(
+      Type.Object({ path: Type.String(), records: Type.Integer(), dropped: Type.Integer(), error: Type.Optional(Type.String()) }),
+    ),
+    events: Type.Immutable(
+      Type.Array(
+        Type.Object({ time: IsoTime('when it happened'), side: Type.String(), kind: Type.String(), reason: Type.String() }),
+        { description: 'link events, newest last: ports down and reopened, master silent and resumed, capture or decoder failures' },
+      ),
+    ),
+  },
+  { description: 'bridge mode only' },
+);
+
+export const BusViewSchema = Type.Object(
+  {
+    name: Type.String(),
+    address: Type.String(),
+    transport: Type.Object({
+      state: Type.String(),
+      since: IsoTime('when the transport entered this state'),
+      lastError: Type.Optional(Type.String()),
+      reconnects: Type.Integer(),
+      retryAt: Type.Optional(IsoTime('next reconnect attempt')),
+    }),
+    queue: Type.Object({ waiting: Type.Integer(), inFlight: Type.Integer() }),
+    transactions: Type.Record(Type.String(), Type.Integer(), { description: 'transactions by outcome' }),
+    retries: Type.Integer(),
+    lateReplies: Type.Integer(),
+    unsolicited: Type.Integer(),
+    discards: Type.Integer(),
+    latency: Type.Object({
+      count: Type.Integer(),
+      meanMs: Type.Union([Type.Number(), Type.Null()]),
+      p99Ms: Type.Union([Type.Number(), Type.Null()]),
+    }),
+    wireUtilisation: Type.Number({ description: 'fraction of the line time in use, 0..1' }),
+    nodesBackedOff: Type.Immutable(Type.Array(Type.Integer())),
+    protocol: Type.String(),
+    pipelineDepth: Type.Integer(),
+    bridge: Type.Optional(BridgeDetailsSchema),
+  });
+
+  export const StoreStatusSchema = Type.Object(
+    {
+      state: Type.Enum(['healthy', 'spooling', 'recovering', 'closed'], { description: 'healthy: writing directly; spooling: the database is away, rows go to the spool; recovering: writing the spool' }),
+      dialect: Type.Enum(['mysql', 'sqlite']),
+      url: Type.String({ description: 'store URL without the password' }),
+      rowsWaiting: Type.Integer({ description: 'transactions not yet in the database (memory + spool)' }),
+      inMemory: Type.Integer(),
+      spooledBatches: Type.Integer({ description: 'batches waiting in the spool file' }),
+      spoolFile: Type.String(),
+      written: Type.Integer({ description: 'transactions committed since start' }),
+      spooled: Type.Integer({ description: 'transactions that went through the spool since start' }),
+      badSpoolLines: Type.Integer({ description: 'spool lines that did not parse and were skipped' }),
+      lastError: Type.Optional(Type.String()),
+      lastErrorAt: Type.Optional(IsoTime('when lastError happened')),
+      retention: Type.Object({ transactionsDeleted: Type.Integer(), parameterValuesDeleted: Type.Integer() }),
+    },
+    { description: 'the transaction log' },
+  );
+
+  export const BusList = Type.Object({
+    mode: Type.Enum(['master', 'bridge']),
+    buses: Type.Immutable(Type.Array(BusViewSchema)),
+    store: Type.Optional(StoreStatusSchema),
+  },
+  { description: 'the mode and every bus' },
+);
+
+export const ObservedParamSchema = Type.Object(
+  {
+    process: Type.Integer(),
+    fbnr: Type.Integer(),
+    wireType: Type.Integer(),
+    processIndex: Type.Optional(Type.Integer()),
+    index: Type.Optional(Type.Integer()),
+    stringLength: Type.Optional(Type.Integer()),
+    indexOnly: Type.Optional(Type.Boolean()),
+    dde: Type.Optional(Type.Integer()),
+    key: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String()),
+    valueType: Type.Optional(Type.String()),
+    unit: Type.Optional(Type.String()),
+    value: Type.Optional(Type.Union([Type.Number(), Type.String()])),
+    label: Type.Optional(Type.String()),
+    raw: Type.Optional(Type.String()),
+  },
+  { description: 'one parameter of a transaction, named through the parameter database when its address is known' },
+);
+
+const NullableInt = (description: string) => Type.Union([Type.Integer(), Type.Null()], { description });
+
+export const TransactionViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    bus: Type.String(),
+    mode: Type.Enum(['master', 'bridge']),
+    node: NullableInt('destination node'),
+    seq: Type.Integer(),
+    command: NullableInt('command byte of the request'),
+    commandName: Type.String(),
+    purpose: Type.String({ description: "why it was sent: 'poll', 'read', 'write', 'scan', 'observed', ..." }),
+    outcome: Type.String(),
+    status: NullableInt('ProPar status of a status reply (0 = acknowledged)'),
+    errorCode: NullableInt('error-frame code'),
+    request: Type.Union([Type.String(), Type.Null()], { description: 'request frame bytes, lower-case hex separated by spaces' }),
+    reply: Type.Union([Type.String(), Type.Null()], { description: 'reply frame bytes, lower-case hex separated by spaces' }),
+    time: IsoTime('when the transaction started'),
+    startedAt: Type.Number({ description: 'ms since the epoch, microsecond resolution' }),
+    endedAt: Type.Number({ description: 'ms since the epoch, microsecond resolution' }),
+    latencyMs: Type.Union([Type.Number(), Type.Null()]),
+    attempts: Type.Integer(),
+    params: Type.Immutable(Type.Array(ObservedParamSchema)),
+    error: Type.Union([Type.String(), Type.Null()], { description: 'a sentence for failures' }),
+  });
+  export type TransactionView = Static<typeof TransactionViewSchema>;
+
+  export const TransactionList = Type.Object({
+    transactions: Type.Array(TransactionViewSchema, { description: 'newest first' }),
+    nextCursor: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'pass as cursor for the next (older) page; null on the last page' })),
+  },
+  { description: 'recent transactions' },
+);
+
+export const HistoryResultSchema = Type.Object(
+  {
+    instrument: Type.String({ description: '`node` or `bus:node` as asked' }),
+    param: Type.Object({ dde: Type.Integer(), key: Type.String(), name: Type.String(), unit: Type.Optional(Type.String()) }),
+    bucket: Type.Union([Type.String(), Type.Null()], { description: 'the bucket width asked for, or null for raw values' }),
+    since: IsoTime('from'),
+    until: IsoTime('to (exclusive)'),
+    points: Type.Array(
+      Type.Union([
+        Type.Object({ time: IsoTime('when the value was read, written or observed (µs)'), value: Type.Union([Type.Number(), Type.String()]) }),
+        Type.Object({ time: IsoTime('start of the bucket'), count: Type.Integer(), min: Type.Number(), mean: Type.Number(), max: Type.Number() }),
+      ]),
+      { description: 'oldest first: raw values, or one point per bucket that has values' },
+    ),
+  },
+  { description: 'values of one parameter over time' },
+);
+
+export const Health = Type.Object(
+  {
+    status: Type.Literal('ok'),
+    version: Type.String(),
+    uptimeS: Type.Number({ description: 'seconds since the process started' }),
+  },
+  { description: 'the process is alive' },
+);
+
+export const Ready = Type.Object(
+  {
+    status: Type.Literal('ready'),
+    mode: Type.Enum(['master', 'bridge']),
+  },
+  { description: 'every bus is open' },
+);

@@ -1,0 +1,126 @@
+/** The buses, discovery and the recent transactions: `/api/v1/bus`, `/api/v1/discover`, `/api/v1/transactions`. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { InstrumentView, LoggedTransaction } from '../gateway/index.js';
+import { resolveParam } from '../params/index.js';
+import { GatewayError, toHex } from '../shared/index.js';
+import { parseTime, transactionsCsv } from '../store/index.js';
+import type { RouteOptions } from './instruments.js';
+import { sendCsv, wantsCsv, type LogOptions } from './log.js';
+import { BusList, InstrumentList, TransactionList, TransactionsQuery, errorResponses, type TransactionView } from './schemas.js';
+
+const TAG = ['bus'];
+
+const DEFAULT_LIMIT = 100;
+
+/** A logged transaction for JSON: bytes as spaced hex, absent values as null. */
+export function transactionView(t: LoggedTransaction): TransactionView {
+  return {
+    id: t.id,
+    bus: t.bus,
+    mode: t.mode,
+    node: t.node ?? null,
+    seq: t.seq,
+    command: t.command ?? null,
+    commandName: t.commandName,
+    purpose: t.purpose,
+    outcome: t.outcome,
+    status: t.status ?? null,
+    errorCode: t.errorCode ?? null,
+    request: t.requestBytes ? toHex(t.requestBytes) : null,
+    reply: t.replyBytes ? toHex(t.replyBytes) : null,
+    time: new Date(t.startedAt).toISOString(),
+    startedAt: t.startedAt,
+    endedAt: t.endedAt,
+    latencyMs: t.latencyMs ?? null,
+    attempts: t.attempts,
+    params: t.params,
+    error: t.error ?? null,
+  };
+}
+
+export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> = async (app, { service, store }) => {
+  app.get(
+    '/bus',
+    {
+      schema: {
+        operationId: 'getBuses',
+        tags: TAG,
+        summary: 'Mode and every bus: transport state, queue, counts by outcome, retries, latency, wire utilisation',
+        response: { 200: BusList, ...errorResponses() },
+      },
+    },
+    async () => ({ mode: service.mode, buses: service.buses(), ...(store ? { store: store.status() } : {}) }),
+  );
+
+  // Discovery is open like reads: it only reads identity parameters. Concurrent calls share
+  // one walk, so repeated calls cannot pile walks onto the bus.
+  let walking: Promise<InstrumentView[]> | undefined;
+  app.post(
+    '/discover',
+    {
+      schema: {
+        operationId: 'discover',
+        tags: TAG,
+        summary: 'Walk the buses again and return the instruments found',
+        description:
+          'Open like the reads (no token): discovery only reads identity parameters. A call made while a walk is running joins that walk instead of starting another.',
+        response: { 200: InstrumentList, ...errorResponses(503, 504) },
+      },
+    },
+    async () => {
+      walking ??= service.discover().finally(() => {
+        walking = undefined;
+      });
+      return { instruments: await walking };
+    },
+  );
+
+  app.get(
+    '/transactions',
+    {
+      schema: {
+        operationId: 'listTransactions',
+        tags: TAG,
+        summary: 'Logged bus transactions, newest first, with their decoded parameters',
+        description:
+          'From the transaction log (the store): filter by node, parameter, outcome and time, page with `cursor` (keyset: pass the previous page\'s `nextCursor`). Without a store, the last 1000 transactions kept in memory (node, outcome, since, until and limit apply; param and cursor need the store). `format=csv` or `Accept: text/csv` gives CSV.',
+        querystring: TransactionsQuery,
+        response: { 200: TransactionList, ...errorResponses(400, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const limit = q.limit ?? DEFAULT_LIMIT;
+      const sinceUs = q.since === undefined ? undefined : parseTime(q.since, 'since');
+      const untilUs = q.until === undefined ? undefined : parseTime(q.until, 'until');
+      let list: LoggedTransaction[];
+      let nextCursor: string | null = null;
+      if (store) {
+        const page = await store.listTransactions({
+          limit,
+          ...(q.node === undefined ? {} : { node: q.node }),
+          ...(q.outcome === undefined ? {} : { outcome: q.outcome }),
+          ...(q.param === undefined ? {} : { dde: resolveParam(q.param).dde }),
+          ...(sinceUs === undefined ? {} : { sinceUs }),
+          ...(untilUs === undefined ? {} : { untilUs }),
+          ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+        });
+        list = page.transactions;
+        nextCursor = page.nextCursor;
+      } else {
+        if (q.param !== undefined || q.cursor !== undefined) {
+          throw new GatewayError('API_NOT_READY', 'param and cursor need the transaction log: the gateway runs without a store');
+        }
+        const inRange = (t: LoggedTransaction) =>
+          (sinceUs === undefined || t.startedAt * 1000 >= sinceUs) && (untilUs === undefined || t.startedAt * 1000 < untilUs);
+        const filter = { ...(q.node === undefined ? {} : { node: q.node }), ...(q.outcome === undefined ? {} : { outcome: q.outcome }) };
+        list = service
+          .recentTransactions(sinceUs === undefined && untilUs === undefined ? { ...filter, limit } : { ...filter, limit: 100_000 })
+          .filter(inRange)
+          .slice(0, limit);
+      }
+      if (wantsCsv(request, q.format)) return sendCsv(reply, transactionsCsv(list));
+      return { transactions: list.map(transactionView), nextCursor };
+    },
+  );
+};

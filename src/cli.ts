@@ -1,0 +1,56 @@
+import { Command, Option } from 'commander';
+import { registerSimulateCommand } from '../simulator/cli.js';
+import { registerOneShotCommands } from './commands/oneshot.js';
+import { registerConfigCommand } from './config/index.js';
+import { registerDemoCommand } from './demo.js';
+import { openReplaySink, serve, simulatorFactory, VERSION } from './main.js';
+import { registerReplayCommand } from './gateway/index.js';
+import { registerDecodeCommand } from './observe/cli.js';
+import { registerParamsCommand } from './params/cli.js';
+import { registerStoreCommands } from './store/cli.js';
+import { GatewayError } from './shared/index.js';
+
+const program = new Command();
+program
+  .name('flowbus')
+  .version(VERSION)
+  .description('Bronkhorst FLOW-BUS / ProPar gateway: HTTP API over serial instruments, simulator, capture decoder, parameter database')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the gateway: open the buses, find and poll the instruments, serve the HTTP API')
+  .option('-c, --config <file>', 'YAML config file (see flowbus.example.yaml)')
+  .option('--simulator', 'without --config: run against three simulated instruments (nodes 3, 5, 7)')
+  .option('-p, --port <address>', 'replace the first bus port (env FLOWBUS_PORT)')
+  .option('--host <address>', 'HTTP bind address (env FLOWBUS_HTTP_HOST; default 127.0.0.1)')
+  .option('--http-port <n>', 'HTTP port (env FLOWBUS_HTTP_PORT; default 8080)')
+  .option('--token <token>', 'bearer token for writes; prefer env FLOWBUS_API_TOKEN, which ps does not show')
+  .option('--store <url>', 'transaction log: sqlite:PATH or mysql://user:pass@host:3306/db (env FLOWBUS_STORE_URL)')
+  .addOption(new Option('--store-url <url>', 'the same as --store').hideHelp())
+  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env FLOWBUS_LOG_LEVEL)')
+  .addOption(new Option('--mode <mode>', 'master: poll the instruments; bridge: forward between two ports and log').choices(['master', 'bridge']))
+  .option('--instrument-port <address>', 'bridge mode: the instrument side (serial path or tcp://host:port)')
+  .option('--master-port <address>', 'bridge mode: the master side (Bright display adapter, PLC, vendor software)')
+  .option('--capture <file>', 'bridge mode: also write the traffic as a socat -x -v capture')
+  .addOption(new Option('--log-format <format>', 'json lines, or one readable line per record').choices(['json', 'pretty']))
+  .action(async (opts: Parameters<typeof serve>[0] & { store?: string }) => {
+    try {
+      // --store, as in db migrate, export and replay; --store-url still works.
+      await serve({ ...opts, ...(opts.store ? { storeUrl: opts.store } : {}) });
+    } catch (err) {
+      console.error(err instanceof GatewayError ? `error ${err.code}: ${err.message}` : err);
+      process.exit(2);
+    }
+  });
+
+registerDemoCommand(program);
+registerSimulateCommand(program);
+registerOneShotCommands(program, simulatorFactory());
+registerDecodeCommand(program);
+registerParamsCommand(program);
+registerConfigCommand(program);
+registerStoreCommands(program);
+registerReplayCommand(program, openReplaySink);
+
+await program.parseAsync(process.argv);

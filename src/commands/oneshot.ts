@@ -1,0 +1,211 @@
+import type { Command } from 'commander';
+import { Bus, ParamClient, Priority, type ParamResult } from '../bus/index.js';
+import type { Protocol } from '../codec/index.js';
+import { enumLabel, resolveParam, validateValue, type ParamDef } from '../params/index.js';
+import { GatewayError, toHex } from '../shared/index.js';
+import { openerFor, parseAddress, Transport, type SimulatorFactory } from '../transport/index.js';
+
+export interface PortOptions {
+  port: string;
+  baud?: string;
+  protocol?: string;
+  timeout?: string;
+  json?: boolean;
+}
+
+/** Opens a bus for one command: transport, bus, parameter client; `close()` undoes it. */
+export async function openPort(opts: PortOptions, simulator: SimulatorFactory | undefined) {
+  const protocol = (opts.protocol ?? 'binary') as Protocol;
+  if (protocol !== 'binary' && protocol !== 'ascii') throw new GatewayError('CLI_BAD_OPTION', `--protocol must be binary or ascii, got ${opts.protocol}`);
+  const addr = parseAddress(opts.port, opts.baud ? Number(opts.baud) : undefined);
+  const transport = new Transport(opts.port, openerFor(addr, simulator), { initialDelayMs: 100, maxDelayMs: 1000 });
+  await transport.start();
+  if (transport.state !== 'open') {
+    await transport.close();
+    throw new GatewayError('TRANSPORT_UNAVAILABLE', transport.status().lastError ?? `cannot open ${opts.port}`);
+  }
+  const bus = new Bus(transport, {
+    protocol,
+    ...(opts.timeout ? { replyTimeoutMs: Number(opts.timeout) } : {}),
+    ...(addr.kind === 'serial' ? { baudRate: addr.baudRate } : {}),
+  });
+  const client = new ParamClient(bus);
+  return {
+    bus,
+    client,
+    async close() {
+      await bus.close();
+      await transport.close();
+    },
+  };
+}
+
+function parseNode(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 255) throw new GatewayError('CLI_BAD_NODE', `node must be 0..255 (128 = the instrument on this port), got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function show(value: unknown): string {
+  if (value instanceof Uint8Array) return toHex(value, '');
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+function printResults(results: ParamResult[], json: boolean): boolean {
+  let ok = true;
+  if (json) {
+    console.log(
+      JSON.stringify(
+        results.map((r) =>
+          r.ok
+            ? { dde: r.reading.param.dde, key: r.reading.param.key, value: r.reading.value instanceof Uint8Array ? toHex(r.reading.value, '') : r.reading.value, raw: toHex(r.reading.raw, '') }
+            : { dde: r.param.dde, key: r.param.key, error: { code: r.error.code, message: r.error.message } },
+        ),
+        null,
+        2,
+      ),
+    );
+    return results.every((r) => r.ok);
+  }
+  for (const r of results) {
+    if (r.ok) {
+      const p = r.reading.param;
+      const label = typeof r.reading.value === 'number' && p.enumeration && !p.bits ? enumLabel(p, r.reading.value) : undefined;
+      console.log(`${p.key.padEnd(24)} ${show(r.reading.value)}${label ? ` (${label})` : ''}${p.unit && !['capacity', 'counter'].includes(p.unit) ? ' ' + p.unit : ''}`);
+    } else {
+      ok = false;
+      console.log(`${r.param.key.padEnd(24)} error ${r.error.code}: ${r.error.message}`);
+    }
+  }
+  return ok;
+}
+
+function portOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('-p, --port <address>', 'bus address: /dev/ttyUSB0, serial:///dev/ttyUSB0?baud=38400, tcp://host:port or sim://?nodes=3,5')
+    .option('--baud <n>', 'baud rate of a serial port (default 38400)')
+    .option('--protocol <binary|ascii>', 'ProPar framing', 'binary')
+    .option('--timeout <ms>', 'reply timeout, ms (default 500)')
+    .option('--json', 'print JSON');
+}
+
+async function run(fn: () => Promise<boolean | void>): Promise<void> {
+  try {
+    const ok = await fn();
+    if (ok === false) process.exitCode = 1;
+  } catch (err) {
+    const e = err instanceof GatewayError ? err : undefined;
+    console.error(e ? `error ${e.code}: ${e.message}` : String(err));
+    process.exitCode = 2;
+  }
+}
+
+/** `flowbus get`, `flowbus set`, `flowbus scan`: one-shot commands that open a port, do one thing, and close it. */
+export function registerOneShotCommands(program: Command, simulator: SimulatorFactory | undefined): void {
+  portOptions(
+    program
+      .command('get')
+      .description('read parameters of one instrument in one chained request')
+      .argument('<node>', 'node address (128 = the instrument on this port)')
+      .argument('<param...>', 'parameters by key, name or DDE number, e.g. fMeasure fluidName 21'),
+  ).action((nodeText: string, names: string[], opts: PortOptions) =>
+    run(async () => {
+      const node = parseNode(nodeText);
+      const defs = names.map((n) => resolveParam(n));
+      const port = await openPort(opts, simulator);
+      try {
+        return printResults(await port.client.read(node, defs, { priority: Priority.Interactive }), Boolean(opts.json));
+      } finally {
+        await port.close();
+      }
+    }),
+  );
+
+  portOptions(
+    program
+      .command('set')
+      .description('write one parameter (command 1, with status) and read it back')
+      .argument('<node>', 'node address (128 = the instrument on this port)')
+      .argument('<param>', 'parameter by key, name or DDE number, e.g. fSetpoint or controlMode')
+      .argument('<value>', 'the value; enumeration names work too, e.g. "valve closed"'),
+  )
+    .option('--secured', 'allow a secured parameter (written inside Init Reset 64 ... 82)')
+    .action((nodeText: string, name: string, valueText: string, opts: PortOptions & { secured?: boolean }) =>
+      run(async () => {
+        const node = parseNode(nodeText);
+        const param: ParamDef = resolveParam(name);
+        if (param.highlySecured) throw new GatewayError('PARAM_FACTORY', `${param.key} is a factory parameter; not written`);
+        if (param.secured && !opts.secured) throw new GatewayError('PARAM_SECURED', `${param.key} is secured; add --secured to write it inside Init Reset 64 ... 82`);
+        const numeric = valueText.trim() !== '' && !Number.isNaN(Number(valueText)) && param.valueType !== 'string';
+        const value = validateValue(param, numeric ? Number(valueText) : valueText);
+        const port = await openPort(opts, simulator);
+        try {
+          await port.client.write(node, [{ param, value }], { unlock: param.secured });
+          if (!param.read) {
+            console.log(`${param.key} written (status 0)`);
+            return true;
+          }
+          return printResults(await port.client.read(node, [param]), Boolean(opts.json));
+        } finally {
+          await port.close();
+        }
+      }),
+    );
+
+  portOptions(
+    program
+      .command('scan')
+      .description('find the instruments on a bus and read who they are')
+      .option('--full', 'probe every node 1..127 instead of following the next-node chain'),
+  ).action((opts: PortOptions & { full?: boolean }) =>
+    run(async () => {
+      const port = await openPort(opts, simulator);
+      const pna = resolveParam('primaryNodeAddress');
+      const nna = resolveParam('nextNodeAddress');
+      const found: number[] = [];
+      // Progress on a terminal only: \r lines would garble a log file or a pipe.
+      const progress = (text: string) => {
+        if (!opts.json && process.stderr.isTTY) process.stderr.write(text);
+      };
+      try {
+        if (opts.full) {
+          for (let n = 1; n <= 127; n++) {
+            progress(`\rprobing node ${String(n).padStart(3)}/127, found ${found.length}`);
+            const [r] = await port.client.read(n, [pna], { priority: Priority.Scan, retries: 0, replyTimeoutMs: 50 });
+            if (r?.ok) found.push(n);
+          }
+          progress('\n');
+        } else {
+          const [local] = await port.client.read(128, [pna], { priority: Priority.Scan });
+          if (!local?.ok) throw local && !local.ok ? local.error : new GatewayError('CLI_SCAN', 'no answer at node 128');
+          let node = Number(local.reading.value);
+          const seen = new Set<number>();
+          while (node >= 1 && node <= 127 && !seen.has(node)) {
+            seen.add(node);
+            progress(`\rfollowing the chain: node ${node}, found ${found.length}   `);
+            const [a, next] = await port.client.read(node, [pna, nna], { priority: Priority.Scan, retries: 1 });
+            if (!a?.ok) break;
+            found.push(node);
+            if (!next?.ok) break;
+            node = Number(next.reading.value);
+          }
+          progress('\n');
+        }
+        const identity = ['deviceType', 'bhtModelNumber', 'serialNumber', 'firmwareVersion', 'fluidName', 'capacity', 'capacityUnit', 'userTag'].map((k) => resolveParam(k));
+        const rows: Record<string, unknown>[] = [];
+        for (const node of found) {
+          const results = await port.client.read(node, identity, { priority: Priority.Scan });
+          const row: Record<string, unknown> = { node };
+          for (const r of results) if (r.ok) row[r.reading.param.key] = r.reading.value instanceof Uint8Array ? toHex(r.reading.value, '') : r.reading.value;
+          rows.push(row);
+        }
+        if (opts.json) console.log(JSON.stringify(rows, null, 2));
+        else if (rows.length === 0) console.log('no instruments found');
+        else for (const r of rows) console.log(Object.entries(r).map(([k, v]) => `${k}=${show(v)}`).join('  '));
+        return found.length > 0;
+      } finally {
+        await port.close();
+      }
+    }),
+  );
+}

@@ -1,0 +1,32 @@
+/** Public surface of the configuration layer (other folders import only this file). */
+export {
+  type BusConfig,
+  type Config,
+  type InstrumentConfig,
+  type LogLevel,
+  type Mode,
+  type PollConfig,
+  ConfigSchema,
+  DEFAULT_BUS_NAME,
+  DEFAULT_POLL_PARAMETERS,
+  LOG_LEVELS,
+  MODES,
+  PROTOCOLS,
+} from './schema.js';
+export { type ConfigProblem, formatProblems, validateConfig } from './validate.js';
+export {
+  type ConfigFlags,
+  type ConfigOverrides,
+  type YamlSyntaxProblem,
+  CONFIG_OVERRIDES,
+  EXAMPLE_CONFIG_URL,
+  applyOverrides,
+  configFrom,
+  defaultConfig,
+  loadConfig,
+  parseConfig,
+  readExampleConfig,
+  simulatorConfig,
+} from './load.js';
+export { redactUrl, summariseConfig } from './summary.js';
+export { registerConfigCommand, runConfigCheck } from './cli.js';

@@ -1,0 +1,220 @@
+/**
+ * The config file as a TypeBox schema: the single source of its validation, its defaults,
+ * its documentation and its TypeScript type (STYLE habit 11). Never write the type by hand.
+ *
+ * Every `description` is shown next to the error when a value is wrong, so keep them short
+ * and about what the user should write. Ranges live here and nowhere else.
+ */
+import Type, { type Static } from 'typebox';
+
+/**
+ * Operating modes. `master` polls instruments itself. Adding a mode (`bridge`, a passive
+ * decoder beside an existing master) is one more entry here.
+ */
+export const MODES = ['master', 'bridge'] as const;
+
+export const PROTOCOLS = ['binary', 'ascii'] as const;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Store URL schemes we accept; the store layer parses the rest. */
+export const STORE_SCHEMES = ['sqlite:', 'mysql://'] as const;
+
+/** Bus address schemes; anything without a scheme is a serial device path. */
+export const PORT_SCHEMES = ['serial:', 'tcp:', 'sim:'] as const;
+
+/** The bus name used when the file has one bus and does not name it. */
+export const DEFAULT_BUS_NAME = 'main';
+
+/** Highest ordinary node address; 128 addresses the instrument at the end of a local RS232 line. */
+export const MAX_NODE = 128;
+
+const Node = Type.Integer({
+  minimum: 1,
+  maximum: MAX_NODE,
+  description: 'node address 1..127, or 128 for the instrument on the local RS232 port',
+});
+
+export const BusSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: '^[a-z0-9_-]+$',
+      default: DEFAULT_BUS_NAME,
+      description: "bus name of lowercase letters, digits, '_' or '-'; needed when there is more than one bus",
+    }),
+    port: Type.String({
+      minLength: 1,
+      description: 'where the bus is: /dev/ttyUSB0, serial:///dev/ttyUSB0?baud=38400, tcp://host:port or sim://?nodes=3,5,7',
+    }),
+    baud: Type.Integer({ minimum: 300, maximum: 4_000_000, default: 38_400, description: 'line speed in baud' }),
+    protocol: Type.Enum(PROTOCOLS, { default: 'binary', description: 'ProPar framing on the line' }),
+    replyTimeoutMs: Type.Integer({ minimum: 10, maximum: 10_000, default: 500, description: 'time allowed for a reply, ms' }),
+    retries: Type.Integer({ minimum: 0, maximum: 10, default: 2, description: 'further attempts after a reply timeout' }),
+    queueDeadlineMs: Type.Integer({
+      minimum: 50,
+      maximum: 600_000,
+      default: 5000,
+      description: 'longest a request may wait in the queue, ms',
+    }),
+    pipelineDepth: Type.Integer({
+      minimum: 1,
+      maximum: 2,
+      default: 1,
+      description: 'requests in flight at once; 2 needs protocol binary',
+    }),
+    maxRequestBytes: Type.Integer({ minimum: 8, maximum: 250, default: 64, description: 'largest chained request, bytes' }),
+    maxAnswerBytes: Type.Integer({ minimum: 8, maximum: 250, default: 64, description: 'largest expected chained answer, bytes' }),
+    discover: Type.Boolean({ default: true, description: 'walk the bus at start to find instruments' }),
+    nodes: Type.Optional(
+      Type.Array(Node, {
+        uniqueItems: true,
+        description: 'known node addresses, polled even when discover is false',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'one RS232/RS485 line or TCP converter with instruments on it' },
+);
+
+const PollParameters = (options: { default?: string[] } = {}) =>
+  Type.Array(Type.String({ minLength: 1, description: 'parameter name, see `flowbus params`' }), {
+    ...options,
+    description: 'parameters to read each round (names from `flowbus params`); [] disables polling',
+  });
+
+const PollInterval = (options: { default?: number } = {}) =>
+  Type.Integer({ minimum: 50, maximum: 3_600_000, ...options, description: 'time between polls of one instrument, ms' });
+
+export const DEFAULT_POLL_PARAMETERS = ['fMeasure', 'fSetpoint', 'measure', 'setpoint', 'valveOutput', 'alarmInfo'];
+
+export const PollSchema = Type.Object(
+  {
+    parameters: PollParameters({ default: DEFAULT_POLL_PARAMETERS }),
+    intervalMs: PollInterval({ default: 500 }),
+  },
+  { additionalProperties: false, default: {}, description: 'what every instrument is polled for' },
+);
+
+/** A per-instrument poll override: each field falls back to the top-level `poll`. */
+export const PollOverrideSchema = Type.Object(
+  {
+    parameters: Type.Optional(PollParameters()),
+    intervalMs: Type.Optional(PollInterval()),
+  },
+  { additionalProperties: false, description: 'overrides the top-level poll for this instrument' },
+);
+
+export const InstrumentSchema = Type.Object(
+  {
+    node: Node,
+    bus: Type.Optional(Type.String({ minLength: 1, description: 'name of the bus the instrument is on; optional with one bus' })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 80, description: 'label shown in the API and dashboard' })),
+    poll: Type.Optional(PollOverrideSchema),
+  },
+  { additionalProperties: false, description: 'settings for one instrument' },
+);
+
+export const HttpSchema = Type.Object(
+  {
+    host: Type.String({
+      minLength: 1,
+      default: '127.0.0.1',
+      description: 'bind address; 127.0.0.1 keeps the API local, 0.0.0.0 opens it to the network',
+    }),
+    port: Type.Integer({ minimum: 0, maximum: 65_535, default: 8080, description: 'TCP port of the API, 0 = any free port' }),
+    token: Type.Union([Type.String({ minLength: 8 }), Type.Null()], {
+      default: null,
+      description: "bearer token of at least 8 characters that writes need; null refuses all writes",
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'the HTTP API' },
+);
+
+const RetentionDays = (what: string) =>
+  Type.Union([Type.Integer({ minimum: 1, maximum: 36_500 }), Type.Null()], {
+    default: null,
+    description: `delete ${what} older than this many days, in small batches; null keeps everything`,
+  });
+
+export const StoreSchema = Type.Object(
+  {
+    url: Type.String({
+      pattern: '^(sqlite:|mysql://)',
+      default: 'sqlite:./data/flowbus.db',
+      description: 'sqlite:PATH or mysql://user:pass@host:3306/db',
+    }),
+    spoolDir: Type.String({
+      minLength: 1,
+      default: './data/spool',
+      description: 'directory of the spool file that holds rows while the database is unreachable',
+    }),
+    batchRows: Type.Integer({ minimum: 1, maximum: 100_000, default: 500, description: 'write a batch when this many transactions wait' }),
+    batchMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'write a batch at least this often, ms' }),
+    retention: Type.Object(
+      {
+        transactionsDays: RetentionDays('transactions'),
+        parameterValuesDays: RetentionDays('parameter values'),
+      },
+      { additionalProperties: false, default: {}, description: 'how long rows are kept' },
+    ),
+  },
+  { additionalProperties: false, default: {}, description: 'the transaction log' },
+);
+
+export const BridgeSchema = Type.Object(
+  {
+    instrumentPort: Type.String({ minLength: 1, description: 'the instrument side: a serial path, serial://... or tcp://host:port' }),
+    masterPort: Type.String({
+      minLength: 1,
+      description: 'the master side (Bright display adapter, PLC, vendor software): a serial path, serial://... or tcp://host:port',
+    }),
+    name: Type.String({ pattern: '^[a-z0-9_-]+$', default: 'bridge', description: 'bus name used in the log and the API' }),
+    baud: Type.Integer({ minimum: 300, maximum: 4_000_000, default: 38_400, description: 'line speed of both ports in baud' }),
+    protocol: Type.Enum(PROTOCOLS, { default: 'binary', description: 'ProPar framing on the line' }),
+    burstGapMs: Type.Integer({ minimum: 1, maximum: 1000, default: 2, description: 'silence that ends a burst of bytes (one capture record), ms' }),
+    replyTimeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000, description: 'a request without a reply after this long is logged as unanswered, ms' }),
+    masterSilenceMs: Type.Integer({
+      minimum: 100,
+      maximum: 3_600_000,
+      default: 10_000,
+      description: 'report when the master, which used to poll, has been silent this long, ms',
+    }),
+    capture: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description: 'write every burst to this file in socat -x -v format (readable by flowbus decode and flowbus replay); null writes none',
+    }),
+  },
+  { additionalProperties: false, description: 'passive bridge: forward every byte between the two ports, decode and log the traffic' },
+);
+
+export const LogSchema = Type.Object(
+  { level: Type.Enum(LOG_LEVELS, { default: 'info', description: 'log verbosity' }) },
+  { additionalProperties: false, default: {}, description: 'logging' },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    mode: Type.Enum(MODES, { default: 'master', description: 'operating mode' }),
+    buses: Type.Array(BusSchema, { default: [], description: 'the buses to open in master mode, at least one' }),
+    bridge: Type.Optional(BridgeSchema),
+    poll: PollSchema,
+    instruments: Type.Array(InstrumentSchema, { default: [], description: 'per-instrument settings' }),
+    http: HttpSchema,
+    secured: Type.Boolean({
+      default: false,
+      description: 'true allows writes to secured parameters (wrapped in Init Reset 64..82)',
+    }),
+    store: StoreSchema,
+    log: LogSchema,
+  },
+  { additionalProperties: false, description: 'flowbus gateway configuration' },
+);
+
+/** The validated configuration with every default filled in. */
+export type Config = Static<typeof ConfigSchema>;
+export type BusConfig = Config['buses'][number];
+export type InstrumentConfig = Config['instruments'][number];
+export type PollConfig = Config['poll'];
+export type Mode = Config['mode'];
+export type BridgeConfig = NonNullable<Config['bridge']>;
+export type StoreConfig = Config['store'];
+export type LogLevel = Config['log']['level'];

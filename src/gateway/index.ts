@@ -1,0 +1,7 @@
+export * from './sink.js';
+export * from './views.js';
+export * from './service.js';
+export * from './master.js';
+export * from './bridge.js';
+export { loggedFromObserved, deterministicId } from './observed.js';
+export * from './replay.js';

@@ -1,0 +1,633 @@
+import { packetToFrame, statusInfo, type Protocol } from '../codec/index.js';
+import {
+  Bus,
+  BusError,
+  ParamClient,
+  Priority,
+  describeFailure,
+  type BusOptions,
+  type ParamReading,
+  type ParamResult,
+  type TransactionRecord,
+} from '../bus/index.js';
+import { Pairer, type Transaction } from '../observe/index.js';
+import { paramByDde, resolveParam, validateValue, type ParamDef } from '../params/index.js';
+import { GatewayError, silentLogger, sleep, type Logger } from '../shared/index.js';
+import { openerFor, parseAddress, Transport, type ReconnectOptions, type SimulatorFactory } from '../transport/index.js';
+import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from './service.js';
+import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
+import { IDENTITY_PARAMS, jsonValue, parseInstrumentRef, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
+
+export interface MasterBusConfig {
+  readonly name: string;
+  /** `/dev/ttyUSB0`, `serial:///dev/ttyUSB0?baud=38400`, `tcp://host:port`, `sim://?nodes=3,5`. */
+  readonly port: string;
+  readonly bus?: Partial<BusOptions>;
+  /** Walk the bus at start (and when it comes back) to find instruments. Default true. */
+  readonly discover?: boolean;
+  /** Nodes known in advance, added whether or not discovery finds them. */
+  readonly nodes?: readonly number[];
+}
+
+export interface PollConfig {
+  readonly parameters: readonly string[];
+  readonly intervalMs: number;
+}
+
+export interface MasterOptions {
+  readonly buses: readonly MasterBusConfig[];
+  readonly poll: PollConfig;
+  readonly instruments?: readonly { node: number; bus?: string; name?: string; poll?: Partial<PollConfig> }[];
+  /** Allow writes to secured parameters, wrapped in Init Reset 64 ... 82. */
+  readonly secured?: boolean;
+  readonly sink?: TransactionSink;
+  readonly logger?: Logger;
+  /** Builds the in-process simulator for `sim://` addresses (from the composition root). */
+  readonly simulator?: SimulatorFactory;
+  readonly reconnect?: Partial<ReconnectOptions>;
+  /** Keep this many transactions in memory for GET /transactions. Default 1000. */
+  readonly recentTransactions?: number;
+}
+
+export const DEFAULT_POLL: PollConfig = {
+  parameters: ['fMeasure', 'fSetpoint', 'measure', 'setpoint', 'valveOutput', 'alarmInfo'],
+  intervalMs: 500,
+};
+
+const PNA = 2;
+const NNA = 4;
+const LOCAL = 128;
+
+interface BusHandle {
+  readonly name: string;
+  readonly config: MasterBusConfig;
+  readonly transport: Transport;
+  readonly bus: Bus;
+  readonly client: ParamClient;
+  readonly protocol: Protocol;
+  /** Names the parameters of every transaction for the log, with the same decoder the bridge uses. */
+  readonly pairer: Pairer;
+  localNode?: number;
+  discovery?: Promise<number[]>;
+  discovered: boolean;
+}
+
+interface Instrument {
+  readonly id: string;
+  readonly handle: BusHandle;
+  readonly node: number;
+  name?: string;
+  identity: InstrumentIdentity;
+  online: boolean;
+  lastSeen?: number;
+  lastError?: { code: string; message: string };
+  poll: { params: ParamDef[]; intervalMs: number };
+  polling: boolean;
+  identityTriedAt: number;
+}
+
+/**
+ * Master mode: the gateway owns each bus, finds its instruments, polls them,
+ * and serves reads and writes of any parameter. Every transaction goes to the sink.
+ */
+export class MasterGateway implements GatewayService {
+  readonly mode = 'master' as const;
+  private readonly handles = new Map<string, BusHandle>();
+  private readonly registry = new Map<string, Instrument>();
+  private readonly stop = new AbortController();
+  private readonly log: Logger;
+  private readonly recent: MemorySink;
+  private readonly sinks: TransactionSink[];
+  private readonly defaultPoll: { params: ParamDef[]; intervalMs: number };
+
+  constructor(private readonly options: MasterOptions) {
+    if (options.buses.length === 0) throw new GatewayError('GATEWAY_NO_BUS', 'master mode needs at least one bus');
+    this.log = options.logger ?? silentLogger;
+    this.recent = new MemorySink(options.recentTransactions ?? 1000);
+    this.sinks = [this.recent, ...(options.sink ? [options.sink] : [])];
+    this.defaultPoll = { params: options.poll.parameters.map((p) => resolveParam(p)), intervalMs: options.poll.intervalMs };
+  }
+
+  /** Opens every bus and starts discovery and polling in the background; resolves once each bus's first open attempt is done. */
+  async start(): Promise<void> {
+    for (const cfg of this.options.buses) {
+      const addr = parseAddress(cfg.port, cfg.bus?.baudRate);
+      const transport = new Transport(cfg.port, openerFor(addr, this.options.simulator), this.options.reconnect);
+      const bus = new Bus(transport, { ...cfg.bus, ...(addr.kind === 'serial' ? { baudRate: addr.baudRate } : {}) });
+      const protocol = bus.options.protocol;
+      const handle: BusHandle = {
+        name: cfg.name,
+        config: cfg,
+        transport,
+        bus,
+        client: new ParamClient(bus),
+        protocol,
+        pairer: new Pairer({ mode: protocol, timeoutMs: 60_000 }),
+        discovered: false,
+      };
+      this.handles.set(cfg.name, handle);
+      const log = this.log.child({ bus: cfg.name });
+      // An adapter unplugged for a weekend must not write a warning every 10 s: the loss is logged
+      // once, again when its reason changes, and as a reminder every 10 minutes with the attempts.
+      let outage: { reason: string; since: number; attempts: number; loggedAt: number } | undefined;
+      transport.on('state', (s) => {
+        if (s.state === 'open') {
+          const was = outage;
+          outage = undefined;
+          log.info(
+            { address: cfg.port, reconnects: s.reconnects, ...(was ? { downForS: Math.round((Date.now() - was.since) / 1000), attempts: was.attempts } : {}) },
+            was ? `bus ${cfg.name} open again` : `bus ${cfg.name} open`,
+          );
+          if (!handle.discovered) void this.discoverBus(handle).catch(() => {});
+        } else if (s.state === 'waiting') {
+          // What is on the line may differ when it comes back (another adapter, another bus): walk it again then.
+          handle.discovered = false;
+          const reason = s.lastError ?? 'closed';
+          const now = Date.now();
+          if (outage) outage.attempts++;
+          if (!outage || outage.reason !== reason || now - outage.loggedAt >= 600_000) {
+            const first = !outage;
+            outage = { reason, since: outage?.since ?? now, attempts: outage?.attempts ?? 1, loggedAt: now };
+            log.warn(
+              {
+                address: cfg.port,
+                reason,
+                attempts: outage.attempts,
+                downSince: new Date(outage.since).toISOString(),
+                retryAt: s.retryAt ? new Date(s.retryAt).toISOString() : undefined,
+              },
+              first ? `bus ${cfg.name} unavailable; reopening with backoff` : `bus ${cfg.name} still unavailable`,
+            );
+          }
+          for (const inst of this.registry.values()) {
+            if (inst.handle === handle) {
+              inst.online = false;
+              inst.lastError = { code: 'BUS_UNAVAILABLE', message: `bus unavailable: ${s.lastError ?? 'closed'}` };
+            }
+          }
+        }
+      });
+      bus.on('transaction', (r) => this.logTransaction(handle, r));
+      for (const node of cfg.nodes ?? []) this.addInstrument(handle, node);
+      for (const inst of this.options.instruments ?? []) {
+        if ((inst.bus ?? cfg.name) === cfg.name && (inst.bus !== undefined || this.options.buses.length === 1)) this.addInstrument(handle, inst.node);
+      }
+      await transport.start();
+    }
+  }
+
+  // ------------------------------------------------------------------ discovery
+
+  async discover(): Promise<InstrumentView[]> {
+    await Promise.all([...this.handles.values()].map((h) => this.discoverBus(h, true)));
+    return this.instruments();
+  }
+
+  private discoverBus(handle: BusHandle, force = false): Promise<number[]> {
+    if (handle.discovery && !force) return handle.discovery;
+    if (handle.config.discover === false) {
+      handle.discovered = true;
+      return Promise.resolve([...this.registry.values()].filter((i) => i.handle === handle).map((i) => i.node));
+    }
+    const run = this.walk(handle).finally(() => {
+      if (handle.discovery === run) handle.discovery = undefined;
+    });
+    handle.discovery = run;
+    return run;
+  }
+
+  /**
+   * Walks the bus as PROTOCOL.md section 1 describes: the local address from
+   * node 128, the first node that answers at or below it, then the chain of
+   * next-node addresses until it loops or a node does not answer.
+   */
+  private async walk(handle: BusHandle): Promise<number[]> {
+    const log = this.log.child({ bus: handle.name });
+    const pna = paramByDde(PNA) as ParamDef;
+    const nna = paramByDde(NNA) as ParamDef;
+    const scan = { priority: Priority.Scan, purpose: 'scan' } as const;
+    // A walk step is asked up to three times: a lost or garbled reply must not hide an instrument.
+    // An error frame (absent node) is an answer, and final.
+    const ask = async (node: number, params: ParamDef[], opts: { retries?: number; replyTimeoutMs?: number } = {}) => {
+      let results: ParamResult[] = [];
+      for (let attempt = 0; attempt < 3 && !this.stop.signal.aborted; attempt++) {
+        results = await handle.client.read(node, params, { ...scan, ...opts });
+        const first = results[0];
+        if (first?.ok || (first && first.error instanceof BusError && ['error-frame', 'bus-unavailable', 'aborted'].includes(first.error.failure.kind))) break;
+      }
+      return results;
+    };
+    const [local] = await ask(LOCAL, [pna]);
+    if (!local?.ok) {
+      log.warn({ error: local && !local.ok ? local.error.message : undefined }, 'discovery: no instrument answers at node 128; trying again in 10 s');
+      this.retryDiscovery(handle);
+      return [];
+    }
+    const localNode = Number(local.reading.value);
+    handle.localNode = localNode;
+    let start = localNode;
+    for (let n = 1; n < localNode && n <= 127; n++) {
+      // A quick probe of the addresses below the local one (Bronkhorst's library waits 50 ms; a
+      // USB adapter or a pty at start-up can need more, and a probe that times out looks like a flaky bus).
+      const [r] = await handle.client.read(n, [pna], { ...scan, retries: 0, replyTimeoutMs: 150 });
+      if (r?.ok) {
+        start = n;
+        break;
+      }
+    }
+    const found: number[] = [];
+    const seen = new Set<number>();
+    for (let node = start; node >= 1 && node <= 127 && !seen.has(node); ) {
+      seen.add(node);
+      const [addr, next] = await ask(node, [pna, nna]);
+      if (!addr?.ok) break;
+      found.push(node);
+      if (!next?.ok) break;
+      node = Number(next.reading.value);
+    }
+    if (!found.includes(localNode)) found.push(localNode);
+    for (const node of found) {
+      const inst = this.addInstrument(handle, node);
+      await this.readIdentity(inst);
+    }
+    handle.discovered = true;
+    log.info({ nodes: found }, `discovery on ${handle.name}: ${found.length} instrument(s) at node(s) ${found.join(', ')}`);
+    return found;
+  }
+
+  private retryDiscovery(handle: BusHandle): void {
+    void sleep(10_000, this.stop.signal).then(
+      () => {
+        if (handle.transport.state === 'open') void this.discoverBus(handle, true).catch(() => {});
+      },
+      () => {},
+    );
+  }
+
+  private async readIdentity(inst: Instrument): Promise<void> {
+    inst.identityTriedAt = Date.now();
+    const defs = IDENTITY_PARAMS.map(([, dde]) => paramByDde(dde) as ParamDef);
+    const results = await inst.handle.client.read(inst.node, defs, { priority: Priority.Scan, purpose: 'scan' });
+    const identity: InstrumentIdentity = {};
+    IDENTITY_PARAMS.forEach(([field, ], i) => {
+      const r = results[i];
+      if (r?.ok) (identity as Record<string, unknown>)[field] = jsonValue(r.reading.value);
+    });
+    inst.identity = identity;
+    this.noteResults(inst, results);
+  }
+
+  private addInstrument(handle: BusHandle, node: number): Instrument {
+    const id = `${handle.name}:${node}`;
+    const existing = this.registry.get(id);
+    if (existing) return existing;
+    const cfg = (this.options.instruments ?? []).find((i) => i.node === node && (i.bus ?? handle.name) === handle.name);
+    const poll = cfg?.poll
+      ? {
+          params: (cfg.poll.parameters ?? this.options.poll.parameters).map((p) => resolveParam(p)),
+          intervalMs: cfg.poll.intervalMs ?? this.defaultPoll.intervalMs,
+        }
+      : this.defaultPoll;
+    const inst: Instrument = { id, handle, node, identity: {}, online: false, poll, polling: false, identityTriedAt: 0, ...(cfg?.name ? { name: cfg.name } : {}) };
+    this.registry.set(id, inst);
+    void this.pollLoop(inst);
+    return inst;
+  }
+
+  // ------------------------------------------------------------------ polling
+
+  private async pollLoop(inst: Instrument): Promise<void> {
+    const signal = this.stop.signal;
+    // Stagger instruments so their polls do not all land in the same instant.
+    await sleep(Math.random() * Math.min(inst.poll.intervalMs, 200), signal).catch(() => {});
+    while (!signal.aborted) {
+      const started = Date.now();
+      if (inst.poll.params.length > 0 && inst.handle.transport.state === 'open') {
+        const results = await inst.handle.client.read(inst.node, inst.poll.params, { priority: Priority.Poll, purpose: 'poll', signal }).catch(() => []);
+        if (signal.aborted) break;
+        this.noteResults(inst, results);
+        // Discovery may have missed the identity (a lost reply, a bus that came back): read it again, at most every 30 s.
+        if (inst.online && inst.identity.serial === undefined && Date.now() - inst.identityTriedAt > 30_000) {
+          inst.identityTriedAt = Date.now();
+          await this.readIdentity(inst).catch(() => {});
+        }
+      }
+      await sleep(Math.max(0, inst.poll.intervalMs - (Date.now() - started)), signal).catch(() => {});
+    }
+  }
+
+  /** Online when anything answered; offline with the error when nothing did. */
+  private noteResults(inst: Instrument, results: readonly ParamResult[]): void {
+    const ok = results.filter((r) => r.ok);
+    if (ok.length > 0) {
+      inst.online = true;
+      inst.lastSeen = Date.now();
+      const answered = results.find((r) => !r.ok && r.error instanceof BusError && r.error.failure.kind === 'status');
+      inst.lastError = answered && !answered.ok ? { code: answered.error.code, message: answered.error.message } : undefined;
+      for (const r of ok) {
+        const key = r.reading.param.key;
+        if (key === 'capacityUnit') inst.identity.capacityUnit = String(r.reading.value);
+        if (key === 'fluidName') inst.identity.fluidName = String(r.reading.value);
+        if (key === 'capacity') inst.identity.capacity = Number(r.reading.value);
+      }
+    } else if (results.length > 0) {
+      const first = results[0];
+      if (first && !first.ok) {
+        // A request that never reached the instrument (shutdown, a full queue) says nothing about it.
+        if (first.error instanceof BusError && ['aborted', 'queue-deadline'].includes(first.error.failure.kind)) return;
+        inst.online = false;
+        inst.lastError = { code: first.error.code, message: first.error.message };
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ the service
+
+  instruments(): InstrumentView[] {
+    return [...this.registry.values()].sort((a, b) => a.handle.name.localeCompare(b.handle.name) || a.node - b.node).map((i) => this.view(i));
+  }
+
+  instrument(ref: string): InstrumentView {
+    return this.view(this.find(ref));
+  }
+
+  private find(ref: string): Instrument {
+    const text = String(ref).trim();
+    const { bus: busName, node } = parseInstrumentRef(text);
+    const candidates = [...this.registry.values()].filter(
+      (i) => (busName === undefined || i.handle.name === busName) && (i.node === node || (node === LOCAL && i.node === i.handle.localNode)),
+    );
+    if (candidates.length === 1) return candidates[0] as Instrument;
+    if (candidates.length > 1) {
+      throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', `node ${node} exists on several buses; say which: ${candidates.map((c) => c.id).join(', ')}`, {
+        node,
+        candidates: candidates.map((c) => c.id),
+      });
+    }
+    // Not found while a bus is down: the instrument may well be there, behind the missing port.
+    const down = [...this.handles.values()].filter((h) => (busName === undefined || h.name === busName) && h.transport.state !== 'open');
+    if (down.length > 0) {
+      const h = down[0] as BusHandle;
+      const t = h.transport.status();
+      throw new GatewayError(
+        'BUS_UNAVAILABLE',
+        `node ${text} is not known yet because bus ${h.name} (${h.config.port}) is unavailable: ${t.lastError ?? t.state}; it is retried with backoff`,
+        { node: text, bus: h.name, state: t.state, ...(t.retryAt ? { retryAt: new Date(t.retryAt).toISOString() } : {}) },
+      );
+    }
+    throw new GatewayError('GATEWAY_NODE_UNKNOWN', `no instrument at node ${text}; known: ${[...this.registry.values()].map((i) => i.id).join(', ') || 'none'}`, {
+      node: text,
+      known: [...this.registry.keys()],
+    });
+  }
+
+  private view(i: Instrument): InstrumentView {
+    const values: Record<string, ValueView> = {};
+    for (const p of i.poll.params) {
+      const r = i.handle.client.latest(i.node, p.dde);
+      if (r) values[p.key] = this.valueView(i, r);
+    }
+    return {
+      id: i.id,
+      bus: i.handle.name,
+      node: i.node,
+      ...(i.name ? { name: i.name } : {}),
+      online: i.online,
+      ...(i.lastSeen ? { lastSeen: new Date(i.lastSeen).toISOString() } : {}),
+      ...(i.lastError ? { lastError: i.lastError } : {}),
+      identity: { ...i.identity },
+      values,
+      polling: { parameters: i.poll.params.map((p) => p.key), intervalMs: i.poll.intervalMs },
+    };
+  }
+
+  private valueView(i: Instrument, r: ParamReading): ValueView {
+    const unit = unitFor(r.param, i.identity);
+    const label = labelOf(r.param, r.value);
+    return {
+      dde: r.param.dde,
+      key: r.param.key,
+      name: r.param.name,
+      ...(unit ? { unit } : {}),
+      raw: Buffer.from(r.raw).toString('hex'),
+      value: jsonValue(r.value),
+      ...(label ? { label } : {}),
+      time: new Date(r.at).toISOString(),
+      cached: r.cached,
+    };
+  }
+
+  async readParams(ref: string, names: readonly string[], opts: { maxAge?: number } = {}): Promise<ReadResult> {
+    const inst = this.find(ref);
+    if (names.length === 0) throw new GatewayError('PARAM_NONE', 'name at least one parameter to read', {});
+    const defs = names.map((n) => resolveParam(n));
+    const results = await inst.handle.client.read(inst.node, defs, { priority: Priority.Interactive, purpose: 'read', ...(opts.maxAge ? { maxAge: opts.maxAge } : {}) });
+    this.noteResults(inst, results);
+    const failures = results.filter((r) => !r.ok);
+    // When nothing came back for the same reason (timeout, bus down), that reason is the answer.
+    if (failures.length === results.length) {
+      const first = failures[0];
+      if (first && !first.ok && failures.every((f) => !f.ok && f.error.code === first.error.code)) throw first.error;
+    }
+    return {
+      instrument: inst.id,
+      values: results.map((r): ValueView | ParamErrorView =>
+        r.ok
+          ? this.valueView(inst, r.reading)
+          : { dde: r.param.dde, key: r.param.key, name: r.param.name, error: { code: r.error.code, message: r.error.message, details: r.error.details } },
+      ),
+    };
+  }
+
+  async writeParam(ref: string, name: string, value: unknown, ctx: { source: string }): Promise<WriteResult> {
+    const log = this.log.child({ write: true, source: ctx.source });
+    let param: ParamDef | undefined;
+    try {
+      const inst = this.find(ref);
+      param = resolveParam(name);
+      if (param.highlySecured) {
+        throw new GatewayError('PARAM_FACTORY', `${param.key} (DDE ${param.dde}) is a factory parameter; the gateway does not write it`, { param: param.key, dde: param.dde });
+      }
+      if (param.secured && !this.options.secured) {
+        throw new GatewayError(
+          'PARAM_SECURED',
+          `${param.key} (DDE ${param.dde}) is a secured parameter; set "secured: true" in the config to allow writing it (it is then written inside Init Reset 64 ... 82)`,
+          { param: param.key, dde: param.dde },
+        );
+      }
+      const v = validateValue(param, value);
+      checkAgainstCapacity(param, v, inst.identity);
+      const written = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+      let record: TransactionRecord;
+      try {
+        record = await inst.handle.client.write(inst.node, [{ param, value: v }], { unlock: param.secured });
+      } catch (err) {
+        // Name what was refused: a status INDEX ("at index 7") means nothing to the person writing.
+        if (err instanceof BusError && err.failure.kind === 'status') {
+          const st = statusInfo(err.failure.status);
+          throw new GatewayError(
+            'BUS_STATUS',
+            `node ${inst.node} refused ${param.key} = ${String(written)}: status ${err.failure.status} ${st.key} (${st.message})`,
+            { ...err.details, param: param.key, dde: param.dde, value: written },
+          );
+        }
+        throw err;
+      }
+      let readBack: ValueView | undefined;
+      if (param.read) {
+        const [r] = await inst.handle.client.read(inst.node, [param], { priority: Priority.Write, purpose: 'read-back' });
+        if (r?.ok) readBack = this.valueView(inst, r.reading);
+      }
+      log.info({ instrument: inst.id, param: param.key, dde: param.dde, value: written, readBack: readBack?.value, transaction: record.id }, `write ${inst.id} ${param.key}=${String(written)} from ${ctx.source}`);
+      return {
+        instrument: inst.id,
+        param: { dde: param.dde, key: param.key, name: param.name },
+        written,
+        status: { code: 0, name: statusInfo(0).key },
+        ...(readBack ? { readBack } : {}),
+        transactionId: record.id,
+      };
+    } catch (err) {
+      const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
+      log.warn({ instrument: ref, param: param?.key ?? name, value: safeJson(value), code: e.code }, `write refused: ${e.message} (from ${ctx.source})`);
+      throw e;
+    }
+  }
+
+  buses(): BusView[] {
+    return [...this.handles.values()].map((h) => {
+      const s = h.bus.stats();
+      const t = h.transport.status();
+      return {
+        name: h.name,
+        address: h.config.port,
+        transport: {
+          state: t.state,
+          since: new Date(t.since).toISOString(),
+          ...(t.lastError ? { lastError: t.lastError } : {}),
+          reconnects: t.reconnects,
+          ...(t.retryAt ? { retryAt: new Date(t.retryAt).toISOString() } : {}),
+        },
+        queue: { waiting: s.queued, inFlight: s.inFlight },
+        transactions: s.outcomes,
+        retries: s.retries,
+        lateReplies: s.lateReplies,
+        unsolicited: s.unsolicited,
+        discards: s.discards,
+        latency: { count: s.latency.count, meanMs: s.latency.meanMs ?? null, p99Ms: s.latency.p99Ms ?? null },
+        wireUtilisation: s.wireUtilisation,
+        nodesBackedOff: s.nodesBackedOff,
+        protocol: h.protocol,
+        pipelineDepth: h.bus.options.pipelineDepth,
+      };
+    });
+  }
+
+  recentTransactions(filter: TransactionFilter): LoggedTransaction[] {
+    return this.recent.list(filter);
+  }
+
+  ready(): boolean {
+    return [...this.handles.values()].every((h) => h.transport.state === 'open');
+  }
+
+  /** The bus objects, for tests and benchmarks. */
+  bus(name?: string): { bus: Bus; transport: Transport; client: ParamClient } {
+    const h = name ? this.handles.get(name) : this.handles.values().next().value;
+    if (!h) throw new GatewayError('GATEWAY_NO_BUS', `no bus ${name ?? ''}`);
+    return { bus: h.bus, transport: h.transport, client: h.client };
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    for (const h of this.handles.values()) {
+      await h.bus.close();
+      await h.transport.close();
+    }
+  }
+
+  // ------------------------------------------------------------------ logging
+
+  private logTransaction(handle: BusHandle, r: TransactionRecord): void {
+    const described = describe(handle, r);
+    const entry: LoggedTransaction = {
+      id: r.id,
+      bus: handle.name,
+      mode: 'master',
+      node: r.node,
+      seq: r.seq,
+      command: described?.command,
+      commandName: described?.commandName ?? r.request.kind,
+      purpose: r.purpose,
+      outcome: r.outcome,
+      status: r.reply?.kind === 'status' ? r.reply.status : undefined,
+      errorCode: r.reply?.kind === 'error' ? r.reply.code : undefined,
+      requestBytes: r.requestBytes,
+      replyBytes: r.replyBytes,
+      startedAt: r.startedAt ?? r.enqueuedAt,
+      endedAt: r.endedAt,
+      latencyMs: r.latencyMs,
+      attempts: r.attempts,
+      params: described?.params ?? [],
+      error: r.failure ? describeFailure(r.failure, r.node) : undefined,
+    };
+    for (const s of this.sinks) {
+      try {
+        s.write(entry);
+      } catch (err) {
+        this.log.error({ err }, 'transaction sink failed');
+      }
+    }
+  }
+}
+
+/**
+ * Names the parameters of a master transaction through the observation layer's pairer (one decoder
+ * for both modes). The frames come from the messages the bus already has; nothing is parsed again.
+ */
+function describe(handle: BusHandle, r: TransactionRecord): Transaction | undefined {
+  if (!r.requestBytes) return undefined; // never sent (queue deadline, node backoff, bus down)
+  const t0 = (r.startedAt ?? r.enqueuedAt) * 1000;
+  const req = packetToFrame({ seq: r.seq, node: r.node, message: r.request });
+  const out = handle.pairer.request({ frame: req, raw: r.requestBytes, time: t0 });
+  if (r.reply && r.replyBytes) {
+    const rep = packetToFrame({ seq: r.seq, node: r.node, message: r.reply });
+    out.push(...handle.pairer.reply({ frame: rep, raw: r.replyBytes, time: r.endedAt * 1000 }));
+  } else {
+    out.push(...handle.pairer.flush(r.endedAt * 1000));
+  }
+  return out[out.length - 1];
+}
+
+/** A setpoint in capacity units can go to 32767/32000 of the capacity (102.4 %), as the raw setpoint can. */
+const SETPOINT_MAX_FRACTION = 32767 / 32000;
+
+/**
+ * fSetpoint's database range is the whole float range; the instrument's real one follows from its
+ * capacity, which the gateway read. Checked here so that a typo never reaches the valve.
+ */
+function checkAgainstCapacity(param: ParamDef, value: unknown, identity: InstrumentIdentity): void {
+  if (param.key !== 'fSetpoint' || typeof value !== 'number' || !(identity.capacity !== undefined && identity.capacity > 0)) return;
+  const max = Number((identity.capacity * SETPOINT_MAX_FRACTION).toPrecision(6));
+  if (value >= 0 && value <= max) return;
+  const unit = identity.capacityUnit ? ` ${identity.capacityUnit}` : '';
+  throw new GatewayError(
+    'PARAM_INVALID_VALUE',
+    `${param.key} (DDE ${param.dde}): ${value} is outside 0..${max}${unit} (this instrument's capacity is ${identity.capacity}${unit}; a setpoint can go to 102.4 % of it)`,
+    { param: param.key, dde: param.dde, expected: 'number', min: 0, max, value },
+  );
+}
+
+function labelOf(param: ParamDef, value: unknown): string | undefined {
+  if (typeof value !== 'number' || !param.enumeration || param.bits) return undefined;
+  return param.enumeration.find((e) => e.value === value)?.label;
+}
+
+function safeJson(v: unknown): unknown {
+  try {
+    JSON.stringify(v);
+    return v;
+  } catch {
+    return String(v);
+  }
+}

@@ -1,0 +1,91 @@
+import type { BridgeDetails } from './bridge.js';
+import type { LoggedTransaction } from './sink.js';
+import type { InstrumentIdentity, ValueView } from './views.js';
+
+/** An instrument as the API shows it. */
+export interface InstrumentView {
+  /** `bus:node`, unique across buses. */
+  readonly id: string;
+  readonly bus: string;
+  readonly node: number;
+  readonly name?: string;
+  readonly online: boolean;
+  readonly lastSeen?: string;
+  readonly lastError?: { readonly code: string; readonly message: string };
+  readonly identity: InstrumentIdentity;
+  /** Latest value of every polled (or observed) parameter, by key. */
+  readonly values: Record<string, ValueView>;
+  readonly polling: { readonly parameters: readonly string[]; readonly intervalMs: number };
+}
+
+/** One parameter that could not be read, inside an otherwise successful chained read. */
+export interface ParamErrorView {
+  readonly dde: number;
+  readonly key: string;
+  readonly name: string;
+  readonly error: { readonly code: string; readonly message: string; readonly details: Record<string, unknown> };
+}
+
+export interface ReadResult {
+  readonly instrument: string;
+  readonly values: readonly (ValueView | ParamErrorView)[];
+}
+
+export interface WriteResult {
+  readonly instrument: string;
+  readonly param: { readonly dde: number; readonly key: string; readonly name: string };
+  /** The value sent, after validation (enumeration names turned into numbers). */
+  readonly written: number | string;
+  /** The instrument's status reply. */
+  readonly status: { readonly code: number; readonly name: string };
+  /** The value read back after the write; absent for write-only parameters. */
+  readonly readBack?: ValueView;
+  readonly transactionId: string;
+}
+
+export interface BusView {
+  readonly name: string;
+  readonly address: string;
+  readonly transport: {
+    readonly state: string;
+    readonly since: string;
+    readonly lastError?: string;
+    readonly reconnects: number;
+    readonly retryAt?: string;
+  };
+  readonly queue: { readonly waiting: number; readonly inFlight: number };
+  readonly transactions: Record<string, number>;
+  readonly retries: number;
+  readonly lateReplies: number;
+  readonly unsolicited: number;
+  readonly discards: number;
+  readonly latency: { readonly count: number; readonly meanMs: number | null; readonly p99Ms: number | null };
+  readonly wireUtilisation: number;
+  readonly nodesBackedOff: readonly number[];
+  readonly protocol: string;
+  readonly pipelineDepth: number;
+  /** Bridge mode only: per-direction counters, forward latency, both sides' state and the link events. */
+  readonly bridge?: BridgeDetails;
+}
+
+export interface TransactionFilter {
+  readonly node?: number;
+  readonly outcome?: string;
+  readonly limit?: number;
+}
+
+/** What the API needs from a mode. Master mode implements it now; bridge mode answers from what it observed. */
+export interface GatewayService {
+  readonly mode: 'master' | 'bridge';
+  instruments(): InstrumentView[];
+  /** `3`, `128` (the local instrument) or `bus:3`. Throws GATEWAY_NODE_UNKNOWN. */
+  instrument(ref: string): InstrumentView;
+  readParams(ref: string, params: readonly string[], opts: { maxAge?: number }): Promise<ReadResult>;
+  writeParam(ref: string, param: string, value: unknown, ctx: { source: string }): Promise<WriteResult>;
+  buses(): BusView[];
+  discover(): Promise<InstrumentView[]>;
+  recentTransactions(filter: TransactionFilter): LoggedTransaction[];
+  /** Whether every bus is open (for /readyz). */
+  ready(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,83 @@
+import type { Value } from '../codec/index.js';
+import type { ParamDef } from '../params/index.js';
+import { GatewayError, toHex } from '../shared/index.js';
+
+/** Who an instrument says it is (DDE numbers in brackets). Fields it does not answer stay undefined. */
+export interface InstrumentIdentity {
+  /** Identification string [1]. */
+  idString?: string;
+  /** Device type [90], e.g. DMFC. */
+  deviceType?: string;
+  /** BHT model number [91]. */
+  model?: string;
+  /** Serial number [92]. */
+  serial?: string;
+  /** Firmware version [105]. */
+  firmware?: string;
+  /** User tag [115]. */
+  userTag?: string;
+  /** Fluid name [25]. */
+  fluidName?: string;
+  /** Capacity 100% [21], in capacityUnit. */
+  capacity?: number;
+  /** Capacity unit [129]. */
+  capacityUnit?: string;
+  /** Number of channels [184]. */
+  channels?: number;
+}
+
+/** The parameters discovery reads, by identity field. */
+export const IDENTITY_PARAMS: readonly [keyof InstrumentIdentity, number][] = [
+  ['idString', 1],
+  ['deviceType', 90],
+  ['model', 91],
+  ['serial', 92],
+  ['firmware', 105],
+  ['userTag', 115],
+  ['fluidName', 25],
+  ['capacity', 21],
+  ['capacityUnit', 129],
+  ['channels', 184],
+];
+
+/** A parameter value as the API shows it. */
+export interface ValueView {
+  readonly dde: number;
+  readonly key: string;
+  readonly name: string;
+  readonly unit?: string;
+  /** Wire bytes in hex (strings without length byte or terminator). */
+  readonly raw: string;
+  readonly value: number | string;
+  /** Enumeration label of the value, where the database has one. */
+  readonly label?: string;
+  /** ISO time the value was read (or written, or observed). */
+  readonly time: string;
+  /** Served from the cache (no bus transaction). */
+  readonly cached: boolean;
+}
+
+/** Resolves the database's unit placeholders with what the instrument told us. */
+export function unitFor(param: ParamDef, identity: InstrumentIdentity): string | undefined {
+  if (param.unit === 'capacity') return identity.capacityUnit;
+  if (param.unit === 'counter') return undefined;
+  return param.unit;
+}
+
+export function jsonValue(v: Value): number | string {
+  return v instanceof Uint8Array ? toHex(v, '') : v;
+}
+
+/** A reference to an instrument as people write it: `3`, `128` (the local one), or `main:3` (bus name, colon, node). */
+export interface InstrumentRef {
+  readonly bus?: string;
+  readonly node: number;
+}
+
+/** Parses an instrument reference; throws GATEWAY_BAD_NODE for anything else. */
+export function parseInstrumentRef(ref: string): InstrumentRef {
+  const text = String(ref).trim();
+  const m = /^(?:([A-Za-z0-9_-]+):)?(\d{1,3})$/.exec(text);
+  if (!m) throw new GatewayError('GATEWAY_BAD_NODE', `not an instrument reference: ${JSON.stringify(text)} (use a node number, e.g. 3, or bus:node)`, { node: text });
+  return { ...(m[1] ? { bus: m[1] } : {}), node: Number(m[2]) };
+}

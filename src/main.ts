@@ -1,0 +1,146 @@
+/**
+ * The composition root: reads the config and the environment, opens the
+ * transports, starts the mode, the store and the API, listens, and shuts down.
+ * The only place that listens or reads process.env.
+ */
+import { buildApp } from './api/index.js';
+import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
+import { BridgeGateway, MasterGateway, type GatewayService, type MasterOptions } from './gateway/index.js';
+import { createLogger } from './logging.js';
+import type { Logger } from './shared/index.js';
+import { openStore, type Store, type StoreOptions } from './store/index.js';
+import { simulatorFactory } from './sim.js';
+
+export { simulatorFactory, simulatorOptions } from './sim.js';
+
+export const VERSION = '0.1.0';
+
+export interface RunningGateway {
+  readonly config: Config;
+  readonly service: GatewayService;
+  /** The transaction log every transaction goes to. */
+  readonly store: Store;
+  /** http://host:port the API listens on. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Master mode's options from the config file's buses, poll list and instruments. */
+function masterOptions(config: Config, deps: Pick<MasterOptions, 'logger' | 'simulator' | 'sink'>): MasterOptions {
+  return {
+    buses: config.buses.map((b) => ({
+      name: b.name,
+      port: b.port,
+      discover: b.discover,
+      ...(b.nodes ? { nodes: b.nodes } : {}),
+      bus: {
+        protocol: b.protocol,
+        replyTimeoutMs: b.replyTimeoutMs,
+        retries: b.retries,
+        queueDeadlineMs: b.queueDeadlineMs,
+        pipelineDepth: b.pipelineDepth,
+        maxRequestBytes: b.maxRequestBytes,
+        maxAnswerBytes: b.maxAnswerBytes,
+        baudRate: b.baud,
+      },
+    })),
+    poll: config.poll,
+    instruments: config.instruments.map((i) => ({
+      node: i.node,
+      ...(i.bus ? { bus: i.bus } : {}),
+      ...(i.name ? { name: i.name } : {}),
+      ...(i.poll ? { poll: i.poll } : {}),
+    })),
+    secured: config.secured,
+    ...deps,
+  };
+}
+
+/**
+ * The transaction log `flowbus replay` imports into: --store, else FLOWBUS_STORE_URL, else the
+ * default. It spools in a directory of its own, so a gateway running beside it keeps its spool.
+ */
+export async function openReplaySink(url: string | undefined): Promise<Store> {
+  const config = applyOverrides(defaultConfig(), { env: process.env, flags: url ? { storeUrl: url } : {} });
+  return openStore({ ...config.store, spoolDir: `${config.store.spoolDir}-replay` }, { logger: createLogger('warn', 'pretty') });
+}
+
+/** Starts the gateway for a validated config: mode, API, listening. */
+export async function startGateway(config: Config, logger: Logger, opts: { storeOptions?: StoreOptions } = {}): Promise<RunningGateway> {
+  // The store first: every transaction from the first discovery on is logged. It migrates the
+  // schema, and starts spooling rather than failing when a MySQL server is unreachable.
+  const store = await openStore(config.store, { logger, ...(opts.storeOptions ? { options: opts.storeOptions } : {}) });
+  const sims = simulatorFactory();
+  const service: MasterGateway | BridgeGateway =
+    config.mode === 'bridge' && config.bridge
+      ? new BridgeGateway(config.bridge, { sink: store, logger, simulator: sims })
+      : new MasterGateway(masterOptions(config, { logger, simulator: sims, sink: store }));
+  let url: string;
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  try {
+    await service.start();
+    app = await buildApp({ service, token: config.http.token, logger, version: VERSION, store });
+    url = await app.listen({ host: config.http.host, port: config.http.port });
+  } catch (err) {
+    await app?.close();
+    await service.close();
+    for (const s of sims.simulators.values()) await s.close();
+    await store.close();
+    throw err;
+  }
+  const api = app;
+  return {
+    config,
+    service,
+    store,
+    url,
+    async close() {
+      await api.close();
+      await service.close();
+      for (const s of sims.simulators.values()) await s.close();
+      // Last, so the transactions of the shutdown itself are logged; close flushes first.
+      await store.close();
+    },
+  };
+}
+
+export interface ServeOptions extends ConfigFlags {
+  readonly config?: string;
+  /** Run against the built-in simulator (three instruments) when no config file is given. */
+  readonly simulator?: boolean;
+  readonly logFormat?: 'json' | 'pretty';
+}
+
+/** `flowbus serve`: load, override, start, and stop cleanly on SIGINT/SIGTERM. */
+export async function serve(opts: ServeOptions): Promise<void> {
+  const base = opts.config ? await loadConfig(opts.config) : opts.simulator ? simulatorConfig() : defaultConfig();
+  const config = applyOverrides(base, { env: process.env, flags: opts });
+  const format = opts.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const logger = createLogger(config.log.level, format);
+  const running = await startGateway(config, logger);
+  const shown = running.url.replace('0.0.0.0', '127.0.0.1');
+  logger.info(
+    {
+      mode: config.mode,
+      ...(config.mode === 'bridge' && config.bridge
+        ? { instrumentPort: config.bridge.instrumentPort, masterPort: config.bridge.masterPort }
+        : { buses: config.buses.map((b) => `${b.name}=${b.port}`) }),
+      store: running.store.status().url, writes: config.http.token ? 'enabled (token)' : 'disabled (no token)' },
+    `flowbus-gateway ${VERSION} listening: API ${shown}/api/v1/instruments, docs ${shown}/docs`,
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}

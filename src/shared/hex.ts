@@ -1,0 +1,19 @@
+/** `10 02 01 80` style: lower-case, space separated, as socat and PROTOCOL.md print bytes. */
+export function toHex(bytes: Uint8Array, sep = ' '): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) {
+    if (i > 0) out += sep;
+    out += (bytes[i] ?? 0).toString(16).padStart(2, '0');
+  }
+  return out;
+}
+
+/** Parses hex with any white space between byte pairs ("10 02 01", "100201"). Throws on odd length or a non-hex digit. */
+export function fromHex(text: string): Uint8Array {
+  const clean = text.replace(/\s+/g, '');
+  if (clean.length % 2 !== 0) throw new Error(`odd number of hex digits (${clean.length})`);
+  if (!/^[0-9a-fA-F]*$/.test(clean)) throw new Error(`not a hex string: ${JSON.stringify(text.slice(0, 40))}`);
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

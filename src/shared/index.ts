@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './hex.js';
+export * from './logger.js';
+export * from './abort.js';
+export * from './id.js';

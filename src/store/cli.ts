@@ -1,0 +1,145 @@
+/** `flowbus db migrate` and `flowbus export transactions|history`. */
+import type { Command } from 'commander';
+import { applyOverrides, defaultConfig, loadConfig } from '../config/index.js';
+import { resolveParam } from '../params/index.js';
+import { parseInstrumentRef } from '../gateway/index.js';
+import { GatewayError, type Logger } from '../shared/index.js';
+import { TRANSACTION_CSV_HEADER, historyCsv, transactionCsvLine } from './csv.js';
+import { MAX_PAGE, isoFromMicros, parseBucket, parseTime, type TransactionQuery } from './query.js';
+import { migrateStore, openStoreReader } from './store.js';
+import { redactStoreUrl } from './url.js';
+
+interface StoreFlags {
+  readonly store?: string;
+  readonly config?: string;
+}
+
+/** The store URL: --store, else FLOWBUS_STORE_URL, else the config file's, else the default. */
+async function storeUrl(flags: StoreFlags): Promise<string> {
+  const base = flags.config ? await loadConfig(flags.config) : defaultConfig();
+  const config = applyOverrides(base, { env: process.env, flags: flags.store ? { storeUrl: flags.store } : {} });
+  return config.store.url;
+}
+
+const stderrLogger: Logger = {
+  error: (o, m) => process.stderr.write(`error: ${m ?? (typeof o === 'string' ? o : JSON.stringify(o))}\n`),
+  warn: (o, m) => process.stderr.write(`warning: ${m ?? (typeof o === 'string' ? o : JSON.stringify(o))}\n`),
+  info: (o, m) => process.stderr.write(`${m ?? (typeof o === 'string' ? o : JSON.stringify(o))}\n`),
+  debug: () => {},
+  child: () => stderrLogger,
+};
+
+
+async function run(action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (err) {
+    process.stderr.write(err instanceof GatewayError ? `error ${err.code}: ${err.message}\n` : `error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 2;
+  }
+}
+
+interface ExportFlags extends StoreFlags {
+  readonly node?: string;
+  readonly param?: string;
+  readonly outcome?: string;
+  readonly since?: string;
+  readonly until?: string;
+  readonly limit?: string;
+  readonly bucket?: string;
+  readonly format: 'csv' | 'json';
+}
+
+function addStoreOptions(cmd: Command): Command {
+  return cmd
+    .option('--store <url>', 'sqlite:PATH or mysql://user:pass@host:3306/db (env FLOWBUS_STORE_URL; default from --config, else sqlite:./data/flowbus.db)')
+    .option('-c, --config <file>', 'YAML config file whose store.url to use');
+}
+
+/** Adds `flowbus db migrate` and `flowbus export`. */
+export function registerStoreCommands(program: Command): void {
+  const db = program.command('db').description('the transaction log database');
+  addStoreOptions(db.command('migrate').description('create or update the transaction log tables (the gateway also does this at start)')).action((flags: StoreFlags) =>
+    run(async () => {
+      const url = await storeUrl(flags);
+      const applied = await migrateStore(url, stderrLogger);
+      process.stdout.write(`${redactStoreUrl(url)}: ${applied.length === 0 ? 'schema up to date' : `applied ${applied.join(', ')}`}\n`);
+    }),
+  );
+
+  const exp = program.command('export').description('write logged transactions or a parameter history as CSV or JSON lines to stdout');
+  addStoreOptions(
+    exp
+      .command('transactions')
+      .description('transactions, newest first, with their decoded parameters')
+      .option('--node <node>', 'only this instrument: 3 or bus:3')
+      .option('--param <param>', 'only transactions carrying this parameter (key, name or DDE number)')
+      .option('--outcome <outcome>', 'only this outcome: ok, timeout, status, ...')
+      .option('--since <time>', 'started at or after: ISO 8601 or ms since the epoch')
+      .option('--until <time>', 'started before: ISO 8601 or ms since the epoch')
+      .option('--limit <n>', 'at most this many (default: all)')
+      .option('--format <format>', 'csv or json (one object per line)', 'csv'),
+  ).action((flags: ExportFlags) =>
+    run(async () => {
+      const reader = openStoreReader(await storeUrl(flags));
+      try {
+        const ref = flags.node === undefined ? {} : parseInstrumentRef(flags.node);
+        const base: TransactionQuery = {
+          ...ref,
+          ...(flags.param === undefined ? {} : { dde: resolveParam(flags.param).dde }),
+          ...(flags.outcome === undefined ? {} : { outcome: flags.outcome }),
+          ...(flags.since === undefined ? {} : { sinceUs: parseTime(flags.since, '--since') }),
+          ...(flags.until === undefined ? {} : { untilUs: parseTime(flags.until, '--until') }),
+        };
+        let left = flags.limit === undefined ? Infinity : Math.max(0, Number(flags.limit));
+        let cursor: string | undefined;
+        // The CSV header goes out with the first page, so a store that cannot be reached leaves nothing behind.
+        let header = flags.format === 'csv' ? TRANSACTION_CSV_HEADER : '';
+        while (left > 0) {
+          const page = await reader.listTransactions({ ...base, limit: Math.min(left, MAX_PAGE / 10), ...(cursor ? { cursor } : {}) });
+          let text = header;
+          header = '';
+          for (const t of page.transactions) {
+            text += flags.format === 'csv' ? transactionCsvLine(t) : JSON.stringify({ ...t, requestBytes: undefined, replyBytes: undefined, time: isoFromMicros(Math.round(t.startedAt * 1000)), request: t.requestBytes ? Buffer.from(t.requestBytes).toString('hex') : null, reply: t.replyBytes ? Buffer.from(t.replyBytes).toString('hex') : null }) + '\n';
+          }
+          if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+          left -= page.transactions.length;
+          if (!page.nextCursor) break;
+          cursor = page.nextCursor;
+        }
+      } finally {
+        await reader.close();
+      }
+    }),
+  );
+
+  addStoreOptions(
+    exp
+      .command('history')
+      .description('values of one parameter of one instrument over time: raw, or min/mean/max per bucket')
+      .argument('<node>', 'instrument: 3 or bus:3')
+      .argument('<param>', 'parameter: key, name or DDE number')
+      .option('--since <time>', 'from: ISO 8601 or ms since the epoch (default: one hour before --until)')
+      .option('--until <time>', 'to (exclusive): ISO 8601 or ms since the epoch (default: now)')
+      .option('--bucket <width>', 'min, mean and max per bucket: 100ms, 1s, 1m, 1h, 1d')
+      .option('--format <format>', 'csv or json', 'csv'),
+  ).action((node: string, param: string, flags: ExportFlags) =>
+    run(async () => {
+      const reader = openStoreReader(await storeUrl(flags));
+      try {
+        const untilUs = flags.until === undefined ? Date.now() * 1000 : parseTime(flags.until, '--until');
+        const sinceUs = flags.since === undefined ? untilUs - 3_600_000_000 : parseTime(flags.since, '--since');
+        const h = await reader.parameterHistory({
+          ...parseInstrumentRef(node),
+          dde: resolveParam(param).dde,
+          sinceUs,
+          untilUs,
+          ...(flags.bucket === undefined ? {} : { bucketUs: parseBucket(flags.bucket) }),
+        });
+        process.stdout.write(flags.format === 'csv' ? historyCsv(h) : JSON.stringify(h) + '\n');
+      } finally {
+        await reader.close();
+      }
+    }),
+  );
+}

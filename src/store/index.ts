@@ -1,0 +1,21 @@
+/** Public surface of the transaction log (other folders import only this file). */
+export { openStore, openStoreReader, migrateStore, type StoreReader, type Store, type StoreConfig, type StoreOptions, type StoreState, type StoreStatus } from './store.js';
+export {
+  type BucketPoint,
+  type HistoryQuery,
+  type HistoryResult,
+  type RawPoint,
+  type TransactionPage,
+  type TransactionQuery,
+  MAX_PAGE,
+  MAX_POINTS,
+  decodeCursor,
+  encodeCursor,
+  isoFromMicros,
+  parseBucket,
+  parseTime,
+} from './query.js';
+export { historyCsv, transactionCsvLine, transactionsCsv, TRANSACTION_CSV_HEADER } from './csv.js';
+export { parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';
+export { SPOOL_FILE } from './spool.js';
+export { registerStoreCommands } from './cli.js';

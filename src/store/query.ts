@@ -1,0 +1,191 @@
+/** The read side: transactions newest first with keyset pagination, and parameter history (raw or bucketed). */
+import { type Kysely, sql } from 'kysely';
+import type { LoggedTransaction } from '../gateway/index.js';
+import type { ObservedParam } from '../observe/index.js';
+import { GatewayError } from '../shared/index.js';
+import type { DB, Dialect, ParameterValuesTable } from './db.js';
+import { paramFromRow, transactionFromRow } from './rows.js';
+
+export interface TransactionQuery {
+  readonly bus?: string;
+  readonly node?: number;
+  /** Only transactions that carry this DDE parameter. */
+  readonly dde?: number;
+  readonly outcome?: string;
+  /** Started at or after, µs since the epoch. */
+  readonly sinceUs?: number;
+  /** Started before, µs since the epoch. */
+  readonly untilUs?: number;
+  /** 1..10,000; default 100. */
+  readonly limit?: number;
+  /** `nextCursor` of the previous page. */
+  readonly cursor?: string;
+}
+
+export interface TransactionPage {
+  /** Newest first, each with its decoded parameters. */
+  readonly transactions: LoggedTransaction[];
+  /** Pass as `cursor` for the next (older) page; null when this page is the last. */
+  readonly nextCursor: string | null;
+}
+
+export const MAX_PAGE = 10_000;
+
+/** The cursor is the last row's (started_us, id), opaque to clients. */
+export function encodeCursor(startedUs: number, id: string): string {
+  return Buffer.from(`${startedUs}/${id}`, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { startedUs: number; id: string } {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const m = /^(\d{1,17})\/([0-9a-zA-Z-]{1,64})$/.exec(text);
+  if (!m) throw new GatewayError('STORE_BAD_CURSOR', 'cursor is not one this API returned (use nextCursor of the previous page)', { cursor });
+  return { startedUs: Number(m[1]), id: m[2] as string };
+}
+
+export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Promise<TransactionPage> {
+  const limit = Math.max(1, Math.min(MAX_PAGE, q.limit ?? 100));
+  let query = db.selectFrom('transactions as t').selectAll('t');
+  if (q.bus !== undefined) query = query.where('t.bus', '=', q.bus);
+  if (q.node !== undefined) query = query.where('t.node', '=', q.node);
+  if (q.outcome !== undefined) query = query.where('t.outcome', '=', q.outcome);
+  if (q.sinceUs !== undefined) query = query.where('t.started_us', '>=', q.sinceUs);
+  if (q.untilUs !== undefined) query = query.where('t.started_us', '<', q.untilUs);
+  if (q.dde !== undefined) {
+    const dde = q.dde;
+    query = query.where(({ exists, selectFrom }) =>
+      exists(selectFrom('parameter_values as p').select(sql.lit(1).as('one')).whereRef('p.transaction_id', '=', 't.id').where('p.dde', '=', dde)),
+    );
+  }
+  if (q.cursor !== undefined) {
+    const c = decodeCursor(q.cursor);
+    query = query.where((eb) => eb.or([eb('t.started_us', '<', c.startedUs), eb.and([eb('t.started_us', '=', c.startedUs), eb('t.id', '<', c.id)])]));
+  }
+  const rows = await query.orderBy('t.started_us', 'desc').orderBy('t.id', 'desc').limit(limit + 1).execute();
+  const page = rows.slice(0, limit);
+  const byId = new Map<string, ObservedParam[]>();
+  if (page.length > 0) {
+    const params = await db
+      .selectFrom('parameter_values')
+      .select(['transaction_id', 'position', 'address', 'dde', 'raw', 'value_num', 'value_text'])
+      .where(
+        'transaction_id',
+        'in',
+        page.map((r) => r.id),
+      )
+      .orderBy('transaction_id')
+      .orderBy('position')
+      .execute();
+    for (const p of params) {
+      let list = byId.get(p.transaction_id);
+      if (!list) byId.set(p.transaction_id, (list = []));
+      list.push(paramFromRow(p));
+    }
+  }
+  const last = page[page.length - 1];
+  return {
+    transactions: page.map((r) => transactionFromRow(r, byId.get(r.id) ?? [])),
+    nextCursor: rows.length > limit && last ? encodeCursor(Number(last.started_us), last.id) : null,
+  };
+}
+
+export interface HistoryQuery {
+  readonly bus?: string;
+  readonly node: number;
+  readonly dde: number;
+  readonly sinceUs: number;
+  readonly untilUs: number;
+  /** Bucket width in µs; absent = raw values. */
+  readonly bucketUs?: number;
+  /** Most points returned (oldest first); default and maximum 100,000. */
+  readonly limit?: number;
+}
+
+export interface RawPoint {
+  readonly timeUs: number;
+  readonly value: number | string;
+}
+
+export interface BucketPoint {
+  /** Start of the bucket. */
+  readonly timeUs: number;
+  readonly count: number;
+  readonly min: number;
+  readonly mean: number;
+  readonly max: number;
+}
+
+export type HistoryResult = { readonly kind: 'raw'; readonly points: RawPoint[] } | { readonly kind: 'buckets'; readonly bucketUs: number; readonly points: BucketPoint[] };
+
+export const MAX_POINTS = 100_000;
+
+export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: HistoryQuery): Promise<HistoryResult> {
+  const limit = Math.max(1, Math.min(MAX_POINTS, q.limit ?? MAX_POINTS));
+  let base = db
+    .selectFrom('parameter_values')
+    .where('node', '=', q.node)
+    .where('dde', '=', q.dde)
+    .where('time_us', '>=', q.sinceUs)
+    .where('time_us', '<', q.untilUs);
+  if (q.bus !== undefined) base = base.where('bus', '=', q.bus);
+  if (q.bucketUs === undefined) {
+    const rows = await base
+      .select(['time_us', 'value_num', 'value_text'])
+      .where((eb) => eb.or([eb('value_num', 'is not', null), eb('value_text', 'is not', null)]))
+      .orderBy('time_us')
+      .orderBy('transaction_id')
+      .limit(limit)
+      .execute();
+    return {
+      kind: 'raw',
+      points: rows.map((r: Pick<ParameterValuesTable, 'time_us' | 'value_num' | 'value_text'>) => ({ timeUs: Number(r.time_us), value: r.value_num ?? (r.value_text as string) })),
+    };
+  }
+  const b = Math.floor(q.bucketUs);
+  if (!Number.isSafeInteger(b) || b < 1) throw new GatewayError('STORE_BAD_BUCKET', 'bucket must be at least 1 µs', { bucketUs: q.bucketUs });
+  // Integer division in both dialects: MySQL's DIV, SQLite's / on integers.
+  const bucket = dialect === 'mysql' ? sql<number>`(time_us DIV ${sql.lit(b)}) * ${sql.lit(b)}` : sql<number>`(time_us / ${sql.lit(b)}) * ${sql.lit(b)}`;
+  const rows = await base
+    .select([
+      bucket.as('bucket'),
+      (eb) => eb.fn.countAll<number>().as('n'),
+      (eb) => eb.fn.min<number>('value_num').as('lo'),
+      (eb) => eb.fn.avg<number>('value_num').as('mean'),
+      (eb) => eb.fn.max<number>('value_num').as('hi'),
+    ])
+    .where('value_num', 'is not', null)
+    .groupBy(sql`bucket`)
+    .orderBy(sql`bucket`)
+    .limit(limit)
+    .execute();
+  return {
+    kind: 'buckets',
+    bucketUs: b,
+    points: rows.map((r) => ({ timeUs: Number(r.bucket), count: Number(r.n), min: Number(r.lo), mean: Number(r.mean), max: Number(r.hi) })),
+  };
+}
+
+const BUCKET_UNITS: Record<string, number> = { ms: 1_000, s: 1_000_000, m: 60_000_000, h: 3_600_000_000, d: 86_400_000_000 };
+
+/** `1s`, `500ms`, `5m`, `1h`, `1d` -> µs. Throws STORE_BAD_BUCKET. */
+export function parseBucket(text: string): number {
+  const m = /^(\d{1,6})(ms|s|m|h|d)$/.exec(text.trim());
+  const us = m ? Number(m[1]) * (BUCKET_UNITS[m[2] as string] as number) : 0;
+  if (!m || us < 1_000) throw new GatewayError('STORE_BAD_BUCKET', `bucket ${JSON.stringify(text)} is not a width like 100ms, 1s, 1m, 5m, 1h or 1d`, { bucket: text });
+  return us;
+}
+
+/** An ISO 8601 time or ms since the epoch -> µs. Throws STORE_BAD_TIME. */
+export function parseTime(text: string, field: string): number {
+  const t = text.trim();
+  const ms = /^\d{1,15}(\.\d+)?$/.test(t) ? Number(t) : Date.parse(t);
+  if (!Number.isFinite(ms)) throw new GatewayError('STORE_BAD_TIME', `${field} must be an ISO 8601 time (2026-01-02T03:04:05Z) or ms since the epoch, got ${JSON.stringify(text)}`, { field, value: text });
+  return Math.round(ms * 1000);
+}
+
+/** µs since the epoch -> ISO 8601 with microseconds: 2026-01-02T03:04:05.123456Z. */
+export function isoFromMicros(us: number): string {
+  const ms = Math.floor(us / 1000);
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 23)}${String(us - ms * 1000).padStart(3, '0')}Z`;
+}

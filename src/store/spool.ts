@@ -1,0 +1,211 @@
+/**
+ * The spool: an append-only file of JSON lines, one batch per line, synced to disk per batch.
+ * It holds the rows the database could not take, in arrival order, and is read back oldest
+ * first. It is emptied only when every batch in it has been committed to the database; a
+ * crash between the commit and the truncation makes the next start write those batches
+ * again, which the primary keys turn into no-ops.
+ */
+import { mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../shared/index.js';
+import type { Rows } from './rows.js';
+
+export const SPOOL_FILE = 'flowbus-spool.jsonl';
+
+/** One spooled batch: `{"v":1,"rows":[{"tx":[...],"pv":[[...],...]},...]}`. */
+interface SpoolLine {
+  readonly v: 1;
+  readonly rows: Rows[];
+}
+
+function isRows(x: unknown): x is Rows {
+  const r = x as { tx?: unknown; pv?: unknown };
+  return typeof r === 'object' && r !== null && Array.isArray(r.tx) && Array.isArray(r.pv) && r.pv.every((p) => Array.isArray(p));
+}
+
+function parseLine(text: string): Rows[] | undefined {
+  try {
+    const parsed = JSON.parse(text) as Partial<SpoolLine>;
+    if (parsed.v !== 1 || !Array.isArray(parsed.rows) || !parsed.rows.every(isRows)) return undefined;
+    return parsed.rows;
+  } catch {
+    return undefined;
+  }
+}
+
+const READ_CHUNK = 1 << 20;
+
+export interface SpooledBatch {
+  readonly rows: Rows[];
+  /** Byte offset just after the line: pass to `consumed`. */
+  readonly end: number;
+}
+
+export class Spool {
+  /** Bytes of complete, synced lines. */
+  private size = 0;
+  /** Where the next unreplayed line starts. */
+  private readOffset = 0;
+  private appending: Promise<void> = Promise.resolve();
+  private pendingAppends = 0;
+  /** Batches and rows in the file not yet replayed. */
+  batches = 0;
+  rows = 0;
+  badLines = 0;
+  spooledBatches = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly file: FileHandle,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Opens (creating) the spool in `dir` and counts what an earlier run left there. */
+  static async open(dir: string, logger: Logger): Promise<Spool> {
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, SPOOL_FILE);
+    const file = await open(path, 'a+');
+    const spool = new Spool(path, file, logger);
+    await spool.scan();
+    return spool;
+  }
+
+  private async scan(): Promise<void> {
+    const { size } = await this.file.stat();
+    this.size = size;
+    if (size === 0) return;
+    let offset = 0;
+    let last = 0;
+    while (offset < size) {
+      const line = await this.readLine(offset, size);
+      if (!line) break;
+      const rows = parseLine(line.text);
+      this.batches++;
+      if (rows) this.rows += rows.length;
+      offset = line.end;
+      last = line.end;
+    }
+    if (last < size) {
+      // A line cut short by a crash: end it, so it stays one bad line that replay reports and
+      // skips, and the next batch starts on a line of its own.
+      await this.file.appendFile('\n');
+      await this.file.datasync();
+      this.size = size + 1;
+      this.batches++;
+    }
+    this.logger.warn({ path: this.path, batches: this.batches, rows: this.rows }, `spool from an earlier run holds ${this.rows} transactions in ${this.batches} batches; they will be written when the database is reachable`);
+  }
+
+  /** The line starting at `offset` (without its newline); at the end of `limit` a partial line counts as a line. */
+  private async readLine(offset: number, limit: number): Promise<{ text: string; end: number } | undefined> {
+    if (offset >= limit) return undefined;
+    const chunks: Buffer[] = [];
+    let pos = offset;
+    while (pos < limit) {
+      const len = Math.min(READ_CHUNK, limit - pos);
+      const buf = Buffer.alloc(len);
+      const { bytesRead } = await this.file.read(buf, 0, len, pos);
+      if (bytesRead === 0) break;
+      const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+      if (nl >= 0) {
+        chunks.push(buf.subarray(0, nl));
+        return { text: Buffer.concat(chunks).toString('utf8'), end: pos + nl + 1 };
+      }
+      chunks.push(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    return { text: Buffer.concat(chunks).toString('utf8'), end: pos };
+  }
+
+  /** Runs file mutations (appends, truncation) one at a time, in call order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.appending.then(fn);
+    this.appending = p.then(
+      () => {},
+      () => {},
+    );
+    return p;
+  }
+
+  /** Appends one batch and syncs it; appends run one at a time, in call order. */
+  append(rows: readonly Rows[]): Promise<void> {
+    const data = Buffer.from(JSON.stringify({ v: 1, rows }) + '\n', 'utf8');
+    this.batches++;
+    this.rows += rows.length;
+    this.pendingAppends++;
+    return this.serial(async () => {
+      try {
+        await this.file.appendFile(data);
+        await this.file.datasync();
+        this.size += data.length;
+        this.spooledBatches++;
+      } catch (err) {
+        this.batches = Math.max(0, this.batches - 1);
+        this.rows = Math.max(0, this.rows - rows.length);
+        throw err;
+      } finally {
+        this.pendingAppends--;
+      }
+    });
+  }
+
+  /** Whether batches wait in the file (or are being appended to it). */
+  get hasBacklog(): boolean {
+    return this.batches > 0 || this.pendingAppends > 0;
+  }
+
+  /**
+   * The oldest unreplayed batch, skipping (and reporting) lines that do not parse; undefined
+   * when the synced part of the file is exhausted.
+   */
+  async next(): Promise<SpooledBatch | undefined> {
+    while (true) {
+      const line = await this.readLine(this.readOffset, this.size);
+      if (!line) return undefined;
+      const rows = parseLine(line.text);
+      if (rows) return { rows, end: line.end };
+      this.badLines++;
+      this.batches = Math.max(0, this.batches - 1);
+      this.logger.error(
+        { path: this.path, offset: this.readOffset, bytes: line.end - this.readOffset, sample: line.text.slice(0, 80) },
+        'spool line does not parse (truncated or damaged): skipped; the other batches are written',
+      );
+      this.readOffset = line.end;
+    }
+  }
+
+  /** Marks the batch returned by `next` as committed; empties the file once everything is. */
+  async consumed(batch: SpooledBatch): Promise<void> {
+    this.readOffset = batch.end;
+    this.batches = Math.max(0, this.batches - 1);
+    this.rows = Math.max(0, this.rows - batch.rows.length);
+    await this.truncateIfDone();
+  }
+
+  /** Empties the file when every line in it has been replayed and no append is queued. */
+  truncateIfDone(): Promise<boolean> {
+    return this.serial(async () => {
+      if (this.pendingAppends > 0 || this.readOffset < this.size) return false;
+      if (this.size > 0) {
+        await this.file.truncate(0);
+        await this.file.datasync();
+      }
+      this.size = 0;
+      this.readOffset = 0;
+      this.batches = 0;
+      this.rows = 0;
+      return true;
+    });
+  }
+
+  /** Waits for the appends started so far. */
+  async drain(): Promise<void> {
+    await this.appending;
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    await this.file.close();
+  }
+}

@@ -1,0 +1,614 @@
+/**
+ * The transaction log: a batched writer in front of the database with a spool behind it.
+ *
+ *   write() -> memory queue --(every batchMs or batchRows)--> multi-row INSERT IGNORE ──> database
+ *                     \                                          | fails / times out
+ *                      \--(over maxRowsInMemory)--> spool file <-+   (append, fsync per batch)
+ *                                                      | database back: replay oldest first
+ *
+ * `write` never throws and never waits: it converts the transaction to rows and queues them.
+ * One worker loop moves batches. While the spool holds anything, new batches go behind it,
+ * so rows reach the database in the order they were written. Every row has its primary key
+ * from the gateway (UUIDv7 id; (transaction_id, position) for parameters), and every insert
+ * skips keys already there, so a batch written twice (a commit whose answer was lost, a
+ * crash before the spool was emptied) is not duplicated.
+ */
+import type { Kysely } from 'kysely';
+import type { Config } from '../config/index.js';
+import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
+import { GatewayError, idFloor, type Logger } from '../shared/index.js';
+import { connect, insertStatements, PV_COLUMNS, TX_COLUMNS, type Connection, type DB, type Dialect } from './db.js';
+import { migrate } from './migrations.js';
+import { listTransactions, parameterHistory, type HistoryQuery, type HistoryResult, type TransactionPage, type TransactionQuery } from './query.js';
+import { toRows, type Rows } from './rows.js';
+import { Spool } from './spool.js';
+import { parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';
+
+export type StoreConfig = Config['store'];
+
+/** Tuning of the writer; tests shrink the times. */
+export interface StoreOptions {
+  /** Most transactions held in memory; beyond it batches go straight to the spool. Default 20,000 (1,000..1,000,000). */
+  readonly maxRowsInMemory?: number;
+  /** Most transactions in one insert when a backlog waits. Default 4 x batchRows, at least 2,000 (batchRows..100,000). */
+  readonly maxBatchRows?: number;
+  /** A batch insert (or a replayed one) that takes longer counts as a failure: the batch is spooled. Default 5,000 ms (100..600,000). */
+  readonly writeTimeoutMs?: number;
+  /** API and CLI queries give up after this long with STORE_UNAVAILABLE. Default 10,000 ms (100..600,000). */
+  readonly queryTimeoutMs?: number;
+  /** MySQL connect timeout. Default 3,000 ms (100..60,000). */
+  readonly connectTimeoutMs?: number;
+  /** First wait before checking an unreachable database again; doubles each failure. Default 250 ms (10..60,000). */
+  readonly retryMinMs?: number;
+  /** Longest wait between checks. Default 5,000 ms (retryMinMs..600,000). */
+  readonly retryMaxMs?: number;
+  /** How often retention runs when an age limit is set. Default 600,000 ms (1,000..86,400,000). */
+  readonly retentionIntervalMs?: number;
+  /** Rows deleted per retention statement. Default 2,000 (100..100,000). */
+  readonly retentionBatchRows?: number;
+  /** MySQL pool size. Default 4 (1..64). */
+  readonly poolSize?: number;
+}
+
+export type StoreState = 'healthy' | 'spooling' | 'recovering' | 'closed';
+
+export interface StoreStatus {
+  readonly state: StoreState;
+  readonly dialect: Dialect;
+  /** The store URL without its password. */
+  readonly url: string;
+  /** Transactions not yet in the database: in memory plus in the spool. */
+  readonly rowsWaiting: number;
+  /** Transactions queued in memory. */
+  readonly inMemory: number;
+  /** Batches in the spool file waiting to be written. */
+  readonly spooledBatches: number;
+  readonly spoolFile: string;
+  /** Transactions committed to the database since start (replays included). */
+  readonly written: number;
+  /** Transactions that went through the spool since start. */
+  readonly spooled: number;
+  /** Spool lines that did not parse and were skipped. */
+  readonly badSpoolLines: number;
+  readonly lastError?: string;
+  readonly lastErrorAt?: string;
+  readonly retention: { readonly transactionsDeleted: number; readonly parameterValuesDeleted: number };
+}
+
+/** The transaction log as the gateway, the API and the CLI use it. */
+export interface Store extends TransactionSink {
+  readonly dialect: Dialect;
+  /** Queues a transaction; never throws, never waits. */
+  write(t: LoggedTransaction): void;
+  /** Resolves when everything written so far is in the database or in the spool. */
+  flush(): Promise<void>;
+  status(): StoreStatus;
+  listTransactions(q: TransactionQuery): Promise<TransactionPage>;
+  parameterHistory(q: HistoryQuery): Promise<HistoryResult>;
+  /** Deletes rows older than the configured ages, in small batches; returns the counts. */
+  runRetention(nowMs?: number): Promise<{ transactions: number; parameterValues: number }>;
+  /** Flushes, stops the worker, closes the spool and the database. */
+  close(): Promise<void>;
+}
+
+interface Batch {
+  /** Sequence number of the first transaction. */
+  readonly from: number;
+  readonly rows: Rows[];
+  /** An append to the spool has been queued for it. */
+  spoolQueued: boolean;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message || String(code ?? err.name);
+  }
+  return String(err);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  p.catch(() => {}); // the loser of the race must not become an unhandled rejection
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new GatewayError('STORE_TIMEOUT', `${what} took longer than ${ms} ms`, { ms })), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const DAY_MS = 86_400_000;
+
+class SqlStore implements Store {
+  private conn: Connection | undefined;
+  private migrated = false;
+  private readonly pending: Rows[] = [];
+  /** Sequence number of pending[0]. */
+  private head = 0;
+  /** Sequence number the next write gets. */
+  private seq = 0;
+  private firstPendingAt = 0;
+  private readonly unsettled = new Set<Batch>();
+  private flushWaiters: { upTo: number; resolve: () => void }[] = [];
+  private flushWanted = false;
+  private mode: 'direct' | 'spool' = 'direct';
+  private state: StoreState = 'healthy';
+  private inflight: Batch | undefined;
+  private spilling = false;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+  private nextProbeAt = 0;
+  private backoff: number;
+  private lastError: string | undefined;
+  private lastErrorAt: number | undefined;
+  private lastWarnAt = 0;
+  private written = 0;
+  private spooledRows = 0;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private retentionRunning: Promise<{ transactions: number; parameterValues: number }> | undefined;
+  private readonly deleted = { transactions: 0, parameterValues: 0 };
+
+  private readonly maxRows: number;
+  private readonly maxBatch: number;
+  private readonly writeTimeoutMs: number;
+  private readonly queryTimeoutMs: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+
+  constructor(
+    private readonly config: StoreConfig,
+    private readonly target: StoreTarget,
+    private readonly spool: Spool,
+    private readonly log: Logger,
+    private readonly options: StoreOptions,
+  ) {
+    this.maxRows = options.maxRowsInMemory ?? 20_000;
+    this.maxBatch = options.maxBatchRows ?? Math.max(2_000, 4 * config.batchRows);
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 5_000;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
+    this.retryMinMs = options.retryMinMs ?? 250;
+    this.retryMaxMs = options.retryMaxMs ?? 5_000;
+    this.backoff = this.retryMinMs;
+  }
+
+  get dialect(): Dialect {
+    return this.target.dialect;
+  }
+
+  // ---------------------------------------------------------------- start
+
+  async start(): Promise<void> {
+    try {
+      await withTimeout(this.ensureReady(), this.writeTimeoutMs + (this.options.connectTimeoutMs ?? 3_000), 'connecting to the store');
+    } catch (err) {
+      // SQLite that cannot open is a configuration problem; an unreachable server is an outage.
+      if (this.target.dialect === 'sqlite') {
+        await this.spool.close();
+        throw new GatewayError('STORE_UNAVAILABLE', `cannot open the store ${redactStoreUrl(this.config.url)}: ${errorText(err)}`, {}, { cause: err });
+      }
+      this.goDown(err, 'the database is unreachable at start');
+    }
+    if (this.spool.hasBacklog && this.mode === 'direct') {
+      this.mode = 'spool';
+      this.state = 'recovering';
+      this.nextProbeAt = 0;
+    }
+    this.loopDone = this.loop().catch((err: unknown) => {
+      this.log.error({ err }, 'store writer stopped unexpectedly');
+    });
+    const { transactionsDays, parameterValuesDays } = this.config.retention;
+    if (transactionsDays !== null || parameterValuesDays !== null) {
+      this.retentionTimer = setInterval(() => {
+        if (this.state === 'healthy' && !this.retentionRunning) {
+          this.runRetention().catch((err: unknown) => this.log.warn({ err: errorText(err) }, 'retention run failed; it runs again later'));
+        }
+      }, this.options.retentionIntervalMs ?? 600_000);
+      this.retentionTimer.unref();
+    }
+  }
+
+  private async ensureReady(): Promise<Connection> {
+    this.conn ??= connect(this.target, { connectTimeoutMs: this.options.connectTimeoutMs ?? 3_000, poolSize: this.options.poolSize ?? 4 });
+    if (!this.migrated) {
+      await migrate(this.conn.db as never, this.target.dialect, this.log);
+      this.migrated = true;
+    }
+    return this.conn;
+  }
+
+  // ---------------------------------------------------------------- write side
+
+  write(t: LoggedTransaction): void {
+    if (this.state === 'closed' || this.stopping) {
+      this.warnThrottled({ id: t.id }, 'transaction written to a closed store: not logged');
+      return;
+    }
+    let rows: Rows;
+    try {
+      rows = toRows(t);
+    } catch (err) {
+      this.log.error({ err, id: t.id }, 'transaction could not be turned into rows: not logged');
+      return;
+    }
+    if (this.pending.length === 0) this.firstPendingAt = Date.now();
+    this.pending.push(rows);
+    this.seq++;
+    if (this.pending.length > this.maxRows) this.spill();
+    if (this.pending.length >= this.config.batchRows) this.wake?.();
+  }
+
+  flush(): Promise<void> {
+    const upTo = this.seq;
+    if (this.lowestUnsettled() >= upTo) return Promise.resolve();
+    this.flushWanted = true;
+    this.wake?.();
+    return new Promise((resolve) => this.flushWaiters.push({ upTo, resolve }));
+  }
+
+  private lowestUnsettled(): number {
+    let low = this.pending.length > 0 ? this.head : this.seq;
+    for (const b of this.unsettled) low = Math.min(low, b.from);
+    return low;
+  }
+
+  private settle(batch: Batch): void {
+    if (!this.unsettled.delete(batch)) return;
+    if (this.flushWaiters.length === 0) return;
+    const low = this.lowestUnsettled();
+    const still: typeof this.flushWaiters = [];
+    for (const w of this.flushWaiters) (low >= w.upTo ? w.resolve : () => still.push(w))();
+    this.flushWaiters = still;
+    if (still.length === 0) this.flushWanted = false;
+  }
+
+  private take(): Batch {
+    const rows = this.pending.splice(0, Math.min(this.pending.length, this.maxBatch));
+    const batch: Batch = { from: this.head, rows, spoolQueued: false };
+    this.head += rows.length;
+    if (this.pending.length > 0) this.firstPendingAt = Date.now();
+    this.unsettled.add(batch);
+    return batch;
+  }
+
+  /** Puts a batch back at the front (its spool append failed): nothing is dropped. */
+  private untake(batch: Batch): void {
+    this.pending.unshift(...batch.rows);
+    this.head = batch.from;
+    this.unsettled.delete(batch);
+  }
+
+  private batchDue(now: number): boolean {
+    if (this.pending.length === 0) return false;
+    return this.pending.length >= this.config.batchRows || now - this.firstPendingAt >= this.config.batchMs || this.flushWanted || this.stopping;
+  }
+
+  private msToDue(now: number): number {
+    if (this.pending.length === 0) return this.config.batchMs;
+    return Math.max(0, this.firstPendingAt + this.config.batchMs - now);
+  }
+
+  private async sleepUpTo(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(1, ms));
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = undefined;
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      if (this.mode === 'direct') {
+        if (this.batchDue(now)) {
+          await this.writeDirect(this.take());
+          continue;
+        }
+        if (this.stopping) return;
+        await this.sleepUpTo(this.msToDue(now));
+        continue;
+      }
+      // Spooling: new batches go behind what the spool holds, so the order is kept.
+      if (this.batchDue(now)) {
+        await this.spoolBatch(this.take());
+        continue;
+      }
+      if (this.stopping) return;
+      if (now >= this.nextProbeAt) {
+        if (await this.recoverStep()) continue;
+      }
+      await this.sleepUpTo(Math.min(this.msToDue(now), Math.max(5, this.nextProbeAt - Date.now())));
+    }
+  }
+
+  private statements(rows: readonly Rows[]): { tx: string[]; pv: string[] } {
+    const d = this.target.dialect;
+    return {
+      tx: insertStatements(d, 'transactions', TX_COLUMNS, rows.map((r) => r.tx)),
+      pv: insertStatements(d, 'parameter_values', PV_COLUMNS, rows.flatMap((r) => r.pv)),
+    };
+  }
+
+  private async insert(rows: readonly Rows[]): Promise<void> {
+    const conn = this.conn;
+    if (!conn) throw new GatewayError('STORE_UNAVAILABLE', 'no database connection');
+    const { tx, pv } = this.statements(rows);
+    await withTimeout(conn.runInTransaction([...tx, ...pv]), this.writeTimeoutMs, `writing ${rows.length} transactions`);
+  }
+
+  private async writeDirect(batch: Batch): Promise<void> {
+    this.inflight = batch;
+    try {
+      await this.insert(batch.rows);
+      if (!batch.spoolQueued) this.written += batch.rows.length;
+      this.settle(batch);
+    } catch (err) {
+      this.goDown(err, 'cannot write to the database');
+      if (!batch.spoolQueued) await this.spoolBatch(batch);
+    } finally {
+      this.inflight = undefined;
+    }
+  }
+
+  private async spoolBatch(batch: Batch): Promise<void> {
+    batch.spoolQueued = true;
+    try {
+      await this.spool.append(batch.rows);
+      this.spooledRows += batch.rows.length;
+      this.settle(batch);
+    } catch (err) {
+      // The disk refuses too: keep the rows in memory and try again shortly. Never drop.
+      this.log.error({ err: errorText(err), path: this.spool.path }, 'cannot append to the spool: rows stay in memory');
+      if (this.unsettled.has(batch)) this.untake(batch);
+      await sleep(this.retryMinMs);
+    }
+  }
+
+  /** Memory is full while the database is slow or away: move the queue to the spool. */
+  private spill(): void {
+    if (this.spilling) return;
+    this.spilling = true;
+    setImmediate(() => {
+      void (async () => {
+        try {
+          if (this.mode === 'direct') {
+            this.mode = 'spool';
+            this.state = 'spooling';
+            this.nextProbeAt = Date.now() + this.retryMinMs;
+            this.log.warn({ inMemory: this.pending.length }, `store: ${this.pending.length} transactions waiting in memory, the database is not keeping up: spooling`);
+            // The batch being inserted goes first, so the spool keeps the order; if its insert
+            // commits after all, the replay of it is a no-op.
+            const inflight = this.inflight;
+            if (inflight && !inflight.spoolQueued) void this.spoolBatch(inflight);
+          }
+          while (this.pending.length > this.maxRows / 2 && this.mode === 'spool') await this.spoolBatch(this.take());
+        } finally {
+          this.spilling = false;
+        }
+      })();
+    });
+  }
+
+  private goDown(err: unknown, what: string): void {
+    const text = errorText(err);
+    this.lastError = text;
+    this.lastErrorAt = Date.now();
+    if (this.mode === 'direct' || this.state === 'recovering') {
+      this.log.warn({ err: text, rowsWaiting: this.rowsWaiting() }, `store: ${what} (${text}); spooling to ${this.spool.path}`);
+      this.backoff = this.retryMinMs;
+    } else {
+      this.warnThrottled({ err: text, rowsWaiting: this.rowsWaiting() }, `store: still spooling, the database is unreachable (${text})`);
+      this.backoff = Math.min(this.retryMaxMs, this.backoff * 2);
+    }
+    this.mode = 'spool';
+    this.state = 'spooling';
+    this.nextProbeAt = Date.now() + this.backoff;
+    // A MySQL pool whose connections hang (a cut TCP path) is abandoned; the next check opens a new one.
+    if (this.target.dialect === 'mysql' && this.conn) {
+      const old = this.conn;
+      this.conn = undefined;
+      old.destroy().catch(() => {});
+    }
+  }
+
+  private warnThrottled(obj: object, msg: string): void {
+    const now = Date.now();
+    if (now - this.lastWarnAt < 10_000) return;
+    this.lastWarnAt = now;
+    this.log.warn(obj, msg);
+  }
+
+  /** One step of recovery: check the database, then write the oldest spooled batch. True when it did work. */
+  private async recoverStep(): Promise<boolean> {
+    try {
+      if (this.state === 'spooling') {
+        const conn = await withTimeout(this.ensureReady(), this.writeTimeoutMs, 'connecting to the database');
+        await withTimeout(conn.db.selectFrom('transactions').select('id').limit(1).execute(), this.writeTimeoutMs, 'checking the database');
+        this.state = 'recovering';
+        this.log.info({ rowsWaiting: this.rowsWaiting(), spooledBatches: this.spool.batches }, 'store: the database is reachable again; writing the spool');
+      }
+      const next = await this.spool.next();
+      if (!next) {
+        if (await this.spool.truncateIfDone()) {
+          this.mode = 'direct';
+          this.state = 'healthy';
+          this.backoff = this.retryMinMs;
+          this.log.info({ written: this.written }, 'store: spool written; writing directly again');
+          return true;
+        }
+        return false;
+      }
+      await this.insert(next.rows);
+      await this.spool.consumed(next);
+      this.written += next.rows.length;
+      return true;
+    } catch (err) {
+      this.goDown(err, 'cannot write the spool to the database');
+      return false;
+    }
+  }
+
+  // ---------------------------------------------------------------- status
+
+  private rowsWaiting(): number {
+    let inflight = 0;
+    for (const b of this.unsettled) if (!b.spoolQueued) inflight += b.rows.length;
+    return this.pending.length + inflight + this.spool.rows;
+  }
+
+  status(): StoreStatus {
+    return {
+      state: this.state,
+      dialect: this.target.dialect,
+      url: redactStoreUrl(this.config.url),
+      rowsWaiting: this.rowsWaiting(),
+      inMemory: this.pending.length,
+      spooledBatches: this.spool.batches,
+      spoolFile: this.spool.path,
+      written: this.written,
+      spooled: this.spooledRows,
+      badSpoolLines: this.spool.badLines,
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      ...(this.lastErrorAt === undefined ? {} : { lastErrorAt: new Date(this.lastErrorAt).toISOString() }),
+      retention: { transactionsDeleted: this.deleted.transactions, parameterValuesDeleted: this.deleted.parameterValues },
+    };
+  }
+
+  // ---------------------------------------------------------------- read side
+
+  private async query<T>(what: string, run: (conn: Connection) => Promise<T>): Promise<T> {
+    if (this.state === 'closed') throw new GatewayError('STORE_UNAVAILABLE', 'the store is closed');
+    let conn: Connection;
+    try {
+      conn = this.conn ?? (await withTimeout(this.ensureReady(), this.queryTimeoutMs, 'connecting to the database'));
+    } catch (err) {
+      throw new GatewayError('STORE_UNAVAILABLE', `the database is unreachable: ${errorText(err)}`, {}, { cause: err });
+    }
+    try {
+      return await withTimeout(run(conn), this.queryTimeoutMs, what);
+    } catch (err) {
+      if (err instanceof GatewayError && err.code !== 'STORE_TIMEOUT') throw err;
+      throw new GatewayError('STORE_UNAVAILABLE', `${what} failed: ${errorText(err)}`, {}, { cause: err });
+    }
+  }
+
+  listTransactions(q: TransactionQuery): Promise<TransactionPage> {
+    return this.query('listing transactions', (c) => listTransactions(c.db, q));
+  }
+
+  parameterHistory(q: HistoryQuery): Promise<HistoryResult> {
+    return this.query('reading parameter history', (c) => parameterHistory(c.db, this.target.dialect, q));
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  runRetention(nowMs = Date.now()): Promise<{ transactions: number; parameterValues: number }> {
+    this.retentionRunning ??= this.retention(nowMs).finally(() => {
+      this.retentionRunning = undefined;
+    });
+    return this.retentionRunning;
+  }
+
+  private async retention(nowMs: number): Promise<{ transactions: number; parameterValues: number }> {
+    const { transactionsDays, parameterValuesDays } = this.config.retention;
+    const out = { transactions: 0, parameterValues: 0 };
+    if (parameterValuesDays !== null) out.parameterValues = await this.deleteOlder('parameter_values', 'transaction_id', idFloor(nowMs - parameterValuesDays * DAY_MS));
+    if (transactionsDays !== null) out.transactions = await this.deleteOlder('transactions', 'id', idFloor(nowMs - transactionsDays * DAY_MS));
+    this.deleted.transactions += out.transactions;
+    this.deleted.parameterValues += out.parameterValues;
+    if (out.transactions + out.parameterValues > 0) this.log.info(out, 'store retention: old rows deleted');
+    return out;
+  }
+
+  /**
+   * Deletes rows whose time-ordered id is below the cut-off, a key range of at most
+   * `retentionBatchRows` at a time, so no statement holds locks for long.
+   */
+  private async deleteOlder(table: keyof DB, column: 'id' | 'transaction_id', cutoff: string): Promise<number> {
+    const batch = this.options.retentionBatchRows ?? 2_000;
+    let total = 0;
+    for (;;) {
+      if (this.stopping || this.state === 'closed') return total;
+      const n = await this.query('retention', async (c) => {
+        const db = c.db as unknown as Kysely<Record<string, Record<string, string>>>;
+        const edge = await db.selectFrom(table).select(column).where(column, '<', cutoff).orderBy(column).limit(1).offset(batch - 1).executeTakeFirst();
+        const upTo = edge?.[column];
+        const res = await db
+          .deleteFrom(table)
+          .where(column, upTo === undefined ? '<' : '<=', upTo ?? cutoff)
+          .executeTakeFirst();
+        return { deleted: Number(res.numDeletedRows), more: upTo !== undefined };
+      });
+      total += n.deleted;
+      if (!n.more) return total;
+      await sleep(20);
+    }
+  }
+
+  // ---------------------------------------------------------------- close
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await this.flush();
+    this.stopping = true;
+    this.wake?.();
+    await this.loopDone;
+    await this.retentionRunning?.catch(() => {});
+    await this.spool.close();
+    this.state = 'closed';
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) await withTimeout(conn.destroy(), 2_000, 'closing the database').catch(() => {});
+    this.log.info({ written: this.written, spooledBatches: this.spool.batches }, 'store closed');
+  }
+}
+
+/**
+ * Opens the transaction log: parses the URL, opens the spool, connects and migrates, and
+ * starts the writer. An unreachable MySQL server does not fail the start: the store begins
+ * in `spooling` and writes when the server answers. A SQLite file that cannot be opened does.
+ */
+export async function openStore(config: StoreConfig, deps: { logger: Logger; options?: StoreOptions }): Promise<Store> {
+  const target = parseStoreUrl(config.url);
+  const log = deps.logger.child({ component: 'store' });
+  const spool = await Spool.open(config.spoolDir, log);
+  const store = new SqlStore(config, target, spool, log, deps.options ?? {});
+  await store.start();
+  return store;
+}
+
+/** `flowbus db migrate`: applies the migrations and closes. Returns the names applied. */
+export async function migrateStore(url: string, logger: Logger, options: StoreOptions = {}): Promise<string[]> {
+  const target = parseStoreUrl(url);
+  const conn = connect(target, { connectTimeoutMs: options.connectTimeoutMs ?? 3_000, poolSize: 1 });
+  try {
+    return await migrate(conn.db as never, target.dialect, logger);
+  } finally {
+    await conn.destroy();
+  }
+}
+
+/** Read-only access for `flowbus export`: no writer, no spool, no migration. */
+export interface StoreReader {
+  readonly dialect: Dialect;
+  listTransactions(q: TransactionQuery): Promise<TransactionPage>;
+  parameterHistory(q: HistoryQuery): Promise<HistoryResult>;
+  close(): Promise<void>;
+}
+
+export function openStoreReader(url: string, options: StoreOptions = {}): StoreReader {
+  const target = parseStoreUrl(url);
+  const conn = connect(target, { connectTimeoutMs: options.connectTimeoutMs ?? 3_000, poolSize: 1 });
+  return {
+    dialect: target.dialect,
+    listTransactions: (q) => listTransactions(conn.db, q),
+    parameterHistory: (q) => parameterHistory(conn.db, target.dialect, q),
+    close: () => conn.destroy(),
+  };
+}

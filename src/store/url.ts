@@ -1,0 +1,46 @@
+/** Parses the store URL: `sqlite:PATH` (`sqlite::memory:` for tests) or `mysql://user:pass@host:3306/db`. */
+import { GatewayError } from '../shared/index.js';
+
+export type StoreTarget =
+  | { readonly dialect: 'sqlite'; readonly path: string }
+  | {
+      readonly dialect: 'mysql';
+      readonly host: string;
+      readonly port: number;
+      readonly user: string;
+      readonly password: string;
+      readonly database: string;
+    };
+
+export function parseStoreUrl(url: string): StoreTarget {
+  if (url.startsWith('sqlite:')) {
+    let path = url.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path and sqlite://./rel
+    if (path.length === 0) throw new GatewayError('STORE_BAD_URL', `no file in store URL ${JSON.stringify(url)}: write sqlite:./data/flowbus.db`, { url });
+    return { dialect: 'sqlite', path };
+  }
+  if (url.startsWith('mysql://')) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new GatewayError('STORE_BAD_URL', 'store URL is not a valid mysql:// URL (mysql://user:pass@host:3306/db)', {});
+    }
+    const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    if (!database) throw new GatewayError('STORE_BAD_URL', 'the mysql:// store URL names no database (mysql://user:pass@host:3306/db)', {});
+    return {
+      dialect: 'mysql',
+      host: u.hostname || '127.0.0.1',
+      port: u.port ? Number(u.port) : 3306,
+      user: decodeURIComponent(u.username) || 'root',
+      password: decodeURIComponent(u.password),
+      database,
+    };
+  }
+  throw new GatewayError('STORE_BAD_URL', `unsupported store URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}: use sqlite:PATH or mysql://user:pass@host:3306/db`, {});
+}
+
+/** The URL without its password, for logs and status. */
+export function redactStoreUrl(url: string): string {
+  return url.replace(/^(mysql:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
+}

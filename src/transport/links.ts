@@ -1,0 +1,59 @@
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { SerialPort } from 'serialport';
+import { GatewayError } from '../shared/index.js';
+import type { BusAddress } from './address.js';
+
+/** Opens one connection to a bus as a byte stream. A transport calls it again after the link is lost. */
+export type LinkOpener = () => Promise<Duplex>;
+
+/** Builds the in-process simulator's stream for a `sim://` address; injected by the composition root. */
+export type SimulatorFactory = (params: Readonly<Record<string, string>>) => Duplex;
+
+export function serialOpener(path: string, baudRate: number): LinkOpener {
+  return () =>
+    new Promise((resolve, reject) => {
+      const port = new SerialPort({ path, baudRate, dataBits: 8, parity: 'none', stopBits: 1, autoOpen: false });
+      port.open((err) => {
+        if (err) {
+          // serialport's own text already names the path ("Error: No such file or directory, cannot open X").
+          const why = err.message.replace(/^Error: /, '').replace(`, cannot open ${path}`, '');
+          reject(new GatewayError('TRANSPORT_OPEN_FAILED', `cannot open ${path}: ${why}`, { path }, { cause: err }));
+        }
+        else resolve(port);
+      });
+    });
+}
+
+export function tcpOpener(host: string, port: number, connectTimeoutMs = 5000): LinkOpener {
+  return () =>
+    new Promise((resolve, reject) => {
+      const socket = connect({ host, port });
+      const fail = (err: Error) => {
+        socket.destroy();
+        reject(new GatewayError('TRANSPORT_OPEN_FAILED', `cannot connect to tcp://${host}:${port}: ${err.message}`, { host, port }, { cause: err }));
+      };
+      socket.setTimeout(connectTimeoutMs, () => fail(new Error(`no connection within ${connectTimeoutMs} ms`)));
+      socket.once('error', fail);
+      socket.once('connect', () => {
+        socket.setTimeout(0);
+        socket.off('error', fail);
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, 10_000);
+        resolve(socket);
+      });
+    });
+}
+
+/** The opener for an address. `sim://` needs the simulator factory, which only the composition root may import. */
+export function openerFor(addr: BusAddress, simulator?: SimulatorFactory): LinkOpener {
+  switch (addr.kind) {
+    case 'serial':
+      return serialOpener(addr.path, addr.baudRate);
+    case 'tcp':
+      return tcpOpener(addr.host, addr.port);
+    case 'sim':
+      if (!simulator) throw new GatewayError('TRANSPORT_BAD_ADDRESS', 'sim:// needs the built-in simulator, which this program did not provide', {});
+      return async () => simulator(addr.params);
+  }
+}

@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { SerialPort } from 'serialport';
+import type { Simulator } from '../../simulator/index.js';
+import type { Logger } from '../../src/shared/index.js';
+import { Transport } from '../../src/transport/index.js';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function until<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 10_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+export function sha256(chunks: readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const c of chunks) h.update(c);
+  return h.digest('hex');
+}
+
+export function total(chunks: readonly Uint8Array[]): number {
+  return chunks.reduce((n, c) => n + c.length, 0);
+}
+
+/** A socat pseudo-terminal pair: what is written to one link is read on the other. Re-creatable at the same paths. */
+export interface PtyPair {
+  close(): Promise<void>;
+}
+
+export async function ptyPair(a: string, b: string): Promise<PtyPair> {
+  const child: ChildProcess = spawn('socat', ['-d', '-d', `pty,rawer,echo=0,link=${a}`, `pty,rawer,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.resume();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await until(() => existsSync(a) && existsSync(b), 5000, `socat links ${a} and ${b}`);
+  return {
+    async close() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export async function openPort(path: string): Promise<SerialPort> {
+  const port = new SerialPort({ path, baudRate: 38400, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  port.on('error', () => undefined);
+  return port;
+}
+
+/** The simulator on a pty pair (`path` for whoever plays master, `path.sim` for the simulator), recording both directions. */
+export interface SimOnPty {
+  /** Bytes the simulator received. */
+  readonly received: Buffer[];
+  /** Bytes the simulator side sent (replies and injected junk). */
+  readonly sent: Buffer[];
+  inject(bytes: Uint8Array): void;
+  close(): Promise<void>;
+}
+
+export async function simOnPty(sim: Simulator, path: string, record: { received: Buffer[]; sent: Buffer[] } = { received: [], sent: [] }): Promise<SimOnPty> {
+  const pair = await ptyPair(path, `${path}.sim`);
+  const port = await openPort(`${path}.sim`);
+  const line = sim.connect();
+  port.on('data', (chunk: Buffer) => {
+    record.received.push(chunk);
+    line.write(chunk);
+  });
+  line.on('data', (chunk: Buffer) => {
+    if (!port.isOpen) return;
+    record.sent.push(chunk);
+    port.write(chunk);
+  });
+  return {
+    received: record.received,
+    sent: record.sent,
+    inject(bytes) {
+      record.sent.push(Buffer.from(bytes));
+      port.write(Buffer.from(bytes));
+    },
+    async close() {
+      line.destroy();
+      if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+      await pair.close();
+    },
+  };
+}
+
+/** A Transport that records every byte written (what the master sends) and read (what it receives). */
+export class RecordingTransport extends Transport {
+  readonly sent: Buffer[] = [];
+  readonly received: Buffer[] = [];
+  constructor(...args: ConstructorParameters<typeof Transport>) {
+    super(...args);
+    this.on('data', (chunk) => this.received.push(Buffer.from(chunk)));
+  }
+  override write(bytes: Uint8Array): Promise<void> {
+    if (this.state === 'open') this.sent.push(Buffer.from(bytes));
+    return super.write(bytes);
+  }
+}
+
+export interface LogLine {
+  readonly level: string;
+  readonly obj: unknown;
+  readonly msg: string | undefined;
+}
+
+/** A Logger that keeps every line. */
+export function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
+  const make = (): Logger & { lines: LogLine[] } => ({
+    lines,
+    error: (obj, msg) => void lines.push({ level: 'error', obj, msg }),
+    warn: (obj, msg) => void lines.push({ level: 'warn', obj, msg }),
+    info: (obj, msg) => void lines.push({ level: 'info', obj, msg }),
+    debug: (obj, msg) => void lines.push({ level: 'debug', obj, msg }),
+    child: () => make(),
+  });
+  return make();
+}

@@ -1,0 +1,68 @@
+/**
+ * Crash: kill -9 a gateway process while it spools, start again with the database
+ * reachable, and every spooled transaction arrives exactly once.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openStore, SPOOL_FILE } from '../../src/store/index.js';
+import { freshTarget, mysqlRuns, recordingLogger, until } from './helpers.js';
+
+const DIALECTS: ('sqlite' | 'mysql')[] = ['sqlite', ...((await mysqlRuns()) ? (['mysql'] as const) : [])];
+
+/** Ids in the complete lines of a spool file (what the killed process had synced). */
+function spooledIds(path: string): string[] {
+  const ids: string[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    try {
+      const batch = JSON.parse(line) as { rows: { tx: string[] }[] };
+      for (const r of batch.rows) ids.push(r.tx[0] as string);
+    } catch {
+      // the line the kill cut short
+    }
+  }
+  return ids;
+}
+
+describe.each(DIALECTS)('crash while spooling, restart on %s', (dialect) => {
+  it('writes every spooled transaction once', async () => {
+    const target = await freshTarget(dialect);
+    const spoolDir = join(target.dir, 'spool');
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/store/crash-child.ts', spoolDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let spooled = 0;
+      child.stdout.on('data', (d: Buffer) => {
+        const m = /spooled (\d+)\s*$/.exec(d.toString());
+        if (m) spooled = Number(m[1]);
+      });
+      await until(() => spooled >= 3000, 20_000, 'the child to spool 3000 transactions');
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+
+      const ids = spooledIds(join(spoolDir, SPOOL_FILE));
+      expect(ids.length).toBeGreaterThanOrEqual(3000);
+      const log = recordingLogger();
+      const store = await openStore({ url: target.url, spoolDir, batchRows: 500, batchMs: 20, retention: { transactionsDays: null, parameterValuesDays: null } }, { logger: log });
+      try {
+        await until(() => store.status().state === 'healthy' && store.status().rowsWaiting === 0, 30_000, 'the spool to be written');
+        const got: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.listTransactions({ node: 21, limit: 10_000, ...(cursor ? { cursor } : {}) });
+          got.push(...page.transactions.map((t) => t.id));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        expect(got.length).toBe(ids.length);
+        expect(new Set(got).size).toBe(got.length);
+        expect(got.reverse()).toEqual(ids);
+        expect(readFileSync(join(spoolDir, SPOOL_FILE), 'utf8')).toBe('');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await target.cleanup();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,142 @@
+/** Shared by the store tests: the two dialects, fresh databases, transactions, a recording logger. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import type { LoggedTransaction } from '../../src/gateway/index.js';
+import { newId, type Logger } from '../../src/shared/index.js';
+
+export const MYSQL_URL = process.env.FLOWBUS_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+const CI = process.env.CI === 'true';
+
+function serverOf(url: string) {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username) || 'root', password: decodeURIComponent(u.password) };
+}
+
+let available: Promise<string | undefined> | undefined;
+
+/** Undefined when the MySQL/MariaDB server answers; otherwise why not. Under CI=true an absent server is an error. */
+export function mysqlProblem(): Promise<string | undefined> {
+  available ??= (async () => {
+    try {
+      const c = await createConnection({ ...serverOf(MYSQL_URL), connectTimeout: 2000 });
+      await c.query('SELECT 1');
+      await c.end();
+      return undefined;
+    } catch (err) {
+      const why = `MySQL tests skipped: no server at ${MYSQL_URL.replace(/:[^:@/]*@/, ':***@')} (${err instanceof Error ? err.message : String(err)}); set FLOWBUS_TEST_MYSQL_URL`;
+      if (CI) throw new Error(`${why}. Under CI=true the database tests must run.`);
+      console.warn(why);
+      return why;
+    }
+  })();
+  return available;
+}
+
+/** Whether the MySQL suites run (top-level await in the test files). */
+export async function mysqlRuns(): Promise<boolean> {
+  return (await mysqlProblem()) === undefined;
+}
+
+/** A database of its own for one test file; `drop` removes it. */
+export async function freshMysqlDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `flowbus_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const c = await createConnection({ ...serverOf(MYSQL_URL), connectTimeout: 2000 });
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  const u = new URL(MYSQL_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const d = await createConnection({ ...serverOf(MYSQL_URL), connectTimeout: 2000 });
+      await d.query(`DROP DATABASE IF EXISTS ${name}`);
+      await d.end();
+    },
+  };
+}
+
+export interface TestTarget {
+  readonly url: string;
+  readonly dir: string;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh store target of the dialect: a SQLite file in a temp dir, or a fresh MySQL database. */
+export async function freshTarget(dialect: 'sqlite' | 'mysql'): Promise<TestTarget> {
+  const dir = mkdtempSync(join(tmpdir(), 'flowbus-store-'));
+  if (dialect === 'sqlite') {
+    return { url: `sqlite:${join(dir, 'log.db')}`, dir, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const db = await freshMysqlDatabase();
+  return {
+    url: db.url,
+    dir,
+    cleanup: async () => {
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let clock = Date.now() - 60_000;
+
+/** A logged read of node 3 with four parameters; times strictly increasing across calls. */
+export function makeTx(overrides: Partial<LoggedTransaction> = {}, i = 0): LoggedTransaction {
+  clock += 1.25;
+  const measure = 10 + (i % 100);
+  return {
+    id: newId(),
+    bus: 'main',
+    mode: 'master',
+    node: 3,
+    seq: i & 0xff,
+    command: 4,
+    commandName: 'read',
+    purpose: 'poll',
+    outcome: 'ok',
+    status: undefined,
+    errorCode: undefined,
+    requestBytes: Uint8Array.of(0x10, 0x02, 0x03, i & 0xff, 0x04),
+    replyBytes: Uint8Array.of(0x10, 0x02, 0x80, i & 0xff, 0x02),
+    startedAt: clock,
+    endedAt: clock + 0.75,
+    latencyMs: 0.75,
+    attempts: 1,
+    params: [
+      { process: 33, fbnr: 0, wireType: 0x40, dde: 205, key: 'fMeasure', raw: Buffer.from(new Float32Array([measure]).buffer).reverse().toString('hex'), value: measure },
+      { process: 1, fbnr: 1, wireType: 0x20, dde: 9, key: 'setpoint', raw: '3e80', value: 16000 },
+      { process: 1, fbnr: 0, wireType: 0x20, dde: 8, key: 'measure', raw: '7d00', value: 32000 },
+      { process: 1, fbnr: 17, wireType: 0x60, dde: 25, key: 'fluidName', raw: Buffer.from("N2 'dry'").toString('hex'), value: "N2 'dry'" },
+    ],
+    error: undefined,
+    ...overrides,
+  };
+}
+
+export interface RecordedLine {
+  readonly level: string;
+  readonly msg: string;
+  readonly obj: unknown;
+}
+
+/** A logger that keeps every line. */
+export function recordingLogger(lines: RecordedLine[] = []): Logger & { lines: RecordedLine[] } {
+  const at =
+    (level: string) =>
+    (obj: object | string, msg?: string): void => {
+      lines.push({ level, msg: msg ?? (typeof obj === 'string' ? obj : ''), obj });
+    };
+  const logger = { lines, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: () => logger };
+  return logger;
+}
+
+/** Waits until `check` is true, polling. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

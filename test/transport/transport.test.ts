@@ -1,0 +1,58 @@
+import { Duplex } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { Bus, type BusError } from '../../src/bus/index.js';
+import { buildRequest, WireType } from '../../src/codec/index.js';
+import type { GatewayError } from '../../src/shared/index.js';
+import { Transport } from '../../src/transport/index.js';
+
+/**
+ * A link whose writes never complete and whose close never finishes either, as a serial device
+ * can do when it is pulled mid-write: Node then never calls the in-flight write's callback.
+ */
+function stuckLink(): Duplex {
+  return new Duplex({
+    read() {},
+    write(_chunk, _enc, _cb) {
+      // never calls back
+    },
+    destroy(_err, _cb) {
+      // the close of a vanished device that never completes
+    },
+  });
+}
+
+describe('Transport', () => {
+  it('settles a write whose stream never calls back when the link is lost', async () => {
+    const t = new Transport('test://stuck', async () => stuckLink(), { initialDelayMs: 5000 });
+    await t.start();
+    const pending = t.write(Uint8Array.of(1, 2, 3)).catch((e: unknown) => e);
+    t.drop('unplugged');
+    const err = (await pending) as GatewayError;
+    expect(err.code).toBe('TRANSPORT_UNAVAILABLE');
+    expect(err.message).toMatch(/unplugged/);
+    await t.close();
+  });
+
+  it('settles pending writes on close', async () => {
+    const t = new Transport('test://stuck', async () => stuckLink());
+    await t.start();
+    const pending = t.write(Uint8Array.of(1)).catch((e: unknown) => e);
+    await t.close();
+    expect(((await pending) as GatewayError).code).toBe('TRANSPORT_UNAVAILABLE');
+  });
+
+  it('a bus transaction stuck in its write fails as bus-unavailable when the port goes, and the queue moves on', async () => {
+    const t = new Transport('test://stuck', async () => stuckLink(), { initialDelayMs: 5000 });
+    await t.start();
+    const bus = new Bus(t, { replyTimeoutMs: 100, queueDeadlineMs: 2000 });
+    const read = buildRequest([{ process: 1, fbnr: 0, wireType: WireType.Int16 }]);
+    const first = bus.transact(3, read).catch((e: unknown) => e);
+    const second = bus.transact(3, read).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    t.drop('unplugged');
+    expect(((await first) as BusError).failure.kind).toBe('bus-unavailable');
+    expect(((await second) as BusError).failure.kind).toBe('bus-unavailable');
+    await bus.close();
+    await t.close();
+  });
+});
