@@ -127,6 +127,13 @@ export async function servePty(sim: Simulator | SimulatorOptions, path: string):
     if (port.isOpen) port.write(chunk);
   });
   let closed = false;
+  // If socat goes (killed, crashed), the simulator's end is hung up: stop reading it rather than
+  // leave serialport spinning on a tty that only ever returns end of file.
+  socat.once('exit', () => {
+    if (closed || !port.isOpen) return;
+    line.destroy();
+    port.close(() => undefined);
+  });
   return {
     simulator,
     path,

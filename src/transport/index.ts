@@ -1,3 +1,4 @@
 export * from './address.js';
 export * from './links.js';
 export * from './transport.js';
+export * from './serial-port.js';

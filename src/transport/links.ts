@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { SerialPort } from 'serialport';
 import { GatewayError } from '../shared/index.js';
 import type { BusAddress } from './address.js';
+import { createSerialPort } from './serial-port.js';
 
 /** Opens one connection to a bus as a byte stream. A transport calls it again after the link is lost. */
 export type LinkOpener = () => Promise<Duplex>;
@@ -13,7 +13,7 @@ export type SimulatorFactory = (params: Readonly<Record<string, string>>) => Dup
 export function serialOpener(path: string, baudRate: number): LinkOpener {
   return () =>
     new Promise((resolve, reject) => {
-      const port = new SerialPort({ path, baudRate, dataBits: 8, parity: 'none', stopBits: 1, autoOpen: false });
+      const port = createSerialPort(path, baudRate);
       port.open((err) => {
         if (err) {
           // serialport's own text already names the path ("Error: No such file or directory, cannot open X").

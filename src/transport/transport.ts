@@ -201,7 +201,8 @@ export class Transport extends EventEmitter<TransportEvents> {
       this.emit('data', new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
     });
     link.on('error', (err: Error) => this.lost(link, err.message));
-    link.on('close', () => this.lost(link, 'the port closed'));
+    // serialport passes the disconnect error to 'close' (a hang-up, a vanished device).
+    link.on('close', (err?: unknown) => this.lost(link, err instanceof Error ? `the port was disconnected (${err.message})` : 'the port closed'));
     link.on('end', () => this.lost(link, 'the other end closed the connection'));
     this.setState('open');
   }

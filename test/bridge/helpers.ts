@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { SerialPort } from 'serialport';
 import type { Simulator } from '../../simulator/index.js';
 import type { Logger } from '../../src/shared/index.js';
-import { Transport } from '../../src/transport/index.js';
+import { createSerialPort, Transport } from '../../src/transport/index.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -46,8 +45,9 @@ export async function ptyPair(a: string, b: string): Promise<PtyPair> {
   };
 }
 
-export async function openPort(path: string): Promise<SerialPort> {
-  const port = new SerialPort({ path, baudRate: 38400, autoOpen: false });
+/** A serial port on a pty, hang-up aware like the gateway's, so that a test's own end never spins when socat goes. */
+export async function openPort(path: string): Promise<ReturnType<typeof createSerialPort>> {
+  const port = createSerialPort(path, 38400);
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
   port.on('error', () => undefined);
   return port;
