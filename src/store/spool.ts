@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../shared/index.js';
+import { lockSpoolDir, type SpoolLock } from './lock.js';
 import type { Rows } from './rows.js';
 
 export const SPOOL_FILE = 'flowbus-spool.jsonl';
@@ -59,16 +60,28 @@ export class Spool {
     readonly path: string,
     private readonly file: FileHandle,
     private readonly logger: Logger,
+    private readonly lock: SpoolLock,
   ) {}
 
-  /** Opens (creating) the spool in `dir` and counts what an earlier run left there. */
+  /**
+   * Opens (creating) the spool in `dir`, claimed for this process alone (STORE_SPOOL_LOCKED
+   * when another live gateway holds it), and counts what an earlier run left there.
+   */
   static async open(dir: string, logger: Logger): Promise<Spool> {
     mkdirSync(dir, { recursive: true });
+    const lock = lockSpoolDir(dir, logger);
     const path = join(dir, SPOOL_FILE);
-    const file = await open(path, 'a+');
-    const spool = new Spool(path, file, logger);
-    await spool.scan();
-    return spool;
+    let file: FileHandle | undefined;
+    try {
+      file = await open(path, 'a+');
+      const spool = new Spool(path, file, logger, lock);
+      await spool.scan();
+      return spool;
+    } catch (err) {
+      await file?.close().catch(() => {});
+      lock.release();
+      throw err;
+    }
   }
 
   private async scan(): Promise<void> {
@@ -205,7 +218,11 @@ export class Spool {
   }
 
   async close(): Promise<void> {
-    await this.drain();
-    await this.file.close();
+    try {
+      await this.drain();
+      await this.file.close();
+    } finally {
+      this.lock.release();
+    }
   }
 }
