@@ -2,12 +2,11 @@
  * Crash: kill -9 a gateway process while it spools, start again with the database
  * reachable, and every spooled transaction arrives exactly once.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, SPOOL_FILE } from '../../src/store/index.js';
-import { freshTarget, mysqlRuns, recordingLogger, until } from './helpers.js';
+import { freshTarget, mysqlRuns, recordingLogger, spawnSpoolingChild, until } from './helpers.js';
 
 const DIALECTS: ('sqlite' | 'mysql')[] = ['sqlite', ...((await mysqlRuns()) ? (['mysql'] as const) : [])];
 
@@ -30,16 +29,9 @@ describe.each(DIALECTS)('crash while spooling, restart on %s', (dialect) => {
     const target = await freshTarget(dialect);
     const spoolDir = join(target.dir, 'spool');
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/store/crash-child.ts', spoolDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let spooled = 0;
-      child.stdout.on('data', (d: Buffer) => {
-        const m = /spooled (\d+)\s*$/.exec(d.toString());
-        if (m) spooled = Number(m[1]);
-      });
-      await until(() => spooled >= 3000, 20_000, 'the child to spool 3000 transactions');
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
+      const child = spawnSpoolingChild(spoolDir);
+      await until(() => child.spooled() >= 3000, 20_000, 'the child to spool 3000 transactions');
+      await child.kill();
 
       const ids = spooledIds(join(spoolDir, SPOOL_FILE));
       expect(ids.length).toBeGreaterThanOrEqual(3000);

@@ -1,4 +1,5 @@
 /** Shared by the store tests: the two dialects, fresh databases, transactions, a recording logger. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,4 +140,31 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs: 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** A second process running a store whose database is unreachable, so it spools (test/store/crash-child.ts). */
+export interface SpoolingChild {
+  readonly pid: number | undefined;
+  /** Transactions it has reported safely in its spool. */
+  spooled(): number;
+  /** kill -9, and wait for it to be gone. */
+  kill(): Promise<void>;
+}
+
+export function spawnSpoolingChild(spoolDir: string): SpoolingChild {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/store/crash-child.ts', spoolDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let spooled = 0;
+  child.stdout.on('data', (d: Buffer) => {
+    const m = /spooled (\d+)\s*$/.exec(d.toString());
+    if (m) spooled = Number(m[1]);
+  });
+  return {
+    pid: child.pid,
+    spooled: () => spooled,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

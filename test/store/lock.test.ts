@@ -2,12 +2,11 @@
  * Two gateways must not share a spool directory: the second would interleave its batches with
  * the first's, and whichever emptied the file after its replay would discard the other's rows.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, type StoreConfig } from '../../src/store/index.js';
-import { freshTarget, recordingLogger, until } from './helpers.js';
+import { freshTarget, recordingLogger, spawnSpoolingChild, until } from './helpers.js';
 
 const NO_RETENTION = { transactionsDays: null, parameterValuesDays: null };
 
@@ -17,15 +16,9 @@ describe('the spool directory belongs to one gateway', () => {
     const spoolDir = join(target.dir, 'spool');
     const config: StoreConfig = { url: target.url, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION };
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/store/crash-child.ts', spoolDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let spooled = 0;
-      child.stdout.on('data', (d: Buffer) => {
-        const m = /spooled (\d+)\s*$/.exec(d.toString());
-        if (m) spooled = Number(m[1]);
-      });
-      const exited = new Promise((r) => child.once('exit', r));
+      const child = spawnSpoolingChild(spoolDir);
       try {
-        await until(() => spooled > 0, 20_000, 'the other gateway to spool');
+        await until(() => child.spooled() > 0, 20_000, 'the other gateway to spool');
         const refused = await openStore(config, { logger: recordingLogger() }).then(
           () => undefined,
           (e: unknown) => e as { code?: string; message?: string },
@@ -34,8 +27,7 @@ describe('the spool directory belongs to one gateway', () => {
         expect(refused?.message).toContain(spoolDir);
         expect(refused?.message).toContain(`process ${child.pid}`);
       } finally {
-        child.kill('SIGKILL');
-        await exited;
+        await child.kill();
       }
       const log = recordingLogger();
       const store = await openStore(config, { logger: log });
