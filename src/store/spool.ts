@@ -4,15 +4,31 @@
  * first. It is emptied only when every batch in it has been committed to the database; a
  * crash between the commit and the truncation makes the next start write those batches
  * again, which the primary keys turn into no-ops.
+ *
+ * How far the replay got is kept beside it (`flowbus-spool.pos`), so that a restart in the
+ * middle of writing a large spool goes on from there instead of from the start. The position
+ * names the spool's first line by hash: a position left over from an earlier generation of the
+ * file (emptied, then filled again) never matches, so it can only ever cost a replay, never skip
+ * a batch.
  */
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../shared/index.js';
 import { lockSpoolDir, type SpoolLock } from './lock.js';
 import type { Rows } from './rows.js';
 
 export const SPOOL_FILE = 'flowbus-spool.jsonl';
+export const SPOOL_POS_FILE = 'flowbus-spool.pos';
+
+/** The saved replay position: an offset just after a line, in the file whose first line hashes to `head`. */
+interface SavedPosition {
+  readonly offset: number;
+  readonly head: string;
+}
+
+const hashLine = (line: Buffer | string): string => createHash('sha256').update(line).digest('hex').slice(0, 32);
 
 /** One spooled batch: `{"v":1,"rows":[{"tx":[...],"pv":[[...],...]},...]}`. */
 interface SpoolLine {
@@ -48,6 +64,9 @@ export class Spool {
   private size = 0;
   /** Where the next unreplayed line starts. */
   private readOffset = 0;
+  /** Hash of the file's first line (this generation of the spool); undefined while it is empty. */
+  private head: string | undefined;
+  private readonly posPath: string;
   private appending: Promise<void> = Promise.resolve();
   private pendingAppends = 0;
   /** Batches and rows in the file not yet replayed. */
@@ -61,7 +80,9 @@ export class Spool {
     private readonly file: FileHandle,
     private readonly logger: Logger,
     private readonly lock: SpoolLock,
-  ) {}
+  ) {
+    this.posPath = join(dirname(path), SPOOL_POS_FILE);
+  }
 
   /**
    * Opens (creating) the spool in `dir`, claimed for this process alone (STORE_SPOOL_LOCKED
@@ -76,6 +97,8 @@ export class Spool {
       file = await open(path, 'a+');
       const spool = new Spool(path, file, logger, lock);
       await spool.scan();
+      // An earlier run wrote all of it but stopped before emptying it.
+      if (spool.batches === 0 && spool.size > 0) await spool.truncateIfDone();
       return spool;
     } catch (err) {
       await file?.close().catch(() => {});
@@ -87,18 +110,36 @@ export class Spool {
   private async scan(): Promise<void> {
     const { size } = await this.file.stat();
     this.size = size;
-    if (size === 0) return;
+    if (size === 0) {
+      this.forgetPosition();
+      return;
+    }
+    const saved = this.readPosition();
     let offset = 0;
     let last = 0;
+    let resumed = false;
     while (offset < size) {
       const line = await this.readLine(offset, size);
       if (!line) break;
+      if (offset === 0) {
+        this.head = hashLine(line.text);
+        if (saved && saved.head === this.head && saved.offset > 0 && saved.offset <= size && (await this.endsLine(saved.offset))) {
+          // Lines before the saved position are in the database already.
+          this.readOffset = saved.offset;
+          resumed = true;
+          if (saved.offset === size) break;
+          offset = saved.offset;
+          last = saved.offset;
+          continue;
+        }
+      }
       const rows = parseLine(line.text);
       this.batches++;
       if (rows) this.rows += rows.length;
       offset = line.end;
       last = line.end;
     }
+    if (resumed && this.readOffset === size) last = size;
     if (last < size) {
       // A line cut short by a crash: end it, so it stays one bad line that replay reports and
       // skips, and the next batch starts on a line of its own.
@@ -107,7 +148,44 @@ export class Spool {
       this.size = size + 1;
       this.batches++;
     }
-    this.logger.warn({ path: this.path, batches: this.batches, rows: this.rows }, `spool from an earlier run holds ${this.rows} transactions in ${this.batches} batches; they will be written when the database is reachable`);
+    if (this.batches === 0) return;
+    this.logger.warn(
+      { path: this.path, batches: this.batches, rows: this.rows, ...(resumed ? { resumeAt: this.readOffset } : {}) },
+      `spool from an earlier run holds ${this.rows} transactions in ${this.batches} batches${resumed ? ' not yet written (resuming where the last run stopped)' : ''}; they will be written when the database is reachable`,
+    );
+  }
+
+  /** Whether the byte before `offset` is a newline (a saved position must be a line boundary). */
+  private async endsLine(offset: number): Promise<boolean> {
+    const b = Buffer.alloc(1);
+    const { bytesRead } = await this.file.read(b, 0, 1, offset - 1);
+    return bytesRead === 1 && b[0] === 0x0a;
+  }
+
+  private readPosition(): SavedPosition | undefined {
+    try {
+      const p = JSON.parse(readFileSync(this.posPath, 'utf8')) as Partial<SavedPosition>;
+      if (typeof p.offset === 'number' && Number.isSafeInteger(p.offset) && typeof p.head === 'string') return { offset: p.offset, head: p.head };
+    } catch {
+      // none, or unreadable: replay from the start (idempotent)
+    }
+    return undefined;
+  }
+
+  /** Saves the replay position; atomic (write, then rename), not synced: losing it costs a replay, not data. */
+  private savePosition(): void {
+    if (this.head === undefined) return;
+    const tmp = `${this.posPath}.tmp`;
+    try {
+      writeFileSync(tmp, JSON.stringify({ offset: this.readOffset, head: this.head } satisfies SavedPosition));
+      renameSync(tmp, this.posPath);
+    } catch (err) {
+      this.logger.warn({ path: this.posPath, err: err instanceof Error ? err.message : String(err) }, 'cannot save the spool position; a restart would replay from the start');
+    }
+  }
+
+  private forgetPosition(): void {
+    rmSync(this.posPath, { force: true });
   }
 
   /** The line starting at `offset` (without its newline); at the end of `limit` a partial line counts as a line. */
@@ -149,8 +227,10 @@ export class Spool {
     this.pendingAppends++;
     return this.serial(async () => {
       try {
+        const first = this.size === 0;
         await this.file.appendFile(data);
         await this.file.datasync();
+        if (first) this.head = hashLine(data.subarray(0, data.length - 1));
         this.size += data.length;
         this.spooledBatches++;
       } catch (err) {
@@ -185,12 +265,14 @@ export class Spool {
         'spool line does not parse (truncated or damaged): skipped; the other batches are written',
       );
       this.readOffset = line.end;
+      this.savePosition();
     }
   }
 
   /** Marks the batch returned by `next` as committed; empties the file once everything is. */
   async consumed(batch: SpooledBatch): Promise<void> {
     this.readOffset = batch.end;
+    this.savePosition();
     this.batches = Math.max(0, this.batches - 1);
     this.rows = Math.max(0, this.rows - batch.rows.length);
     await this.truncateIfDone();
@@ -204,6 +286,8 @@ export class Spool {
         await this.file.truncate(0);
         await this.file.datasync();
       }
+      this.forgetPosition();
+      this.head = undefined;
       this.size = 0;
       this.readOffset = 0;
       this.batches = 0;
