@@ -1,0 +1,91 @@
+/**
+ * `flowbus serve` as a service manager runs it: a process of its own, JSON logs, stopped with
+ * SIGTERM. It must stop cleanly (exit 0), with every transaction it logged in the database and
+ * nothing left in the spool, and release the spool so that the next start can claim it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../bridge/helpers.js';
+
+const BIN = resolve('bin/flowbus.js');
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly lines: Record<string, unknown>[];
+  readonly exited: Promise<number | null>;
+}
+
+function start(cwd: string, httpPort: number): Running {
+  const child = spawn(process.execPath, [BIN, 'serve', '--simulator', '--http-port', String(httpPort), '--store', 'sqlite:./log.db', '--log-format', 'json'], {
+    cwd,
+    env: { ...process.env, FLOWBUS_API_TOKEN: 'a-long-enough-token' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let rest = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    const parts = (rest + text).split('\n');
+    rest = parts.pop() ?? '';
+    for (const p of parts) if (p.trim()) lines.push(JSON.parse(p) as Record<string, unknown>);
+  });
+  child.stderr!.resume();
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, lines, exited };
+}
+
+describe('flowbus serve as a service', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flowbus-serve-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('stops cleanly on SIGTERM with every logged transaction in the database, and starts again on the same files', async () => {
+    const port = await freePort();
+    const first = start(dir, port);
+    try {
+      await until(() => first.lines.some((l) => /listening/.test(String(l.msg))), 60_000, 'listening');
+      const base = `http://127.0.0.1:${port}/api/v1`;
+      const put = await fetch(`${base}/instruments/3/parameters/fSetpoint`, {
+        method: 'PUT',
+        headers: { authorization: 'Bearer a-long-enough-token', 'content-type': 'application/json' },
+        body: JSON.stringify({ value: 10 }),
+      });
+      expect(put.status).toBe(200);
+      await until(async () => ((await (await fetch(`${base}/bus`)).json()) as { store?: { written?: number } }).store?.written || undefined, 10_000, 'rows written');
+    } finally {
+      first.child.kill('SIGTERM');
+    }
+    expect(await first.exited).toBe(0);
+    expect(first.lines.some((l) => /shutting down/.test(String(l.msg)))).toBe(true);
+    const closed = first.lines.find((l) => /store closed/.test(String(l.msg)));
+    expect(closed).toBeDefined();
+
+    const db = new Database(join(dir, 'log.db'), { readonly: true });
+    const n = (db.prepare('select count(*) as n from transactions').get() as { n: number }).n;
+    const writes = (db.prepare("select count(*) as n from transactions where purpose = 'write'").get() as { n: number }).n;
+    db.close();
+    expect(n).toBe(closed!.written);
+    expect(writes).toBeGreaterThanOrEqual(1);
+    expect(readFileSync(join(dir, 'data', 'spool', 'flowbus-spool.jsonl'), 'utf8')).toBe('');
+
+    // The next start claims the same spool and appends to the same database.
+    const second = start(dir, port);
+    try {
+      await until(() => second.lines.some((l) => /listening/.test(String(l.msg))), 60_000, 'listening again');
+    } finally {
+      second.child.kill('SIGTERM');
+    }
+    expect(await second.exited).toBe(0);
+  }, 120_000);
+});
