@@ -2,7 +2,8 @@
  * Transaction log throughput and freshness, side by side in one run:
  *   npx tsx bench/store.ts [transactions]        (default 200,000; MariaDB from FLOWBUS_TEST_MYSQL_URL)
  *
- * 1. batched writer into MySQL (the store, default batching), transactions with 4 parameter values each;
+ * 1. batched writer into MySQL (the store, default batching and two writer connections), transactions with 4 parameter values each;
+ *    1b. the same with one writer connection (`writers: 1`), to show what the second one adds;
  * 2. one INSERT per row (a transaction row and its 4 parameter rows, autocommit) on the same server;
  * 3. the batched writer into SQLite;
  * 4. time from a transaction's end to its row being visible to a query, p50 and p99, at a steady 2,000 tx/s.
@@ -146,6 +147,13 @@ await batched(store, 5_000); // warm-up
 const mysqlTps = await batched(store, N);
 await store.close();
 
+const mysqlOne = await freshDb();
+await migrateStore(mysqlOne.url, silentLogger);
+store = await openStore({ url: mysqlOne.url, spoolDir: join(dir, 's1b'), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, options: { ...big, writers: 1 } });
+await batched(store, 5_000);
+const mysqlOneTps = await batched(store, N);
+await store.close();
+
 const mysqlRow = await freshDb();
 await migrateStore(mysqlRow.url, silentLogger);
 const rowTps = await perRow(mysqlRow.url, Math.max(1000, Math.round(N / 50)));
@@ -164,6 +172,7 @@ const freshSqlite = await freshness(store, 2000, 10);
 await store.close();
 
 rows.push(`| MySQL (MariaDB), batched writer | ${fmt(mysqlTps)} | ${fmt(mysqlTps * 4)} | **${(mysqlTps / rowTps).toFixed(1)} x** one insert per row |`);
+rows.push(`| MySQL (MariaDB), batched writer, one writer connection | ${fmt(mysqlOneTps)} | ${fmt(mysqlOneTps * 4)} | ${(mysqlOneTps / rowTps).toFixed(1)} x |`);
 rows.push(`| MySQL (MariaDB), one INSERT per row, autocommit | ${fmt(rowTps)} | ${fmt(rowTps * 4)} | 1 |`);
 rows.push(`| SQLite (WAL, synchronous=FULL), batched writer | ${fmt(sqliteTps)} | ${fmt(sqliteTps * 4)} | |`);
 console.log(`\n${N.toLocaleString('en-US')} transactions with 4 parameter values each (node ${process.version}):\n`);
@@ -175,5 +184,6 @@ console.log(`| MySQL (MariaDB) | ${fresh.p50.toFixed(1)} | ${fresh.p99.toFixed(1
 console.log(`| SQLite | ${freshSqlite.p50.toFixed(1)} | ${freshSqlite.p99.toFixed(1)} | ${freshSqlite.n} |`);
 
 await mysqlBatched.drop();
+await mysqlOne.drop();
 await mysqlRow.drop();
 rmSync(dir, { recursive: true, force: true });
