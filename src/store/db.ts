@@ -5,9 +5,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, MysqlDialect, sql } from 'kysely';
 import { createPool, escape as mysqlEscape, format as mysqlFormat } from 'mysql2';
+import { SqliteThread, sqliteThreadDialect } from './sqlite-thread.js';
 import type { StoreTarget } from './url.js';
 
 /** `transactions`: one row per transaction. Times in µs since the epoch. */
@@ -75,21 +75,17 @@ export interface Connection {
 export function connect(target: StoreTarget, opts: ConnectOptions): Connection {
   if (target.dialect === 'sqlite') {
     if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
-    const raw = new Database(target.path);
-    raw.pragma('journal_mode = WAL');
-    raw.pragma('synchronous = FULL');
-    raw.pragma('busy_timeout = 5000');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
+    // In a worker thread: better-sqlite3 is synchronous, and on this thread a long query or a
+    // commit's fsync would stop the bus, the bridge's forwarding and the API meanwhile.
+    const thread = new SqliteThread(target.path);
+    const db = new Kysely<DB>({ dialect: sqliteThreadDialect(thread) });
     return {
       dialect: 'sqlite',
       db,
-      // better-sqlite3 is synchronous: the statements run as one transaction in this tick, so
-      // nothing else can interleave on the single connection.
+      // One transaction in the worker, taking its turn on the one connection.
       async runInTransaction(statements, beforeCommit) {
         await beforeCommit?.();
-        raw.transaction(() => {
-          for (const s of statements) raw.exec(s);
-        })();
+        await thread.batch(statements);
       },
       async destroy() {
         await db.destroy();

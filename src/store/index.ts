@@ -8,6 +8,8 @@ export {
   type TransactionPage,
   type TransactionQuery,
   MAX_PAGE,
+  listTransactions,
+  parameterHistory,
   MAX_POINTS,
   decodeCursor,
   encodeCursor,

@@ -23,7 +23,9 @@ type Op = { op: 'open'; path: string } | { op: 'query'; sql: string; params: rea
 
 interface Reply {
   readonly id: number;
-  readonly ok: boolean;
+  /** Leading rows of a large result; the final reply carries the rest. */
+  readonly part?: unknown[];
+  readonly ok?: boolean;
   readonly result?: unknown;
   readonly error?: { readonly message: string; readonly code?: string };
 }
@@ -41,7 +43,7 @@ function toBuffers(row: Record<string, unknown>): Record<string, unknown> {
 export class SqliteThread {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; parts?: unknown[][] }>();
   private closed = false;
   /** The one connection, held by one user at a time (a Kysely connection, or a batch). */
   private held: Promise<void> = Promise.resolve();
@@ -72,8 +74,16 @@ export class SqliteThread {
     worker.on('message', (r: Reply) => {
       const w = this.waiting.get(r.id);
       if (!w) return;
+      if (r.part) {
+        (w.parts ??= []).push(r.part);
+        return;
+      }
       this.waiting.delete(r.id);
-      if (r.ok) w.resolve(r.result);
+      if (r.ok) {
+        const result = r.result as { rows?: unknown[] } | null;
+        if (w.parts && result?.rows) result.rows = w.parts.flat().concat(result.rows);
+        w.resolve(result);
+      }
       else w.reject(Object.assign(new Error(r.error?.message ?? 'SQLite error'), r.error?.code ? { code: r.error.code } : {}));
     });
     const fail = (why: string) => {

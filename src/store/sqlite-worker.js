@@ -9,7 +9,8 @@
 //               { id, op: 'query', sql, params }   one statement (Kysely's queries)
 //               { id, op: 'batch', statements }    SQL texts, all in one transaction or none
 //               { id, op: 'close' }
-// Messages out: { id, ok: true, result } or { id, ok: false, error: { message, code } }
+// Messages out: { id, ok: true, result } or { id, ok: false, error: { message, code } };
+//               a large result's rows come first in parts: { id, part: rows }
 import { Buffer } from 'node:buffer';
 import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -66,9 +67,22 @@ function run(msg) {
   }
 }
 
+/**
+ * Rows per message. A large result goes over in parts: each is copied into the main thread as a
+ * task of its own, so taking in 100,000 rows never holds its event loop for long at a time.
+ */
+const PART_ROWS = 2000;
+
 parentPort?.on('message', (msg) => {
   try {
-    parentPort?.postMessage({ id: msg.id, ok: true, result: run(msg) });
+    const result = run(msg);
+    const rows = result?.rows;
+    if (Array.isArray(rows) && rows.length > PART_ROWS) {
+      let at = 0;
+      for (; at + PART_ROWS < rows.length; at += PART_ROWS) parentPort?.postMessage({ id: msg.id, part: rows.slice(at, at + PART_ROWS) });
+      result.rows = rows.slice(at);
+    }
+    parentPort?.postMessage({ id: msg.id, ok: true, result });
   } catch (err) {
     const e = /** @type {{ message?: string, code?: string }} */ (err);
     parentPort?.postMessage({ id: msg.id, ok: false, error: { message: String(e?.message ?? err), code: e?.code } });

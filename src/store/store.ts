@@ -206,6 +206,9 @@ class SqlStore implements Store {
       // SQLite that cannot open is a configuration problem; an unreachable server is an outage.
       if (this.target.dialect === 'sqlite') {
         await this.spool.close();
+        const conn = this.conn;
+        this.conn = undefined;
+        await conn?.destroy().catch(() => {});
         throw new GatewayError('STORE_UNAVAILABLE', `cannot open the store ${redactStoreUrl(this.config.url)}: ${errorText(err)}`, {}, { cause: err });
       }
       this.goDown(err, 'the database is unreachable at start');

@@ -70,4 +70,21 @@ describe('the spool directory belongs to one gateway', () => {
       await target.cleanup();
     }
   });
+
+  it('a store that cannot start (not a SQLite file) says why and lets go of the spool', async () => {
+    const target = await freshTarget('sqlite');
+    const spoolDir = join(target.dir, 'spool');
+    try {
+      const bad = join(target.dir, 'notes.txt');
+      writeFileSync(bad, 'these are my lab notes, not a database\n'.repeat(100));
+      await expect(openStore({ url: `sqlite:${bad}`, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION }, { logger: recordingLogger() })).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        message: /notes\.txt.*not a database/,
+      });
+      const good = await openStore({ url: target.url, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION }, { logger: recordingLogger() });
+      await good.close();
+    } finally {
+      await target.cleanup();
+    }
+  });
 });

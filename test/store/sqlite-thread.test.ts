@@ -36,6 +36,19 @@ describe('SQLite in a worker thread', () => {
     }
   });
 
+  it('a large result arrives whole and in order (it crosses in parts)', async () => {
+    const thread = new SqliteThread(join(dir, 'c.db'));
+    const db = new Kysely<unknown>({ dialect: sqliteThreadDialect(thread) });
+    try {
+      const n = 10_001;
+      const r = await sql<{ x: number }>`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) SELECT x FROM c`.execute(db);
+      expect(r.rows.length).toBe(n);
+      expect(r.rows.every((row, i) => row.x === i + 1)).toBe(true);
+    } finally {
+      await db.destroy();
+    }
+  });
+
   it('keeps types: numbers, text, NULL and bytes (as Buffers) round-trip; errors carry SQLite codes', async () => {
     const thread = new SqliteThread(join(dir, 'b.db'));
     const db = new Kysely<{ t: { i: number; r: number | null; s: string; b: Buffer } }>({ dialect: sqliteThreadDialect(thread) });
