@@ -46,7 +46,16 @@ async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: nu
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err;
       if (port.fd === null) throw canceled('Port is not open');
-      await new Promise<void>((resolve, reject) => port.poller.once('readable', (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        port.poller.once('readable', (e) => {
+          if (!e) return resolve();
+          // serialport's own close cancels the wait: not a disconnect.
+          if ((e as { canceled?: boolean }).canceled) return reject(e);
+          // Otherwise the poll itself failed: a hang-up or a vanished device shows up here as an
+          // error (libuv reports the tty's POLLERR/POLLHUP as EBADF), not as a read.
+          reject(new Error(`the device hung up or was removed (poll: ${e.message})`));
+        }),
+      );
       continue;
     }
     if (bytesRead > 0) return { buffer, bytesRead };

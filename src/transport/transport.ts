@@ -228,13 +228,31 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 }
 
+/** A serial port: destroying its stream does not close its file descriptor (serialport 13 has no _destroy). */
+interface ClosablePort {
+  readonly isOpen: boolean;
+  close(cb: (err?: Error | null) => void): void;
+}
+
+const isClosablePort = (link: Duplex): link is Duplex & ClosablePort =>
+  typeof (link as Partial<ClosablePort>).isOpen === 'boolean' && typeof (link as Partial<ClosablePort>).close === 'function';
+
 function destroy(link: Duplex): Promise<void> {
   return new Promise((resolve) => {
     link.removeAllListeners('data');
     link.on('error', () => {});
+    setTimeout(resolve, 500).unref?.();
+    if (isClosablePort(link) && link.isOpen) {
+      // Close the port itself, or its descriptor (and serialport's exclusive lock on the device)
+      // stays behind and the next open of the same port fails with "Cannot lock port".
+      link.close(() => {
+        link.destroy();
+        resolve();
+      });
+      return;
+    }
     if (link.destroyed) return resolve();
     link.once('close', () => resolve());
     link.destroy();
-    setTimeout(resolve, 500).unref?.();
   });
 }
