@@ -89,10 +89,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // converts only path and query strings.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
+  // A dashboard that keeps asking through a weekend outage must not write a warning per request:
+  // each code is logged once a minute at most, with how many were left out meanwhile.
+  const warned = new Map<string, { at: number; suppressed: number }>();
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const http = toHttpError(error, request);
     if (http.body.code === 'API_INTERNAL') request.log.error({ err: error }, `unexpected error on ${request.method} ${request.url}`);
-    else if (http.status >= 500) request.log.warn({ code: http.body.code }, http.body.message);
+    else if (http.status >= 500) {
+      const now = Date.now();
+      const w = warned.get(http.body.code);
+      if (!w || now - w.at >= 60_000) {
+        warned.set(http.body.code, { at: now, suppressed: 0 });
+        request.log.warn({ code: http.body.code, ...(w?.suppressed ? { sameErrorsSinceLastLine: w.suppressed } : {}) }, http.body.message);
+      } else w.suppressed++;
+    }
     return sendError(reply, http);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -226,8 +226,11 @@ export class Bus extends EventEmitter<BusEvents> {
     const partial = () => ({ ...base, startedAt, seq, attempts, requestBytes });
 
     if (health && health.until > Date.now()) {
-      if (base.priority <= Priority.Poll) throw this.finish(partial(), { kind: 'node-backoff', until: health.until });
-      retries = 0; // a person is waiting: try once, without retries
+      // Polls of a backed-off node are refused; the poller does not even ask (no rows for nothing).
+      if (base.priority === Priority.Poll) throw this.finish(partial(), { kind: 'node-backoff', until: health.until });
+      // A person is waiting, or discovery is walking the bus (rare, and only when nothing else
+      // waits): try once, without retries. Refusing a scan would break the walk at this node.
+      retries = 0;
     }
     if (this.transport.state !== 'open') {
       throw this.finish(partial(), { kind: 'bus-unavailable', reason: `transport is ${this.transport.state}` });

@@ -47,6 +47,8 @@ export interface MasterOptions {
   readonly reconnect?: Partial<ReconnectOptions>;
   /** Keep this many transactions in memory for GET /transactions. Default 1000. */
   readonly recentTransactions?: number;
+  /** When no instrument answers at node 128 (port open, instrument off), walk again after this long, ms. Default 10000. */
+  readonly discoveryRetryMs?: number;
 }
 
 export const DEFAULT_POLL: PollConfig = {
@@ -70,6 +72,8 @@ interface BusHandle {
   localNode?: number;
   discovery?: Promise<number[]>;
   discovered: boolean;
+  /** Discovery found nobody at node 128 (port open, instrument off): since when, how often, last logged. */
+  silent?: { since: number; attempts: number; loggedAt: number };
 }
 
 interface Instrument {
@@ -219,9 +223,25 @@ export class MasterGateway implements GatewayService {
     };
     const [local] = await ask(LOCAL, [pna]);
     if (!local?.ok) {
-      log.warn({ error: local && !local.ok ? local.error.message : undefined }, 'discovery: no instrument answers at node 128; trying again in 10 s');
+      // An instrument switched off for a weekend must not write a warning every 10 s: once, then
+      // a reminder every 10 minutes with the attempts.
+      const now = Date.now();
+      const silent = handle.silent;
+      if (silent) silent.attempts++;
+      if (!silent || now - silent.loggedAt >= 600_000) {
+        const retryS = (this.options.discoveryRetryMs ?? 10_000) / 1000;
+        handle.silent = { since: silent?.since ?? now, attempts: silent?.attempts ?? 1, loggedAt: now };
+        log.warn(
+          { error: local && !local.ok ? local.error.message : undefined, attempts: handle.silent.attempts, since: new Date(handle.silent.since).toISOString() },
+          silent ? `discovery: still no instrument answers at node 128; trying every ${retryS} s` : `discovery: no instrument answers at node 128; trying again every ${retryS} s`,
+        );
+      }
       this.retryDiscovery(handle);
       return [];
+    }
+    if (handle.silent) {
+      log.info({ attempts: handle.silent.attempts, silentForS: Math.round((Date.now() - handle.silent.since) / 1000) }, 'discovery: an instrument answers at node 128 again');
+      handle.silent = undefined;
     }
     const localNode = Number(local.reading.value);
     handle.localNode = localNode;
@@ -256,7 +276,7 @@ export class MasterGateway implements GatewayService {
   }
 
   private retryDiscovery(handle: BusHandle): void {
-    void sleep(10_000, this.stop.signal).then(
+    void sleep(this.options.discoveryRetryMs ?? 10_000, this.stop.signal).then(
       () => {
         if (handle.transport.state === 'open') void this.discoverBus(handle, true).catch(() => {});
       },
@@ -302,7 +322,9 @@ export class MasterGateway implements GatewayService {
     await sleep(Math.random() * Math.min(inst.poll.intervalMs, 200), signal).catch(() => {});
     while (!signal.aborted) {
       const started = Date.now();
-      if (inst.poll.params.length > 0 && inst.handle.transport.state === 'open') {
+      // A backed-off node is not polled until its backoff ends (the bus would refuse the poll
+      // anyway): no transaction rows that put nothing on the wire.
+      if (inst.poll.params.length > 0 && inst.handle.transport.state === 'open' && inst.handle.bus.backoff(inst.node) === undefined) {
         const results = await inst.handle.client.read(inst.node, inst.poll.params, { priority: Priority.Poll, purpose: 'poll', signal }).catch(() => []);
         if (signal.aborted) break;
         this.noteResults(inst, results);

@@ -274,6 +274,25 @@ describe('error mapping', () => {
     }
   });
 
+  it('a run of 503s (a dashboard polling through an outage) writes one warning a minute, not one per request', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logged = await buildApp({ service, token: TOKEN, logger: pino({ level: 'info' }, sink), version: '1' });
+    service.fail = busError({ kind: 'bus-unavailable', reason: 'port closed' });
+    for (let i = 0; i < 50; i++) errorOf(await logged.inject('/api/v1/instruments/3/parameters?names=fMeasure'), 503, 'BUS_UNAVAILABLE');
+    service.fail = busError({ kind: 'queue-deadline', waitedMs: 2000 });
+    errorOf(await logged.inject('/api/v1/instruments/3/parameters?names=fMeasure'), 503, 'BUS_QUEUE_DEADLINE');
+    await logged.close();
+    const warnings = lines.filter((l) => l.level === 40);
+    // One per code: every request still got its answer.
+    expect(warnings.map((w) => w.code)).toEqual(['BUS_UNAVAILABLE', 'BUS_QUEUE_DEADLINE']);
+  });
+
   it('400 for query validation, naming the field', async () => {
     const body = errorOf(await app.inject('/api/v1/instruments/3/parameters/fMeasure?maxAge=soon'), 400, 'API_BAD_REQUEST');
     expect(body.details.field).toBe('querystring.maxAge');

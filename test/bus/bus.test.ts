@@ -175,6 +175,13 @@ describe('bus transactions', () => {
     expect(seen.length).toBe(sentBefore);
     await expect(bus.transact(3, READ_MEASURE, { priority: Priority.Poll })).resolves.toBeTruthy();
     expect(bus.stats().nodesBackedOff).toEqual([9]);
+    // A scan (discovery) and an interactive read still go on the wire, once each, without retries.
+    for (const priority of [Priority.Scan, Priority.Interactive]) {
+      const sent = seen.length;
+      const tried = (await bus.transact(9, READ_MEASURE, { priority, retries: 2 }).catch((e: unknown) => e)) as BusError;
+      expect(tried.code).toBe('BUS_TIMEOUT');
+      expect(seen.length - sent).toBe(1);
+    }
   });
 
   it('a poll that has waited pollAgingMs runs even under a steady stream of interactive reads', async () => {

@@ -56,12 +56,14 @@ describe('flowbus serve as a service', () => {
     try {
       await until(() => first.lines.some((l) => /listening/.test(String(l.msg))), 60_000, 'listening');
       const base = `http://127.0.0.1:${port}/api/v1`;
+      // Discovery runs after 'listening': wait for the instrument, as a client would.
+      await until(async () => ((await fetch(`${base}/instruments/3`)).status === 200 ? true : undefined), 30_000, 'instrument 3 discovered');
       const put = await fetch(`${base}/instruments/3/parameters/fSetpoint`, {
         method: 'PUT',
         headers: { authorization: 'Bearer a-long-enough-token', 'content-type': 'application/json' },
         body: JSON.stringify({ value: 10 }),
       });
-      expect(put.status).toBe(200);
+      expect(put.status, await put.clone().text()).toBe(200);
       await until(async () => ((await (await fetch(`${base}/bus`)).json()) as { store?: { written?: number } }).store?.written || undefined, 10_000, 'rows written');
     } finally {
       first.child.kill('SIGTERM');

@@ -1,4 +1,6 @@
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createSimulator } from '../../simulator/index.js';
 import { MasterGateway, MemorySink, type MasterOptions } from '../../src/gateway/index.js';
 import { simulatorFactory } from '../../src/sim.js';
 import { type GatewayError } from '../../src/shared/index.js';
@@ -202,5 +204,62 @@ describe('a bus that stays down', () => {
     await gw.close();
     expect(attempts.state).not.toBe('open');
     expect(warnings.filter((w) => w.startsWith('bus main'))).toEqual(['bus main unavailable; reopening with backoff']);
+  });
+
+  it('an instrument that is switched off: warned once, not on every discovery retry, and found when it answers', async () => {
+    const lines: { level: string; msg: string }[] = [];
+    const logger = {
+      error: (_o: unknown, msg?: string) => void lines.push({ level: 'error', msg: msg ?? '' }),
+      warn: (_o: unknown, msg?: string) => void lines.push({ level: 'warn', msg: msg ?? '' }),
+      info: (_o: unknown, msg?: string) => void lines.push({ level: 'info', msg: msg ?? '' }),
+      debug() {},
+      child() {
+        return logger;
+      },
+    };
+    // The port is open but nothing answers, until the instrument is switched on.
+    const sim = createSimulator({ nodes: [3] });
+    let line: Duplex | undefined;
+    const port = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        line?.write(chunk);
+        cb();
+      },
+    });
+    const gw = new MasterGateway({
+      buses: [{ name: 'main', port: 'sim://', bus: { replyTimeoutMs: 30, retries: 0 } }],
+      poll: { parameters: ['fMeasure'], intervalMs: 100 },
+      simulator: () => port,
+      logger,
+      discoveryRetryMs: 40,
+    });
+    try {
+      await gw.start();
+      await until(() => (gw.buses()[0]!.transactions.timeout ?? 0) >= 20 || undefined, 10_000);
+      const silentWarnings = lines.filter((l) => /no instrument answers at node 128/.test(l.msg));
+      expect(silentWarnings).toEqual([{ level: 'warn', msg: 'discovery: no instrument answers at node 128; trying again every 0.04 s' }]);
+      expect(gw.instruments()).toEqual([]);
+      // Switched on.
+      line = sim.connect();
+      line.on('data', (d: Buffer) => port.push(d));
+      await until(() => gw.instruments().find((i) => i.node === 3 && i.online), 10_000);
+      expect(lines.some((l) => l.level === 'info' && /an instrument answers at node 128 again/.test(l.msg))).toBe(true);
+    } finally {
+      await gw.close();
+      await sim.close();
+    }
+  });
+
+  it('does not poll a backed-off node: no log rows for polls that never went on the wire', async () => {
+    // Node 9 is configured but not on the bus: its polls fail until it is backed off.
+    const { gw, sink } = await start('sim://?nodes=3,5', { instruments: [{ node: 9 }] });
+    await until(() => gw.buses()[0]!.nodesBackedOff.includes(9) || undefined, 10_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const rows = sink.list({ limit: 10_000 });
+    expect(rows.filter((t) => t.node === 9 && t.outcome === 'node-backoff')).toEqual([]);
+    expect(rows.filter((t) => t.node === 9 && t.outcome !== 'ok').length).toBeGreaterThan(0);
+    // The healthy nodes kept being polled meanwhile.
+    expect(rows.filter((t) => t.node === 3 && t.outcome === 'ok' && t.purpose === 'poll').length).toBeGreaterThan(5);
   });
 });
