@@ -1,17 +1,22 @@
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../shared/index.js';
 import type { BusAddress } from './address.js';
 import { createSerialPort } from './serial-port.js';
 
-/** Opens one connection to a bus as a byte stream. A transport calls it again after the link is lost. */
-export type LinkOpener = () => Promise<Duplex>;
+/**
+ * Opens one connection to a bus as a byte stream. A transport calls it again after the link is
+ * lost. `present`, when given, says cheaply whether an open could succeed now (a device path
+ * exists): the transport then tries as soon as it turns true, instead of waiting out its backoff.
+ */
+export type LinkOpener = (() => Promise<Duplex>) & { readonly present?: () => boolean };
 
 /** Builds the in-process simulator's stream for a `sim://` address; injected by the composition root. */
 export type SimulatorFactory = (params: Readonly<Record<string, string>>) => Duplex;
 
 export function serialOpener(path: string, baudRate: number): LinkOpener {
-  return () =>
+  const open = (): Promise<Duplex> =>
     new Promise((resolve, reject) => {
       const port = createSerialPort(path, baudRate);
       port.open((err) => {
@@ -23,6 +28,8 @@ export function serialOpener(path: string, baudRate: number): LinkOpener {
         else resolve(port);
       });
     });
+  // A USB adapter plugged back in reappears as its device path (and /dev/serial/by-id link).
+  return Object.assign(open, { present: () => existsSync(path) });
 }
 
 export function tcpOpener(host: string, port: number, connectTimeoutMs = 5000): LinkOpener {

@@ -35,6 +35,9 @@ export interface ReconnectOptions {
   readonly factor: number;
 }
 
+/** How often a transport waiting for a vanished device looks for it. */
+const DEVICE_WATCH_MS = 250;
+
 export const DEFAULT_RECONNECT: ReconnectOptions = { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2 };
 
 interface TransportEvents {
@@ -56,6 +59,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   private opens = 0;
   private delay: number;
   private timer: NodeJS.Timeout | undefined;
+  private watcher: NodeJS.Timeout | undefined;
   private retryAt: number | undefined;
   private bytesIn = 0;
   private bytesOut = 0;
@@ -148,6 +152,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.stopWatching();
     const link = this.link;
     this.link = undefined;
     this.setState('closed');
@@ -177,6 +182,7 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   private async attempt(): Promise<void> {
     this.timer = undefined;
+    this.stopWatching();
     if (this.current === 'closed') return;
     this.setState('opening');
     let link: Duplex;
@@ -225,6 +231,31 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.emit('state', this.status());
     this.timer = setTimeout(() => void this.attempt(), wait);
     this.timer.unref?.();
+    if (wait > DEVICE_WATCH_MS) this.watchForDevice();
+  }
+
+  /**
+   * While waiting for a device that is gone (a USB adapter unplugged), looks for it every
+   * 250 ms and tries at once when it is back, rather than after a backoff that short flaps may
+   * have grown to its maximum. A device that is there but will not open waits out the backoff.
+   */
+  private watchForDevice(): void {
+    const present = this.opener.present;
+    if (!present || present()) return;
+    this.stopWatching();
+    this.watcher = setInterval(() => {
+      if (this.current !== 'waiting') return this.stopWatching();
+      if (!present()) return;
+      this.stopWatching();
+      if (this.timer) clearTimeout(this.timer);
+      void this.attempt();
+    }, DEVICE_WATCH_MS);
+    this.watcher.unref?.();
+  }
+
+  private stopWatching(): void {
+    if (this.watcher) clearInterval(this.watcher);
+    this.watcher = undefined;
   }
 }
 

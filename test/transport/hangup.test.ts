@@ -66,4 +66,28 @@ describe.skipIf(!SOCAT)('a serial port whose far end hangs up', () => {
     await t.close();
     await pair.close();
   });
+
+  it('a device that comes back is opened at once, not after a backoff grown by earlier flaps', async () => {
+    const a = join(dir, 'a3');
+    const b = join(dir, 'b3');
+    let pair = await ptyPair(a, b);
+    // A long backoff: without watching for the device, the reopen would wait 5 s and more.
+    const t = new Transport(`serial://${a}`, serialOpener(a, 38400), { initialDelayMs: 5000, maxDelayMs: 20_000 });
+    await t.start();
+    try {
+      for (let round = 0; round < 3; round++) {
+        await pair.close();
+        await until(() => t.state === 'waiting' || undefined, 3000, `round ${round}: unplugged`);
+        expect(t.status().retryAt! - Date.now()).toBeGreaterThan(3000);
+        await sleep(300);
+        const back = Date.now();
+        pair = await ptyPair(a, b);
+        await until(() => t.state === 'open' || undefined, 3000, `round ${round}: open again`);
+        expect(Date.now() - back).toBeLessThan(2500);
+      }
+    } finally {
+      await t.close();
+      await pair.close();
+    }
+  });
 });
