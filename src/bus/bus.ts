@@ -197,6 +197,9 @@ export class Bus extends EventEmitter<BusEvents> {
       );
     } catch (err) {
       if (err instanceof BusError) throw err;
+      // p-queue rejects at once when the signal aborts, also while the task runs; a running task
+      // records its own outcome (aborted) when it sees the signal, so it must not be recorded twice.
+      if (started) throw new BusError({ kind: 'aborted' }, node);
       // Aborted while still in the queue: say why, and still record it.
       const failure: BusFailure = deadlineHit
         ? { kind: 'queue-deadline', waitedMs: Math.round(preciseNow() - enqueuedAt) }

@@ -223,6 +223,21 @@ describe('bus transactions', () => {
     const results = (await Promise.all(calls)) as BusError[];
     expect(results.map((e) => e.code)).toEqual(['BUS_ABORTED', 'BUS_ABORTED', 'BUS_ABORTED', 'BUS_ABORTED']);
   });
+
+  it('a transaction aborted while on the wire is recorded once (the log would count it twice)', async () => {
+    const { bus, records, seen } = await setup(() => {}, { replyTimeoutMs: 5000 });
+    const calls = [1, 2, 3].map((n) => bus.transact(n, READ_MEASURE).catch((e: unknown) => e));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(seen.length).toBe(1); // the first is on the wire, the others wait in the queue
+    await bus.close();
+    await Promise.all(calls);
+    await new Promise((r) => setTimeout(r, 10));
+    const ids = records.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(records.filter((r) => r.outcome === 'aborted').map((r) => r.node).sort()).toEqual([1, 2, 3]);
+    // The one on the wire keeps its bytes and SEQ.
+    expect(records.find((r) => r.node === 1)).toMatchObject({ attempts: 1, requestBytes: expect.any(Uint8Array) });
+  });
 });
 
 describe('bus in ASCII mode', () => {
