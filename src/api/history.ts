@@ -27,7 +27,18 @@ export const historyRoutes: FastifyPluginAsyncTypebox<LogOptions & { service?: G
     },
     async (request, reply) => {
       if (!store) throw new GatewayError('API_NOT_READY', 'no transaction log: the gateway runs without a store');
-      const ref = parseInstrumentRef(request.params.node);
+      let ref = parseInstrumentRef(request.params.node);
+      // A node the gateway knows on one bus is that bus's node, even when the log also holds a
+      // node of that number from elsewhere (a replayed capture). An ambiguous one is a 409 here,
+      // as on every instrument route; one the gateway does not know is left to the log to resolve.
+      if (ref.bus === undefined && service) {
+        try {
+          const inst = service.instrument(request.params.node);
+          ref = { bus: inst.bus, node: inst.node };
+        } catch (err) {
+          if (err instanceof GatewayError && err.code === 'GATEWAY_NODE_AMBIGUOUS') throw err;
+        }
+      }
       const def = resolveParam(request.params.param);
       const q = request.query;
       const untilUs = q.until === undefined ? Date.now() * 1000 : parseTime(q.until, 'until');

@@ -115,7 +115,7 @@ export const NodeParams = Type.Object(
   const Format = Type.Optional(Type.Enum(['json', 'csv'], { description: 'csv gives text/csv, like `Accept: text/csv`; default json' }));
 
   export const TransactionsQuery = Type.Object({
-    node: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, description: 'only transactions with this node' })),
+    node: Type.Optional(Type.String({ pattern: '^(?:[A-Za-z0-9_-]+:)?[0-9]{1,3}$', description: 'only transactions with this node: `3`, or `bus:3` for node 3 of one bus' })),
     param: Type.Optional(
       Type.String({ minLength: 1, maxLength: 80, description: 'only transactions that carry this parameter (key, name or DDE number); needs the store' }),
     ),

@@ -1,6 +1,6 @@
 /** The buses, discovery and the recent transactions: `/api/v1/bus`, `/api/v1/discover`, `/api/v1/transactions`. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { InstrumentView, LoggedTransaction } from '../gateway/index.js';
+import { parseInstrumentRef, type InstrumentView, type LoggedTransaction } from '../gateway/index.js';
 import { resolveParam } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
 import { parseTime, transactionsCsv } from '../store/index.js';
@@ -93,12 +93,13 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> 
       const limit = q.limit ?? DEFAULT_LIMIT;
       const sinceUs = q.since === undefined ? undefined : parseTime(q.since, 'since');
       const untilUs = q.until === undefined ? undefined : parseTime(q.until, 'until');
+      const ref = q.node === undefined ? undefined : parseInstrumentRef(q.node);
       let list: LoggedTransaction[];
       let nextCursor: string | null = null;
       if (store) {
         const page = await store.listTransactions({
           limit,
-          ...(q.node === undefined ? {} : { node: q.node }),
+          ...(ref === undefined ? {} : { node: ref.node, ...(ref.bus === undefined ? {} : { bus: ref.bus }) }),
           ...(q.outcome === undefined ? {} : { outcome: q.outcome }),
           ...(q.param === undefined ? {} : { dde: resolveParam(q.param).dde }),
           ...(sinceUs === undefined ? {} : { sinceUs }),
@@ -112,8 +113,10 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> 
           throw new GatewayError('API_NOT_READY', 'param and cursor need the transaction log: the gateway runs without a store');
         }
         const inRange = (t: LoggedTransaction) =>
-          (sinceUs === undefined || t.startedAt * 1000 >= sinceUs) && (untilUs === undefined || t.startedAt * 1000 < untilUs);
-        const filter = { ...(q.node === undefined ? {} : { node: q.node }), ...(q.outcome === undefined ? {} : { outcome: q.outcome }) };
+          (sinceUs === undefined || t.startedAt * 1000 >= sinceUs) &&
+          (untilUs === undefined || t.startedAt * 1000 < untilUs) &&
+          (ref?.bus === undefined || t.bus === ref.bus);
+        const filter = { ...(ref === undefined ? {} : { node: ref.node }), ...(q.outcome === undefined ? {} : { outcome: q.outcome }) };
         list = service
           .recentTransactions(sinceUs === undefined && untilUs === undefined ? { ...filter, limit } : { ...filter, limit: 100_000 })
           .filter(inRange)

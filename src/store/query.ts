@@ -130,12 +130,13 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
   if (q.bus !== undefined) base = base.where('bus', '=', q.bus);
   if (q.bucketUs === undefined) {
     const rows = await base
-      .select(['time_us', 'value_num', 'value_text'])
+      .select(['time_us', 'value_num', 'value_text', 'bus'])
       .where((eb) => eb.or([eb('value_num', 'is not', null), eb('value_text', 'is not', null)]))
       .orderBy('time_us')
       .orderBy('transaction_id')
       .limit(limit)
       .execute();
+    if (q.bus === undefined) refuseMixedBuses(q.node, rows);
     return {
       kind: 'raw',
       points: rows.map((r: Pick<ParameterValuesTable, 'time_us' | 'value_num' | 'value_text'>) => ({ timeUs: Number(r.time_us), value: r.value_num ?? (r.value_text as string) })),
@@ -147,6 +148,7 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
   const bucket = dialect === 'mysql' ? sql<number>`(time_us DIV ${sql.lit(b)}) * ${sql.lit(b)}` : sql<number>`(time_us / ${sql.lit(b)}) * ${sql.lit(b)}`;
   const rows = await base
     .select([
+      'bus',
       bucket.as('bucket'),
       (eb) => eb.fn.countAll<number>().as('n'),
       (eb) => eb.fn.min<number>('value_num').as('lo'),
@@ -154,15 +156,28 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
       (eb) => eb.fn.max<number>('value_num').as('hi'),
     ])
     .where('value_num', 'is not', null)
-    .groupBy(sql`bucket`)
+    .groupBy(['bus', sql`bucket`])
     .orderBy(sql`bucket`)
     .limit(limit)
     .execute();
+  if (q.bus === undefined) refuseMixedBuses(q.node, rows);
   return {
     kind: 'buckets',
     bucketUs: b,
     points: rows.map((r) => ({ timeUs: Number(r.bucket), count: Number(r.n), min: Number(r.lo), mean: Number(r.mean), max: Number(r.hi) })),
   };
+}
+
+/**
+ * Node numbers are per bus: node 3 on two buses (two gas lines, or a live bus and a replayed
+ * capture) are two instruments. A history asked for by node alone that would mix them is refused,
+ * naming the candidates, as the instrument routes do; with `bus:node` it is one series.
+ */
+function refuseMixedBuses(node: number, rows: readonly { bus: string }[]): void {
+  const buses = [...new Set(rows.map((r) => r.bus))];
+  if (buses.length < 2) return;
+  const candidates = buses.sort().map((b) => `${b}:${node}`);
+  throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', `node ${node} has history on several buses; say which: ${candidates.join(', ')}`, { node, candidates });
 }
 
 const BUCKET_UNITS: Record<string, number> = { ms: 1_000, s: 1_000_000, m: 60_000_000, h: 3_600_000_000, d: 86_400_000_000 };

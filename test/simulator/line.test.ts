@@ -30,7 +30,8 @@ describe('pacing at 38400 baud', () => {
     const replyBytes = h.master.frames[0]!.raw.length;
     const expected = ((reqBytes + replyBytes) * 10 * 1000) / 38400 + 10;
     expect(replyBytes).toBeGreaterThan(60);
-    expect(elapsed).toBeGreaterThanOrEqual(expected - 1);
+    // Timers may fire a little early and the simulator schedules from ideal times: 10% slack (unpaced is about 1 ms).
+    expect(elapsed).toBeGreaterThanOrEqual(expected * 0.9);
     expect(elapsed).toBeLessThan(expected + 100);
   });
 
@@ -104,7 +105,9 @@ describe('faults', () => {
     const t0 = performance.now();
     h.master.send(3, buildRequest([{ process: 1, fbnr: 0, wireType: WireType.Int16 }]));
     await h.master.waitFrames(1);
-    expect(h.master.frames[0]!.at - t0).toBeGreaterThanOrEqual(59);
+    // The simulator schedules from ideal line times, and timers may fire a little early: allow
+    // some slack; without the fault the reply comes in about 1 ms.
+    expect(h.master.frames[0]!.at - t0).toBeGreaterThanOrEqual(50);
     expect(encodeMessage({ kind: 'status', status: 0, index: 0 })).toHaveLength(3);
   });
 });

@@ -117,6 +117,38 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
     expect(back?.params.find((p) => p.key === 'fluidName')?.value).toBe("N2 'dry'");
   });
 
+  it('refuses a history by node alone that would mix two buses, and gives each with bus:node', async () => {
+    // Node 31 on two buses: two gas lines, or a live bus and a replayed capture.
+    const a = Array.from({ length: 6 }, (_, i) => makeTx({ node: 31, bus: 'lineA' }, i));
+    const b = Array.from({ length: 4 }, (_, i) => makeTx({ node: 31, bus: 'lineB' }, 50 + i));
+    for (const t of [...a, ...b]) store.write(t);
+    await store.flush();
+    const range = { node: 31, dde: 205, sinceUs: Math.round(a[0]!.startedAt * 1000), untilUs: Math.round(b[3]!.endedAt * 1000) + 1 };
+    for (const bucket of [{}, { bucketUs: 3_600_000_000 }]) {
+      await expect(store.parameterHistory({ ...range, ...bucket })).rejects.toMatchObject({
+        code: 'GATEWAY_NODE_AMBIGUOUS',
+        details: { candidates: ['lineA:31', 'lineB:31'] },
+      });
+    }
+    expect((await store.parameterHistory({ ...range, bus: 'lineA' })).points).toHaveLength(6);
+    expect((await store.parameterHistory({ ...range, bus: 'lineB', bucketUs: 3_600_000_000 })).points).toMatchObject([{ count: 4 }]);
+    expect((await store.listTransactions({ node: 31, bus: 'lineB', limit: 100 })).transactions).toHaveLength(4);
+    // The same through the API: 409 by node alone, one series with bus:node; /transactions takes bus:node too.
+    const app = await buildApp({ service: new FakeService(), logger: false, version: '1', store });
+    try {
+      const since = `since=${Math.floor(range.sinceUs / 1000)}&until=${Math.ceil(range.untilUs / 1000)}`;
+      const mixed = await app.inject({ url: `/api/v1/instruments/31/parameters/fMeasure/history?${since}` });
+      expect(mixed.statusCode).toBe(409);
+      expect(mixed.json<{ code: string }>().code).toBe('GATEWAY_NODE_AMBIGUOUS');
+      const one = await app.inject({ url: `/api/v1/instruments/lineA:31/parameters/fMeasure/history?${since}` });
+      expect(one.json<{ points: unknown[] }>().points).toHaveLength(6);
+      const txs = await app.inject({ url: '/api/v1/transactions?node=lineB:31' });
+      expect(txs.json<{ transactions: { bus: string }[] }>().transactions.map((t) => t.bus)).toEqual(['lineB', 'lineB', 'lineB', 'lineB']);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('does not duplicate a transaction written twice', async () => {
     const t = makeTx({ node: 9 });
     store.write(t);
