@@ -7,7 +7,7 @@ import { buildApp } from './api/index.js';
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
 import { BridgeGateway, MasterGateway, type GatewayService, type MasterOptions } from './gateway/index.js';
 import { createLogger } from './logging.js';
-import type { Logger } from './shared/index.js';
+import { GatewayError, type Logger } from './shared/index.js';
 import { openStore, type Store, type StoreOptions } from './store/index.js';
 import { simulatorFactory } from './sim.js';
 
@@ -80,7 +80,13 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
   try {
     await service.start();
     app = await buildApp({ service, token: config.http.token, logger, version: VERSION, store });
-    url = await app.listen({ host: config.http.host, port: config.http.port });
+    url = await app.listen({ host: config.http.host, port: config.http.port }).catch((err: NodeJS.ErrnoException) => {
+      const where = `${config.http.host}:${config.http.port}`;
+      if (err.code === 'EADDRINUSE') throw new GatewayError('API_LISTEN_FAILED', `${where} is in use by another program (another gateway?): choose another port with --http-port, FLOWBUS_HTTP_PORT or http.port`, { host: config.http.host, port: config.http.port }, { cause: err });
+      if (err.code === 'EADDRNOTAVAIL') throw new GatewayError('API_LISTEN_FAILED', `cannot listen on ${where}: this machine has no such address (http.host)`, { host: config.http.host, port: config.http.port }, { cause: err });
+      if (err.code === 'EACCES') throw new GatewayError('API_LISTEN_FAILED', `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`, { host: config.http.host, port: config.http.port }, { cause: err });
+      throw err;
+    });
   } catch (err) {
     await app?.close();
     await service.close();

@@ -152,9 +152,13 @@ export function describeValue(v: unknown): string {
   return String(v);
 }
 
-function expectation(schema: JsonSchema, value: unknown): string {
+/** Fields whose values are secrets: errors say how long the value is, never what it is (logs, journals). */
+const SECRET_FIELDS = new Set(['http.token']);
+
+function expectation(schema: JsonSchema, value: unknown, secret = false): string {
   const description = typeof schema.description === 'string' ? ` (${schema.description})` : '';
-  return `must be ${describeSchema(schema)}, got ${describeValue(value)}${description}`;
+  const got = secret && typeof value === 'string' ? `a value of ${value.length} characters (not shown)` : describeValue(value);
+  return `must be ${describeSchema(schema)}, got ${got}${description}`;
 }
 
 type Push = (segments: Segments, message: string) => void;
@@ -204,7 +208,7 @@ function schemaProblems(value: unknown, push: Push): void {
       const repeated = found.find((v, i) => found.indexOf(v) !== i);
       push(segments, `lists ${describeValue(repeated)} more than once`);
     } else {
-      push(segments, expectation(schemaAt(schemaPath), found));
+      push(segments, expectation(schemaAt(schemaPath), found, SECRET_FIELDS.has(segments.join('.'))));
     }
   }
 }

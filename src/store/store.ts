@@ -17,6 +17,8 @@
  * skips keys already there, so a batch written twice (a commit whose answer was lost, a
  * crash before the spool was emptied) is not duplicated.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/index.js';
 import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
@@ -685,6 +687,14 @@ export interface StoreReader {
 
 export function openStoreReader(url: string, options: StoreOptions = {}): StoreReader {
   const target = parseStoreUrl(url);
+  // Reading must not create an empty log where there was none (run from the wrong directory).
+  if (target.dialect === 'sqlite' && target.path !== ':memory:' && !existsSync(target.path)) {
+    throw new GatewayError(
+      'STORE_NOT_FOUND',
+      `no transaction log at ${resolve(target.path)}: pass --store or --config, or run from the gateway's working directory`,
+      { path: resolve(target.path) },
+    );
+  }
   const conn = connect(target, { connectTimeoutMs: options.connectTimeoutMs ?? 3_000, poolSize: 1 });
   return {
     dialect: target.dialect,

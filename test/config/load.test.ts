@@ -150,7 +150,7 @@ describe('errors, each with its path and what was expected', () => {
     ['poll: { intervalMs: 10 }', 'poll.intervalMs: must be an integer 50..3600000, got 10 (time between polls of one instrument, ms)'],
     ['http: { port: 70000 }', 'http.port: must be an integer 0..65535, got 70000 (TCP port of the API, 0 = any free port)'],
     ['http: { host: "" }', 'http.host: must be a non-empty string, got "" (bind address; 127.0.0.1 keeps the API local, 0.0.0.0 opens it to the network)'],
-    ['http: { token: abc }', 'http.token: must be a string of at least 8 characters or null, got "abc" (bearer token of at least 8 characters that writes need; null refuses all writes)'],
+    ['http: { token: abc }', 'http.token: must be a string of at least 8 characters or null, got a value of 3 characters (not shown) (bearer token of at least 8 characters that writes need; null refuses all writes)'],
     ['secured: 1', 'secured: must be true or false, got 1 (true allows writes to secured parameters (wrapped in Init Reset 64..82))'],
     ['store: { url: "postgres://db/x" }', 'store.url: must be a string matching ^(sqlite:|mysql://), got "postgres://db/x" (sqlite:PATH or mysql://user:pass@host:3306/db)'],
     ['log: { level: verbose }', 'log.level: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose" (log verbosity)'],
@@ -337,7 +337,7 @@ describe('applyOverrides', () => {
         'command line and environment: invalid configuration, 4 problems:',
         '  mode (flag --mode): must be one of master, bridge, got "passive" (operating mode)',
         '  http.port (env FLOWBUS_HTTP_PORT): must be an integer 0..65535, got "eighty" (TCP port of the API, 0 = any free port)',
-        '  http.token (env FLOWBUS_API_TOKEN): must be a string of at least 8 characters or null, got "short" (bearer token of at least 8 characters that writes need; null refuses all writes)',
+        '  http.token (env FLOWBUS_API_TOKEN): must be a string of at least 8 characters or null, got a value of 5 characters (not shown) (bearer token of at least 8 characters that writes need; null refuses all writes)',
         '  log.level (flag --log-level): must be one of fatal, error, warn, info, debug, trace, silent, got "loud" (log verbosity)',
       ].join('\n'),
     );

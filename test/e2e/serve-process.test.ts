@@ -90,4 +90,24 @@ describe('flowbus serve as a service', () => {
     }
     expect(await second.exited).toBe(0);
   }, 120_000);
+
+  it('a port already in use: exit 2 with a message that says what to do, not a stack trace', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const { port } = busy.address() as { port: number };
+    const cwd = mkdtempSync(join(tmpdir(), 'flowbus-serve-busy-'));
+    try {
+      const child = spawn(process.execPath, [BIN, 'serve', '--simulator', '--http-port', String(port), '--log-format', 'json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr!.setEncoding('utf8').on('data', (t: string) => (err += t));
+      child.stdout!.resume();
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect(code).toBe(2);
+      expect(err).toMatch(new RegExp(`error API_LISTEN_FAILED: 127\\.0\\.0\\.1:${port} is in use .*--http-port`));
+      expect(err).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise<void>((r) => busy.close(() => r()));
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

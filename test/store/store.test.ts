@@ -1,6 +1,6 @@
 /** The store on both dialects: schema, writing, idempotency, queries, spool replay, retention, API, CLI. */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -262,6 +262,15 @@ describe('flowbus db migrate and flowbus export', () => {
       const since = String(Math.floor(ts[0]!.startedAt) - 1);
       const hist = await run(process.execPath, [...cli, 'export', 'history', '3', 'fMeasure', '--store', target.url, '--since', since, '--bucket', '1h', '--format', 'json']);
       expect(JSON.parse(hist.stdout)).toMatchObject({ kind: 'buckets', points: [{ count: 5, min: 10, max: 14 }] });
+      // A log that is not there is an error that says where it looked, and no empty log is left behind.
+      const missing = join(target.dir, 'elsewhere', 'flowbus.db');
+      const failed = await run(process.execPath, [...cli, 'export', 'transactions', '--store', `sqlite:${missing}`]).then(
+        () => undefined,
+        (e: { code?: number; stderr?: string }) => e,
+      );
+      expect(failed?.code).toBe(2);
+      expect(failed?.stderr).toContain(`error STORE_NOT_FOUND: no transaction log at ${missing}`);
+      expect(existsSync(missing)).toBe(false);
     } finally {
       await target.cleanup();
     }
