@@ -236,7 +236,8 @@ export class Bus extends EventEmitter<BusEvents> {
       retries = 0;
     }
     if (this.transport.state !== 'open') {
-      throw this.finish(partial(), { kind: 'bus-unavailable', reason: `transport is ${this.transport.state}` });
+      const why = this.transport.status().lastError;
+      throw this.finish(partial(), { kind: 'bus-unavailable', reason: `transport is ${this.transport.state}${why ? `: ${why}` : ''}` });
     }
     for (;;) {
       if (signal.aborted) throw this.finish(partial(), { kind: 'aborted' });

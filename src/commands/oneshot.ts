@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Bus, ParamClient, Priority, type ParamResult } from '../bus/index.js';
 import type { Protocol } from '../codec/index.js';
+import { checkAgainstCapacity } from '../gateway/index.js';
 import { enumLabel, resolveParam, validateValue, type ParamDef } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type SimulatorFactory } from '../transport/index.js';
@@ -140,6 +141,13 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
         const value = validateValue(param, numeric ? Number(valueText) : valueText);
         const port = await openPort(opts, simulator);
         try {
+          if (param.key === 'fSetpoint') {
+            // Its database range is any float; the instrument's own follows from its capacity, read first,
+            // so that a typo is refused here, as the API refuses it, and never reaches the valve.
+            const [capacity, unit] = await port.client.read(node, [resolveParam('capacity'), resolveParam('capacityUnit')]);
+            if (!capacity?.ok) throw capacity?.error ?? new GatewayError('BUS_UNAVAILABLE', 'cannot read the capacity to check the setpoint');
+            checkAgainstCapacity(param, value, { capacity: Number(capacity.reading.value), ...(unit?.ok ? { capacityUnit: String(unit.reading.value).trim() } : {}) });
+          }
           await port.client.write(node, [{ param, value }], { unlock: param.secured });
           if (!param.read) {
             console.log(`${param.key} written (status 0)`);

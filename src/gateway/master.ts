@@ -628,7 +628,7 @@ const SETPOINT_MAX_FRACTION = 32767 / 32000;
  * fSetpoint's database range is the whole float range; the instrument's real one follows from its
  * capacity, which the gateway read. Checked here so that a typo never reaches the valve.
  */
-function checkAgainstCapacity(param: ParamDef, value: unknown, identity: InstrumentIdentity): void {
+export function checkAgainstCapacity(param: ParamDef, value: unknown, identity: InstrumentIdentity): void {
   if (param.key !== 'fSetpoint' || typeof value !== 'number' || !(identity.capacity !== undefined && identity.capacity > 0)) return;
   const max = Number((identity.capacity * SETPOINT_MAX_FRACTION).toPrecision(6));
   if (value >= 0 && value <= max) return;
