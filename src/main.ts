@@ -123,7 +123,31 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const config = applyOverrides(base, { env: process.env, flags: opts });
   const format = opts.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const logger = createLogger(config.log.level, format);
+  // The signals are handled from the start: a stop that comes while the gateway is still starting
+  // (systemctl stop right after start) waits for the start, then closes cleanly.
+  const state: { running?: RunningGateway; stopping?: string } = {};
+  const close = (gateway: RunningGateway) =>
+    gateway.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  const stop = (signal: string) => {
+    if (state.stopping) return;
+    state.stopping = signal;
+    logger.info({ signal }, state.running ? 'shutting down' : 'shutting down once started');
+    if (state.running) void close(state.running);
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
   const running = await startGateway(config, logger);
+  state.running = running;
+  if (state.stopping) {
+    void close(running);
+    return;
+  }
   const shown = running.url.replace('0.0.0.0', '127.0.0.1');
   logger.info(
     {
@@ -134,19 +158,4 @@ export async function serve(opts: ServeOptions): Promise<void> {
       store: running.store.status().url, writes: config.http.token ? 'enabled (token)' : 'disabled (no token)' },
     `flowbus-gateway ${VERSION} listening: API ${shown}/api/v1/instruments, docs ${shown}/docs`,
   );
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    running.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
 }

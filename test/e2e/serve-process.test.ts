@@ -54,7 +54,7 @@ describe('flowbus serve as a service', () => {
     const port = await freePort();
     const first = start(dir, port);
     try {
-      await until(() => first.lines.some((l) => /listening/.test(String(l.msg))), 60_000, 'listening');
+      await until(() => first.lines.some((l) => /flowbus-gateway .* listening/.test(String(l.msg))), 60_000, 'listening');
       const base = `http://127.0.0.1:${port}/api/v1`;
       // Discovery runs after 'listening': wait for the instrument, as a client would.
       await until(async () => ((await fetch(`${base}/instruments/3`)).status === 200 ? true : undefined), 30_000, 'instrument 3 discovered');
@@ -84,12 +84,27 @@ describe('flowbus serve as a service', () => {
     // The next start claims the same spool and appends to the same database.
     const second = start(dir, port);
     try {
-      await until(() => second.lines.some((l) => /listening/.test(String(l.msg))), 60_000, 'listening again');
+      await until(() => second.lines.some((l) => /flowbus-gateway .* listening/.test(String(l.msg))), 60_000, 'listening again');
     } finally {
       second.child.kill('SIGTERM');
     }
     expect(await second.exited).toBe(0);
   }, 120_000);
+
+  it('a SIGTERM while it is still starting waits for the start, then stops cleanly', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'flowbus-serve-early-'));
+    try {
+      const early = start(cwd, await freePort());
+      // Fastify's own line comes while the gateway is still starting, before it says it listens.
+      await until(() => early.lines.some((l) => /Server listening/.test(String(l.msg))), 60_000, 'the HTTP server up');
+      early.child.kill('SIGTERM');
+      expect(await early.exited).toBe(0);
+      expect(early.lines.some((l) => /shutting down/.test(String(l.msg)))).toBe(true);
+      expect(early.lines.some((l) => /store closed/.test(String(l.msg)))).toBe(true);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('a port already in use: exit 2 with a message that says what to do, not a stack trace', async () => {
     const busy = createServer();
