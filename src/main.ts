@@ -57,11 +57,13 @@ function masterOptions(config: Config, deps: Pick<MasterOptions, 'logger' | 'sim
 }
 
 /**
- * The transaction log `flowbus replay` imports into: --store, else FLOWBUS_STORE_URL, else the
- * default. It spools in a directory of its own, so a gateway running beside it keeps its spool.
+ * The transaction log `flowbus replay` imports into: --store, else the store of --config, else
+ * FLOWBUS_STORE_URL, else the default. It spools in a directory of its own (the configured one
+ * with `-replay`), so a gateway running beside it keeps its spool.
  */
-export async function openReplaySink(url: string | undefined): Promise<Store> {
-  const config = applyOverrides(defaultConfig(), { env: process.env, flags: url ? { storeUrl: url } : {} });
+export async function openReplaySink(where: { readonly store?: string; readonly config?: string }): Promise<Store> {
+  const base = where.config ? await loadConfig(where.config) : defaultConfig();
+  const config = applyOverrides(base, { env: process.env, flags: where.store ? { storeUrl: where.store } : {} });
   return openStore({ ...config.store, spoolDir: `${config.store.spoolDir}-replay` }, { logger: createLogger('warn', 'pretty') });
 }
 

@@ -86,6 +86,8 @@ export function progressBar(p: ReplayProgress, width = 30): string {
 
 export interface ReplayCommandOptions {
   readonly store?: string;
+  /** The gateway's config file: its store (and spool directory, with `-replay` appended). */
+  readonly config?: string;
   readonly bus?: string;
   readonly ascii?: boolean;
   readonly timeout?: string;
@@ -93,13 +95,13 @@ export interface ReplayCommandOptions {
 
 /**
  * Runs `flowbus replay FILE`. Returns the exit code: 0, 1 when the store fails, 2 for a
- * bad file or option. `openSink(url)` comes from the composition root (undefined: the
- * configured store).
+ * bad file or option. `openSink` comes from the composition root: the store named by
+ * `--store`, else the one of `--config`, else FLOWBUS_STORE_URL or the default.
  */
 export async function runReplay(
   file: string,
   options: ReplayCommandOptions,
-  openSink: (url: string | undefined) => Promise<ClosableSink>,
+  openSink: ReplaySinkOpener,
   io: { out?: (line: string) => void; err?: (line: string) => void; tty?: boolean; draw?: (text: string) => void } = {},
 ): Promise<number> {
   const out = io.out ?? ((l: string) => process.stdout.write(l + '\n'));
@@ -111,7 +113,7 @@ export async function runReplay(
   const { text, timeoutMs } = input;
   let sink: ClosableSink;
   try {
-    sink = await openSink(options.store);
+    sink = await openSink({ ...(options.store ? { store: options.store } : {}), ...(options.config ? { config: options.config } : {}) });
   } catch (e) {
     err(`flowbus replay: cannot open the store: ${(e as Error).message}`);
     return 1;
@@ -141,13 +143,17 @@ export async function runReplay(
   }
 }
 
-/** Adds `flowbus replay FILE [--store URL]` to the program. */
-export function registerReplayCommand(program: Command, openSink: (url: string | undefined) => Promise<ClosableSink>): void {
+/** Adds `flowbus replay FILE [--store URL | --config FILE]` to the program. */
+/** Opens the transaction log replay imports into. */
+export type ReplaySinkOpener = (where: { readonly store?: string; readonly config?: string }) => Promise<ClosableSink>;
+
+export function registerReplayCommand(program: Command, openSink: ReplaySinkOpener): void {
   program
     .command('replay')
     .description('import a socat -x -v capture into the transaction log, with the capture\'s own timestamps; importing a file twice keeps one copy')
     .argument('<file>', 'capture file written by socat -x -v or by the bridge (--capture)')
-    .option('--store <url>', 'transaction log to import into (sqlite:PATH or mysql://...); default: the configured store')
+    .option('--store <url>', 'transaction log to import into (sqlite:PATH or mysql://...)')
+    .option('-c, --config <file>', "the gateway's config file: import into its store (default: FLOWBUS_STORE_URL, else ./data/flowbus.db)")
     .option('--bus <name>', 'bus name stored with the transactions', 'capture')
     .option('--timeout <ms>', 'close a request as unanswered after this many ms of capture time', '1000')
     .option('--ascii', 'the capture holds ASCII ProPar (pair replies in order)')

@@ -68,8 +68,8 @@ describe.skipIf(!HAVE)('replay of the shared captures', () => {
     const code = await runReplay(
       join(CAPTURES, 'bridgeEtOH2014-12-03.log'),
       { store: 'sqlite::memory:' },
-      async (url) => {
-        calls.push(`open ${url}`);
+      async (where) => {
+        calls.push(`open ${where.store}`);
         return { write: (t) => rows.push(t), flush: async () => void calls.push('flush'), close: async () => void calls.push('close') };
       },
       { out: (l) => lines.push(l), err: (l) => lines.push(l), tty: true, draw: (t) => draws.push(t) },

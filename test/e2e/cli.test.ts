@@ -3,7 +3,10 @@
  * each a process of its own, against the built-in simulator.
  */
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -12,8 +15,12 @@ const BIN = resolve('bin/flowbus.js');
 const PORT = 'sim://?nodes=3,5';
 
 async function flowbus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return flowbusIn(process.cwd(), ...args);
+}
+
+async function flowbusIn(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 30_000 });
+    const r = await run(process.execPath, [BIN, ...args], { timeout: 60_000, cwd });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -67,5 +74,25 @@ describe('flowbus one-shot commands', () => {
       expect(h.code, cmds[i]).toBe(0);
       expect(h.stdout, cmds[i]).toMatch(new RegExp(`^Usage: flowbus ${cmds[i]}`));
     });
+  }, 60_000);
+
+  it.skipIf(!existsSync(resolve('../shared/captures/bridgeEtOH2014-12-03.log')))('replay --config imports into the configured store, with its spool beside the configured one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowbus-replay-config-'));
+    const elsewhere = mkdtempSync(join(tmpdir(), 'flowbus-replay-cwd-'));
+    try {
+      const cfg = join(dir, 'gateway.yaml');
+      writeFileSync(cfg, `buses:\n  - port: sim://?nodes=3\nstore:\n  url: sqlite:${join(dir, 'log.db')}\n  spoolDir: ${join(dir, 'spool')}\n`);
+      const r = await flowbusIn(elsewhere, 'replay', resolve('../shared/captures/bridgeEtOH2014-12-03.log'), '--config', cfg);
+      expect(r.code, r.stderr).toBe(0);
+      const db = new Database(join(dir, 'log.db'), { readonly: true });
+      const n = (db.prepare("select count(*) as n from transactions where bus = 'capture'").get() as { n: number }).n;
+      db.close();
+      expect(n).toBe(191);
+      expect(existsSync(join(dir, 'spool-replay'))).toBe(true);
+      expect(readdirSync(elsewhere)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   }, 60_000);
 });
