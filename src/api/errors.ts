@@ -189,7 +189,8 @@ export function validationError(context: string, issues: readonly ValidationIssu
   const what = messages.every((m) => m.startsWith('must be '))
     ? `must be ${messages.map((m) => m.slice('must be '.length)).join(' or ')}`
     : messages.join(' or ') || first.message || 'is invalid';
-  const problem = first.keyword === 'required' ? 'is required' : what;
+  const allowed = first.keyword === 'enum' && Array.isArray(first.params?.allowedValues) ? (first.params.allowedValues as unknown[]).map(String) : undefined;
+  const problem = first.keyword === 'required' ? 'is required' : allowed ? `must be one of ${allowed.join(', ')}` : what;
   return new ApiError('API_BAD_REQUEST', `${field} ${problem}`, {
     field,
     errors: issues.map((i) => ({ field: fieldOf(context, i), keyword: i.keyword, message: i.message })),

@@ -119,7 +119,7 @@ export const NodeParams = Type.Object(
     param: Type.Optional(
       Type.String({ minLength: 1, maxLength: 80, description: 'only transactions that carry this parameter (key, name or DDE number); needs the store' }),
     ),
-    outcome: Type.Optional(Type.Enum([...TRANSACTION_OUTCOMES], { description: 'only transactions with this outcome' })),
+    outcome: Type.Optional(Type.Enum([...TRANSACTION_OUTCOMES], { description: `only transactions with this outcome: ${TRANSACTION_OUTCOMES.join(', ')}` })),
     since: Type.Optional(TimeParam('started at or after')),
     until: Type.Optional(TimeParam('started before')),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'at most this many, newest first (default 100)' })),
@@ -131,7 +131,8 @@ export const NodeParams = Type.Object(
     since: Type.Optional(TimeParam('from (default: one hour before until)')),
     until: Type.Optional(TimeParam('to, exclusive (default: now)')),
     bucket: Type.Optional(
-      Type.String({ pattern: '^[0-9]{1,6}(ms|s|m|h|d)$', description: 'min, mean and max per bucket of this width (100ms, 1s, 1m, 1h, 1d); absent = raw values', examples: ['1m'] }),
+      // No pattern here: the store's own check (STORE_BAD_BUCKET) says what a width looks like.
+      Type.String({ maxLength: 16, description: 'min, mean and max per bucket of this width (100ms, 1s, 1m, 1h, 1d); absent = raw values', examples: ['1m'] }),
     ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'at most this many points, oldest first (default 100,000)' })),
     format: Format,

@@ -293,6 +293,11 @@ describe('error mapping', () => {
     expect(warnings.map((w) => w.code)).toEqual(['BUS_UNAVAILABLE', 'BUS_QUEUE_DEADLINE']);
   });
 
+  it('400 for a value outside an enumeration lists the allowed values', async () => {
+    const body = errorOf(await app.inject('/api/v1/transactions?outcome=bogus'), 400, 'API_BAD_REQUEST');
+    expect(body.message).toMatch(/^querystring\.outcome must be one of ok, status, .*timeout/);
+  });
+
   it('400 for query validation, naming the field', async () => {
     const body = errorOf(await app.inject('/api/v1/instruments/3/parameters/fMeasure?maxAge=soon'), 400, 'API_BAD_REQUEST');
     expect(body.details.field).toBe('querystring.maxAge');

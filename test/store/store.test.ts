@@ -142,6 +142,9 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
       expect(mixed.json<{ code: string }>().code).toBe('GATEWAY_NODE_AMBIGUOUS');
       const one = await app.inject({ url: `/api/v1/instruments/lineA:31/parameters/fMeasure/history?${since}` });
       expect(one.json<{ points: unknown[] }>().points).toHaveLength(6);
+      const badBucket = await app.inject({ url: `/api/v1/instruments/lineA:31/parameters/fMeasure/history?${since}&bucket=7x` });
+      expect(badBucket.statusCode).toBe(400);
+      expect(badBucket.json<{ code: string; message: string }>()).toMatchObject({ code: 'STORE_BAD_BUCKET', message: expect.stringMatching(/not a width like 100ms, 1s/) });
       const txs = await app.inject({ url: '/api/v1/transactions?node=lineB:31' });
       expect(txs.json<{ transactions: { bus: string }[] }>().transactions.map((t) => t.bus)).toEqual(['lineB', 'lineB', 'lineB', 'lineB']);
     } finally {
