@@ -44,6 +44,9 @@ async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: nu
       ({ bytesRead } = await readAsync(fd, buffer, offset, length, null));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      // A read during the hang-up itself fails with EIO (a pty whose master closed), and one on
+      // a USB adapter that is gone with ENXIO or ENODEV: the same event, said the same way.
+      if (code === 'EIO' || code === 'ENXIO' || code === 'ENODEV') throw new Error(`the device hung up or was removed (read: ${code})`);
       if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err;
       if (port.fd === null) throw canceled('Port is not open');
       await new Promise<void>((resolve, reject) =>
