@@ -44,29 +44,33 @@ describe.skipIf(!SOCAT)('a serial port whose far end hangs up', () => {
     const t = new Transport(`serial://${a}`, serialOpener(a, 38400), { initialDelayMs: 50, maxDelayMs: 200 });
     const states: TransportStatus[] = [];
     t.on('state', (s) => states.push(s));
-    await t.start();
-    expect(t.state).toBe('open');
-    for (let round = 0; round < 8; round++) {
-      const far = await openPort(b);
-      const flow = setInterval(() => far.isOpen && far.write(Buffer.alloc(64, round)), 1);
-      await sleep(30 + round * 7);
+    try {
+      await t.start();
+      expect(t.state).toBe('open');
+      for (let round = 0; round < 8; round++) {
+        const far = await openPort(b);
+        const flow = setInterval(() => far.isOpen && far.write(Buffer.alloc(64, round)), 1);
+        await sleep(30 + round * 7);
+        await pair.close();
+        clearInterval(flow);
+        if (far.isOpen) await new Promise<void>((resolve) => far.close(() => resolve()));
+        await until(() => t.state !== 'open' || undefined, 3000, `round ${round}: transport sees the hang-up`);
+        pair = await ptyPair(a, b);
+        await until(() => t.state === 'open' || undefined, 5000, `round ${round}: transport open again`);
+      }
+      expect(t.status().reconnects).toBe(8);
+      // Each loss says what happened: a hang-up, or (while reopening) that the path is gone.
+      const waiting = states.filter((s) => s.state === 'waiting');
+      const reasons = waiting.map((s) => s.lastError ?? '');
+      expect(reasons.length).toBeGreaterThanOrEqual(8);
+      expect(reasons.filter((r) => /hung up/.test(r)).length, reasons.join('\n')).toBeGreaterThanOrEqual(6);
+      expect(reasons.filter((r) => !/hung up|cannot open|the port closed|the other end closed/.test(r))).toEqual([]);
+      expect(states.filter((s) => s.state === 'waiting').length).toBeGreaterThanOrEqual(8);
+    } finally {
+      // Also when an assertion failed: no socat left running.
+      await t.close();
       await pair.close();
-      clearInterval(flow);
-      if (far.isOpen) await new Promise<void>((resolve) => far.close(() => resolve()));
-      await until(() => t.state !== 'open' || undefined, 3000, `round ${round}: transport sees the hang-up`);
-      pair = await ptyPair(a, b);
-      await until(() => t.state === 'open' || undefined, 5000, `round ${round}: transport open again`);
     }
-    expect(t.status().reconnects).toBe(8);
-    // Each loss says what happened: a hang-up, or (while reopening) that the path is gone.
-    const waiting = states.filter((s) => s.state === 'waiting');
-    const reasons = waiting.map((s) => s.lastError ?? '');
-    expect(reasons.length).toBeGreaterThanOrEqual(8);
-    expect(reasons.filter((r) => /hung up/.test(r)).length, reasons.join('\n')).toBeGreaterThanOrEqual(6);
-    expect(reasons.filter((r) => !/hung up|cannot open|the port closed|the other end closed/.test(r))).toEqual([]);
-    expect(states.filter((s) => s.state === 'waiting').length).toBeGreaterThanOrEqual(8);
-    await t.close();
-    await pair.close();
   });
 
   it('a device that comes back is opened at once, not after a backoff grown by earlier flaps', async () => {
