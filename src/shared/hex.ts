@@ -1,11 +1,10 @@
-/** `10 02 01 80` style: lower-case, space separated, as socat and PROTOCOL.md print bytes. */
+/**
+ * `10 02 01 80` style: lower-case, space separated, as socat and PROTOCOL.md print bytes. Node's
+ * native encoder does the digits: the transaction log calls this twice per logged transaction.
+ */
 export function toHex(bytes: Uint8Array, sep = ' '): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) {
-    if (i > 0) out += sep;
-    out += (bytes[i] ?? 0).toString(16).padStart(2, '0');
-  }
-  return out;
+  const hex = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  return sep === '' || hex.length <= 2 ? hex : (hex.match(/../g) as string[]).join(sep);
 }
 
 /** Parses hex with any white space between byte pairs ("10 02 01", "100201"). Throws on odd length or a non-hex digit. */

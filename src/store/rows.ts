@@ -2,7 +2,7 @@
 import type { WireType } from '../codec/index.js';
 import type { LoggedTransaction } from '../gateway/index.js';
 import { describeParam, resolveUnit, type ObservedParam } from '../observe/index.js';
-import { fromHex } from '../shared/index.js';
+import { fromHex, toHex } from '../shared/index.js';
 import type { ParameterValuesTable, RowTuple, TransactionsTable } from './db.js';
 
 /** One transaction with its parameter rows: the unit that is queued, spooled and inserted. */
@@ -18,9 +18,8 @@ export function toMicros(ms: number): number {
   return Math.round(ms * 1000);
 }
 
-/** Lower-case hex without separators. Node's native encoder: this runs twice per logged transaction. */
 function hex(bytes: Uint8Array | undefined): string | null {
-  return bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : null;
+  return bytes ? toHex(bytes, '') : null;
 }
 
 export function encodeAddress(p: ObservedParam): number {
