@@ -16,6 +16,7 @@ import { GatewayError, silentLogger, sleep, type Logger } from '../shared/index.
 import { openerFor, parseAddress, Transport, type ReconnectOptions, type SimulatorFactory } from '../transport/index.js';
 import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from './service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
+import { OngoingProblem } from './ongoing.js';
 import { IDENTITY_PARAMS, jsonValue, parseInstrumentRef, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
 
 export interface MasterBusConfig {
@@ -72,8 +73,8 @@ interface BusHandle {
   localNode?: number;
   discovery?: Promise<number[]>;
   discovered: boolean;
-  /** Discovery found nobody at node 128 (port open, instrument off): since when, how often, last logged. */
-  silent?: { since: number; attempts: number; loggedAt: number };
+  /** Discovery finds nobody at node 128 (port open, instrument off). */
+  readonly silence: OngoingProblem;
 }
 
 interface Instrument {
@@ -128,18 +129,16 @@ export class MasterGateway implements GatewayService {
         protocol,
         pairer: new Pairer({ mode: protocol, timeoutMs: 60_000 }),
         discovered: false,
+        silence: new OngoingProblem(),
       };
       this.handles.set(cfg.name, handle);
       const log = this.log.child({ bus: cfg.name });
-      // An adapter unplugged for a weekend must not write a warning every 10 s: the loss is logged
-      // once, again when its reason changes, and as a reminder every 10 minutes with the attempts.
-      let outage: { reason: string; since: number; attempts: number; loggedAt: number } | undefined;
+      const outage = new OngoingProblem();
       transport.on('state', (s) => {
         if (s.state === 'open') {
-          const was = outage;
-          outage = undefined;
+          const was = outage.over();
           log.info(
-            { address: cfg.port, reconnects: s.reconnects, ...(was ? { downForS: Math.round((Date.now() - was.since) / 1000), attempts: was.attempts } : {}) },
+            { address: cfg.port, reconnects: s.reconnects, ...(was ? { downForS: was.forS, attempts: was.attempts } : {}) },
             was ? `bus ${cfg.name} open again` : `bus ${cfg.name} open`,
           );
           if (!handle.discovered) void this.discoverBus(handle).catch(() => {});
@@ -147,20 +146,17 @@ export class MasterGateway implements GatewayService {
           // What is on the line may differ when it comes back (another adapter, another bus): walk it again then.
           handle.discovered = false;
           const reason = s.lastError ?? 'closed';
-          const now = Date.now();
-          if (outage) outage.attempts++;
-          if (!outage || outage.reason !== reason || now - outage.loggedAt >= 600_000) {
-            const first = !outage;
-            outage = { reason, since: outage?.since ?? now, attempts: outage?.attempts ?? 1, loggedAt: now };
+          const say = outage.seen(reason);
+          if (say) {
             log.warn(
               {
                 address: cfg.port,
                 reason,
-                attempts: outage.attempts,
-                downSince: new Date(outage.since).toISOString(),
+                attempts: say.attempts,
+                downSince: new Date(say.since).toISOString(),
                 retryAt: s.retryAt ? new Date(s.retryAt).toISOString() : undefined,
               },
-              first ? `bus ${cfg.name} unavailable; reopening with backoff` : `bus ${cfg.name} still unavailable`,
+              say.first ? `bus ${cfg.name} unavailable; reopening with backoff` : `bus ${cfg.name} still unavailable`,
             );
           }
           for (const inst of this.registry.values()) {
@@ -223,26 +219,19 @@ export class MasterGateway implements GatewayService {
     };
     const [local] = await ask(LOCAL, [pna]);
     if (!local?.ok) {
-      // An instrument switched off for a weekend must not write a warning every 10 s: once, then
-      // a reminder every 10 minutes with the attempts.
-      const now = Date.now();
-      const silent = handle.silent;
-      if (silent) silent.attempts++;
-      if (!silent || now - silent.loggedAt >= 600_000) {
+      const say = handle.silence.seen('no answer at node 128');
+      if (say) {
         const retryS = (this.options.discoveryRetryMs ?? 10_000) / 1000;
-        handle.silent = { since: silent?.since ?? now, attempts: silent?.attempts ?? 1, loggedAt: now };
         log.warn(
-          { error: local && !local.ok ? local.error.message : undefined, attempts: handle.silent.attempts, since: new Date(handle.silent.since).toISOString() },
-          silent ? `discovery: still no instrument answers at node 128; trying every ${retryS} s` : `discovery: no instrument answers at node 128; trying again every ${retryS} s`,
+          { error: local && !local.ok ? local.error.message : undefined, attempts: say.attempts, since: new Date(say.since).toISOString() },
+          say.first ? `discovery: no instrument answers at node 128; trying again every ${retryS} s` : `discovery: still no instrument answers at node 128; trying every ${retryS} s`,
         );
       }
       this.retryDiscovery(handle);
       return [];
     }
-    if (handle.silent) {
-      log.info({ attempts: handle.silent.attempts, silentForS: Math.round((Date.now() - handle.silent.since) / 1000) }, 'discovery: an instrument answers at node 128 again');
-      handle.silent = undefined;
-    }
+    const silent = handle.silence.over();
+    if (silent) log.info({ attempts: silent.attempts, silentForS: silent.forS }, 'discovery: an instrument answers at node 128 again');
     const localNode = Number(local.reading.value);
     handle.localNode = localNode;
     let start = localNode;
