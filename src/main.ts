@@ -67,6 +67,13 @@ export async function openReplaySink(where: { readonly store?: string; readonly 
   return openStore({ ...config.store, spoolDir: `${config.store.spoolDir}-replay` }, { logger: createLogger('warn', 'pretty') });
 }
 
+/** What a failed listen means for the person starting the gateway, by errno. */
+const LISTEN_PROBLEMS: Record<string, (where: string) => string> = {
+  EADDRINUSE: (where) => `${where} is in use by another program (another gateway?): choose another port with --http-port, FLOWBUS_HTTP_PORT or http.port`,
+  EADDRNOTAVAIL: (where) => `cannot listen on ${where}: this machine has no such address (http.host)`,
+  EACCES: (where) => `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`,
+};
+
 /** Starts the gateway for a validated config: mode, API, listening. */
 export async function startGateway(config: Config, logger: Logger, opts: { storeOptions?: StoreOptions } = {}): Promise<RunningGateway> {
   // The store first: every transaction from the first discovery on is logged. It migrates the
@@ -82,12 +89,10 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
   try {
     await service.start();
     app = await buildApp({ service, token: config.http.token, logger, version: VERSION, store });
-    url = await app.listen({ host: config.http.host, port: config.http.port }).catch((err: NodeJS.ErrnoException) => {
-      const where = `${config.http.host}:${config.http.port}`;
-      if (err.code === 'EADDRINUSE') throw new GatewayError('API_LISTEN_FAILED', `${where} is in use by another program (another gateway?): choose another port with --http-port, FLOWBUS_HTTP_PORT or http.port`, { host: config.http.host, port: config.http.port }, { cause: err });
-      if (err.code === 'EADDRNOTAVAIL') throw new GatewayError('API_LISTEN_FAILED', `cannot listen on ${where}: this machine has no such address (http.host)`, { host: config.http.host, port: config.http.port }, { cause: err });
-      if (err.code === 'EACCES') throw new GatewayError('API_LISTEN_FAILED', `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`, { host: config.http.host, port: config.http.port }, { cause: err });
-      throw err;
+    const { host, port } = config.http;
+    url = await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
+      const why = LISTEN_PROBLEMS[err.code ?? ''];
+      throw why ? new GatewayError('API_LISTEN_FAILED', why(`${host}:${port}`), { host, port }, { cause: err }) : err;
     });
   } catch (err) {
     await app?.close();

@@ -93,6 +93,9 @@ export interface ReplayCommandOptions {
   readonly timeout?: string;
 }
 
+/** Opens the transaction log replay imports into. */
+export type ReplaySinkOpener = (where: { readonly store?: string; readonly config?: string }) => Promise<ClosableSink>;
+
 /**
  * Runs `flowbus replay FILE`. Returns the exit code: 0, 1 when the store fails, 2 for a
  * bad file or option. `openSink` comes from the composition root: the store named by
@@ -144,9 +147,6 @@ export async function runReplay(
 }
 
 /** Adds `flowbus replay FILE [--store URL | --config FILE]` to the program. */
-/** Opens the transaction log replay imports into. */
-export type ReplaySinkOpener = (where: { readonly store?: string; readonly config?: string }) => Promise<ClosableSink>;
-
 export function registerReplayCommand(program: Command, openSink: ReplaySinkOpener): void {
   program
     .command('replay')
