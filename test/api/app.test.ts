@@ -166,14 +166,7 @@ describe('writes', () => {
   });
 
   it('logs refusals the service never sees (token, malformed body) with the client address', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-        done();
-      },
-    });
-    const logged = await buildApp({ service, token: TOKEN, logger: pino({ level: 'info' }, sink), version: '1' });
+    const { app: logged, lines } = await appWithLog();
     const url = '/api/v1/instruments/3/parameters/fSetpoint';
     await logged.inject({ method: 'PUT', url, payload: { value: 1 }, headers: { authorization: 'Bearer nope' } });
     await logged.inject({ method: 'PUT', url, payload: {}, headers: AUTH });
@@ -197,6 +190,18 @@ describe('writes', () => {
     expect(service.writes).toEqual([]);
   });
 });
+
+/** The app with a real pino logger whose JSON lines the test can read. */
+async function appWithLog(): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; lines: Record<string, unknown>[] }> {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { app: await buildApp({ service, token: TOKEN, logger: pino({ level: 'info' }, sink), version: '1' }), lines };
+}
 
 describe('error mapping', () => {
   it('404 for an unknown parameter, with suggestions', async () => {
@@ -275,14 +280,7 @@ describe('error mapping', () => {
   });
 
   it('a run of 503s (a dashboard polling through an outage) writes one warning a minute, not one per request', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-        done();
-      },
-    });
-    const logged = await buildApp({ service, token: TOKEN, logger: pino({ level: 'info' }, sink), version: '1' });
+    const { app: logged, lines } = await appWithLog();
     service.fail = busError({ kind: 'bus-unavailable', reason: 'port closed' });
     for (let i = 0; i < 50; i++) errorOf(await logged.inject('/api/v1/instruments/3/parameters?names=fMeasure'), 503, 'BUS_UNAVAILABLE');
     service.fail = busError({ kind: 'queue-deadline', waitedMs: 2000 });
