@@ -10,11 +10,14 @@ import { freshTarget, recordingLogger, spawnSpoolingChild, until } from './helpe
 
 const NO_RETENTION = { transactionsDays: null, parameterValuesDays: null };
 
+/** A small-batch store config on `url`, spooling in `spoolDir`. */
+const storeConfig = (url: string, spoolDir: string): StoreConfig => ({ url, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION });
+
 describe('the spool directory belongs to one gateway', () => {
   it('refuses a second store on a spool another live process holds, and takes over once it is killed', async () => {
     const target = await freshTarget('sqlite');
     const spoolDir = join(target.dir, 'spool');
-    const config: StoreConfig = { url: target.url, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION };
+    const config = storeConfig(target.url, spoolDir);
     try {
       const child = spawnSpoolingChild(spoolDir);
       try {
@@ -42,7 +45,7 @@ describe('the spool directory belongs to one gateway', () => {
 
   it('refuses a second store in the same process, and opens once the first is closed', async () => {
     const target = await freshTarget('sqlite');
-    const config: StoreConfig = { url: target.url, spoolDir: join(target.dir, 'spool'), batchRows: 100, batchMs: 20, retention: NO_RETENTION };
+    const config = storeConfig(target.url, join(target.dir, 'spool'));
     try {
       const first = await openStore(config, { logger: recordingLogger() });
       await expect(openStore(config, { logger: recordingLogger() })).rejects.toMatchObject({ code: 'STORE_SPOOL_LOCKED', message: /this process already holds it/ });
@@ -59,10 +62,10 @@ describe('the spool directory belongs to one gateway', () => {
     const target = await freshTarget('sqlite');
     const spoolDir = join(target.dir, 'spool');
     try {
-      const first = await openStore({ url: target.url, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION }, { logger: recordingLogger() });
+      const first = await openStore(storeConfig(target.url, spoolDir), { logger: recordingLogger() });
       await first.close();
       writeFileSync(join(spoolDir, 'flowbus-spool.lock'), JSON.stringify({ pid: 1, host: 'other-host.lab', boot: null, since: '2026-01-01T00:00:00.000Z' }));
-      await expect(openStore({ url: target.url, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION }, { logger: recordingLogger() })).rejects.toMatchObject({
+      await expect(openStore(storeConfig(target.url, spoolDir), { logger: recordingLogger() })).rejects.toMatchObject({
         code: 'STORE_SPOOL_LOCKED',
         message: /other-host\.lab.*delete .*flowbus-spool\.lock/,
       });
@@ -77,11 +80,11 @@ describe('the spool directory belongs to one gateway', () => {
     try {
       const bad = join(target.dir, 'notes.txt');
       writeFileSync(bad, 'these are my lab notes, not a database\n'.repeat(100));
-      await expect(openStore({ url: `sqlite:${bad}`, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION }, { logger: recordingLogger() })).rejects.toMatchObject({
+      await expect(openStore(storeConfig(`sqlite:${bad}`, spoolDir), { logger: recordingLogger() })).rejects.toMatchObject({
         code: 'STORE_UNAVAILABLE',
         message: /notes\.txt.*not a database/,
       });
-      const good = await openStore({ url: target.url, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION }, { logger: recordingLogger() });
+      const good = await openStore(storeConfig(target.url, spoolDir), { logger: recordingLogger() });
       await good.close();
     } finally {
       await target.cleanup();
