@@ -24,68 +24,17 @@ import {
   type ValuesMessage,
 } from '../src/codec/index.js';
 import { paramByAddress, paramsByAddress, valueTypeFor, type ParamDef } from '../src/params/index.js';
-import type { Instrument } from './instrument.js';
-import { INIT_RESET_UNLOCKED, knownProcesses } from './instrument.js';
+import type {
+  Behaviour,
+  InstrumentState as Instrument,
+  MessageContext,
+  MessageOutcome,
+  ReadContext,
+  WriteContext,
+} from './behaviour.js';
+import { INIT_RESET_UNLOCKED, knownProcesses } from './constants.js';
 
-/** The outcome of a whole message: a reply message, an error frame, or silence. */
-export type MessageOutcome = { readonly reply: Message } | { readonly errorFrame: number } | { readonly silent: true };
-
-export interface MessageContext {
-  readonly instrument: Instrument;
-  /** Simulator clock, ms. */
-  readonly now: number;
-  /** The request's DATA field (command byte first). */
-  readonly data: Uint8Array;
-  /** The decoded message; undefined when the DATA is malformed. */
-  readonly message: Message | undefined;
-  /** Largest DATA field the instrument builds or accepts (status 0x23 beyond). */
-  readonly answerLimit: number;
-}
-
-/** One requested parameter of a read (command 4). */
-export interface ReadContext {
-  readonly instrument: Instrument;
-  readonly now: number;
-  readonly request: LocatedRequestParam;
-  /** Every database entry at (process, FB), lowest DDE first. */
-  readonly candidates: readonly ParamDef[];
-  /** The entry the request resolves to: one the requested wire type can carry, else the lowest DDE. */
-  readonly param: ParamDef | undefined;
-  /** How to encode the value in the requested wire type; undefined when the types disagree. */
-  readonly valueType: ValueType | undefined;
-}
-
-/** A status refuses the whole read; `raw` (plus a string's length byte) answers this parameter. */
-export type ReadOutcome = { readonly status: number } | { readonly raw: Uint8Array; readonly stringLength?: number };
-
-/** One parameter of a write (command 1 with status, 2 without). */
-export interface WriteContext {
-  readonly instrument: Instrument;
-  readonly now: number;
-  readonly acknowledged: boolean;
-  /** The real process and the parameter as sent. */
-  readonly process: number;
-  readonly entry: ValueParam;
-  /** DATA offset just past this parameter's value: the INDEX of a status about it. */
-  readonly end: number;
-  readonly candidates: readonly ParamDef[];
-  readonly param: ParamDef | undefined;
-  readonly valueType: ValueType | undefined;
-  /** The decoded value, when the parameter and its type are known. */
-  readonly value: Value | undefined;
-}
-
-/** Status 0 means this behaviour handled the write successfully. */
-export interface WriteOutcome {
-  readonly status: number;
-}
-
-export interface Behaviour {
-  readonly name: string;
-  onMessage?(ctx: MessageContext): MessageOutcome | undefined;
-  onRead?(ctx: ReadContext): ReadOutcome | undefined;
-  onWrite?(ctx: WriteContext): WriteOutcome | undefined;
-}
+export type { Behaviour, MessageContext, MessageOutcome, ReadContext, ReadOutcome, WriteContext, WriteOutcome } from './behaviour.js';
 
 function status(code: number, index: number): MessageOutcome {
   return { reply: { kind: 'status', status: code, index } };

@@ -27,7 +27,7 @@ import {
   type Frame,
   type Protocol,
 } from '../src/codec/index.js';
-import { handleMessage } from './behaviours.js';
+import { defaultBehaviours, handleMessage } from './behaviours.js';
 import { Instrument, type InstrumentHandle } from './instrument.js';
 import type { FaultOptions, InstrumentConfig, SimulatorOptions } from './options.js';
 import { Random } from './random.js';
@@ -35,7 +35,7 @@ import { Random } from './random.js';
 export type { Behaviour, MessageContext, MessageOutcome, ReadContext, ReadOutcome, WriteContext, WriteOutcome } from './behaviours.js';
 export { defaultBehaviours } from './behaviours.js';
 export type { Fluidset, InstrumentHandle } from './instrument.js';
-export { FULL_SCALE, INIT_RESET_LOCKED, INIT_RESET_UNLOCKED, PURGE_FLOW, VALVE_FULL } from './instrument.js';
+export { FULL_SCALE, INIT_RESET_LOCKED, INIT_RESET_UNLOCKED, PURGE_FLOW, VALVE_FULL } from './constants.js';
 export * from './options.js';
 export { Random } from './random.js';
 
@@ -116,7 +116,7 @@ function buildInstruments(options: SimulatorOptions, now: () => number, seed: nu
     const at = ring.indexOf(c.node);
     const next = ring[(at + 1) % ring.length] as number;
     const last = ring[(at - 1 + ring.length) % ring.length] as number;
-    return new Instrument(c, now, seed * 1000 + i, { next, last, busName: configs.length > 1 ? 'FLOW-BUS' : 'NoBus' });
+    return new Instrument(c, now, seed * 1000 + i, { next, last, busName: configs.length > 1 ? 'FLOW-BUS' : 'NoBus' }, defaultBehaviours());
   });
 }
 

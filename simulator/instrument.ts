@@ -1,59 +1,20 @@
 import { GatewayError } from '../src/shared/index.js';
 import type { Value } from '../src/codec/index.js';
-import { allParams, findParam, validateValue, type ParamDef } from '../src/params/index.js';
-import { defaultBehaviours, type Behaviour } from './behaviours.js';
+import { findParam, validateValue, type ParamDef } from '../src/params/index.js';
+import type { Behaviour, InstrumentState } from './behaviour.js';
 import { IDENTIFICATION_NUMBERS, defaultSerial, type InstrumentConfig } from './options.js';
 import { FlowModel } from './physics.js';
 import { Random } from './random.js';
+import { FULL_SCALE, INIT_RESET_LOCKED, INIT_RESET_UNLOCKED, PURGE_FLOW, RESPONSE_ALARM_COUNTS, RESPONSE_ALARM_MS, VALVE_FULL } from './constants.js';
 
-/** What a test (or the CLI) can do with one simulated instrument. */
-export interface InstrumentHandle {
-  /** The instrument's current bus address (Primary Node Address, DDE 2). */
-  readonly node: number;
-  readonly config: InstrumentConfig;
-  /** The value a master would read now (physics evaluated at the simulator clock), by key or DDE. */
-  get(ref: string | number): Value;
-  /**
-   * Sets a value directly, bypassing access rights, ranges and Init Reset, with the same
-   * side effects as a master's write (setpoint moves the physics, fluidset selects a fluid,
-   * measure/fMeasure restart the lag from that value, counterValue restarts the counter).
-   * Parameters that the physics computes (valve output, alarm info) are pinned instead.
-   */
-  set(ref: string | number, value: Value): void;
-  /** Makes every read of the parameter return `value` until `unpin`. */
-  pin(ref: string | number, value: Value): void;
-  unpin(ref: string | number): void;
-  /** Adds behaviours ahead of all existing ones (the last defined is asked first). */
-  defineBehavior(...behaviours: Behaviour[]): void;
-  /** Removes every behaviour with this name (defaults included); true if any was removed. */
-  removeBehavior(name: string): boolean;
-  /** Behaviours in the order they are asked. */
-  readonly behaviours: readonly Behaviour[];
-  /** True while a wink (a digit written to the ID string) is running. */
-  winking(): boolean;
-  /** The database entry for a key or DDE number (throws SIM_UNKNOWN_PARAM). */
-  param(ref: string | number): ParamDef;
-}
+
+export type { InstrumentHandle } from './behaviour.js';
 
 /** A fluidset: what selecting it with DDE 24 loads into fluid name and capacity. */
 export interface Fluidset {
   name: string;
   capacity: number;
 }
-
-/** Raw counts at 100 %. */
-export const FULL_SCALE = 32000;
-/** Valve drive at fully open (24-bit DAC). */
-export const VALVE_FULL = 16777215;
-/** Flow with the valve fully open (purge): about 130 %, the sensor's ceiling. */
-export const PURGE_FLOW = 41600;
-/** Response alarm: |setpoint - measure| above this many counts ... */
-export const RESPONSE_ALARM_COUNTS = 3200;
-/** ... for at least this long. */
-export const RESPONSE_ALARM_MS = 1000;
-/** Init Reset values (DDE 7). */
-export const INIT_RESET_UNLOCKED = 64;
-export const INIT_RESET_LOCKED = 82;
 
 /** Parameters the physics owns; a master's write is checked and acknowledged, then becomes the new state. */
 const DDE = {
@@ -88,13 +49,6 @@ const DDE = {
 /** Strings a real instrument pads with NUL when a fixed length is asked (the captures show `DMFC\0`, `V7.25\0`). */
 const NUL_PADDED = new Set<number>([DDE.deviceType, DDE.firmware]);
 
-let processSet: Set<number> | undefined;
-/** Every process number the database knows. */
-export function knownProcesses(): Set<number> {
-  processSet ??= new Set(allParams().map((p) => p.process));
-  return processSet;
-}
-
 function defaultValue(def: ParamDef): Value {
   switch (def.valueType) {
     case 'string':
@@ -118,7 +72,7 @@ function unitTimeMs(unit: string): number {
   return 60_000;
 }
 
-export class Instrument implements InstrumentHandle {
+export class Instrument implements InstrumentState {
   readonly config: InstrumentConfig;
   private readonly values = new Map<number, Value>();
   private readonly pins = new Map<number, Value>();
@@ -144,13 +98,14 @@ export class Instrument implements InstrumentHandle {
     private readonly clock: () => number,
     seed: number,
     ring: { next: number; last: number; busName: string },
+    behaviours: readonly Behaviour[],
   ) {
     this.config = config;
     this.tauMs = config.tauMs ?? 300;
     this.noise = config.noise ?? 8;
     this.temperatureNoise = config.temperatureNoise ?? 0.05;
     this.random = new Random(seed);
-    this.list = defaultBehaviours();
+    this.list = [...behaviours];
     this.missingProcesses = new Set(config.missing?.processes ?? []);
     this.missingParams = new Set((config.missing?.params ?? []).map(([p, f]) => `${p}/${f}`));
     const now = clock();

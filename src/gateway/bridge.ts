@@ -1,11 +1,24 @@
-import type { DiscardReason, Protocol } from '../codec/index.js';
+import type { Protocol } from '../codec/index.js';
 import type { Direction, ObservedParam, Transaction } from '../observe/index.js';
 import { enumLabel, paramByDde, resolveParam, type ParamDef } from '../params/index.js';
 import { GatewayError, newId, silentLogger, toHex, type Logger } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type LinkOpener, type ReconnectOptions, type SimulatorFactory, type TransportStatus } from '../transport/index.js';
 import { CaptureWriter } from './capture.js';
 import { loggedFromObserved, observedValues } from './observed.js';
-import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from './service.js';
+import type {
+  BridgeDetails,
+  BridgeSide,
+  BusView,
+  DirectionCounters,
+  ForwardLatencyView,
+  GatewayService,
+  InstrumentView,
+  LinkEvent,
+  ParamErrorView,
+  ReadResult,
+  TransactionFilter,
+  WriteResult,
+} from './service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
 import { BridgeTap, type TapCounters } from './tap.js';
 import { IDENTITY_PARAMS, parseInstrumentRef, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
@@ -46,63 +59,6 @@ export interface BridgeDeps {
   readonly maxUnwrittenBytes?: number;
   /** Link events kept for GET /bus. Default 200. */
   readonly maxEvents?: number;
-}
-
-export type BridgeSide = 'instrument' | 'master';
-
-/** Something that happened to the link, kept for GET /bus and logged. */
-export interface LinkEvent {
-  /** ISO time. */
-  readonly time: string;
-  readonly side: BridgeSide | 'capture' | 'decoder';
-  readonly kind: 'open' | 'reopened' | 'down' | 'master-silent' | 'master-resumed' | 'capture-failed' | 'decode-error';
-  readonly reason: string;
-}
-
-/** Counters of one direction. `>`: master to instrument; `<`: instrument to master. */
-export interface DirectionCounters {
-  /** Bytes read from the source side. */
-  readonly bytes: number;
-  /** Bytes the destination side has taken. */
-  readonly forwarded: number;
-  /** Bytes dropped because the destination side was down. */
-  readonly droppedNoPeer: number;
-  /** Bytes dropped because the destination side did not keep up (more than maxUnwrittenBytes waiting). */
-  readonly droppedOverflow: number;
-  /** Bytes whose write to the destination failed. */
-  readonly droppedWriteFailed: number;
-  readonly bursts: number;
-  readonly frames: number;
-  readonly discards: number;
-  readonly discardedBytes: number;
-  readonly discardReasons: Partial<Record<DiscardReason, number>>;
-  /** Bytes forwarded but not decoded because decoding fell behind. */
-  readonly undecodedBytes: number;
-  readonly restarts: number;
-}
-
-/** Time a byte spends inside the gateway (read on one side until the other side has taken it), µs. */
-export interface ForwardLatencyView {
-  readonly count: number;
-  readonly meanUs: number | null;
-  readonly p50Us: number | null;
-  readonly p99Us: number | null;
-  readonly maxUs: number | null;
-  /** Non-empty buckets: count of chunks with latency <= leUs (and above the previous bucket). */
-  readonly buckets: readonly { readonly leUs: number; readonly count: number }[];
-}
-
-export interface BridgeDetails {
-  readonly sides: Record<BridgeSide, { readonly address: string; readonly state: string; readonly since: string; readonly lastError?: string; readonly reconnects: number }>;
-  readonly directions: { readonly '>': DirectionCounters; readonly '<': DirectionCounters };
-  readonly forwardLatency: ForwardLatencyView;
-  readonly masterSilent: boolean;
-  readonly lastMasterByte?: string;
-  readonly outstandingRequests: number;
-  readonly decodeBacklogBytes: number;
-  readonly capture?: { readonly path: string; readonly records: number; readonly dropped: number; readonly error?: string };
-  /** Newest last. */
-  readonly events: readonly LinkEvent[];
 }
 
 /** Log2 histogram of forward latencies, 1 µs .. 2^24 µs. */
