@@ -3,3 +3,5 @@ export * from './hex.js';
 export * from './logger.js';
 export * from './abort.js';
 export * from './id.js';
+export * from './events.js';
+export * from './lifecycle.js';
