@@ -1,0 +1,107 @@
+/**
+ * The gateway's events: what every consumer (the transaction log, and the SSE stream, MQTT and
+ * metrics) listens to, the same in master and bridge mode (the idea of Zigbee2MQTT's event bus and
+ * Z-Wave JS's "value updated"). A consumer subscribes here and never reaches into a mode.
+ * Delivery is `EventHub`'s: after the emitter has returned, isolated per subscriber.
+ */
+import { EventHub, type Logger } from '../shared/index.js';
+import type { BridgeSide, LinkEvent } from './service.js';
+import type { LoggedTransaction } from './sink.js';
+import type { InstrumentIdentity, ValueView } from './views.js';
+
+/** Where a value came from. */
+export type ValueSource = 'poll' | 'read' | 'read-back' | 'observed';
+
+export interface ValuesEvent {
+  /** `bus:node`. */
+  readonly instrument: string;
+  readonly bus: string;
+  readonly node: number;
+  readonly source: ValueSource;
+  /** Each with its own read time. */
+  readonly values: readonly ValueView[];
+}
+
+export type InstrumentEventKind = 'found' | 'online' | 'offline' | 'identity';
+
+export interface InstrumentEvent {
+  readonly instrument: string;
+  readonly bus: string;
+  readonly node: number;
+  readonly kind: InstrumentEventKind;
+  readonly online: boolean;
+  /** The identity as it is now (for `identity`: the new one). */
+  readonly identity: InstrumentIdentity;
+  /** `identity` only: the fields that changed, and what they were. */
+  readonly changed?: readonly (keyof InstrumentIdentity)[];
+  readonly previous?: InstrumentIdentity;
+  /** `offline`: why (the error code and message). */
+  readonly reason?: { readonly code: string; readonly message: string };
+}
+
+export type BusEventKind = 'state' | 'node-backoff' | 'node-recovered';
+
+export interface BusEvent {
+  readonly bus: string;
+  readonly kind: BusEventKind;
+  /** `state`: the transport's state (opening, open, waiting, closed) and how often it reconnected. */
+  readonly state?: string;
+  readonly reconnects?: number;
+  readonly reason?: string;
+  /** `state` while waiting: when the next attempt is due (ISO time). */
+  readonly retryAt?: string;
+  /** `node-backoff`, `node-recovered`: the node, and until when it is left alone (ISO time). */
+  readonly node?: number;
+  readonly until?: string;
+}
+
+export interface StoreEvent {
+  readonly state: 'healthy' | 'spooling' | 'recovering' | 'closed';
+  readonly previous: 'healthy' | 'spooling' | 'recovering' | 'closed';
+  readonly reason?: string;
+  readonly rowsWaiting: number;
+}
+
+export interface BridgeEvent extends LinkEvent {
+  readonly bus: string;
+  /** Present for events of one side. */
+  readonly sideState?: { readonly side: BridgeSide; readonly state: string };
+}
+
+export interface WriteEvent {
+  readonly instrument: string;
+  readonly param: string;
+  readonly dde?: number;
+  /** The value as asked (a refusal) or as written (validated). */
+  readonly value: unknown;
+  /** Who asked: `ip:port` for HTTP, `mqtt`, `cli`, `program`. */
+  readonly source: string;
+  readonly result: 'accepted' | 'refused';
+  /** Refused: the error code and message. */
+  readonly code?: string;
+  readonly message?: string;
+  /** Accepted: the transaction and the value read back. */
+  readonly transactionId?: string;
+  readonly readBack?: unknown;
+}
+
+/** Every event of the gateway, by name. */
+export type GatewayEventMap = {
+  /** Each transaction, as the transaction log stores it. */
+  readonly transaction: LoggedTransaction;
+  readonly values: ValuesEvent;
+  readonly instrument: InstrumentEvent;
+  readonly bus: BusEvent;
+  readonly store: StoreEvent;
+  readonly bridge: BridgeEvent;
+  readonly write: WriteEvent;
+};
+
+export type GatewayEventName = keyof GatewayEventMap & string;
+
+/** The hub both modes emit on. */
+export class GatewayEvents extends EventHub<GatewayEventMap> {
+  constructor(logger?: Logger) {
+    super(logger);
+  }
+}
