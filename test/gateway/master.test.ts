@@ -149,6 +149,33 @@ describe('master mode against the simulator', () => {
     expect(gw.instrument('main:7').node).toBe(7);
   });
 
+  it('a write to an identity parameter refreshes the identity before the write answers', async () => {
+    const { gw, sim } = await start('sim://?nodes=3', { poll: { parameters: ['fMeasure'], intervalMs: 100 } });
+    expect(gw.instrument('3').identity.userTag).toBe('USERTAG');
+    await gw.writeParam('3', 'userTag', 'REACTOR2', { source: 'test' });
+    expect(gw.instrument('3').identity.userTag).toBe('REACTOR2');
+    // Another fluidset: fluid name and capacity follow it, and the capacity bounds the setpoint at once.
+    await gw.writeParam('3', 'fluidsetIndex', 4, { source: 'test' });
+    expect(sim.instruments.get(3)!.get('fluidName')).toBe('Ar');
+    const identity = gw.instrument('3').identity;
+    expect([identity.fluidName, identity.capacity, identity.capacityUnit]).toEqual(['Ar', 140, 'mg/min']);
+    const e = (await gw.writeParam('3', 'fSetpoint', 1000, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+    expect(e.code).toBe('PARAM_INVALID_VALUE');
+    expect(e.message).toMatch(/1000 is outside 0\.\.143\.356 mg\/min \(this instrument's capacity is 140 mg\/min/);
+  });
+
+  it('a change made at the instrument (front panel, another master) is adopted from polls once two reads agree', async () => {
+    const { gw, sim } = await start('sim://?nodes=3', { poll: { parameters: ['fMeasure', 'capacity'], intervalMs: 50 } });
+    expect(gw.instrument('3').identity.capacity).toBe(6817);
+    sim.instruments.get(3)!.set('fluidsetIndex', 7);
+    // The polled capacity changes; the fluid name, which is not polled, is read again with it.
+    const identity = await until(() => {
+      const i = gw.instrument('3').identity;
+      return i.capacity === 74 && i.fluidName === 'CO2' ? i : undefined;
+    });
+    expect(identity.capacityUnit).toBe('mg/min');
+  });
+
   it('serves maxAge reads from the cache without a bus transaction', async () => {
     const { gw, sink } = await start('sim://?nodes=3', { poll: { parameters: [], intervalMs: 1000 } });
     await gw.readParams('3', ['fluidName'], {});
