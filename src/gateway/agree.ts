@@ -8,7 +8,7 @@ export type PlainValue = number | string;
 export interface Agreement {
   /** Values that two reads agreed on, by DDE number. */
   readonly values: Map<number, PlainValue>;
-  /** Parameters that two reads answered with the same status error: the instrument does not have them. */
+  /** Parameters that two reads answered with the same "no such process/parameter" status: the instrument does not have them. */
   readonly lacking: Set<number>;
   /** Every read's results, in order. */
   readonly reads: ParamResult[][];
@@ -24,10 +24,13 @@ export interface AgreeOptions extends ReadOptions {
 /** Failures after which reading again is pointless: an absent node, a bus that is down, a shutdown. */
 const FINAL = new Set(['error-frame', 'bus-unavailable', 'aborted']);
 
+/** Statuses by which an instrument says it has no such process (3) or parameter (4). Others (a communication error) are no answer. */
+const ABSENT_STATUS = new Set([3, 4]);
+
 function answerKey(r: ParamResult): string | undefined {
   if (r.ok) return `v:${JSON.stringify(jsonValue(r.reading.value))}`;
-  if (r.error instanceof BusError && r.error.failure.kind === 'status') return `s:${r.error.failure.status}`;
-  return undefined; // a timeout, a bad reply: no answer at all
+  if (r.error instanceof BusError && r.error.failure.kind === 'status' && ABSENT_STATUS.has(r.error.failure.status)) return `s:${r.error.failure.status}`;
+  return undefined; // a timeout, a bad reply, a transient status: no answer at all
 }
 
 /**

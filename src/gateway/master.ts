@@ -61,6 +61,8 @@ export interface MasterOptions {
   readonly recentTransactions?: number;
   /** When no instrument answers at node 128 (port open, instrument off), walk again after this long, ms. Default 10000. */
   readonly discoveryRetryMs?: number;
+  /** An identity field without two agreeing answers yet is read again from the poll loop after this long, ms. Default 30000. */
+  readonly identityRetryMs?: number;
 }
 
 export const DEFAULT_POLL: PollConfig = {
@@ -76,8 +78,6 @@ const LOCAL = 128;
  * checksum, so one answer is not proof). Two when the line is clean; the others cover lost and garbled replies.
  */
 const AGREE_ATTEMPTS = 4;
-/** An identity field without two agreeing answers yet is read again from the poll loop this often, ms. */
-const IDENTITY_RETRY_MS = 30_000;
 
 type IdentityField = keyof InstrumentIdentity;
 
@@ -420,7 +420,7 @@ export class MasterGateway implements GatewayService {
         // Discovery may have missed part of the identity (lost replies, answers that never agreed, a bus
         // that came back): read what is missing again, at most every 30 s.
         const missing = inst.online ? this.unconfirmed(inst) : [];
-        if (missing.length > 0 && Date.now() - inst.identityTriedAt > IDENTITY_RETRY_MS) await this.readIdentity(inst, missing).catch(() => {});
+        if (missing.length > 0 && Date.now() - inst.identityTriedAt > (this.options.identityRetryMs ?? 30_000)) await this.readIdentity(inst, missing).catch(() => {});
       }
       await sleep(Math.max(0, inst.poll.intervalMs - (Date.now() - started)), signal).catch(() => {});
     }

@@ -172,4 +172,49 @@ describe('identity and discovery under garbled bytes', () => {
     expect(gw.instruments().map((i) => i.node)).toEqual([3, 5, 7]);
     for (const i of gw.instruments()) expect(i.identity).toEqual(truths.get(i.node));
   }, 60_000);
+
+  it('a transient status error is no answer: the fields it hit are read again from the poll loop until confirmed', async () => {
+    // Status 12 (general communication error) on most replies; the instrument has every field.
+    const sim: Simulator = createSimulator({ nodes: [3], faults: { seed: 4, statusError: 0.6, statusErrorCode: 12 }, seed: 5 });
+    const gw = new MasterGateway({
+      buses: [{ name: 'main', port: 'sim://status', bus: { replyTimeoutMs: 40, retries: 1 } }],
+      poll: { parameters: ['fMeasure'], intervalMs: 50 },
+      simulator: () => sim.connect(),
+      identityRetryMs: 100,
+    });
+    cleanup.push(async () => {
+      await gw.close();
+      await sim.close();
+    });
+    await gw.start();
+    await gw.discover();
+    const end = Date.now() + 15_000;
+    while (Object.keys(gw.instrument('3').identity).length < 10 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(sim.stats.faults.statusErrors).toBeGreaterThan(10);
+    expect(gw.instrument('3').identity).toEqual(truth(sim, 3));
+  }, 30_000);
+
+  it('a field the instrument does not have (status 4, twice) stays absent and is not asked for again and again', async () => {
+    const sim: Simulator = createSimulator({ instruments: [{ node: 3, missing: { params: [[113, 6]] } }] });
+    const sink = new MemorySink(10_000);
+    const gw = new MasterGateway({
+      buses: [{ name: 'main', port: 'sim://', bus: { replyTimeoutMs: 100 } }],
+      poll: { parameters: ['fMeasure'], intervalMs: 50 },
+      simulator: () => sim.connect(),
+      identityRetryMs: 100,
+      sink,
+    });
+    cleanup.push(async () => {
+      await gw.close();
+      await sim.close();
+    });
+    await gw.start();
+    await gw.discover();
+    const { userTag: _, ...rest } = truth(sim, 3);
+    expect(gw.instrument('3').identity).toEqual(rest);
+    const scans = () => sink.list({ limit: 10_000 }).filter((t) => t.purpose === 'scan').length;
+    const before = scans();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(scans()).toBe(before);
+  });
 });
