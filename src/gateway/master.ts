@@ -17,7 +17,18 @@ import { openerFor, parseAddress, Transport, type ReconnectOptions, type Simulat
 import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from './service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
 import { OngoingProblem } from './ongoing.js';
-import { IDENTITY_PARAMS, jsonValue, parseInstrumentRef, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
+import { readAgreed, type PlainValue } from './agree.js';
+import {
+  FLUID_FIELDS,
+  IDENTITY_FIELD_BY_DDE,
+  IDENTITY_PARAMS,
+  identityAfterWrite,
+  jsonValue,
+  parseInstrumentRef,
+  unitFor,
+  type InstrumentIdentity,
+  type ValueView,
+} from './views.js';
 
 export interface MasterBusConfig {
   readonly name: string;
@@ -50,6 +61,8 @@ export interface MasterOptions {
   readonly recentTransactions?: number;
   /** When no instrument answers at node 128 (port open, instrument off), walk again after this long, ms. Default 10000. */
   readonly discoveryRetryMs?: number;
+  /** An identity field without two agreeing answers yet is read again from the poll loop after this long, ms. Default 30000. */
+  readonly identityRetryMs?: number;
 }
 
 export const DEFAULT_POLL: PollConfig = {
@@ -60,6 +73,13 @@ export const DEFAULT_POLL: PollConfig = {
 const PNA = 2;
 const NNA = 4;
 const LOCAL = 128;
+/**
+ * Reads of one walk step or identity field, at most, to get two answers that agree (ProPar has no
+ * checksum, so one answer is not proof). Two when the line is clean; the others cover lost and garbled replies.
+ */
+const AGREE_ATTEMPTS = 4;
+
+type IdentityField = keyof InstrumentIdentity;
 
 interface BusHandle {
   readonly name: string;
@@ -82,7 +102,13 @@ interface Instrument {
   readonly handle: BusHandle;
   readonly node: number;
   name?: string;
+  /** Only values two reads agreed on. */
   identity: InstrumentIdentity;
+  /** Identity fields the instrument answered twice with a status error: it does not have them; not asked again. */
+  readonly lacks: Set<IdentityField>;
+  /** Identity values read (polled, read by a client) that differ from the confirmed ones: confirmed or dropped by `confirmIdentity`. */
+  readonly suspect: Map<IdentityField, PlainValue>;
+  confirming?: Promise<void>;
   online: boolean;
   lastSeen?: number;
   lastError?: { code: string; message: string };
@@ -206,24 +232,22 @@ export class MasterGateway implements GatewayService {
     const pna = paramByDde(PNA) as ParamDef;
     const nna = paramByDde(NNA) as ParamDef;
     const scan = { priority: Priority.Scan, purpose: 'scan' } as const;
-    // A walk step is asked up to three times: a lost or garbled reply must not hide an instrument.
-    // An error frame (absent node) is an answer, and final.
-    const ask = async (node: number, params: ParamDef[], opts: { retries?: number; replyTimeoutMs?: number } = {}) => {
-      let results: ParamResult[] = [];
-      for (let attempt = 0; attempt < 3 && !this.stop.signal.aborted; attempt++) {
-        results = await handle.client.read(node, params, { ...scan, ...opts });
-        const first = results[0];
-        if (first?.ok || (first && first.error instanceof BusError && ['error-frame', 'bus-unavailable', 'aborted'].includes(first.error.failure.kind))) break;
-      }
-      return results;
-    };
-    const [local] = await ask(LOCAL, [pna]);
-    if (!local?.ok) {
+    // Each walk step is read until two answers agree: a lost reply must not hide an instrument, and a
+    // garbled one (ProPar has no checksum) must not invent one. An error frame (absent node) is final.
+    const agreed = (node: number, params: ParamDef[]) => readAgreed(handle.client, node, params, { ...scan, attempts: AGREE_ATTEMPTS });
+    const local = await agreed(LOCAL, [pna]);
+    const localNode = local.values.get(PNA);
+    if (typeof localNode !== 'number' || !isNodeAddress(localNode)) {
       const say = handle.silence.seen('no answer at node 128');
       if (say) {
         const retryS = (this.options.discoveryRetryMs ?? 10_000) / 1000;
+        const last = local.reads.at(-1)?.[0];
         log.warn(
-          { error: local && !local.ok ? local.error.message : undefined, attempts: say.attempts, since: new Date(say.since).toISOString() },
+          {
+            error: last && !last.ok ? last.error.message : localNode !== undefined ? `node address ${localNode} is not 1..127` : local.reads.length > 1 ? 'answers disagree' : undefined,
+            attempts: say.attempts,
+            since: new Date(say.since).toISOString(),
+          },
           say.first ? `discovery: no instrument answers at node 128; trying again every ${retryS} s` : `discovery: still no instrument answers at node 128; trying every ${retryS} s`,
         );
       }
@@ -232,29 +256,35 @@ export class MasterGateway implements GatewayService {
     }
     const silent = handle.silence.over();
     if (silent) log.info({ attempts: silent.attempts, silentForS: silent.forS }, 'discovery: an instrument answers at node 128 again');
-    const localNode = Number(local.reading.value);
     handle.localNode = localNode;
     let start = localNode;
-    for (let n = 1; n < localNode && n <= 127; n++) {
+    for (let n = 1; n < localNode; n++) {
       // A quick probe of the addresses below the local one (Bronkhorst's library waits 50 ms; a
       // USB adapter or a pty at start-up can need more, and a probe that times out looks like a flaky bus).
       const [r] = await handle.client.read(n, [pna], { ...scan, retries: 0, replyTimeoutMs: 150 });
-      if (r?.ok) {
+      if (r?.ok && r.reading.value === n) {
         start = n;
         break;
       }
     }
+    // A node is listed only when it said twice that it is at the address asked, and the walk follows a
+    // next-node address only when two reads agree on it.
     const found: number[] = [];
     const seen = new Set<number>();
-    for (let node = start; node >= 1 && node <= 127 && !seen.has(node); ) {
-      seen.add(node);
-      const [addr, next] = await ask(node, [pna, nna]);
-      if (!addr?.ok) break;
-      found.push(node);
-      if (!next?.ok) break;
-      node = Number(next.reading.value);
-    }
-    if (!found.includes(localNode)) found.push(localNode);
+    const chain = async (from: number) => {
+      for (let node = from; isNodeAddress(node) && !seen.has(node) && !this.stop.signal.aborted; ) {
+        seen.add(node);
+        const step = await agreed(node, [pna, nna]);
+        if (step.values.get(PNA) !== node) break;
+        found.push(node);
+        const next = step.values.get(NNA);
+        if (typeof next !== 'number') break;
+        node = next;
+      }
+    };
+    await chain(start);
+    // The local instrument is on the bus (it answered at 128) even when the chain broke before reaching it.
+    if (!found.includes(localNode)) await chain(localNode);
     for (const node of found) {
       const inst = this.addInstrument(handle, node);
       await this.readIdentity(inst);
@@ -273,19 +303,89 @@ export class MasterGateway implements GatewayService {
     );
   }
 
-  private async readIdentity(inst: Instrument): Promise<void> {
+  /**
+   * Reads identity fields (by default every one) until two reads agree on each, and applies what
+   * they agreed on. A field without agreement keeps what was confirmed before, or stays absent and
+   * is read again from the poll loop. `seed`: answers already in hand, each counting as one read.
+   */
+  private async readIdentity(inst: Instrument, fields: readonly IdentityField[] = IDENTITY_PARAMS.map(([f]) => f), seed?: ReadonlyMap<number, readonly PlainValue[]>): Promise<IdentityField[]> {
     inst.identityTriedAt = Date.now();
-    const defs = IDENTITY_PARAMS.map(([, dde]) => paramByDde(dde) as ParamDef);
-    const results = await inst.handle.client.read(inst.node, defs, { priority: Priority.Scan, purpose: 'scan' });
-    const identity: InstrumentIdentity = {};
-    IDENTITY_PARAMS.forEach(([field, ], i) => {
-      const r = results[i];
-      if (r?.ok) (identity as Record<string, unknown>)[field] = jsonValue(r.reading.value);
+    const wanted = IDENTITY_PARAMS.filter(([field]) => fields.includes(field));
+    const defs = wanted.map(([, dde]) => paramByDde(dde) as ParamDef);
+    const got = await readAgreed(inst.handle.client, inst.node, defs, {
+      priority: Priority.Scan,
+      purpose: 'scan',
+      attempts: AGREE_ATTEMPTS,
+      ...(seed ? { seed } : {}),
     });
-    inst.identity = identity;
-    this.noteResults(inst, results);
+    const next: InstrumentIdentity = {};
+    for (const [field, dde] of wanted) {
+      const v = got.values.get(dde);
+      if (v !== undefined) (next as Record<string, PlainValue>)[field] = field === 'capacity' || field === 'channels' ? Number(v) : String(v);
+      if (got.lacking.has(dde)) inst.lacks.add(field);
+    }
+    const last = got.reads.at(-1);
+    if (last) this.noteResults(inst, last, false);
+    return this.setIdentity(inst, next);
   }
 
+  /**
+   * The one place an instrument's identity changes: applies confirmed values, returns the fields
+   * that changed. Another serial number means another instrument at that address: what was
+   * confirmed about the one before is dropped. (An "identity changed" event belongs here.)
+   */
+  private setIdentity(inst: Instrument, next: InstrumentIdentity): IdentityField[] {
+    const before: InstrumentIdentity = inst.identity;
+    const replaced = next.serial !== undefined && before.serial !== undefined && next.serial !== before.serial;
+    const merged: InstrumentIdentity = { ...(replaced ? {} : before), ...next };
+    const changed = IDENTITY_PARAMS.map(([field]) => field).filter((f) => merged[f] !== before[f]);
+    for (const field of Object.keys(next) as IdentityField[]) {
+      inst.lacks.delete(field);
+      inst.suspect.delete(field);
+    }
+    if (replaced) inst.lacks.clear();
+    if (changed.length > 0) inst.identity = merged;
+    return changed;
+  }
+
+  /** Identity fields not confirmed yet, nor known to be missing from the instrument. */
+  private unconfirmed(inst: Instrument): IdentityField[] {
+    return IDENTITY_PARAMS.map(([field]) => field).filter((f) => inst.identity[f] === undefined && !inst.lacks.has(f));
+  }
+
+  /**
+   * A read (a poll, a client's read) gave an identity value other than the confirmed one: a change
+   * at the instrument, or a garbled reply. It counts as one read; the field is read again, and
+   * adopted only when another read agrees with it (the fluid's name, capacity and unit together).
+   */
+  private suspectIdentity(inst: Instrument, ok: readonly ParamReading[]): void {
+    for (const r of ok) {
+      const field = IDENTITY_FIELD_BY_DDE.get(r.param.dde);
+      if (!field || r.cached) continue;
+      const v = jsonValue(r.value);
+      if (inst.identity[field] !== v) inst.suspect.set(field, v);
+    }
+    if (inst.suspect.size === 0 || inst.confirming) return;
+    inst.confirming = this.confirmIdentity(inst)
+      .catch(() => {})
+      .finally(() => {
+        inst.confirming = undefined;
+      });
+  }
+
+  private async confirmIdentity(inst: Instrument): Promise<void> {
+    // One pass over what is suspect now; a value that turns up later starts another pass.
+    const suspect = new Map(inst.suspect);
+    inst.suspect.clear();
+    const fields = new Set(suspect.keys());
+    if ([...fields].some((f) => FLUID_FIELDS.includes(f))) for (const f of FLUID_FIELDS) fields.add(f);
+    const seed = new Map<number, PlainValue[]>();
+    for (const [field, dde] of IDENTITY_PARAMS) {
+      const known = [suspect.get(field), inst.identity[field]].filter((v): v is PlainValue => v !== undefined);
+      if (known.length > 0) seed.set(dde, known);
+    }
+    await this.readIdentity(inst, [...fields], seed);
+  }
   private addInstrument(handle: BusHandle, node: number): Instrument {
     const id = `${handle.name}:${node}`;
     const existing = this.registry.get(id);
@@ -297,7 +397,7 @@ export class MasterGateway implements GatewayService {
           intervalMs: cfg.poll.intervalMs ?? this.defaultPoll.intervalMs,
         }
       : this.defaultPoll;
-    const inst: Instrument = { id, handle, node, identity: {}, online: false, poll, polling: false, identityTriedAt: 0, ...(cfg?.name ? { name: cfg.name } : {}) };
+    const inst: Instrument = { id, handle, node, identity: {}, lacks: new Set(), suspect: new Map(), online: false, poll, polling: false, identityTriedAt: 0, ...(cfg?.name ? { name: cfg.name } : {}) };
     this.registry.set(id, inst);
     void this.pollLoop(inst);
     return inst;
@@ -317,30 +417,27 @@ export class MasterGateway implements GatewayService {
         const results = await inst.handle.client.read(inst.node, inst.poll.params, { priority: Priority.Poll, purpose: 'poll', signal }).catch(() => []);
         if (signal.aborted) break;
         this.noteResults(inst, results);
-        // Discovery may have missed the identity (a lost reply, a bus that came back): read it again, at most every 30 s.
-        if (inst.online && inst.identity.serial === undefined && Date.now() - inst.identityTriedAt > 30_000) {
-          inst.identityTriedAt = Date.now();
-          await this.readIdentity(inst).catch(() => {});
-        }
+        // Discovery may have missed part of the identity (lost replies, answers that never agreed, a bus
+        // that came back): read what is missing again, at most every 30 s.
+        const missing = inst.online ? this.unconfirmed(inst) : [];
+        if (missing.length > 0 && Date.now() - inst.identityTriedAt > (this.options.identityRetryMs ?? 30_000)) await this.readIdentity(inst, missing).catch(() => {});
       }
       await sleep(Math.max(0, inst.poll.intervalMs - (Date.now() - started)), signal).catch(() => {});
     }
   }
 
-  /** Online when anything answered; offline with the error when nothing did. */
-  private noteResults(inst: Instrument, results: readonly ParamResult[]): void {
+  /**
+   * Online when anything answered; offline with the error when nothing did. An identity value that
+   * differs from the confirmed one is checked by reading it again (`watchIdentity`), never taken as is.
+   */
+  private noteResults(inst: Instrument, results: readonly ParamResult[], watchIdentity = true): void {
     const ok = results.filter((r) => r.ok);
     if (ok.length > 0) {
       inst.online = true;
       inst.lastSeen = Date.now();
       const answered = results.find((r) => !r.ok && r.error instanceof BusError && r.error.failure.kind === 'status');
       inst.lastError = answered && !answered.ok ? { code: answered.error.code, message: answered.error.message } : undefined;
-      for (const r of ok) {
-        const key = r.reading.param.key;
-        if (key === 'capacityUnit') inst.identity.capacityUnit = String(r.reading.value);
-        if (key === 'fluidName') inst.identity.fluidName = String(r.reading.value);
-        if (key === 'capacity') inst.identity.capacity = Number(r.reading.value);
-      }
+      if (watchIdentity) this.suspectIdentity(inst, ok.map((r) => r.reading));
     } else if (results.length > 0) {
       const first = results[0];
       if (first && !first.ok) {
@@ -484,18 +581,27 @@ export class MasterGateway implements GatewayService {
         }
         throw err;
       }
-      let readBack: ValueView | undefined;
+      let readBack: ParamReading | undefined;
       if (param.read) {
         const [r] = await inst.handle.client.read(inst.node, [param], { priority: Priority.Write, purpose: 'read-back' });
-        if (r?.ok) readBack = this.valueView(inst, r.reading);
+        if (r?.ok) readBack = r.reading;
       }
-      log.info({ instrument: inst.id, param: param.key, dde: param.dde, value: written, readBack: readBack?.value, transaction: record.id }, `write ${inst.id} ${param.key}=${String(written)} from ${ctx.source}`);
+      // A write of an identity parameter (user tag, capacity, the fluidset: fluid, capacity and unit) changes
+      // the identity: read what it affects again, confirmed, before answering. The read-back counts as one read.
+      const affected = identityAfterWrite(param.dde);
+      if (affected.length > 0) {
+        const seed = new Map<number, PlainValue[]>(readBack && IDENTITY_FIELD_BY_DDE.has(param.dde) ? [[param.dde, [jsonValue(readBack.value)]]] : []);
+        const changed = await this.readIdentity(inst, affected, seed).catch(() => []);
+        if (changed.length > 0) log.info({ instrument: inst.id, changed, identity: inst.identity }, `identity of ${inst.id} changed: ${changed.join(', ')}`);
+      }
+      const readBackView = readBack ? this.valueView(inst, readBack) : undefined;
+      log.info({ instrument: inst.id, param: param.key, dde: param.dde, value: written, readBack: readBackView?.value, transaction: record.id }, `write ${inst.id} ${param.key}=${String(written)} from ${ctx.source}`);
       return {
         instrument: inst.id,
         param: { dde: param.dde, key: param.key, name: param.name },
         written,
         status: { code: 0, name: statusInfo(0).key },
-        ...(readBack ? { readBack } : {}),
+        ...(readBackView ? { readBack: readBackView } : {}),
         transactionId: record.id,
       };
     } catch (err) {
@@ -627,6 +733,11 @@ export function checkAgainstCapacity(param: ParamDef, value: unknown, identity: 
     `${param.key} (DDE ${param.dde}): ${value} is outside 0..${max}${unit} (this instrument's capacity is ${identity.capacity}${unit}; a setpoint can go to 102.4 % of it)`,
     { param: param.key, dde: param.dde, expected: 'number', min: 0, max, value },
   );
+}
+
+/** A bus address an instrument can have (128 is "the local one", not an address). */
+function isNodeAddress(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 127;
 }
 
 function labelOf(param: ParamDef, value: unknown): string | undefined {

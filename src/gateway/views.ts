@@ -40,6 +40,22 @@ export const IDENTITY_PARAMS: readonly [keyof InstrumentIdentity, number][] = [
   ['channels', 184],
 ];
 
+/** The identity field each identity parameter fills, by DDE number. */
+export const IDENTITY_FIELD_BY_DDE: ReadonlyMap<number, keyof InstrumentIdentity> = new Map(IDENTITY_PARAMS.map(([field, dde]) => [dde, field]));
+
+/** What the selected fluid decides: selecting another fluidset changes all three together. */
+export const FLUID_FIELDS: readonly (keyof InstrumentIdentity)[] = ['fluidName', 'capacity', 'capacityUnit'];
+
+/** Fluidset Index [24]: writing it loads another fluid, with its own name, capacity and unit. */
+const FLUIDSET_INDEX = 24;
+
+/** The identity fields an accepted write of a parameter may change (none for most parameters). */
+export function identityAfterWrite(dde: number): (keyof InstrumentIdentity)[] {
+  if (dde === FLUIDSET_INDEX) return [...FLUID_FIELDS];
+  const field = IDENTITY_FIELD_BY_DDE.get(dde);
+  return field ? [field] : [];
+}
+
 /** A parameter value as the API shows it. */
 export interface ValueView {
   readonly dde: number;

@@ -9,8 +9,16 @@ import { createSerialPort } from './serial-port.js';
  * Opens one connection to a bus as a byte stream. A transport calls it again after the link is
  * lost. `present`, when given, says cheaply whether an open could succeed now (a device path
  * exists): the transport then tries as soon as it turns true, instead of waiting out its backoff.
+ * `retryEveryMs`, when given, says an attempt is cheap enough to make at least this often however
+ * long the backoff has grown (a TCP connect: there is no path to watch, the connect is the probe).
  */
-export type LinkOpener = (() => Promise<Duplex>) & { readonly present?: () => boolean };
+export type LinkOpener = (() => Promise<Duplex>) & { readonly present?: () => boolean; readonly retryEveryMs?: number };
+
+/**
+ * A converter that went away is tried this often at most, ms: a refused connect costs one SYN and
+ * its RST, and a converter back from a reboot is used again within about a second.
+ */
+export const TCP_RETRY_EVERY_MS = 1000;
 
 /** Builds the in-process simulator's stream for a `sim://` address; injected by the composition root. */
 export type SimulatorFactory = (params: Readonly<Record<string, string>>) => Duplex;
@@ -33,7 +41,7 @@ export function serialOpener(path: string, baudRate: number): LinkOpener {
 }
 
 export function tcpOpener(host: string, port: number, connectTimeoutMs = 5000): LinkOpener {
-  return () =>
+  const open = (): Promise<Duplex> =>
     new Promise((resolve, reject) => {
       const socket = connect({ host, port });
       const fail = (err: Error) => {
@@ -50,6 +58,7 @@ export function tcpOpener(host: string, port: number, connectTimeoutMs = 5000): 
         resolve(socket);
       });
     });
+  return Object.assign(open, { retryEveryMs: TCP_RETRY_EVERY_MS });
 }
 
 /** The opener for an address. `sim://` needs the simulator factory, which only the composition root may import. */

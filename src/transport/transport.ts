@@ -29,7 +29,7 @@ export interface TransportStatus {
 export interface ReconnectOptions {
   /** First wait after a failure, ms. Default 250; 10..60000. */
   readonly initialDelayMs: number;
-  /** Longest wait between attempts, ms. Default 10000; 100..600000. */
+  /** Longest wait between attempts, ms. Default 10000; 100..600000. A TCP converter is tried at least every second regardless. */
   readonly maxDelayMs: number;
   /** Growth factor per failed attempt. Default 2; 1..10. */
   readonly factor: number;
@@ -48,7 +48,9 @@ interface TransportEvents {
 /**
  * One transport shape for serial ports, TCP converters and the in-process
  * simulator: a byte stream that reopens itself with capped exponential backoff
- * when it is lost, and says so. Nothing above it knows which link it has.
+ * when it is lost, and says so. A serial device that vanished is watched for and
+ * opened as soon as it is back; a TCP converter is tried at least every second.
+ * Nothing above it knows which link it has.
  */
 export class Transport extends EventEmitter<TransportEvents> {
   private link: Duplex | undefined;
@@ -223,7 +225,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   private schedule(): void {
-    const wait = this.delay;
+    // An opener whose attempts are cheap (TCP) is tried at least every `retryEveryMs`, whatever the backoff.
+    const wait = Math.min(this.delay, this.opener.retryEveryMs ?? Infinity);
     this.delay = Math.min(this.reconnect.maxDelayMs, this.delay * this.reconnect.factor);
     this.retryAt = Date.now() + wait;
     this.current = 'waiting';

@@ -90,3 +90,131 @@ describe('master mode under injected faults', () => {
     expect(gw.instrument('3').online).toBe(true);
   });
 });
+
+describe('identity and discovery under garbled bytes', () => {
+  /** What each simulated instrument really is, field by field, as the gateway's identity names it. */
+  function truth(sim: Simulator, node: number): Record<string, unknown> {
+    const h = sim.instruments.get(node)!;
+    const text = (ref: string) => String(h.get(ref));
+    return {
+      idString: text('identificationString'),
+      deviceType: text('deviceType'),
+      model: text('bhtModelNumber'),
+      serial: text('serialNumber'),
+      firmware: text('firmwareVersion'),
+      userTag: text('userTag'),
+      fluidName: text('fluidName'),
+      capacity: Number(h.get('capacity')),
+      capacityUnit: text('capacityUnit'),
+      channels: Number(h.get('numberOfChannels')),
+    };
+  }
+
+  it('60 walks at 5 % garbled replies: a node is listed only when confirmed, never a phantom', async () => {
+    const sim: Simulator = createSimulator({ nodes: [3, 5, 7], faults: { seed: 8, garble: 0.05 }, seed: 5 });
+    const gw = new MasterGateway({
+      buses: [{ name: 'main', port: 'sim://garbled', bus: { replyTimeoutMs: 40, retries: 1, backoffAfterFailures: 100 } }],
+      poll: { parameters: [], intervalMs: 1000 },
+      simulator: () => sim.connect(),
+    });
+    cleanup.push(async () => {
+      await gw.close();
+      await sim.close();
+    });
+    await gw.start();
+    const phantoms: number[] = [];
+    for (let walk = 0; walk < 60; walk++) {
+      const listed = await gw.discover();
+      phantoms.push(...listed.map((i) => i.node).filter((n) => ![3, 5, 7].includes(n)));
+    }
+    expect(sim.stats.faults.garbled, 'the fault was not injected').toBeGreaterThan(40);
+    expect(phantoms, 'a node that is not on the bus was listed').toEqual([]);
+    expect(gw.instruments().map((i) => i.node)).toEqual([3, 5, 7]);
+  }, 60_000);
+
+  it('many walks and polls at 5 % garbled replies: every identity field shown is the true one', async () => {
+    const sim: Simulator = createSimulator({ nodes: [3, 5, 7], faults: { seed: 3, garble: 0.05 }, seed: 5 });
+    const gw = new MasterGateway({
+      buses: [{ name: 'main', port: 'sim://garbled', bus: { replyTimeoutMs: 40, retries: 1, backoffAfterFailures: 100 } }],
+      // Capacity, unit and fluid are polled too: a garbled poll reply must not change them.
+      poll: { parameters: ['fMeasure', 'capacity', 'capacityUnit', 'fluidName'], intervalMs: 60 },
+      simulator: () => sim.connect(),
+    });
+    cleanup.push(async () => {
+      await gw.close();
+      await sim.close();
+    });
+    await gw.start();
+    const truths = new Map([3, 5, 7].map((n) => [n, truth(sim, n)]));
+    const phantoms = new Map<number, number>();
+    const wrong: string[] = [];
+    const check = () => {
+      for (const i of gw.instruments()) {
+        const t = truths.get(i.node);
+        if (!t) {
+          phantoms.set(i.node, (phantoms.get(i.node) ?? 0) + 1);
+          continue;
+        }
+        for (const [field, value] of Object.entries(i.identity)) if (value !== t[field]) wrong.push(`node ${i.node} ${field}=${JSON.stringify(value)}`);
+      }
+    };
+    for (let walk = 0; walk < 40; walk++) {
+      await gw.discover();
+      check();
+      // Polls in between: each may carry a garbled capacity, unit or fluid name.
+      await new Promise((r) => setTimeout(r, 70));
+      check();
+    }
+    expect(sim.stats.faults.garbled, 'the fault was not injected').toBeGreaterThan(30);
+    expect([...phantoms.keys()], 'a node that is not on the bus was listed').toEqual([]);
+    expect([...new Set(wrong)], 'an identity field differs from the instrument').toEqual([]);
+    // Not by showing nothing: every instrument ends with its whole identity, confirmed.
+    expect(gw.instruments().map((i) => i.node)).toEqual([3, 5, 7]);
+    for (const i of gw.instruments()) expect(i.identity).toEqual(truths.get(i.node));
+  }, 60_000);
+
+  it('a transient status error is no answer: the fields it hit are read again from the poll loop until confirmed', async () => {
+    // Status 12 (general communication error) on most replies; the instrument has every field.
+    const sim: Simulator = createSimulator({ nodes: [3], faults: { seed: 4, statusError: 0.6, statusErrorCode: 12 }, seed: 5 });
+    const gw = new MasterGateway({
+      buses: [{ name: 'main', port: 'sim://status', bus: { replyTimeoutMs: 40, retries: 1 } }],
+      poll: { parameters: ['fMeasure'], intervalMs: 50 },
+      simulator: () => sim.connect(),
+      identityRetryMs: 100,
+    });
+    cleanup.push(async () => {
+      await gw.close();
+      await sim.close();
+    });
+    await gw.start();
+    await gw.discover();
+    const end = Date.now() + 15_000;
+    while (Object.keys(gw.instrument('3').identity).length < 10 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(sim.stats.faults.statusErrors).toBeGreaterThan(10);
+    expect(gw.instrument('3').identity).toEqual(truth(sim, 3));
+  }, 30_000);
+
+  it('a field the instrument does not have (status 4, twice) stays absent and is not asked for again and again', async () => {
+    const sim: Simulator = createSimulator({ instruments: [{ node: 3, missing: { params: [[113, 6]] } }] });
+    const sink = new MemorySink(10_000);
+    const gw = new MasterGateway({
+      buses: [{ name: 'main', port: 'sim://', bus: { replyTimeoutMs: 100 } }],
+      poll: { parameters: ['fMeasure'], intervalMs: 50 },
+      simulator: () => sim.connect(),
+      identityRetryMs: 100,
+      sink,
+    });
+    cleanup.push(async () => {
+      await gw.close();
+      await sim.close();
+    });
+    await gw.start();
+    await gw.discover();
+    const { userTag: _, ...rest } = truth(sim, 3);
+    expect(gw.instrument('3').identity).toEqual(rest);
+    const scans = () => sink.list({ limit: 10_000 }).filter((t) => t.purpose === 'scan').length;
+    const before = scans();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(scans()).toBe(before);
+  });
+});

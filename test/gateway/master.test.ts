@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulator } from '../../simulator/index.js';
+import { serveTcp, type TcpServer } from '../../simulator/cli.js';
 import { MasterGateway, MemorySink, type MasterOptions } from '../../src/gateway/index.js';
 import { simulatorFactory } from '../../src/sim.js';
 import { type GatewayError } from '../../src/shared/index.js';
@@ -149,6 +150,33 @@ describe('master mode against the simulator', () => {
     expect(gw.instrument('main:7').node).toBe(7);
   });
 
+  it('a write to an identity parameter refreshes the identity before the write answers', async () => {
+    const { gw, sim } = await start('sim://?nodes=3', { poll: { parameters: ['fMeasure'], intervalMs: 100 } });
+    expect(gw.instrument('3').identity.userTag).toBe('USERTAG');
+    await gw.writeParam('3', 'userTag', 'REACTOR2', { source: 'test' });
+    expect(gw.instrument('3').identity.userTag).toBe('REACTOR2');
+    // Another fluidset: fluid name and capacity follow it, and the capacity bounds the setpoint at once.
+    await gw.writeParam('3', 'fluidsetIndex', 4, { source: 'test' });
+    expect(sim.instruments.get(3)!.get('fluidName')).toBe('Ar');
+    const identity = gw.instrument('3').identity;
+    expect([identity.fluidName, identity.capacity, identity.capacityUnit]).toEqual(['Ar', 140, 'mg/min']);
+    const e = (await gw.writeParam('3', 'fSetpoint', 1000, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+    expect(e.code).toBe('PARAM_INVALID_VALUE');
+    expect(e.message).toMatch(/1000 is outside 0\.\.143\.356 mg\/min \(this instrument's capacity is 140 mg\/min/);
+  });
+
+  it('a change made at the instrument (front panel, another master) is adopted from polls once two reads agree', async () => {
+    const { gw, sim } = await start('sim://?nodes=3', { poll: { parameters: ['fMeasure', 'capacity'], intervalMs: 50 } });
+    expect(gw.instrument('3').identity.capacity).toBe(6817);
+    sim.instruments.get(3)!.set('fluidsetIndex', 7);
+    // The polled capacity changes; the fluid name, which is not polled, is read again with it.
+    const identity = await until(() => {
+      const i = gw.instrument('3').identity;
+      return i.capacity === 74 && i.fluidName === 'CO2' ? i : undefined;
+    });
+    expect(identity.capacityUnit).toBe('mg/min');
+  });
+
   it('serves maxAge reads from the cache without a bus transaction', async () => {
     const { gw, sink } = await start('sim://?nodes=3', { poll: { parameters: [], intervalMs: 1000 } });
     await gw.readParams('3', ['fluidName'], {});
@@ -250,6 +278,45 @@ describe('a bus that stays down', () => {
       await sim.close();
     }
   });
+
+  it('a TCP converter that comes back after a long outage is used again within 2 s, with the default backoff, and the outage is not logged per attempt', async () => {
+    const warnings: string[] = [];
+    const logger = {
+      error() {},
+      warn: (_o: unknown, msg?: string) => void warnings.push(msg ?? ''),
+      info() {},
+      debug() {},
+      child() {
+        return logger;
+      },
+    };
+    const sim = createSimulator({ nodes: [3] });
+    let tcp: TcpServer | undefined = await serveTcp(sim, '127.0.0.1', 0);
+    const port = tcp.port;
+    const gw = new MasterGateway({ buses: [{ name: 'main', port: `tcp://127.0.0.1:${port}` }], poll: { parameters: ['fMeasure'], intervalMs: 200 }, logger });
+    try {
+      await gw.start();
+      await until(() => gw.instruments().find((i) => i.online), 5000);
+      await tcp.close();
+      tcp = undefined;
+      await until(() => gw.buses()[0]!.transport.state !== 'open' || undefined, 5000);
+      // Longer than the backoff takes to grow to its 10 s maximum (250 ms doubling: 0.25 + 0.5 + ... + 8 s).
+      await new Promise((r) => setTimeout(r, 12_000));
+      const waits = gw.buses()[0]!.transport;
+      tcp = await serveTcp(sim, '127.0.0.1', port);
+      const back = Date.now();
+      await until(() => gw.buses()[0]!.transport.state === 'open' || undefined, 15_000);
+      const tookMs = Date.now() - back;
+      expect(tookMs, `reopened ${tookMs} ms after the converter returned (next attempt was due ${waits.retryAt})`).toBeLessThan(2000);
+      await until(() => gw.instruments().find((i) => i.online), 5000);
+      // Logged when it went, and once more when the reason changed (closed, then refused): not per attempt.
+      expect(warnings.filter((w) => w.startsWith('bus main'))).toEqual(['bus main unavailable; reopening with backoff', 'bus main still unavailable']);
+    } finally {
+      await gw.close();
+      await tcp?.close();
+      await sim.close();
+    }
+  }, 25_000);
 
   it('does not poll a backed-off node: no log rows for polls that never went on the wire', async () => {
     // Node 9 is configured but not on the bus: its polls fail until it is backed off.

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { Bus, type BusError } from '../../src/bus/index.js';
 import { buildRequest, WireType } from '../../src/codec/index.js';
 import type { GatewayError } from '../../src/shared/index.js';
-import { Transport } from '../../src/transport/index.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { tcpOpener, Transport, type TransportStatus } from '../../src/transport/index.js';
 
 /**
  * A link whose writes never complete and whose close never finishes either, as a serial device
@@ -54,5 +55,28 @@ describe('Transport', () => {
     expect(((await second) as BusError).failure.kind).toBe('bus-unavailable');
     await bus.close();
     await t.close();
+  });
+
+  it('a TCP converter that stays away is tried at least every second, however far the backoff has grown', async () => {
+    // A port nobody listens on: each connect is refused at once.
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    // Growth by 10: without the cap the third wait would already be 10 s.
+    const t = new Transport(`tcp://127.0.0.1:${port}`, tcpOpener('127.0.0.1', port), { initialDelayMs: 100, maxDelayMs: 60_000, factor: 10 });
+    const waits: number[] = [];
+    t.on('state', (s: TransportStatus) => {
+      if (s.state === 'waiting' && s.retryAt !== undefined) waits.push(s.retryAt - s.since);
+    });
+    try {
+      await t.start();
+      const end = Date.now() + 4000;
+      while (waits.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      // retryAt and since are two readings of the clock: to the nearest 10 ms.
+      expect(waits.slice(0, 4).map((w) => Math.round(w / 10) * 10)).toEqual([100, 1000, 1000, 1000]);
+    } finally {
+      await t.close();
+    }
   });
 });
