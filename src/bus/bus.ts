@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import {
   createDeframer,
@@ -140,6 +140,9 @@ export class Bus extends EventEmitter<BusEvents> {
     super();
     this.options = resolveBusOptions(options);
     this.queue = new PQueue({ concurrency: this.options.pipelineDepth });
+    // Every waiting transaction listens on the shutdown signal until it ends (and then stops
+    // listening): a bus with many instruments has many at once, which is no leak.
+    setMaxListeners(0, this.shutdown.signal);
     this.deframer = createDeframer(this.options.protocol);
     const s = transport.status();
     this.bytesAtStart = { in: s.bytesIn, out: s.bytesOut };

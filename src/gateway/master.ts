@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { packetToFrame, statusInfo, type Protocol } from '../codec/index.js';
 import {
   Bus,
@@ -137,6 +138,8 @@ export class MasterGateway implements GatewayService {
     this.recent = new MemorySink(options.recentTransactions ?? 1000);
     this.sinks = [this.recent, ...(options.sink ? [options.sink] : [])];
     this.defaultPoll = { params: options.poll.parameters.map((p) => resolveParam(p)), intervalMs: options.poll.intervalMs };
+    // Each instrument's poll loop and its transaction listen on the stop signal: many instruments, many listeners, no leak.
+    setMaxListeners(0, this.stop.signal);
   }
 
   /** Opens every bus and starts discovery and polling in the background; resolves once each bus's first open attempt is done. */

@@ -215,6 +215,20 @@ describe('bus transactions', () => {
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 
+  it('many transactions waiting at once raise no MaxListenersExceededWarning (their listeners are removed, not leaked)', async () => {
+    const { bus } = await setup((f, reply) => reply(answer('binary', f, measureAnswer(1))));
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void (w.name === 'MaxListenersExceededWarning' && warnings.push(w));
+    process.on('warning', onWarning);
+    try {
+      await Promise.all(Array.from({ length: 40 }, (_, i) => bus.transact(1 + (i % 20), READ_MEASURE)));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.message)).toEqual([]);
+  });
+
   it('shutdown rejects every waiting caller; none hangs', async () => {
     const { bus } = await setup(() => {}, { replyTimeoutMs: 5000 });
     const calls = [1, 2, 3, 4].map((n) => bus.transact(n, READ_MEASURE).catch((e: unknown) => e));
