@@ -102,7 +102,18 @@ function alive(pid) {
   }
 }
 
-/** Takes the build lock (a directory holding the owner's pid); a lock whose owner died is taken over. */
+function lockAgeMs() {
+  try {
+    return Date.now() - statSync(LOCK).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Takes the build lock (a directory holding the owner's pid). A lock whose owner died is taken
+ * over, and so is one still without a pid after 10 s (its owner died between the two steps).
+ */
 function lock(timeoutMs = 300_000) {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -119,7 +130,8 @@ function lock(timeoutMs = 300_000) {
     } catch {
       // The owner has made the directory but not yet written its pid, or just removed both.
     }
-    if (Number.isInteger(owner) && owner > 0 && !alive(owner)) rmSync(LOCK, { recursive: true, force: true });
+    const ownerDied = Number.isInteger(owner) && owner > 0 ? !alive(owner) : lockAgeMs() > 10_000;
+    if (ownerDied) rmSync(LOCK, { recursive: true, force: true });
     else if (Date.now() > until) throw new Error(`cannot build dist/: ${LOCK} has been held for ${timeoutMs / 1000} s (by pid ${owner}); remove it if no build is running`);
     else sleep(100);
   }

@@ -5,8 +5,8 @@
  * The full check of the package (npm pack, npm install -g, the installed flowbus run) takes
  * minutes: scripts/check-package.sh, which .ci/run runs after `npm test`.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -135,5 +135,22 @@ describe('ensure-build and bin/flowbus.js on a project of their own', () => {
     const r = await flowbus();
     expect(r.stdout).toBe('third assets\n');
     expect(r.stderr).toMatch(/src\/message\.ts changed/);
+  }, 120_000);
+
+  it('a lock left by a build that was killed is taken over: its pid is gone, or it has none after 10 s', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    write('.build.lock/pid', String(dead));
+    write('src/message.ts', "export const MESSAGE: string = 'fourth';\n");
+    expect((await ensure()).stderr).toMatch(/built dist\//);
+    expect(existsSync(join(root, '.build.lock'))).toBe(false);
+    expect((await flowbus()).stdout).toBe('fourth assets\n');
+
+    mkdirSync(join(root, '.build.lock'));
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(join(root, '.build.lock'), minuteAgo, minuteAgo);
+    write('src/message.ts', "export const MESSAGE: string = 'fifth';\n");
+    expect((await ensure()).stderr).toMatch(/built dist\//);
+    expect(existsSync(join(root, '.build.lock'))).toBe(false);
+    expect((await flowbus()).stdout).toBe('fifth assets\n');
   }, 120_000);
 });
