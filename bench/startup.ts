@@ -17,7 +17,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -108,6 +108,8 @@ const mb = (b: number) => (b / MB).toFixed(1);
 
 execFileSync(process.execPath, [join(ROOT, 'scripts/ensure-build.mjs')], { stdio: 'inherit' });
 
+const loadStart = loadavg()[0]!.toFixed(1);
+
 // 1. Start-up, one process at a time; the first round warms the page cache and is not counted.
 const startups = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
 for (let round = 0; round <= ROUNDS; round++) {
@@ -140,7 +142,7 @@ await Promise.all(running.map(stop));
 
 const last = samples[samples.length - 1]!;
 const [a, b] = [0, 1]; // tsx, compiled (the order of VARIANTS)
-console.log(`start-up and memory: flowbus serve --simulator (3 instruments, SQLite log), node ${process.version}, ${ROUNDS} start-up rounds, ${MINUTES} min side by side`);
+console.log(`start-up and memory: flowbus serve --simulator (3 instruments, SQLite log), node ${process.version}, ${ROUNDS} start-up rounds, ${MINUTES} min side by side; load average ${loadStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end`);
 console.log('');
 console.log('| | ' + VARIANTS.map((v) => `${v.name}: \`${v.command}\``).join(' | ') + ' | compiled / tsx |');
 console.log('|---|---:|---:|---:|');
