@@ -45,7 +45,7 @@ function layerRule(folder, allowed, prefix) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'data/**', 'openapi/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.dist-*/**', 'coverage/**', 'data/**', 'openapi/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,19 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx, so a fresh clone needs no build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled program in dist/. `npm run build` makes it; `npm start`, `npm test`,
+// `npm install` in a clone and `npm pack` build it when the sources changed.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-register();
-await import('../src/cli.ts');
+const cli = new URL('../dist/src/cli.js', import.meta.url);
+const root = fileURLToPath(new URL('../', import.meta.url));
+if (!existsSync(cli)) {
+  console.error(`flowbus: the compiled program is missing (${fileURLToPath(cli)}): run \`npm run build\` in ${root}`);
+  process.exit(1);
+}
+// In a clone (sources beside dist/), say so when dist/ is older than the sources: it would run the old code.
+if (existsSync(new URL('../src/', import.meta.url)) && existsSync(new URL('../scripts/ensure-build.mjs', import.meta.url))) {
+  const { staleReason } = await import('../scripts/ensure-build.mjs');
+  const why = staleReason();
+  if (why) console.error(`flowbus: warning: dist/ is older than the sources (${why}): run \`npm run build\` in ${root}`);
+}
+await import(cli.href);

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
 
 const run = promisify(execFile);
-const BIN = resolve('bin/flowbus.js');
 const PORT = 'sim://?nodes=3,5';
 
 async function flowbus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -29,6 +29,8 @@ async function flowbusIn(cwd: string, ...args: string[]): Promise<{ code: number
 }
 
 describe('flowbus one-shot commands', () => {
+  beforeAll(buildOnce, BUILD_TIMEOUT_MS);
+
   it('scan finds the instruments with their identity', async () => {
     const r = await flowbus('scan', '--port', PORT, '--json');
     expect(r.code).toBe(0);

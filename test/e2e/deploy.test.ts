@@ -2,7 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
 
 const UNIT = resolve('deploy/flowbus-gateway.service');
 const text = readFileSync(UNIT, 'utf8');
@@ -17,10 +18,12 @@ function systemdAnalyze(): boolean {
 }
 
 describe('deploy/flowbus-gateway.service', () => {
+  beforeAll(buildOnce, BUILD_TIMEOUT_MS);
+
   it('starts `flowbus serve` with options that exist, and stops it with SIGTERM', () => {
     const exec = /^ExecStart=(.+)$/m.exec(text)?.[1]?.split(/\s+/) ?? [];
     expect(exec.slice(1, 4)).toEqual(['/opt/flowbus-gateway/bin/flowbus.js', 'serve', '--config']);
-    const help = execFileSync(process.execPath, [resolve('bin/flowbus.js'), 'serve', '--help'], { encoding: 'utf8' });
+    const help = execFileSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
     const options = exec.filter((a) => a.startsWith('--'));
     expect(options.length).toBeGreaterThan(0);
     for (const o of options) expect(help, o).toContain(o);

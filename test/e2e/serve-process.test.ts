@@ -7,12 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../bridge/helpers.js';
-
-const BIN = resolve('bin/flowbus.js');
+import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -47,6 +46,7 @@ function start(cwd: string, httpPort: number): Running {
 }
 
 describe('flowbus serve as a service', () => {
+  beforeAll(buildOnce, BUILD_TIMEOUT_MS);
   const dir = mkdtempSync(join(tmpdir(), 'flowbus-serve-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

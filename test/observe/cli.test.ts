@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runDecode } from '../../src/observe/cli.js';
+import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
 import { CAPTURES_DIR, HAVE_CAPTURES, SKIP_MESSAGE } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -78,12 +79,16 @@ describe('flowbus decode', () => {
 
   // src/cli.ts also imports modules other engineers are writing; run it end to end only once they exist.
   const cliReady = ['simulator/cli.ts', 'src/demo.ts', 'src/params/cli.ts'].every((f) => existsSync(ROOT + f));
-  it.skipIf(!cliReady || !HAVE_CAPTURES)('runs end to end through src/cli.ts', async () => {
-    const exec = promisify(execFile);
-    const { stdout } = await exec('npx', ['tsx', 'src/cli.ts', 'decode', CAPTURES_DIR + 'log2.log', '--json'], { cwd: ROOT });
-    const last = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
-    expect(last).toMatchObject({ type: 'summary', frames: { '>': 668, '<': 668 }, paired: 668, errorFrames: 260 });
-    const missing = await exec('npx', ['tsx', 'src/cli.ts', 'decode', '/nonexistent.log'], { cwd: ROOT }).catch((e: { code: number }) => e);
-    expect((missing as { code: number }).code).toBe(2);
-  }, 60_000);
+  describe.skipIf(!cliReady || !HAVE_CAPTURES)('the command', () => {
+    beforeAll(buildOnce, BUILD_TIMEOUT_MS);
+
+    it('runs end to end through bin/flowbus.js (the compiled src/cli.ts)', async () => {
+      const exec = promisify(execFile);
+      const { stdout } = await exec(process.execPath, [BIN, 'decode', CAPTURES_DIR + 'log2.log', '--json'], { cwd: ROOT });
+      const last = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+      expect(last).toMatchObject({ type: 'summary', frames: { '>': 668, '<': 668 }, paired: 668, errorFrames: 260 });
+      const missing = await exec(process.execPath, [BIN, 'decode', '/nonexistent.log'], { cwd: ROOT }).catch((e: { code: number }) => e);
+      expect((missing as { code: number }).code).toBe(2);
+    }, 60_000);
+  });
 });
