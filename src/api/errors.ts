@@ -111,7 +111,7 @@ function allowedText(details: Record<string, unknown>, message: string): string 
   }
   const { min, max } = details;
   if (typeof min === 'number' && typeof max === 'number' && !message.includes(`${min}..${max}`)) parts.push(`allowed range ${min}..${max}`);
-  if (typeof details.length === 'number' && details.length > 0 && !message.includes(`length ${details.length}`)) {
+  if (typeof details.length === 'number' && details.length > 0 && !message.includes(`length ${details.length}`) && !message.includes(`at most ${details.length} `)) {
     parts.push(`at most ${details.length} ${details.expected === 'bytes' ? 'bytes' : 'characters'}`);
   }
   return parts.length > 0 ? `${message}; ${parts.join('; ')}` : message;

@@ -98,6 +98,15 @@ function loadParam(raw: unknown, index: number): ParamDef {
   if (raw.unit !== undefined) param.unit = str(raw, 'unit', where);
   if (raw.description !== undefined) param.description = str(raw, 'description', where);
   if (raw.bits === true) param.bits = true;
+  if (raw.enumerationOpen !== undefined) {
+    if (raw.enumerationOpen !== true || raw.enumeration === undefined) invalid(`${where}: enumerationOpen must be true and needs an enumeration`);
+    param.enumerationOpen = true;
+  }
+  if (raw.maxLength !== undefined) {
+    const max = num(raw, 'maxLength', where);
+    if (valueType !== 'string' || param.length !== 0 || !Number.isInteger(max) || max < 1) invalid(`${where}: maxLength is for variable-length strings, a positive integer`);
+    param.maxLength = max;
+  }
   if (raw.enumeration !== undefined) {
     if (!Array.isArray(raw.enumeration)) invalid(`${where}: enumeration is not an array`);
     param.enumeration = Object.freeze(raw.enumeration.map((e) => loadEnum(e, where)));
