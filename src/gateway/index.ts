@@ -5,3 +5,4 @@ export * from './master.js';
 export * from './bridge.js';
 export { loggedFromObserved, deterministicId } from './observed.js';
 export * from './replay.js';
+export * from './write-checks.js';

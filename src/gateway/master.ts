@@ -11,13 +11,14 @@ import {
   type TransactionRecord,
 } from '../bus/index.js';
 import { Pairer, type Transaction } from '../observe/index.js';
-import { paramByDde, resolveParam, validateValue, type ParamDef } from '../params/index.js';
+import { paramByDde, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../params/index.js';
 import { GatewayError, silentLogger, sleep, type Logger } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type ReconnectOptions, type SimulatorFactory } from '../transport/index.js';
 import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from './service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
 import { OngoingProblem } from './ongoing.js';
 import { IDENTITY_PARAMS, jsonValue, parseInstrumentRef, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
+import { capacityRange, isCapacityBound, refuseUnwritable, writeValidation } from './write-checks.js';
 
 export interface MasterBusConfig {
   readonly name: string;
@@ -59,6 +60,8 @@ export const DEFAULT_POLL: PollConfig = {
 
 const PNA = 2;
 const NNA = 4;
+const CAPACITY = 21;
+const CAPACITY_UNIT = 129;
 const LOCAL = 128;
 
 interface BusHandle {
@@ -286,6 +289,22 @@ export class MasterGateway implements GatewayService {
     this.noteResults(inst, results);
   }
 
+  /**
+   * The identity with the capacity for a capacity-bound write: as discovery (or the polls) read
+   * it, or read now when it is missing (a reply lost during discovery, a fluid set changed since).
+   * Throws PARAM_CAPACITY_UNKNOWN when it cannot be read: such a write is never sent unchecked.
+   */
+  private async knownCapacity(inst: Instrument): Promise<{ identity: InstrumentIdentity; why?: string }> {
+    if (inst.identity.capacity !== undefined && inst.identity.capacity > 0) return { identity: inst.identity };
+    const [capacity, unit] = await inst.handle.client.read(inst.node, [paramByDde(CAPACITY) as ParamDef, paramByDde(CAPACITY_UNIT) as ParamDef], {
+      priority: Priority.Write,
+      purpose: 'read',
+    });
+    if (capacity?.ok && typeof capacity.reading.value === 'number') inst.identity.capacity = capacity.reading.value;
+    if (unit?.ok) inst.identity.capacityUnit = String(unit.reading.value).trim();
+    return capacity && !capacity.ok ? { identity: inst.identity, why: `reading it failed: ${capacity.error.message}` } : { identity: inst.identity };
+  }
+
   private addInstrument(handle: BusHandle, node: number): Instrument {
     const id = `${handle.name}:${node}`;
     const existing = this.registry.get(id);
@@ -456,18 +475,13 @@ export class MasterGateway implements GatewayService {
     try {
       const inst = this.find(ref);
       param = resolveParam(name);
-      if (param.highlySecured) {
-        throw new GatewayError('PARAM_FACTORY', `${param.key} (DDE ${param.dde}) is a factory parameter; the gateway does not write it`, { param: param.key, dde: param.dde });
+      refuseUnwritable(param, this.options.secured === true, 'set "secured: true" in the config');
+      let range: InstrumentRange | undefined;
+      if (isCapacityBound(param)) {
+        const known = await this.knownCapacity(inst);
+        range = capacityRange(param, known.identity, known.why);
       }
-      if (param.secured && !this.options.secured) {
-        throw new GatewayError(
-          'PARAM_SECURED',
-          `${param.key} (DDE ${param.dde}) is a secured parameter; set "secured: true" in the config to allow writing it (it is then written inside Init Reset 64 ... 82)`,
-          { param: param.key, dde: param.dde },
-        );
-      }
-      const v = validateValue(param, value);
-      checkAgainstCapacity(param, v, inst.identity);
+      const v = validateValue(param, value, writeValidation(param, inst.handle.client, range));
       const written = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
       let record: TransactionRecord;
       try {
@@ -484,6 +498,8 @@ export class MasterGateway implements GatewayService {
         }
         throw err;
       }
+      // A new fluid set or calibration changes the capacity: read it again before the next setpoint.
+      if (CAPACITY_SOURCES.has(param.dde)) delete inst.identity.capacity;
       let readBack: ValueView | undefined;
       if (param.read) {
         const [r] = await inst.handle.client.read(inst.node, [param], { priority: Priority.Write, purpose: 'read-back' });
@@ -610,24 +626,8 @@ function describe(handle: BusHandle, r: TransactionRecord): Transaction | undefi
   return out[out.length - 1];
 }
 
-/** A setpoint in capacity units can go to 32767/32000 of the capacity (102.4 %), as the raw setpoint can. */
-const SETPOINT_MAX_FRACTION = 32767 / 32000;
-
-/**
- * fSetpoint's database range is the whole float range; the instrument's real one follows from its
- * capacity, which the gateway read. Checked here so that a typo never reaches the valve.
- */
-export function checkAgainstCapacity(param: ParamDef, value: unknown, identity: InstrumentIdentity): void {
-  if (param.key !== 'fSetpoint' || typeof value !== 'number' || !(identity.capacity !== undefined && identity.capacity > 0)) return;
-  const max = Number((identity.capacity * SETPOINT_MAX_FRACTION).toPrecision(6));
-  if (value >= 0 && value <= max) return;
-  const unit = identity.capacityUnit ? ` ${identity.capacityUnit}` : '';
-  throw new GatewayError(
-    'PARAM_INVALID_VALUE',
-    `${param.key} (DDE ${param.dde}): ${value} is outside 0..${max}${unit} (this instrument's capacity is ${identity.capacity}${unit}; a setpoint can go to 102.4 % of it)`,
-    { param: param.key, dde: param.dde, expected: 'number', min: 0, max, value },
-  );
-}
+/** Writes after which the capacity may differ: fluidset index, capacity, capacity unit. */
+const CAPACITY_SOURCES: ReadonlySet<number> = new Set([24, 21, 129]);
 
 function labelOf(param: ParamDef, value: unknown): string | undefined {
   if (typeof value !== 'number' || !param.enumeration || param.bits) return undefined;
