@@ -498,8 +498,12 @@ export class MasterGateway implements GatewayService {
         }
         throw err;
       }
-      // A new fluid set or calibration changes the capacity: read it again before the next setpoint.
-      if (CAPACITY_SOURCES.has(param.dde)) delete inst.identity.capacity;
+      // A new fluid set or calibration changes the capacity: read it again now (and, should that
+      // fail, before the next setpoint), so that no setpoint is checked against the old one.
+      if (CAPACITY_SOURCES.has(param.dde)) {
+        delete inst.identity.capacity;
+        await this.knownCapacity(inst);
+      }
       let readBack: ValueView | undefined;
       if (param.read) {
         const [r] = await inst.handle.client.read(inst.node, [param], { priority: Priority.Write, purpose: 'read-back' });

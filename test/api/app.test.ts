@@ -257,6 +257,24 @@ describe('error mapping', () => {
     expect(Array.isArray(body.details.allowed)).toBe(true);
   });
 
+  it('400 for a number the enumeration does not list, with the allowed values', async () => {
+    for (const [param, value] of [['controlMode', 99], ['controlMode', 255], ['valveSafeState', 6]] as const) {
+      const body = errorOf(await put(`/api/v1/instruments/3/parameters/${param}`, { value }), 400, 'PARAM_BAD_ENUM');
+      expect(body.message).toContain(`${value} is not one of its listed values`);
+      expect(body.message).toMatch(/allowed: "/);
+      expect(Array.isArray(body.details.allowed)).toBe(true);
+    }
+    expect(service.writes).toHaveLength(3);
+  });
+
+  it('400 for text too long for its parameter, naming the maximum (never a 500)', async () => {
+    const body = errorOf(await put('/api/v1/instruments/3/parameters/userTag', { value: 'x'.repeat(300) }), 400, 'PARAM_INVALID_VALUE');
+    expect(body.message).toContain('300 characters is too long: at most 16 characters');
+    expect(body.details).toMatchObject({ param: 'userTag', length: 16 });
+    const bytes = errorOf(await put('/api/v1/instruments/3/parameters/ifiData', { value: '01 00 02' }), 400, 'PARAM_INVALID_VALUE');
+    expect(bytes.message).toContain('cannot contain a 00 byte');
+  });
+
   it('409 for read-only, secured, factory and write-only parameters', async () => {
     errorOf(await put('/api/v1/instruments/3/parameters/fMeasure', { value: 1 }), 409, 'PARAM_READ_ONLY');
     for (const code of ['PARAM_SECURED', 'PARAM_FACTORY', 'PARAM_WRITE_ONLY']) {

@@ -378,6 +378,7 @@ describe('setpoints when the capacity is not known', () => {
     const { gw } = await startLosingCapacity({ capacity: false });
     expect(gw.instrument('3').identity.capacity).toBe(6817);
     await gw.writeParam('3', 'fluidsetIndex', 0, { source: 'test' }); // N2, 100 mg/min
+    expect(gw.instrument('3').identity.capacity).toBe(100);
     const e = (await gw.writeParam('3', 'fSetpoint', 500, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
     expect(e.code).toBe('PARAM_INVALID_VALUE');
     expect(e.message).toContain('0..102.397');
