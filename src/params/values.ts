@@ -93,6 +93,12 @@ export interface ValidateOptions {
   readonly range?: InstrumentRange;
 }
 
+/**
+ * Longest text tried as a number. The number patterns backtrack in proportion to the square of
+ * the text's length (64 kB of digits would hold the event loop for seconds), and no number
+ * needs more: longer text is not a number (it may still be an enumeration label).
+ */
+const MAX_NUMBER_TEXT = 64;
 const NUMBER_TEXT = /^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?\s*$/i;
 const HEX_INT_TEXT = /^\s*0x[0-9a-f]+\s*$/i;
 const HEX_BYTES_TEXT = /^\s*(?:[0-9a-f]{2}[\s:-]?)*\s*$/i;
@@ -142,8 +148,9 @@ function toNumber(l: Limits, value: unknown): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') return Number(value);
   if (typeof value === 'string') {
-    if (NUMBER_TEXT.test(value)) return Number(value);
-    if (HEX_INT_TEXT.test(value) && p.valueType !== 'float') return Number.parseInt(value.trim().slice(2), 16);
+    const short = value.length <= MAX_NUMBER_TEXT;
+    if (short && NUMBER_TEXT.test(value)) return Number(value);
+    if (short && HEX_INT_TEXT.test(value) && p.valueType !== 'float') return Number.parseInt(value.trim().slice(2), 16);
     if (p.enumeration && value.trim().length > 0) {
       if (p.bits) throw invalidValue(l, value, 'is a bit field: give the whole value as a number, not a label');
       try {

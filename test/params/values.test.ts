@@ -101,6 +101,17 @@ describe('validateValue', () => {
     expect(thrown(() => validateValue('fSetpoint', 1e39)).code).toBe('PARAM_INVALID_VALUE');
   });
 
+  it('refuses long text as a number without trying it as one (the patterns are quadratic in its length)', () => {
+    // 64 kB (the API's body limit) of digits or spaces: a type error, at once.
+    for (const text of ['1'.repeat(65_000) + 'x', ' '.repeat(65_000) + '1', '1'.repeat(65)]) {
+      const e = thrown(() => validateValue('fSetpoint', text));
+      expect(e.code).toBe('PARAM_INVALID_VALUE');
+      expect(e.message).toMatch(/expected a number/);
+      expect(e.message.length).toBeLessThan(300);
+    }
+    expect(validateValue('fSetpoint', ` ${'0'.repeat(60)}1 `)).toBe(1);
+  });
+
   it('refuses wrong types', () => {
     for (const bad of [null, undefined, true, {}, [], 'abc', '', Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(thrown(() => validateValue('setpoint', bad)).code, String(bad)).toBe('PARAM_INVALID_VALUE');
