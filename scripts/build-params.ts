@@ -3,13 +3,14 @@
  * fact sheet ../shared/protocol/parameters.json (relative to the repository root).
  *
  *   npx tsx scripts/build-params.ts
+ *   FLOWBUS_FACTS=/path/to/shared/protocol/parameters.json npx tsx scripts/build-params.ts
  *
  * The output is committed, so the project works without ../shared. Only facts
  * (numbers, names, types, ranges, access flags, enumeration labels and masks) are
  * carried over. The source's free-text `description` column is deliberately NOT
  * read: the few descriptions in the output are our own words (DESCRIPTIONS below).
  *
- * Every normalisation of the source data is a numbered rule (R1..R12) below; the
+ * Every normalisation of the source data is a numbered rule (R1..R14) below; the
  * script throws when the result is not internally consistent.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { BHT16_MAX, BHT16_MIN, type ValueType, wireTypeOf, wireTypeSize } from '../src/codec/constants.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE_FILE = join(ROOT, '..', 'shared', 'protocol', 'parameters.json');
+/** The fact sheet; FLOWBUS_FACTS names another copy (a work tree that is not beside ../shared). */
+const SOURCE_FILE = process.env.FLOWBUS_FACTS ?? join(ROOT, '..', 'shared', 'protocol', 'parameters.json');
 const OUTPUT_FILE = join(ROOT, 'src', 'params', 'parameters.json');
 
 const SOURCE_NOTE =
@@ -90,6 +92,8 @@ interface ParamOut {
   channelProcess: boolean;
   bits?: true;
   enumeration?: EnumEntryOut[];
+  enumerationOpen?: true;
+  maxLength?: number;
   variants?: VariantOut[];
   description?: string;
 }
@@ -380,6 +384,31 @@ const ENUM_ALIASES: Record<number, Record<number, string[]>> = {
   },
 };
 
+/**
+ * R13: enumerations known to be incomplete ("open"): a value they do not list may still be
+ * valid, so the gateway accepts any value in range. Every other enumeration is closed: only
+ * its listed values (for a bit field: only bits and field values its entries describe) are
+ * written. Each entry says what in the source data shows the list is incomplete.
+ */
+const OPEN_ENUMERATIONS: Record<number, string> = {
+  // The source's rows for 0 and 127 both say "set status bit (range 0-127)": every number of
+  // that range sets one status bit, and only its two ends are listed.
+  213: 'rows 0 and 127 describe a range (set status bit 0..127)',
+  // A catalogue of device types (the same code is byte 0 of the ID string); devices newer than
+  // the database have codes it does not list (PROTOCOL.md 8.3 counts 43 codes, not a closed set).
+  175: 'device type catalogue; newer device types have codes it does not list',
+};
+
+/**
+ * R14: the longest text some variable-length strings (length 0 = NUL-terminated in the source)
+ * really hold on an instrument. User tag: 16 characters, the field the captures read back with
+ * length 16 ("USERTAG" + 9 NUL, PROTOCOL.md 5). Other variable-length strings are limited only
+ * by what one ProPar write carries (src/params/values.ts) and the bus's request budget.
+ */
+const MAX_LENGTHS: Record<number, number> = {
+  115: 16,
+};
+
 /** Case- and punctuation-insensitive form used for every text match (same as src/params). */
 function normalise(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '');
@@ -544,6 +573,16 @@ function build(): { parameters: ParamOut[]; dropped: DroppedEnum[]; sourceParams
     const aliases = ENUM_ALIASES[row.dde]?.[row.value];
     if (aliases) entry.aliases = aliases;
     (param.enumeration ??= []).push(entry);
+  }
+  for (const dde of Object.keys(OPEN_ENUMERATIONS).map(Number)) {
+    const param = byDde.get(dde) ?? fail(`OPEN_ENUMERATIONS: no DDE ${dde}`);
+    if (!param.enumeration) fail(`OPEN_ENUMERATIONS: DDE ${dde} has no enumeration`);
+    param.enumerationOpen = true;
+  }
+  for (const [dde, max] of Object.entries(MAX_LENGTHS).map(([d, m]) => [Number(d), m] as const)) {
+    const param = byDde.get(dde) ?? fail(`MAX_LENGTHS: no DDE ${dde}`);
+    if (param.valueType !== 'string' || param.length !== 0) fail(`MAX_LENGTHS: DDE ${dde} is not a variable-length string`);
+    param.maxLength = max;
   }
   const alarmInfo = byDde.get(28) ?? fail('no DDE 28');
   alarmInfo.enumeration = ALARM_INFO_BITS.map((e) => ({ ...e }));

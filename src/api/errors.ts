@@ -7,7 +7,7 @@
  * |--------|-----------------------------------------------------------------------|-------------------------------------------|
  * | 400    | API_BAD_REQUEST                                                       | request validation (names the field), malformed JSON |
  * | 400    | GATEWAY_BAD_NODE, PARAM_NONE                                          | bad node syntax, no parameter named       |
- * | 400    | PARAM_INVALID_VALUE, PARAM_BAD_ENUM                                   | invalid value; the message names the allowed range, length or labels |
+ * | 400    | PARAM_INVALID_VALUE, PARAM_BAD_ENUM                                   | invalid value; the message names the allowed range (the instrument's, for a setpoint), maximum length or listed values |
  * | 401    | API_UNAUTHORIZED                                                      | missing or wrong bearer token             |
  * | 403    | API_WRITES_DISABLED                                                   | no token configured, so no writes         |
  * | 404    | GATEWAY_NODE_UNKNOWN, PARAM_UNKNOWN, API_NOT_FOUND                    | unknown instrument, parameter or route    |
@@ -21,6 +21,7 @@
  * | 422    | BUS_STATUS, BUS_ERROR_FRAME                                           | the instrument refused; the message names the status |
  * | 502    | BUS_BAD_REPLY                                                         | the answer could not be decoded           |
  * | 503    | BUS_UNAVAILABLE, BUS_NODE_BACKOFF, BUS_QUEUE_DEADLINE, BUS_ABORTED, TRANSPORT_UNAVAILABLE, TRANSPORT_WRITE_FAILED, GATEWAY_NO_BUS, API_NOT_READY | the bus cannot serve the request now |
+ * | 503    | PARAM_CAPACITY_UNKNOWN                                                | a setpoint cannot be checked: the instrument's capacity could not be read |
  * | 400    | STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET                    | bad cursor, time or bucket in a log query |
  * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT                                      | the transaction log database cannot answer now |
  * | 504    | BUS_TIMEOUT                                                           | no reply within the reply timeout         |
@@ -61,6 +62,7 @@ export const HTTP_ERRORS: Readonly<Record<string, ErrorMapping>> = {
   PARAM_SECURED: { status: 409 },
   PARAM_FACTORY: { status: 409 },
   PARAM_WRITE_ONLY: { status: 409 },
+  PARAM_CAPACITY_UNKNOWN: { status: 503 },
   // the bus
   BUS_STATUS: { status: 422 },
   BUS_ERROR_FRAME: { status: 422 },
@@ -111,7 +113,7 @@ function allowedText(details: Record<string, unknown>, message: string): string 
   }
   const { min, max } = details;
   if (typeof min === 'number' && typeof max === 'number' && !message.includes(`${min}..${max}`)) parts.push(`allowed range ${min}..${max}`);
-  if (typeof details.length === 'number' && details.length > 0 && !message.includes(`length ${details.length}`)) {
+  if (typeof details.length === 'number' && details.length > 0 && !message.includes(`length ${details.length}`) && !message.includes(`at most ${details.length} `)) {
     parts.push(`at most ${details.length} ${details.expected === 'bytes' ? 'bytes' : 'characters'}`);
   }
   return parts.length > 0 ? `${message}; ${parts.join('; ')}` : message;

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { GatewayService, ParamErrorView, ValueView } from '../gateway/index.js';
 import { GatewayError } from '../shared/index.js';
 import { clientAddress, logWriteRefusal, requireToken } from './auth.js';
+import { ApiError } from './errors.js';
 
 /** Writes are impossible in bridge mode whoever asks: 409 BRIDGE_READ_ONLY, logged with the client address. */
 function refuseInBridgeMode(service: GatewayService) {
@@ -44,12 +45,27 @@ function maxAgeOption(maxAge: number | undefined): { maxAge?: number } {
   return maxAge === undefined ? {} : { maxAge };
 }
 
-/** `fMeasure, fSetpoint,,fluidName` -> three names. */
+/**
+ * Most parameters one `names=` list may carry. One chained read carries about 20 (64 request
+ * bytes); a longer list becomes several transactions, so each request's share of the bus, and of
+ * the name lookups, stays bounded.
+ */
+export const MAX_NAMES = 32;
+
+/** `fMeasure, fSetpoint,,fluidName` -> three names; more than MAX_NAMES is a 400 naming the limit. */
 export function splitNames(names: string): string[] {
-  return names
+  const list = names
     .split(',')
     .map((n) => n.trim())
     .filter((n) => n.length > 0);
+  if (list.length > MAX_NAMES) {
+    throw new ApiError('API_BAD_REQUEST', `querystring.names lists ${list.length} parameters; one read takes at most ${MAX_NAMES}`, {
+      field: 'querystring.names',
+      count: list.length,
+      max: MAX_NAMES,
+    });
+  }
+  return list;
 }
 
 export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { service, token }) => {

@@ -2,6 +2,7 @@ import {
   buildRequest,
   buildValues,
   decodeValue,
+  encodeMessage,
   encodeValue,
   valueParams,
   WireType,
@@ -217,6 +218,21 @@ export class ParamClient {
       this.cache.set(`${node}/${param.dde}`, { param, node, raw, value, at: reply.record.endedAt, cached: false, transactionId: reply.record.id });
     }
     return reply.record;
+  }
+
+  /**
+   * The longest text (string characters, or bytes) a write of a variable-length `param` can carry
+   * within the bus's request budget (`maxRequestBytes`): the budget less what the same write
+   * with an empty value takes (command, process and parameter bytes, length byte, NUL, and the
+   * Init Reset 64 ... 82 wrap with `unlock`). At least 0.
+   */
+  writeRoom(param: ParamDef, opts: { unlock?: boolean } = {}): number {
+    const initReset = paramByDde(INIT_RESET);
+    const empty: LocatedValueParam[] = [];
+    if (opts.unlock && initReset) empty.push(this.located(initReset, 64));
+    empty.push(this.located(param, param.valueType === 'bytes' ? new Uint8Array(0) : ''));
+    if (opts.unlock && initReset) empty.push(this.located(initReset, 82));
+    return Math.max(0, this.bus.options.maxRequestBytes - encodeMessage(buildValues('sendWithStatus', empty)).length);
   }
 
   private located(param: ParamDef, value: Value): LocatedValueParam {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { Bus, ParamClient, Priority, type ParamResult } from '../bus/index.js';
 import type { Protocol } from '../codec/index.js';
-import { checkAgainstCapacity } from '../gateway/index.js';
-import { enumLabel, resolveParam, validateValue, type ParamDef } from '../params/index.js';
+import { capacityRange, isCapacityBound, refuseUnwritable, writeValidation } from '../gateway/index.js';
+import { enumLabel, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type SimulatorFactory } from '../transport/index.js';
 
@@ -135,19 +135,25 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
       run(async () => {
         const node = parseNode(nodeText);
         const param: ParamDef = resolveParam(name);
-        if (param.highlySecured) throw new GatewayError('PARAM_FACTORY', `${param.key} is a factory parameter; not written`);
-        if (param.secured && !opts.secured) throw new GatewayError('PARAM_SECURED', `${param.key} is secured; add --secured to write it inside Init Reset 64 ... 82`);
+        refuseUnwritable(param, opts.secured === true, 'add --secured');
         const numeric = valueText.trim() !== '' && !Number.isNaN(Number(valueText)) && param.valueType !== 'string';
-        const value = validateValue(param, numeric ? Number(valueText) : valueText);
+        const input = numeric ? Number(valueText) : valueText;
+        // What needs no bus is refused before the port opens (a wrong type, a label that does not exist).
+        if (!isCapacityBound(param)) validateValue(param, input);
         const port = await openPort(opts, simulator);
         try {
-          if (param.key === 'fSetpoint') {
+          let range: InstrumentRange | undefined;
+          if (isCapacityBound(param)) {
             // Its database range is any float; the instrument's own follows from its capacity, read first,
             // so that a typo is refused here, as the API refuses it, and never reaches the valve.
             const [capacity, unit] = await port.client.read(node, [resolveParam('capacity'), resolveParam('capacityUnit')]);
-            if (!capacity?.ok) throw capacity?.error ?? new GatewayError('BUS_UNAVAILABLE', 'cannot read the capacity to check the setpoint');
-            checkAgainstCapacity(param, value, { capacity: Number(capacity.reading.value), ...(unit?.ok ? { capacityUnit: String(unit.reading.value).trim() } : {}) });
+            const identity = {
+              ...(capacity?.ok && typeof capacity.reading.value === 'number' ? { capacity: capacity.reading.value } : {}),
+              ...(unit?.ok ? { capacityUnit: String(unit.reading.value).trim() } : {}),
+            };
+            range = capacityRange(param, identity, capacity && !capacity.ok ? `reading it failed: ${capacity.error.message}` : undefined);
           }
+          const value = validateValue(param, input, writeValidation(param, port.client, range));
           await port.client.write(node, [{ param, value }], { unlock: param.secured });
           if (!param.read) {
             console.log(`${param.key} written (status 0)`);

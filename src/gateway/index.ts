@@ -6,3 +6,4 @@ export * from './bridge.js';
 export { loggedFromObserved, deterministicId } from './observed.js';
 export * from './replay.js';
 export * from './events.js';
+export * from './write-checks.js';

@@ -12,7 +12,7 @@ import {
   type TransactionRecord,
 } from '../bus/index.js';
 import { Pairer, type Transaction } from '../observe/index.js';
-import { paramByDde, resolveParam, validateValue, type ParamDef } from '../params/index.js';
+import { paramByDde, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../params/index.js';
 import { GatewayError, silentLogger, sleep, type Logger } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type ReconnectOptions, type SimulatorFactory } from '../transport/index.js';
 import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from './service.js';
@@ -30,6 +30,7 @@ import {
   type InstrumentIdentity,
   type ValueView,
 } from './views.js';
+import { capacityRange, isCapacityBound, refuseUnwritable, writeValidation } from './write-checks.js';
 
 export interface MasterBusConfig {
   readonly name: string;
@@ -109,6 +110,8 @@ interface Instrument {
   readonly lacks: Set<IdentityField>;
   /** Identity values read (polled, read by a client) that differ from the confirmed ones: confirmed or dropped by `confirmIdentity`. */
   readonly suspect: Map<IdentityField, PlainValue>;
+  /** Why the last read of an identity field gave nothing confirmed (its last read's error), until it is confirmed. */
+  readonly unread: Map<IdentityField, string>;
   confirming?: Promise<void>;
   online: boolean;
   lastSeen?: number;
@@ -326,6 +329,8 @@ export class MasterGateway implements GatewayService {
       const v = got.values.get(dde);
       if (v !== undefined) (next as Record<string, PlainValue>)[field] = field === 'capacity' || field === 'channels' ? Number(v) : String(v);
       if (got.lacking.has(dde)) inst.lacks.add(field);
+      if (v !== undefined) inst.unread.delete(field);
+      else inst.unread.set(field, lastFailure(got.reads, dde) ?? `no two of ${got.reads.length} reads agreed`);
     }
     const last = got.reads.at(-1);
     if (last) this.noteResults(inst, last, false);
@@ -389,6 +394,23 @@ export class MasterGateway implements GatewayService {
     }
     await this.readIdentity(inst, [...fields], seed);
   }
+
+  /**
+   * The identity with the capacity for a capacity-bound write: as discovery (or the polls) confirmed
+   * it, or read now (twice alike) when it is missing: a reply lost during discovery, a fluid set
+   * changed since. The caller refuses with PARAM_CAPACITY_UNKNOWN when it is still unknown: such a
+   * write is never sent unchecked.
+   */
+  private async knownCapacity(inst: Instrument): Promise<{ identity: InstrumentIdentity; why?: string }> {
+    if (inst.identity.capacity !== undefined && inst.identity.capacity > 0) return { identity: inst.identity };
+    let why: string | undefined;
+    await this.readIdentity(inst, ['capacity', 'capacityUnit']).catch((err: unknown) => {
+      why = err instanceof Error ? err.message : String(err);
+    });
+    if (inst.identity.capacity !== undefined && inst.identity.capacity > 0) return { identity: inst.identity };
+    return { identity: inst.identity, why: `reading it failed: ${why ?? inst.unread.get('capacity') ?? 'no answer'}` };
+  }
+
   private addInstrument(handle: BusHandle, node: number): Instrument {
     const id = `${handle.name}:${node}`;
     const existing = this.registry.get(id);
@@ -400,7 +422,7 @@ export class MasterGateway implements GatewayService {
           intervalMs: cfg.poll.intervalMs ?? this.defaultPoll.intervalMs,
         }
       : this.defaultPoll;
-    const inst: Instrument = { id, handle, node, identity: {}, lacks: new Set(), suspect: new Map(), online: false, poll, polling: false, identityTriedAt: 0, ...(cfg?.name ? { name: cfg.name } : {}) };
+    const inst: Instrument = { id, handle, node, identity: {}, lacks: new Set(), suspect: new Map(), unread: new Map(), online: false, poll, polling: false, identityTriedAt: 0, ...(cfg?.name ? { name: cfg.name } : {}) };
     this.registry.set(id, inst);
     void this.pollLoop(inst);
     return inst;
@@ -556,18 +578,13 @@ export class MasterGateway implements GatewayService {
     try {
       const inst = this.find(ref);
       param = resolveParam(name);
-      if (param.highlySecured) {
-        throw new GatewayError('PARAM_FACTORY', `${param.key} (DDE ${param.dde}) is a factory parameter; the gateway does not write it`, { param: param.key, dde: param.dde });
+      refuseUnwritable(param, this.options.secured === true, 'set "secured: true" in the config');
+      let range: InstrumentRange | undefined;
+      if (isCapacityBound(param)) {
+        const known = await this.knownCapacity(inst);
+        range = capacityRange(param, known.identity, known.why);
       }
-      if (param.secured && !this.options.secured) {
-        throw new GatewayError(
-          'PARAM_SECURED',
-          `${param.key} (DDE ${param.dde}) is a secured parameter; set "secured: true" in the config to allow writing it (it is then written inside Init Reset 64 ... 82)`,
-          { param: param.key, dde: param.dde },
-        );
-      }
-      const v = validateValue(param, value);
-      checkAgainstCapacity(param, v, inst.identity);
+      const v = validateValue(param, value, writeValidation(param, inst.handle.client, range));
       const written = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
       let record: TransactionRecord;
       try {
@@ -584,6 +601,10 @@ export class MasterGateway implements GatewayService {
         }
         throw err;
       }
+      // A new fluid set or calibration changes the capacity: the old one is forgotten before it is read
+      // again (below), so that should the new one not be confirmed, the next setpoint reads it first
+      // instead of being checked against the old one.
+      if (CAPACITY_SOURCES.has(param.dde)) delete inst.identity.capacity;
       let readBack: ParamReading | undefined;
       if (param.read) {
         const [r] = await inst.handle.client.read(inst.node, [param], { priority: Priority.Write, purpose: 'read-back' });
@@ -719,23 +740,16 @@ function describe(handle: BusHandle, r: TransactionRecord): Transaction | undefi
   return out[out.length - 1];
 }
 
-/** A setpoint in capacity units can go to 32767/32000 of the capacity (102.4 %), as the raw setpoint can. */
-const SETPOINT_MAX_FRACTION = 32767 / 32000;
+/** Writes after which the capacity may differ: fluidset index, capacity, capacity unit. */
+const CAPACITY_SOURCES: ReadonlySet<number> = new Set([24, 21, 129]);
 
-/**
- * fSetpoint's database range is the whole float range; the instrument's real one follows from its
- * capacity, which the gateway read. Checked here so that a typo never reaches the valve.
- */
-export function checkAgainstCapacity(param: ParamDef, value: unknown, identity: InstrumentIdentity): void {
-  if (param.key !== 'fSetpoint' || typeof value !== 'number' || !(identity.capacity !== undefined && identity.capacity > 0)) return;
-  const max = Number((identity.capacity * SETPOINT_MAX_FRACTION).toPrecision(6));
-  if (value >= 0 && value <= max) return;
-  const unit = identity.capacityUnit ? ` ${identity.capacityUnit}` : '';
-  throw new GatewayError(
-    'PARAM_INVALID_VALUE',
-    `${param.key} (DDE ${param.dde}): ${value} is outside 0..${max}${unit} (this instrument's capacity is ${identity.capacity}${unit}; a setpoint can go to 102.4 % of it)`,
-    { param: param.key, dde: param.dde, expected: 'number', min: 0, max, value },
-  );
+/** The error of the last read of `dde` that failed, if any. */
+function lastFailure(reads: readonly (readonly ParamResult[])[], dde: number): string | undefined {
+  for (let i = reads.length - 1; i >= 0; i--) {
+    const r = reads[i]?.find((x) => (x.ok ? x.reading.param.dde : x.param.dde) === dde);
+    if (r && !r.ok) return r.error.message;
+  }
+  return undefined;
 }
 
 /** A bus address an instrument can have (128 is "the local one", not an address). */

@@ -98,6 +98,15 @@ function loadParam(raw: unknown, index: number): ParamDef {
   if (raw.unit !== undefined) param.unit = str(raw, 'unit', where);
   if (raw.description !== undefined) param.description = str(raw, 'description', where);
   if (raw.bits === true) param.bits = true;
+  if (raw.enumerationOpen !== undefined) {
+    if (raw.enumerationOpen !== true || raw.enumeration === undefined) invalid(`${where}: enumerationOpen must be true and needs an enumeration`);
+    param.enumerationOpen = true;
+  }
+  if (raw.maxLength !== undefined) {
+    const max = num(raw, 'maxLength', where);
+    if (valueType !== 'string' || param.length !== 0 || !Number.isInteger(max) || max < 1) invalid(`${where}: maxLength is for variable-length strings, a positive integer`);
+    param.maxLength = max;
+  }
   if (raw.enumeration !== undefined) {
     if (!Array.isArray(raw.enumeration)) invalid(`${where}: enumeration is not an array`);
     param.enumeration = Object.freeze(raw.enumeration.map((e) => loadEnum(e, where)));
@@ -185,7 +194,17 @@ export function resolveParam(ref: ParamRef): ParamDef {
   if (typeof ref === 'object') return ref;
   const found = findParam(ref);
   if (found) return found;
-  const suggestions = suggestParams(String(ref));
+  const text = String(ref);
+  if (normaliseText(text).length > MAX_SEARCH_CHARS) {
+    // No parameter is named like that: no search (its cost grows with the text), and only the start of it in the message.
+    throw new GatewayError('PARAM_UNKNOWN', `unknown parameter "${text.slice(0, 40)}..." (${text.length} characters; parameter names are at most ${MAX_SEARCH_CHARS})`, {
+      param: text.slice(0, MAX_SEARCH_CHARS),
+      length: text.length,
+      max: MAX_SEARCH_CHARS,
+      suggestions: [],
+    });
+  }
+  const suggestions = suggestParams(text);
   const hint = suggestions.length > 0 ? ` (did you mean ${suggestions.join(', ')}?)` : '';
   throw new GatewayError('PARAM_UNKNOWN', `unknown parameter "${String(ref)}"${hint}`, { param: ref, suggestions });
 }
@@ -214,93 +233,240 @@ export function valueTypeFor(param: ParamDef, wireType: number): ValueType | und
 
 // ---------------------------------------------------------------- search
 
-function levenshtein(a: string, b: string): number {
-  if (a === b) return 0;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
-    }
-    prev = cur;
+/**
+ * Longest text (after normalising) that is searched for suggestions. Every key, name and
+ * short name in the database is shorter; a longer text can only be a mistake or an attack,
+ * and the edit-distance work grows with its length. `resolveParam` refuses longer names
+ * without suggestions; `searchParams` and `suggestParams` search only the first this-many characters.
+ */
+export const MAX_SEARCH_CHARS = 64;
+
+/** "Did you mean" never offers a parameter more than this many edits away: further off is noise. */
+const MAX_SUGGEST_DISTANCE = 5;
+
+/** Letters and digits: the alphabet of normalised text. */
+const ALPHABET = 36;
+
+/** How often each letter and digit occurs in a normalised text. */
+function histogram(text: string): Uint8Array {
+  const h = new Uint8Array(ALPHABET);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const bin = c >= 97 ? c - 97 : c - 48 + 26;
+    if (h[bin]! < 255) h[bin]!++;
   }
-  return prev[b.length]!;
+  return h;
 }
 
-function fields(p: ParamDef): Array<[ParamSearchHit['matchedOn'], string]> {
-  const out: Array<[ParamSearchHit['matchedOn'], string]> = [
-    ['key', normaliseText(p.key)],
-    ['name', normaliseText(p.name)],
+/** A text to compare against: its normalised form, letter counts and the letters it has, computed once. */
+interface Term {
+  readonly text: string;
+  readonly counts: Uint8Array;
+  readonly letters: Uint8Array;
+}
+
+function term(text: string): Term {
+  const counts = histogram(text);
+  const letters: number[] = [];
+  for (let c = 0; c < ALPHABET; c++) if (counts[c]! > 0) letters.push(c);
+  return { text, counts, letters: Uint8Array.from(letters) };
+}
+
+/** What the search looks at, normalised once at load instead of on every call. */
+interface SearchEntry {
+  readonly param: ParamDef;
+  readonly dde: string;
+  readonly fields: ReadonlyArray<readonly [ParamSearchHit['matchedOn'], Term]>;
+  /** key, name, short name and description in one text, for the all-words match. */
+  readonly haystack: string;
+  readonly labels: readonly string[];
+}
+
+const SEARCH: readonly SearchEntry[] = PARAMS.map((p) => {
+  const fields: Array<readonly [ParamSearchHit['matchedOn'], Term]> = [
+    ['key', term(normaliseText(p.key))],
+    ['name', term(normaliseText(p.name))],
   ];
-  if (p.shortName !== null) out.push(['shortName', normaliseText(p.shortName)]);
-  return out;
+  if (p.shortName !== null) fields.push(['shortName', term(normaliseText(p.shortName))]);
+  // Key and name often normalise alike ("fSetpoint", "Fsetpoint"): compare each text once.
+  const distinct = fields.filter(([, t], i) => fields.findIndex(([, u]) => u.text === t.text) === i);
+  return {
+    param: p,
+    dde: String(p.dde),
+    fields: distinct,
+    haystack: [p.key, p.name, p.shortName ?? '', p.description ?? ''].map(normaliseText).join(' '),
+    labels: (p.enumeration ?? []).map((e) => normaliseText(e.label)),
+  };
+});
+
+/** Rows of the edit-distance table, reused: texts are at most MAX_SEARCH_CHARS and the database's names shorter. */
+let rowA = new Int32Array(MAX_SEARCH_CHARS + 2);
+let rowB = new Int32Array(MAX_SEARCH_CHARS + 2);
+
+/**
+ * Levenshtein distance of `a` and `b` when it is at most `k`, else `k + 1`. Two cheap lower
+ * bounds come first (the length difference, and half the difference in letter counts, since
+ * one edit changes the counts by at most 2); then only the diagonal band of width 2k+1 is
+ * computed, stopping as soon as a whole row exceeds `k`: O(k * min(|a|, |b|)) at worst.
+ */
+function distanceWithin(a: Term, b: Term, k: number): number {
+  const over = k + 1;
+  const x = a.text;
+  const y = b.text;
+  if (x === y) return 0;
+  if (Math.abs(x.length - y.length) > k) return over;
+  // The letter counts differ by |x| + |y| - 2 * (letters in common); only x's letters need looking at.
+  let common = 0;
+  for (let i = 0; i < a.letters.length; i++) {
+    const c = a.letters[i]!;
+    common += Math.min(a.counts[c]!, b.counts[c]!);
+  }
+  if (x.length + y.length - 2 * common > 2 * k) return over;
+  if (rowA.length < y.length + 1) {
+    rowA = new Int32Array(y.length + 1);
+    rowB = new Int32Array(y.length + 1);
+  }
+  let prev = rowA;
+  let cur = rowB;
+  for (let j = 0; j <= y.length; j++) prev[j] = j < over ? j : over;
+  for (let i = 1; i <= x.length; i++) {
+    const lo = i - k > 1 ? i - k : 1;
+    const hi = i + k < y.length ? i + k : y.length;
+    let left = lo === 1 ? (i < over ? i : over) : over;
+    cur[lo - 1] = left;
+    let rowMin = left;
+    const cx = x.charCodeAt(i - 1);
+    for (let j = lo; j <= hi; j++) {
+      let v = prev[j - 1]! + (cx === y.charCodeAt(j - 1) ? 0 : 1);
+      const up = prev[j]! + 1;
+      if (up < v) v = up;
+      if (left + 1 < v) v = left + 1;
+      if (v > over) v = over;
+      cur[j] = v;
+      left = v;
+      if (v < rowMin) rowMin = v;
+    }
+    // The next row reads this row one place right of its band: outside the band is "too far".
+    if (hi < y.length) cur[hi + 1] = over;
+    if (rowMin > k) return over;
+    const t = prev;
+    prev = cur;
+    cur = t;
+  }
+  return prev[y.length]!;
 }
 
-function scoreParam(p: ParamDef, query: string, words: string[]): Omit<ParamSearchHit, 'param'> | undefined {
+/** `distanceWithin` on plain texts (normalised first), for tests. */
+export function editDistanceWithin(a: string, b: string, k: number): number {
+  return distanceWithin(term(normaliseText(a)), term(normaliseText(b)), k);
+}
+
+/** The smallest distance from `query` to the entry's key, name or short name, when at most `k`; else `k + 1`. */
+function fieldDistance(e: SearchEntry, query: Term, k: number): number {
+  let best = k + 1;
+  for (const [, t] of e.fields) {
+    if (best === 0) break;
+    best = Math.min(best, distanceWithin(query, t, Math.min(k, best - 1)));
+  }
+  return best;
+}
+
+/** Each word occurs in one of the texts (plain loops: this runs for every parameter on every search). */
+function everyWordIn(words: readonly string[], texts: readonly string[]): boolean {
+  for (const w of words) {
+    let found = false;
+    for (const t of texts) {
+      if (t.includes(w)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+function scoreParam(e: SearchEntry, q: Term, words: string[]): Omit<ParamSearchHit, 'param'> | undefined {
+  const query = q.text;
   if (query.length === 0) return undefined;
-  if (String(p.dde) === query) return { score: 100, matchedOn: 'dde' };
-  let best: Omit<ParamSearchHit, 'param'> | undefined;
-  const consider = (score: number, matchedOn: ParamSearchHit['matchedOn']): void => {
-    if (!best || score > best.score) best = { score, matchedOn };
-  };
+  if (e.dde === query) return { score: 100, matchedOn: 'dde' };
   // Prefix beats substring, key/name beat the cryptic short names, closer lengths rank
   // higher, and the common parameters (those with a description) get a small boost.
-  const common = p.description !== undefined ? 3 : 0;
-  for (const [field, text] of fields(p)) {
+  // (No closure per entry here: this loop runs for every parameter on every search.)
+  let bestScore = -Infinity;
+  let bestField: ParamSearchHit['matchedOn'] | undefined;
+  const common = e.param.description !== undefined ? 3 : 0;
+  for (const [field, { text }] of e.fields) {
     const closeness = (10 * query.length) / text.length;
     const base = field === 'shortName' ? -5 : 0;
-    if (text === query) consider(100, field);
-    else if (text.startsWith(query)) consider(70 + base + closeness + common, field);
-    else if (text.includes(query)) consider(55 + base + closeness + common, field);
+    let score: number | undefined;
+    if (text === query) score = 100;
+    else if (text.startsWith(query)) score = 70 + base + closeness + common;
+    else if (text.includes(query)) score = 55 + base + closeness + common;
+    if (score !== undefined && score > bestScore) {
+      bestScore = score;
+      bestField = field;
+    }
   }
-  if (best) return best;
+  if (bestField !== undefined) return { score: bestScore, matchedOn: bestField };
   // Every word of the query somewhere in the name, key, short name or description.
-  const haystack = [p.key, p.name, p.shortName ?? '', p.description ?? ''].map(normaliseText).join(' ');
-  if (words.length > 0 && words.every((w) => haystack.includes(w))) {
-    const inDescription = !words.every((w) => fields(p).some(([, t]) => t.includes(w)));
+  if (words.length > 0 && everyWordIn(words, [e.haystack])) {
+    const inDescription = !everyWordIn(words, e.fields.map(([, t]) => t.text));
     return { score: inDescription ? 40 : 50, matchedOn: inDescription ? 'description' : 'name' };
   }
-  const labels = (p.enumeration ?? []).map((e) => normaliseText(e.label));
-  if (query.length >= 3 && labels.some((l) => l.includes(query))) return { score: 30, matchedOn: 'enumeration' };
+  if (query.length >= 3 && everyWordIn([query], e.labels)) return { score: 30, matchedOn: 'enumeration' };
   // Typos: small edit distance to the key, name or short name.
   if (query.length >= 4) {
-    const distance = Math.min(...fields(p).map(([, t]) => levenshtein(query, t)));
     const allowed = Math.max(1, Math.floor(query.length / 4));
+    const distance = fieldDistance(e, q, allowed);
     if (distance <= allowed) return { score: 20 - distance, matchedOn: 'fuzzy' };
   }
   return undefined;
 }
 
+/** The first MAX_SEARCH_CHARS characters of `text`, normalised, and its words. */
+function searchTerms(text: string): { query: Term; words: string[] } {
+  // Punctuation is dropped by normalising, so keep some spare raw text for it; the words are cheap.
+  const cut = text.slice(0, 4 * MAX_SEARCH_CHARS);
+  return {
+    query: term(normaliseText(cut).slice(0, MAX_SEARCH_CHARS)),
+    words: cut
+      .split(/[^A-Za-z0-9]+/)
+      .map(normaliseText)
+      .filter((w) => w.length > 0),
+  };
+}
+
 /**
  * Search for `flowbus params TEXT`: exact, prefix and substring matches on key, name and short
  * name, then all words in name/description, enumeration labels, then typos. Best first;
- * ties by DDE number.
+ * ties by DDE number. Only the first MAX_SEARCH_CHARS characters of `text` are searched.
  */
 export function searchParams(text: string, limit = 25): ParamSearchHit[] {
-  const query = normaliseText(text);
-  const words = text
-    .split(/[^A-Za-z0-9]+/)
-    .map(normaliseText)
-    .filter((w) => w.length > 0);
+  const { query, words } = searchTerms(text);
   const hits: ParamSearchHit[] = [];
-  for (const p of PARAMS) {
-    const s = scoreParam(p, query, words);
-    if (s) hits.push({ param: p, score: Math.round(s.score * 10) / 10, matchedOn: s.matchedOn });
+  for (const e of SEARCH) {
+    const s = scoreParam(e, query, words);
+    if (s) hits.push({ param: e.param, score: Math.round(s.score * 10) / 10, matchedOn: s.matchedOn });
   }
   hits.sort((a, b) => b.score - a.score || a.param.dde - b.param.dde);
   return hits.slice(0, limit);
 }
 
-/** Up to `n` keys close to `text`, for "did you mean" messages. */
+/**
+ * Up to `n` keys close to `text`, for "did you mean" messages; none for a text longer than
+ * MAX_SEARCH_CHARS characters (no parameter is named like that).
+ */
 export function suggestParams(text: string, n = 5): string[] {
+  if (normaliseText(text).length > MAX_SEARCH_CHARS) return [];
   const keys = searchParams(text, n).map((h) => h.param.key);
   if (keys.length >= n) return keys;
-  const query = normaliseText(text);
-  if (query.length === 0) return keys;
-  const ranked = PARAMS.filter((p) => !keys.includes(p.key))
-    .map((p) => ({ p, d: Math.min(...fields(p).map(([, t]) => levenshtein(query, t))) }))
-    .filter(({ d }) => d <= Math.max(2, Math.floor(query.length / 2)))
+  const { query } = searchTerms(text);
+  if (query.text.length === 0) return keys;
+  const allowed = Math.min(MAX_SUGGEST_DISTANCE, Math.max(2, Math.floor(query.text.length / 2)));
+  const ranked = SEARCH.filter((e) => !keys.includes(e.param.key))
+    .map((e) => ({ p: e.param, d: fieldDistance(e, query, allowed) }))
+    .filter(({ d }) => d <= allowed)
     .sort((a, b) => a.d - b.d || a.p.dde - b.p.dde);
   return [...keys, ...ranked.map(({ p }) => p.key)].slice(0, n);
 }

@@ -6,6 +6,7 @@
 export type { EnumEntry, ParamDef, ParamRef, ParamSearchHit, ParamValue, ParamVariant } from './types.js';
 export {
   CHANNEL_PROCESSES,
+  MAX_SEARCH_CHARS,
   PARAMS_SOURCE,
   allParams,
   findParam,
@@ -18,4 +19,4 @@ export {
   suggestParams,
   valueTypeFor,
 } from './db.js';
-export { type ValidateOptions, bitLabels, enumLabel, enumValue, validateValue } from './values.js';
+export { type InstrumentRange, type ValidateOptions, MAX_VARIABLE_LENGTH, bitLabels, enumLabel, enumValue, validateValue } from './values.js';

@@ -43,6 +43,8 @@ export interface ParamDef {
   readonly wireType: WireType;
   /** Bytes: the type size for fixed types; N for a fixed-length string; 0 = variable (NUL-terminated). */
   readonly length: number;
+  /** Variable-length strings only: the longest text the instrument holds, where known (user tag: 16). */
+  readonly maxLength?: number;
   readonly read: boolean;
   readonly write: boolean;
   /** Writable only after Init Reset (DDE 7) = 64. */
@@ -61,6 +63,12 @@ export interface ParamDef {
   /** The channel offset applies: process 1, 33, 65, 97 or 104 becomes process + channel - 1. */
   readonly channelProcess: boolean;
   readonly enumeration?: readonly EnumEntry[];
+  /**
+   * The enumeration is known to be incomplete: any value in range may be written. Without it the
+   * enumeration is closed: only listed values are written (for a bit field: only bits, and
+   * values of multi-bit fields, that its entries describe).
+   */
+  readonly enumerationOpen?: boolean;
   /** The enumeration describes bits / packed fields of the value (each entry has a mask). */
   readonly bits?: boolean;
   /** Our own one-sentence description, for the most common parameters only. */

@@ -210,6 +210,29 @@ describe('error mapping', () => {
     errorOf(await put('/api/v1/instruments/3/parameters/noSuchThing', { value: 1 }), 404, 'PARAM_UNKNOWN');
   });
 
+  it('404 for an over-long unknown name says the limit and suggests nothing, on every path that takes a name', async () => {
+    const name = 'q'.repeat(80);
+    for (const res of [
+      await app.inject(`/api/v1/instruments/3/parameters/${name}`),
+      await app.inject(`/api/v1/instruments/3/parameters?names=fMeasure,${name}`),
+      await put(`/api/v1/instruments/3/parameters/${name}`, { value: 1 }),
+    ]) {
+      const body = errorOf(res, 404, 'PARAM_UNKNOWN');
+      expect(body.details).toMatchObject({ length: 80, max: 64, suggestions: [] });
+      expect(body.message).toContain('at most 64');
+    }
+  });
+
+  it('400 when names= lists more parameters than one read takes, naming the limit, before the service', async () => {
+    const names = Array.from({ length: 33 }, (_, i) => String(i + 1)).join(',');
+    const body = errorOf(await app.inject(`/api/v1/instruments/3/parameters?names=${names}`), 400, 'API_BAD_REQUEST');
+    expect(body.details).toMatchObject({ field: 'querystring.names', count: 33, max: 32 });
+    expect(body.message).toContain('at most 32');
+    expect(service.reads).toEqual([]);
+    const ok = await app.inject(`/api/v1/instruments/3/parameters?names=${Array.from({ length: 32 }, () => 'fMeasure').join(',')}`);
+    expect(ok.statusCode).toBe(200);
+  });
+
   it('404 for an unknown node, 400 for bad node syntax, 409 for an ambiguous node', async () => {
     errorOf(await app.inject('/api/v1/instruments/9'), 404, 'GATEWAY_NODE_UNKNOWN');
     errorOf(await app.inject('/api/v1/instruments/9/parameters?names=fMeasure'), 404, 'GATEWAY_NODE_UNKNOWN');
@@ -232,6 +255,24 @@ describe('error mapping', () => {
     expect(body.message).toContain('"close valve" (3)');
     expect(body.message).toContain('"setpoint = BUS setpoint" (0)');
     expect(Array.isArray(body.details.allowed)).toBe(true);
+  });
+
+  it('400 for a number the enumeration does not list, with the allowed values', async () => {
+    for (const [param, value] of [['controlMode', 99], ['controlMode', 255], ['valveSafeState', 6]] as const) {
+      const body = errorOf(await put(`/api/v1/instruments/3/parameters/${param}`, { value }), 400, 'PARAM_BAD_ENUM');
+      expect(body.message).toContain(`${value} is not one of its listed values`);
+      expect(body.message).toMatch(/allowed: "/);
+      expect(Array.isArray(body.details.allowed)).toBe(true);
+    }
+    expect(service.writes).toHaveLength(3);
+  });
+
+  it('400 for text too long for its parameter, naming the maximum (never a 500)', async () => {
+    const body = errorOf(await put('/api/v1/instruments/3/parameters/userTag', { value: 'x'.repeat(300) }), 400, 'PARAM_INVALID_VALUE');
+    expect(body.message).toContain('300 characters is too long: at most 16 characters');
+    expect(body.details).toMatchObject({ param: 'userTag', length: 16 });
+    const bytes = errorOf(await put('/api/v1/instruments/3/parameters/ifiData', { value: '01 00 02' }), 400, 'PARAM_INVALID_VALUE');
+    expect(bytes.message).toContain('cannot contain a 00 byte');
   });
 
   it('409 for read-only, secured, factory and write-only parameters', async () => {

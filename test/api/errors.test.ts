@@ -27,6 +27,17 @@ describe('error registry', () => {
     expect(http?.body.message).toBe('refused (status READONLY)');
   });
 
+  it('a setpoint that cannot be checked against the capacity is a 503 (retry), not a 500', () => {
+    expect(mapGatewayError(new GatewayError('PARAM_CAPACITY_UNKNOWN', 'capacity not known'))?.status).toBe(503);
+  });
+
+  it('says the maximum length once', () => {
+    const http = mapGatewayError(new GatewayError('PARAM_INVALID_VALUE', 'userTag (DDE 115): 17 characters is too long: at most 16 characters (what the instrument stores)', { length: 16 }));
+    expect(http?.body.message.match(/at most 16/g)).toHaveLength(1);
+    const fixed = mapGatewayError(new GatewayError('PARAM_INVALID_VALUE', 'fluidName: wrong type', { length: 10, expected: 'string' }));
+    expect(fixed?.body.message).toBe('fluidName: wrong type; at most 10 characters');
+  });
+
   it('leaves unlisted codes to the caller (500 API_INTERNAL)', () => {
     expect(mapGatewayError(new GatewayError('CODEC_SOMETHING', 'x'))).toBeUndefined();
   });

@@ -63,6 +63,23 @@ describe('flowbus one-shot commands', () => {
     expect(range.stderr).toMatch(/error PARAM_INVALID_VALUE: .*controlMode.*0\.\.255/);
   });
 
+  it('set refuses what the API refuses: initReset on its own, unlisted enumeration numbers, over-long text, and names the setpoint range in a type error', async () => {
+    const [initReset, unlisted, tag, text] = await Promise.all([
+      flowbus('set', '--port', PORT, '--secured', '3', 'initReset', '64'),
+      flowbus('set', '--port', PORT, '3', 'controlMode', '99'),
+      flowbus('set', '--port', PORT, '3', 'userTag', 'a user tag of 29 characters!!'),
+      flowbus('set', '--port', PORT, '3', 'fSetpoint', 'abc'),
+    ]);
+    expect(initReset.code).toBe(2);
+    expect(initReset.stderr).toMatch(/error PARAM_SECURED: initReset \(DDE 7\) is never written on its own/);
+    expect(unlisted.code).toBe(2);
+    expect(unlisted.stderr).toMatch(/error PARAM_BAD_ENUM: controlMode \(DDE 12\): 99 is not one of its listed values/);
+    expect(tag.code).toBe(2);
+    expect(tag.stderr).toMatch(/error PARAM_INVALID_VALUE: userTag \(DDE 115\): 29 characters is too long: at most 16 characters/);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toMatch(/error PARAM_INVALID_VALUE: fSetpoint .*allowed range 0\.\.6980\.39 mg\/min/);
+  });
+
   it('params searches the database; config check explains a config; every command has --help', async () => {
     const p = await flowbus('params', 'fmeasure');
     expect(p.code).toBe(0);

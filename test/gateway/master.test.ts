@@ -1,7 +1,8 @@
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSimulator } from '../../simulator/index.js';
+import { createSimulator, type Simulator } from '../../simulator/index.js';
 import { serveTcp, type TcpServer } from '../../simulator/cli.js';
+import { requestParams } from '../../src/codec/index.js';
 import { MasterGateway, MemorySink, type MasterOptions } from '../../src/gateway/index.js';
 import { simulatorFactory } from '../../src/sim.js';
 import { type GatewayError } from '../../src/shared/index.js';
@@ -136,6 +137,60 @@ describe('master mode against the simulator', () => {
       ['capacity', 5000],
       ['initReset', 82],
     ]);
+  });
+
+  it('never writes initReset on its own, even with secured: true', async () => {
+    for (const secured of [false, true]) {
+      const { gw, sim, sink } = await start('sim://?nodes=3', { secured, poll: { parameters: [], intervalMs: 1000 } });
+      for (const value of [64, 82, 'unlock']) {
+        const e = (await gw.writeParam('3', 'initReset', value, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+        expect(e.code, `secured ${secured}, ${value}`).toBe('PARAM_SECURED');
+        expect(e.message).toMatch(/never written on its own.*unlocks and locks again itself/);
+      }
+      expect(sim.instruments.get(3)!.get('initReset')).toBe(82);
+      expect(sink.list({ limit: 1000 }).filter((t) => t.purpose === 'write')).toHaveLength(0);
+    }
+  });
+
+  it('refuses enumeration numbers the database does not list, before the wire', async () => {
+    const { gw, sim, sink } = await start('sim://?nodes=3', { poll: { parameters: [], intervalMs: 1000 } });
+    for (const [key, value] of [['controlMode', 99], ['controlMode', 255], ['valveSafeState', 9]] as const) {
+      const e = (await gw.writeParam('3', key, value, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+      expect(e.code, `${key} ${value}`).toBe('PARAM_BAD_ENUM');
+      expect(e.details.allowed).toContainEqual(expect.objectContaining({ value: 0 }));
+    }
+    expect(sim.instruments.get(3)!.get('controlMode')).toBe(0);
+    expect(sink.list({ limit: 1000 }).filter((t) => t.purpose === 'write')).toHaveLength(0);
+    expect((await gw.writeParam('3', 'valveSafeState', 2, { source: 'test' })).readBack?.value).toBe(2);
+  });
+
+  it('refuses text longer than the parameter takes, naming the maximum, before the wire', async () => {
+    const { gw, sink } = await start('sim://?nodes=3', { secured: true, poll: { parameters: [], intervalMs: 1000 } });
+    const tag = (await gw.writeParam('3', 'userTag', 'x'.repeat(300), { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+    expect(tag.code).toBe('PARAM_INVALID_VALUE');
+    expect(tag.message).toContain('at most 16 characters');
+    expect(tag.details.length).toBe(16);
+    // A variable-length string without a known instrument limit: what one write within maxRequestBytes (64) carries,
+    // here inside Init Reset 64 ... 82 (customerModel is secured).
+    const model = (await gw.writeParam('3', 'customerModel', 'x'.repeat(60), { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+    expect(model.code).toBe('PARAM_INVALID_VALUE');
+    expect(model.message).toMatch(/at most 53 characters \(what one write within the bus's maxRequestBytes \(64\) carries\)/);
+    expect(sink.list({ limit: 1000 }).filter((t) => t.purpose === 'write')).toHaveLength(0);
+    const ok = await gw.writeParam('3', 'customerModel', 'x'.repeat(53), { source: 'test' });
+    expect(ok.readBack?.value).toBe('x'.repeat(53));
+    expect(sink.list({ limit: 1000 }).find((t) => t.purpose === 'write')?.requestBytes?.length).toBeLessThanOrEqual(64 + 8);
+  });
+
+  it('one range for a setpoint, the instrument\'s, in the type error and the range error alike', async () => {
+    const { gw } = await start('sim://?nodes=3', { poll: { parameters: [], intervalMs: 1000 } });
+    const type = (await gw.writeParam('3', 'fSetpoint', 'abc', { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+    const range = (await gw.writeParam('3', 'fSetpoint', 99999, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+    for (const e of [type, range]) {
+      expect(e.code).toBe('PARAM_INVALID_VALUE');
+      expect(e.message).toContain('0..6980.39 mg/min');
+      expect(e.message).not.toContain('3.40282');
+      expect(e.details).toMatchObject({ min: 0, max: 6980.39 });
+    }
   });
 
   it('maps an instrument status error, and an unknown node', async () => {
@@ -328,5 +383,71 @@ describe('a bus that stays down', () => {
     expect(rows.filter((t) => t.node === 9 && t.outcome !== 'ok').length).toBeGreaterThan(0);
     // The healthy nodes kept being polled meanwhile.
     expect(rows.filter((t) => t.node === 3 && t.outcome === 'ok' && t.purpose === 'poll').length).toBeGreaterThan(5);
+  });
+});
+
+describe('setpoints when the capacity is not known', () => {
+  /** One instrument whose capacity replies are lost (never answered) while `lose.capacity` is true. */
+  async function startLosingCapacity(lose: { capacity: boolean }) {
+    const sim: Simulator = createSimulator({ nodes: [3] });
+    sim.instruments.get(3)!.defineBehavior({
+      name: 'lose-capacity',
+      onMessage: (ctx) =>
+        lose.capacity && ctx.message?.kind === 'request' && requestParams(ctx.message).some((p) => p.process === 1 && p.fbnr === 13) ? { silent: true } : undefined,
+    });
+    let first = true;
+    const factory = (): Duplex => {
+      if (!first) return sim.connect();
+      first = false;
+      return sim.stream;
+    };
+    const sink = new MemorySink(10_000);
+    const gw = new MasterGateway({
+      buses: [{ name: 'main', port: 'sim://?nodes=3', bus: { replyTimeoutMs: 50, retries: 0 } }],
+      poll: { parameters: [], intervalMs: 1000 },
+      simulator: factory,
+      sink,
+    });
+    running.push({ gw, sims: Object.assign(() => sim.connect(), { simulators: new Map([['x', sim]]) }) });
+    await gw.start();
+    await gw.discover();
+    return { gw, sim, sink };
+  }
+
+  it('reads the capacity before the first setpoint when discovery lost it, and checks against it', async () => {
+    const lose = { capacity: true };
+    const { gw, sim } = await startLosingCapacity(lose);
+    expect(gw.instrument('3').identity.capacity).toBeUndefined();
+    expect(gw.instrument('3').identity.serial).toBeDefined();
+    lose.capacity = false;
+    for (const value of [100000, -500]) {
+      const e = (await gw.writeParam('3', 'fSetpoint', value, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+      expect(e.code, String(value)).toBe('PARAM_INVALID_VALUE');
+      expect(e.message).toContain(`${value} is outside 0..6980.39 mg/min`);
+    }
+    expect(sim.instruments.get(3)!.get('setpoint')).toBe(0);
+    expect(gw.instrument('3').identity.capacity).toBe(6817);
+    expect((await gw.writeParam('3', 'fSetpoint', 3408.5, { source: 'test' })).written).toBe(3408.5);
+  });
+
+  it('refuses with PARAM_CAPACITY_UNKNOWN when the capacity cannot be read, and writes nothing', async () => {
+    const { gw, sim, sink } = await startLosingCapacity({ capacity: true });
+    for (const value of [100000, -500, 10]) {
+      const e = (await gw.writeParam('3', 'fSetpoint', value, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+      expect(e.code, String(value)).toBe('PARAM_CAPACITY_UNKNOWN');
+      expect(e.message).toMatch(/capacity, which is not known \(reading it failed: .*\)/);
+    }
+    expect(sim.instruments.get(3)!.get('setpoint')).toBe(0);
+    expect(sink.list({ limit: 1000 }).filter((t) => t.purpose === 'write')).toHaveLength(0);
+  });
+
+  it('reads the capacity again after a new fluid set is selected', async () => {
+    const { gw } = await startLosingCapacity({ capacity: false });
+    expect(gw.instrument('3').identity.capacity).toBe(6817);
+    await gw.writeParam('3', 'fluidsetIndex', 0, { source: 'test' }); // N2, 100 mg/min
+    expect(gw.instrument('3').identity.capacity).toBe(100);
+    const e = (await gw.writeParam('3', 'fSetpoint', 500, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
+    expect(e.code).toBe('PARAM_INVALID_VALUE');
+    expect(e.message).toContain('0..102.397');
   });
 });

@@ -34,6 +34,8 @@ interface RawParam {
   channelProcess: boolean;
   bits?: boolean;
   enumeration?: RawEnum[];
+  enumerationOpen?: boolean;
+  maxLength?: number;
   variants?: Array<{ valueType: ValueType; wireType: number; length: number }>;
   description?: string;
 }
@@ -195,6 +197,34 @@ describe('parameters.json structure', () => {
         }
       }
     }
+  });
+
+  it('only enumerations known to be incomplete are open; every other one is closed', () => {
+    for (const p of params) {
+      if (p.enumerationOpen === undefined) continue;
+      expect(p.enumerationOpen, `DDE ${p.dde}`).toBe(true);
+      expect(p.enumeration, `DDE ${p.dde}: open without an enumeration`).toBeDefined();
+    }
+    // 213: "set status bit (range 0..127)" lists only the ends; 175: the device type catalogue.
+    expect(params.filter((p) => p.enumerationOpen).map((p) => p.dde)).toEqual([175, 213]);
+    // The enumerations writes most often go through stay closed.
+    for (const dde of [12, 118, 130, 301]) expect(params.find((p) => p.dde === dde)?.enumerationOpen, `DDE ${dde}`).toBeUndefined();
+  });
+
+  it('a bit field describes every field it has: each mask is one field, its masks do not overlap', () => {
+    for (const p of params.filter((q) => q.bits)) {
+      const masks = [...new Set((p.enumeration ?? []).map((e) => e.mask as number))];
+      for (const a of masks) for (const b of masks) if (a !== b) expect((a & b) >>> 0, `DDE ${p.dde} masks ${a} and ${b}`).toBe(0);
+    }
+  });
+
+  it('maxLength sits only on variable-length strings', () => {
+    for (const p of params) {
+      if (p.maxLength === undefined) continue;
+      expect(p.valueType === 'string' && p.length === 0, `DDE ${p.dde}`).toBe(true);
+      expect(Number.isInteger(p.maxLength) && p.maxLength > 0 && p.maxLength <= 243, `DDE ${p.dde}`).toBe(true);
+    }
+    expect(params.find((p) => p.dde === 115)?.maxLength).toBe(16);
   });
 
   it('enumeration aliases never name two different values', () => {

@@ -13,6 +13,7 @@ import {
   suggestParams,
   valueTypeFor,
 } from '../../src/params/index.js';
+import { MAX_SEARCH_CHARS, editDistanceWithin } from '../../src/params/db.js';
 
 describe('findParam', () => {
   it.each([
@@ -290,5 +291,59 @@ describe('searchParams', () => {
     for (let i = 1; i < hits.length; i++) expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score);
     expect(searchParams('')).toEqual([]);
     expect(searchParams('qqqqqqqqqqqq')).toEqual([]);
+  });
+});
+
+describe('the cost of unknown names is bounded', () => {
+  it('refuses a name longer than any parameter name without searching, naming the limit', () => {
+    const name = 'fSetpoint'.repeat(8); // 72 characters: longer than MAX_SEARCH_CHARS
+    let caught: unknown;
+    try {
+      resolveParam(name);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isGatewayError(caught) && caught.code).toBe('PARAM_UNKNOWN');
+    if (!isGatewayError(caught)) return;
+    expect(caught.details).toMatchObject({ length: 72, max: MAX_SEARCH_CHARS, suggestions: [] });
+    expect(caught.message).toContain(`at most ${MAX_SEARCH_CHARS}`);
+    // The message and details carry only the start of the text, not all of it.
+    expect(caught.message.length).toBeLessThan(200);
+    expect(String(caught.details.param).length).toBeLessThanOrEqual(MAX_SEARCH_CHARS);
+    expect(MAX_SEARCH_CHARS).toBeGreaterThanOrEqual(Math.max(...allParams().flatMap((p) => [p.key, p.name, p.shortName ?? ''].map((t) => t.replace(/[^A-Za-z0-9]/g, '').length))));
+  });
+
+  it('still suggests for names up to the limit', () => {
+    expect(suggestParams('operationalHistoryParameterStandardDeviatoin')).toContain('operationalHistoryParameterStandardDeviation');
+    expect(suggestParams('x'.repeat(MAX_SEARCH_CHARS + 1))).toEqual([]);
+  });
+
+  it('"did you mean" offers nothing more than 5 edits away', () => {
+    // 9 edits from primaryNodeAddress, 1 from secondaryNodeAddress.
+    expect(suggestParams('secondaryNodeAddressx')).toEqual(['secondaryNodeAddress']);
+  });
+
+  /** Plain Levenshtein distance, the oracle for the banded one. */
+  function levenshtein(a: string, b: string): number {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    return d[a.length]![b.length]!;
+  }
+
+  it('the banded edit distance agrees with plain Levenshtein up to its bound', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const word = () => Array.from({ length: rnd(14) }, () => 'abcde19'[rnd(7)]).join('');
+    for (let n = 0; n < 3000; n++) {
+      const a = word();
+      const b = word();
+      const k = rnd(8);
+      expect(editDistanceWithin(a, b, k), `${a} / ${b} / ${k}`).toBe(Math.min(levenshtein(a, b), k + 1));
+    }
   });
 });

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type GatewayError, isGatewayError } from '../../src/shared/index.js';
-import { bitLabels, enumLabel, enumValue, paramByDde, validateValue } from '../../src/params/index.js';
+import { encodeValue } from '../../src/codec/index.js';
+import { MAX_VARIABLE_LENGTH, allParams, bitLabels, enumLabel, enumValue, findParam, paramByDde, validateValue } from '../../src/params/index.js';
+
+const findParamDde = (key: string): number => findParam(key)?.dde ?? -1;
 
 function thrown(fn: () => unknown): GatewayError {
   try {
@@ -98,6 +101,17 @@ describe('validateValue', () => {
     expect(thrown(() => validateValue('fSetpoint', 1e39)).code).toBe('PARAM_INVALID_VALUE');
   });
 
+  it('refuses long text as a number without trying it as one (the patterns are quadratic in its length)', () => {
+    // 64 kB (the API's body limit) of digits or spaces: a type error, at once.
+    for (const text of ['1'.repeat(65_000) + 'x', ' '.repeat(65_000) + '1', '1'.repeat(65)]) {
+      const e = thrown(() => validateValue('fSetpoint', text));
+      expect(e.code).toBe('PARAM_INVALID_VALUE');
+      expect(e.message).toMatch(/expected a number/);
+      expect(e.message.length).toBeLessThan(300);
+    }
+    expect(validateValue('fSetpoint', ` ${'0'.repeat(60)}1 `)).toBe(1);
+  });
+
   it('refuses wrong types', () => {
     for (const bad of [null, undefined, true, {}, [], 'abc', '', Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(thrown(() => validateValue('setpoint', bad)).code, String(bad)).toBe('PARAM_INVALID_VALUE');
@@ -120,8 +134,40 @@ describe('validateValue', () => {
     expect(validateValue('controlMode', 'Purge')).toBe(8);
     expect(validateValue('controlMode', 3)).toBe(3);
     expect(validateValue('controlMode', '3')).toBe(3);
-    // A number in range is accepted even when the enumeration does not list it.
-    expect(validateValue('controlMode', 30)).toBe(30);
+  });
+
+  it('refuses numbers a closed enumeration does not list, naming the allowed values', () => {
+    for (const [key, value] of [['controlMode', 99], ['controlMode', 255], ['controlMode', '25'], ['valveSafeState', 6], ['alarmMode', 4]] as const) {
+      const e = thrown(() => validateValue(key, value));
+      expect(e.code, `${key} ${value}`).toBe('PARAM_BAD_ENUM');
+      expect(e.message).toContain(`${Number(value)} is not one of its listed values`);
+      expect(e.details.allowed, key).toEqual(paramByDde(findParamDde(key))?.enumeration?.map((x) => ({ value: x.value, label: x.label })));
+    }
+    expect(validateValue('valveSafeState', 5)).toBe(5);
+    expect(validateValue('controlMode', 24)).toBe(24);
+  });
+
+  it('accepts any number in range for an open enumeration (enumerationOpen)', () => {
+    // Manufacturer status enable: the source lists 0 and 127 as the ends of "set status bit 0..127".
+    expect(validateValue('manufacturerStatusEnable', 64)).toBe(64);
+    // Identification number: a catalogue of device types that grows with new instruments.
+    expect(validateValue('identificationNumber', 60)).toBe(60);
+    expect(thrown(() => validateValue('manufacturerStatusEnable', 256)).code).toBe('PARAM_INVALID_VALUE');
+  });
+
+  it('bit fields take only the bits, and field values, their entries describe', () => {
+    expect(validateValue('ioStatus', 0xff)).toBe(0xff);
+    expect(validateValue('controllerFeatures', 0xa5)).toBe(0xa5);
+    expect(validateValue('sensorBridgeSettings', 0x307)).toBe(0x307);
+    const stray = thrown(() => validateValue('sensorBridgeSettings', 0x408));
+    expect(stray.code).toBe('PARAM_BAD_ENUM');
+    expect(stray.message).toContain('bits 0x408');
+    expect(stray.details.allowed).toContainEqual({ value: 0x100, label: 'Automatic sensor configuration on', mask: 0x100 });
+    // analogMode 0x3f is a 5-value field (0...5 Vdc .. 15...20 mA): 5 is not one of them.
+    expect(validateValue('analogMode', 0x44)).toBe(0x44);
+    expect(thrown(() => validateValue('analogMode', 0x45)).message).toContain('field 0x3f');
+    expect(thrown(() => validateValue('adcControlRegister', 1)).code).toBe('PARAM_BAD_ENUM');
+    expect(validateValue('adcControlRegister', 0x1000 | 0x1c0000 | 0x1000000)).toBe(0x11c1000);
   });
 
   it('refuses an unknown enumeration name and lists the allowed values', () => {
@@ -155,11 +201,71 @@ describe('validateValue', () => {
     expect(e.details).toMatchObject({ param: 'fluidName', dde: 25, expected: 'string', length: 10 });
     expect(thrown(() => validateValue('capacityUnit', 'ln/min/x')).code).toBe('PARAM_INVALID_VALUE');
     expect(validateValue('capacityUnit', 'ln/min')).toBe('ln/min');
-    // Variable-length strings (length 0) take any length.
-    expect(validateValue('userTag', 'a rather long user tag text')).toBe('a rather long user tag text');
+    expect(validateValue('userTag', 'reactor 2 inlet')).toBe('reactor 2 inlet');
     expect(thrown(() => validateValue('userTag', 'A\u0000B')).code).toBe('PARAM_INVALID_VALUE');
     expect(thrown(() => validateValue('userTag', 'µ€')).code).toBe('PARAM_INVALID_VALUE');
     expect(validateValue('userTag', 'µ°')).toBe('µ°');
+  });
+
+  it('refuses text longer than the parameter takes with a 400 naming the maximum, fixed or variable length', () => {
+    // User tag: variable length in the database, 16 characters on the instrument.
+    expect(validateValue('userTag', 'x'.repeat(16))).toBe('x'.repeat(16));
+    for (const n of [17, 300, 1_000_000]) {
+      const e = thrown(() => validateValue('userTag', 'x'.repeat(n)));
+      expect(e.code, String(n)).toBe('PARAM_INVALID_VALUE');
+      expect(e.message).toContain(`${n} characters is too long: at most 16 characters`);
+      expect(e.details).toMatchObject({ param: 'userTag', length: 16 });
+      expect(String(e.details.value).length).toBeLessThanOrEqual(80);
+    }
+    // Other variable-length strings: what one ProPar write carries.
+    expect(validateValue('customerModel', 'x'.repeat(MAX_VARIABLE_LENGTH))).toHaveLength(MAX_VARIABLE_LENGTH);
+    const frame = thrown(() => validateValue('customerModel', 'x'.repeat(300)));
+    expect(frame.message).toContain(`at most ${MAX_VARIABLE_LENGTH} characters (what one ProPar write carries)`);
+    expect(frame.details.length).toBe(MAX_VARIABLE_LENGTH);
+    // A tighter limit from the bus's request budget.
+    const bus = thrown(() => validateValue('customerModel', 'x'.repeat(60), { maxLength: { length: 53, why: 'one write of maxRequestBytes 64' } }));
+    expect(bus.message).toContain('at most 53 characters (one write of maxRequestBytes 64)');
+    expect(bus.details.length).toBe(53);
+    // Fixed length: the fixed length.
+    expect(thrown(() => validateValue('fluidName', 'x'.repeat(11))).message).toContain('at most 10 characters');
+  });
+
+  it('refuses a 00 byte in a variable-length byte string, and over-long byte strings', () => {
+    expect(validateValue('ifiData', '01 02')).toEqual(new Uint8Array([1, 2]));
+    expect(thrown(() => validateValue('ifiData', '01 00 02')).code).toBe('PARAM_INVALID_VALUE');
+    expect(thrown(() => validateValue('ifiData', new Uint8Array(300).fill(1))).message).toContain(`at most ${MAX_VARIABLE_LENGTH} bytes`);
+    expect(thrown(() => validateValue('ifiData', '01'.repeat(100_000))).code).toBe('PARAM_INVALID_VALUE');
+  });
+
+  it('whatever it accepts, the codec can encode (every writable parameter, edge values)', () => {
+    const samples: unknown[] = [0, 1, -1, 255, 256, 65535, 65536, 2 ** 32, -(2 ** 31), 1.5, 1e39, 3.4028235e38, '', 'x', 'x'.repeat(255), '00'.repeat(255), '01'.repeat(200), [0], [1, 2, 3]];
+    let accepted = 0;
+    for (const p of allParams().filter((q) => q.write)) {
+      for (const v of samples) {
+        let out: ReturnType<typeof validateValue>;
+        try {
+          out = validateValue(p, v);
+        } catch (err) {
+          expect(['PARAM_INVALID_VALUE', 'PARAM_BAD_ENUM'], `${p.key} ${String(v).slice(0, 20)}`).toContain((err as GatewayError).code);
+          continue;
+        }
+        accepted++;
+        expect(() => encodeValue(p.valueType, out, p.length > 0 && (p.valueType === 'string' || p.valueType === 'bytes') ? p.length : 0), `${p.key} ${String(v).slice(0, 20)}`).not.toThrow();
+      }
+    }
+    expect(accepted).toBeGreaterThan(500);
+  });
+
+  it('names the instrument\'s range, when given, in range and type errors alike', () => {
+    const range = { min: 0, max: 6980.39, unit: 'mg/min', why: "this instrument's capacity is 6817 mg/min" };
+    const type = thrown(() => validateValue('fSetpoint', 'abc', { range }));
+    expect(type.message).toContain('allowed range 0..6980.39 mg/min');
+    expect(type.message).not.toContain('3.4');
+    expect(type.details).toMatchObject({ min: 0, max: 6980.39, unit: 'mg/min' });
+    const out = thrown(() => validateValue('fSetpoint', 99999, { range }));
+    expect(out.message).toContain('99999 is outside 0..6980.39 mg/min');
+    expect(out.details).toMatchObject({ min: 0, max: 6980.39 });
+    expect(validateValue('fSetpoint', 6980.39, { range })).toBe(6980.39);
   });
 
   it('checks byte strings and converts arrays and hex text', () => {
