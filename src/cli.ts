@@ -53,4 +53,24 @@ registerConfigCommand(program);
 registerStoreCommands(program);
 registerReplayCommand(program, openReplaySink);
 
-await program.parseAsync(process.argv);
+// A reader that goes away (`flowbus params | head -1`) ends a command quietly with status 0, as
+// for any Unix tool; the gateway itself keeps running (its log lines are then lost, not its bus).
+let serving = false;
+program.hook('preAction', (_program, action) => {
+  serving = action.name() === 'serve';
+});
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    if (!serving) process.exit(0);
+  });
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // A command that fails with a GatewayError says so in one line with its code, never a stack.
+  if (!(err instanceof GatewayError)) throw err;
+  console.error(`error ${err.code}: ${err.message}`);
+  process.exit(2);
+}

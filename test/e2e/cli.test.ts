@@ -2,7 +2,7 @@
  * The one-shot commands as a user types them (`flowbus scan|get|set|params|config check`),
  * each a process of its own, against the built-in simulator.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,6 +27,57 @@ async function flowbusIn(cwd: string, ...args: string[]): Promise<{ code: number
     return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
 }
+
+/** Runs a command whose reader goes away after the first chunk, as `| head -1` does. */
+function flowbusIntoHead(...args: string[]): Promise<{ code: number | null; signal: string | null; first: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let first = '';
+    let stderr = '';
+    child.stdout.once('data', (b: Buffer) => {
+      first = b.toString();
+      child.stdout.destroy();
+    });
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('exit', (code, signal) => done({ code, signal, first, stderr }));
+  });
+}
+
+/** A socat -x -v capture of `pairs` request/reply pairs, 20 ms apart: enough output to fill a pipe. */
+function bigCapture(pairs: number): string {
+  const req = '10 02 01 80 11 04 01 80 00 01 81 00 02 82 00 03 83 00 04 04 00 05 10 03';
+  const rep = '10 02 01 80 0c 02 01 80 03 81 7f 82 04 83 20 04 43 10 03';
+  const lines: string[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const t = (ms: number) => `2015/06/08 13:${String(Math.floor(ms / 60000) % 60).padStart(2, '0')}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}.${String((ms % 1000) * 1000).padStart(6, '0')}`;
+    lines.push(`> ${t(i * 20)}  length=24 from=${i * 24} to=${i * 24 + 23}`, ` ${req}`);
+    lines.push(`< ${t(i * 20 + 10)}  length=19 from=${i * 19} to=${i * 19 + 18}`, ` ${rep}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+describe('a closed pipe (| head) ends a command quietly with status 0', () => {
+  it.each([
+    ['params', () => ['params']],
+    ['params --json', () => ['params', '--json']],
+    ['decode', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'flowbus-epipe-'));
+      writeFileSync(join(dir, 'big.log'), bigCapture(3000));
+      return ['decode', join(dir, 'big.log')];
+    }],
+    ['decode --json', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'flowbus-epipe-'));
+      writeFileSync(join(dir, 'big.log'), bigCapture(3000));
+      return ['decode', '--json', join(dir, 'big.log')];
+    }],
+  ])('%s', async (_name, args) => {
+    const r = await flowbusIntoHead(...args());
+    expect(r.first.length).toBeGreaterThan(0);
+    expect(r.stderr).toBe('');
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(0);
+  }, 60_000);
+});
 
 describe('flowbus one-shot commands', () => {
   it('scan finds the instruments with their identity', async () => {
