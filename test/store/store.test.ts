@@ -243,6 +243,38 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
       await old.close();
     }
   });
+
+  it('a bare node is one behaviour in the API and the CLI: fine on one bus, 409 naming bus:node when the log has it on several', async () => {
+    // Node 3 is the gateway's own on bus main (the fake service knows it); a replayed capture adds a node 3 too.
+    const live = Array.from({ length: 3 }, (_, i) => makeTx({ bus: 'main' }, i));
+    const replayed = Array.from({ length: 2 }, (_, i) => makeTx({ bus: 'replay' }, 70 + i));
+    for (const t of [...live, ...replayed]) store.write(t);
+    await store.flush();
+    const sinceMs = Math.floor(live[0]!.endedAt);
+    const untilMs = Math.ceil(replayed[1]!.endedAt) + 1;
+    const onlyLive = Math.floor(replayed[0]!.endedAt);
+    const app = await buildApp({ service: new FakeService(), logger: false, version: '1', store });
+    try {
+      const mixed = await app.inject({ url: `/api/v1/instruments/3/parameters/fMeasure/history?since=${sinceMs}&until=${untilMs}` });
+      expect(mixed.statusCode).toBe(409);
+      expect(mixed.json()).toMatchObject({ code: 'GATEWAY_NODE_AMBIGUOUS', details: { candidates: ['main:3', 'replay:3'] } });
+      const one = await app.inject({ url: `/api/v1/instruments/3/parameters/fMeasure/history?since=${sinceMs}&until=${onlyLive}` });
+      expect(one.statusCode).toBe(200);
+      expect(one.json<{ points: unknown[] }>().points).toHaveLength(3);
+    } finally {
+      await app.close();
+    }
+    const run = promisify(execFile);
+    const cli = ['--import', 'tsx', 'src/cli.ts', 'export', 'history', '--store', target.url, '--format', 'json'];
+    const refused = await run(process.execPath, [...cli, '3', 'fMeasure', '--since', String(sinceMs), '--until', String(untilMs)]).then(
+      () => undefined,
+      (e: { code?: number; stderr?: string }) => e,
+    );
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toMatch(/^error GATEWAY_NODE_AMBIGUOUS: node 3 has history on several buses; say which: main:3, replay:3\n$/);
+    const fine = await run(process.execPath, [...cli, '3', 'fMeasure', '--since', String(sinceMs), '--until', String(onlyLive)]);
+    expect((JSON.parse(fine.stdout) as { points: unknown[] }).points).toHaveLength(3);
+  }, 60_000);
 });
 
 describe('flowbus db migrate and flowbus export', () => {
