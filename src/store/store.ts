@@ -18,7 +18,8 @@
  * crash before the spool was emptied) is not duplicated.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/index.js';
 import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
@@ -27,8 +28,8 @@ import { connect, insertStatements, PV_COLUMNS, TX_COLUMNS, type Connection, typ
 import { migrate } from './migrations.js';
 import { listTransactions, parameterHistory, type HistoryQuery, type HistoryResult, type TransactionPage, type TransactionQuery } from './query.js';
 import { toRows, type Rows } from './rows.js';
-import { Spool } from './spool.js';
-import { parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';
+import { Spool, SPOOL_FILE } from './spool.js';
+import { defaultSpoolDir, LEGACY_SPOOL_DIR, parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';
 
 export type StoreConfig = Config['store'];
 
@@ -653,6 +654,25 @@ class SqlStore implements Store {
 }
 
 /**
+ * The spool directory: `store.spoolDir` when set, else beside the store (`defaultSpoolDir`). A
+ * gateway upgraded in place may find rows in the spool every store used before (`./data/spool`):
+ * it keeps using that one, with a warning, until those rows are written; the next start after
+ * that spools beside the store. Nothing waiting there is lost or written twice.
+ */
+export async function spoolDirFor(config: StoreConfig, log: Logger): Promise<string> {
+  // Absolute, so that the status and the lock's messages say where it is whatever the folder.
+  if (config.spoolDir !== undefined) return resolve(config.spoolDir);
+  const dir = defaultSpoolDir(config.url);
+  const legacyRows = await stat(join(LEGACY_SPOOL_DIR, SPOOL_FILE)).then((s) => s.size > 0, () => false);
+  if (!legacyRows || resolve(dir) === resolve(LEGACY_SPOOL_DIR)) return resolve(dir);
+  log.warn(
+    { spoolDir: resolve(LEGACY_SPOOL_DIR), default: resolve(dir) },
+    `the spool of an earlier version in ${LEGACY_SPOOL_DIR} holds rows: spooling there until they are written; the next start after that spools in ${dir} (set store.spoolDir to choose)`,
+  );
+  return resolve(LEGACY_SPOOL_DIR);
+}
+
+/**
  * Opens the transaction log: parses the URL, opens the spool, connects and migrates, and
  * starts the writer. An unreachable MySQL server does not fail the start: the store begins
  * in `spooling` and writes when the server answers. A SQLite file that cannot be opened does.
@@ -660,7 +680,7 @@ class SqlStore implements Store {
 export async function openStore(config: StoreConfig, deps: { logger: Logger; options?: StoreOptions }): Promise<Store> {
   const target = parseStoreUrl(config.url);
   const log = deps.logger.child({ component: 'store' });
-  const spool = await Spool.open(config.spoolDir, log);
+  const spool = await Spool.open(await spoolDirFor(config, log), log);
   const store = new SqlStore(config, target, spool, log, deps.options ?? {});
   await store.start();
   return store;
