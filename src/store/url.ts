@@ -1,5 +1,5 @@
 /** Parses the store URL: `sqlite:PATH` (`sqlite::memory:` for tests) or `mysql://user:pass@host:3306/db`. */
-import { GatewayError } from '../shared/index.js';
+import { GatewayError, redactUrl } from '../shared/index.js';
 
 export type StoreTarget =
   | { readonly dialect: 'sqlite'; readonly path: string }
@@ -37,7 +37,7 @@ export function parseStoreUrl(url: string): StoreTarget {
       database,
     };
   }
-  throw new GatewayError('STORE_BAD_URL', `unsupported store URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}: use sqlite:PATH or mysql://user:pass@host:3306/db`, {});
+  throw new GatewayError('STORE_BAD_URL', `unsupported store URL ${JSON.stringify(redactUrl(url))}: use sqlite:PATH or mysql://user:pass@host:3306/db`, {});
 }
 
 /**
@@ -57,5 +57,5 @@ export const LEGACY_SPOOL_DIR = './data/spool';
 
 /** The URL without its password, for logs and status. */
 export function redactStoreUrl(url: string): string {
-  return url.replace(/^(mysql:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
+  return redactUrl(url);
 }
