@@ -218,6 +218,9 @@ export class MasterGateway implements GatewayService {
       return results;
     };
     const [local] = await ask(LOCAL, [pna]);
+    // A close during the walk (a stop, or a start that failed later, such as a port in use) is no
+    // news about the bus: say nothing, and do not try again.
+    if (this.stop.signal.aborted) return [];
     if (!local?.ok) {
       const say = handle.silence.seen('no answer at node 128');
       if (say) {
