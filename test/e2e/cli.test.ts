@@ -4,6 +4,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -88,13 +89,42 @@ describe('flowbus one-shot commands', () => {
     expect(found[0]?.bhtModelNumber).toBe('F-201EV-ABD');
   });
 
+  it('scan on a silent line: one message with the likely causes and status 1, with or without --full', async () => {
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = `tcp://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const [chain, full, json] = await Promise.all([
+        flowbus('scan', '--port', port, '--timeout', '100'),
+        flowbus('scan', '--port', port, '--full'),
+        flowbus('scan', '--port', port, '--timeout', '100', '--json'),
+      ]);
+      const cause = new RegExp(`^error CLI_NO_INSTRUMENTS: no instrument answered on ${port.replace(/[.]/g, '\\.')} \\(binary\\): check the cable .*powered, the baud rate \\(--baud; 38400 by default\\), the framing \\(--protocol binary or ascii.*\\), and the node`);
+      for (const r of [chain, full, json]) {
+        expect(r.code).toBe(1);
+        expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(cause);
+      }
+      expect(chain.stdout).toBe('');
+      expect(full.stdout).toBe('');
+      expect(JSON.parse(json.stdout)).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  }, 60_000);
+
   it('get reads several parameters in one go', async () => {
     const r = await flowbus('get', '--port', PORT, '3', 'fMeasure', 'fluidName', '--json');
     expect(r.code).toBe(0);
-    const values = JSON.parse(r.stdout) as { key: string; value: unknown }[];
+    const values = JSON.parse(r.stdout) as { key: string; name: string; unit?: string; time: string; value: unknown }[];
     expect(values.map((v) => v.key)).toEqual(['fMeasure', 'fluidName']);
     expect(typeof values[0]?.value).toBe('number');
     expect(values[1]?.value).toBe('EtOH 15mba');
+    // The fields of the API's value view: the name, the unit (the instrument's own capacity unit), the time.
+    expect(values[0]).toMatchObject({ name: 'Fmeasure', unit: 'mg/min' });
+    expect(values[1]).toMatchObject({ name: 'Fluid Name' });
+    expect(values[1]).not.toHaveProperty('unit');
+    for (const v of values) expect(Math.abs(Date.parse(v.time) - Date.now())).toBeLessThan(60_000);
   });
 
   it('set writes and reads back; an enumeration by name; a setpoint above capacity is refused before the wire', async () => {
