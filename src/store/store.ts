@@ -26,6 +26,7 @@ import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
 import { GatewayError, idFloor, type Logger } from '../shared/index.js';
 import { connect, insertStatements, PV_COLUMNS, TX_COLUMNS, type Connection, type DB, type Dialect } from './db.js';
 import { migrate } from './migrations.js';
+import { storeConfigProblem } from './problems.js';
 import { listTransactions, parameterHistory, type HistoryQuery, type HistoryResult, type TransactionPage, type TransactionQuery } from './query.js';
 import { toRows, type Rows } from './rows.js';
 import { Spool, SPOOL_FILE } from './spool.js';
@@ -479,7 +480,9 @@ class SqlStore implements Store {
   }
 
   private goDown(err: unknown, what: string): void {
-    const text = errorText(err);
+    // A missing database or a wrong password says what to do about it, also in the gateway's log.
+    const problem = storeConfigProblem(err, this.target);
+    const text = problem ? `${problem.code}: ${problem.message}` : errorText(err);
     this.lastError = text;
     this.lastErrorAt = Date.now();
     if (this.mode === 'direct' || this.state === 'recovering') {
@@ -571,7 +574,7 @@ class SqlStore implements Store {
     try {
       conn = this.conn ?? (await withTimeout(this.ensureReady(), this.queryTimeoutMs, 'connecting to the database'));
     } catch (err) {
-      throw new GatewayError('STORE_UNAVAILABLE', `the database is unreachable: ${errorText(err)}`, {}, { cause: err });
+      throw storeConfigProblem(err, this.target) ?? new GatewayError('STORE_UNAVAILABLE', `the database is unreachable: ${errorText(err)}`, {}, { cause: err });
     }
     try {
       return await withTimeout(run(conn), this.queryTimeoutMs, what);
@@ -692,6 +695,11 @@ export async function migrateStore(url: string, logger: Logger, options: StoreOp
   const conn = connect(target, { connectTimeoutMs: options.connectTimeoutMs ?? 3_000, poolSize: 1 });
   try {
     return await migrate(conn.db as never, target.dialect, logger);
+  } catch (err) {
+    const problem = storeConfigProblem(err, target);
+    if (problem) throw problem;
+    if (err instanceof GatewayError) throw err;
+    throw new GatewayError('STORE_UNAVAILABLE', `cannot migrate ${redactStoreUrl(url)}: ${errorText(err)}`, {}, { cause: err });
   } finally {
     await conn.destroy();
   }
@@ -716,10 +724,21 @@ export function openStoreReader(url: string, options: StoreOptions = {}): StoreR
     );
   }
   const conn = connect(target, { connectTimeoutMs: options.connectTimeoutMs ?? 3_000, poolSize: 1 });
+  // A server error is a GatewayError with its code, as in the gateway: STORE_AUTH, STORE_NO_DATABASE, STORE_UNAVAILABLE.
+  const read = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      const problem = storeConfigProblem(err, target);
+      if (problem) throw problem;
+      if (err instanceof GatewayError) throw err;
+      throw new GatewayError('STORE_UNAVAILABLE', `${what} in ${redactStoreUrl(url)} failed: ${errorText(err)}`, {}, { cause: err });
+    }
+  };
   return {
     dialect: target.dialect,
-    listTransactions: (q) => listTransactions(conn.db, q),
-    parameterHistory: (q) => parameterHistory(conn.db, target.dialect, q),
+    listTransactions: (q) => read('listing transactions', () => listTransactions(conn.db, q)),
+    parameterHistory: (q) => read('reading the history', () => parameterHistory(conn.db, target.dialect, q)),
     close: () => conn.destroy(),
   };
 }
