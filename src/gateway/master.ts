@@ -17,7 +17,7 @@ import { openerFor, parseAddress, Transport, type ReconnectOptions, type Simulat
 import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from './service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
 import { OngoingProblem } from './ongoing.js';
-import { IDENTITY_PARAMS, jsonValue, parseInstrumentRef, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
+import { IDENTITY_PARAMS, jsonValue, parseInstrumentRef, setIdentityField, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
 
 export interface MasterBusConfig {
   readonly name: string;
@@ -283,7 +283,7 @@ export class MasterGateway implements GatewayService {
     const identity: InstrumentIdentity = {};
     IDENTITY_PARAMS.forEach(([field, ], i) => {
       const r = results[i];
-      if (r?.ok) (identity as Record<string, unknown>)[field] = jsonValue(r.reading.value);
+      if (r?.ok) setIdentityField(identity, field, jsonValue(r.reading.value));
     });
     inst.identity = identity;
     this.noteResults(inst, results);
