@@ -163,7 +163,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       ...(config.mode === 'bridge' && config.bridge
         ? { instrumentPort: config.bridge.instrumentPort, masterPort: config.bridge.masterPort }
         : { buses: config.buses.map((b) => `${b.name}=${b.port}`) }),
-      store: running.store.status().url, writes: config.http.token ? 'enabled (token)' : 'disabled (no token)' },
+      store: running.store.status().url, spool: running.store.status().spoolFile, writes: config.http.token ? 'enabled (token)' : 'disabled (no token)' },
     `flowbus-gateway ${VERSION} listening: API ${shown}/api/v1/instruments, docs ${shown}/docs`,
   );
 }
