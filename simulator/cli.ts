@@ -5,11 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { lstat, readlink, stat } from 'node:fs/promises';
 import net from 'node:net';
+import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Command } from 'commander';
 import { SerialPort } from 'serialport';
-import { toHex } from '../src/shared/index.js';
+import { GatewayError, toHex } from '../src/shared/index.js';
 import { createSimulator, type Simulator, type TransactionRecord } from './index.js';
 import type { FaultOptions, InstrumentConfig, SimulatorOptions } from './options.js';
 
@@ -61,9 +63,9 @@ export async function serveTcp(sim: Simulator | SimulatorOptions, host: string, 
     line.on('close', () => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, host, port)));
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
@@ -80,6 +82,18 @@ export async function serveTcp(sim: Simulator | SimulatorOptions, host: string, 
   };
 }
 
+/** What a failed listen means for the person starting the simulator, by errno. */
+const LISTEN_PROBLEMS: Record<string, (where: string) => string> = {
+  EADDRINUSE: (where) => `${where} is in use by another program (another simulator?): choose another port with --tcp HOST:PORT`,
+  EADDRNOTAVAIL: (where) => `cannot listen on ${where}: this machine has no such address`,
+  EACCES: (where) => `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`,
+};
+
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const why = LISTEN_PROBLEMS[err.code ?? ''];
+  return new GatewayError('SIM_LISTEN_FAILED', why ? why(`${host}:${port}`) : `cannot listen on ${host}:${port}: ${err.message}`, { host, port }, { cause: err });
+}
+
 export interface PtyServer extends SimServer {
   /** The path a master opens (a symlink to a /dev/pts/N). */
   readonly path: string;
@@ -88,8 +102,39 @@ export interface PtyServer extends SimServer {
 }
 
 /** Thrown by `servePty` when socat cannot be started. */
-export class SocatMissingError extends Error {
-  readonly code = 'SIM_SOCAT_MISSING';
+export class SocatMissingError extends GatewayError {
+  constructor(message: string) {
+    super('SIM_SOCAT_MISSING', message);
+    this.name = 'SocatMissingError';
+  }
+}
+
+/** What socat puts at a `link=` path: a symbolic link to the pty's slave side. */
+const PTY_LINK = /^\/dev\/pts\/\d+$/;
+
+/**
+ * Checks that socat may put its links at `path` and `path.sim`: socat replaces whatever is there
+ * and deletes it on exit. Only a missing path, or a link to a /dev/pts/N (left by a simulator that
+ * was killed), may go; anything else (a file, a folder, a link elsewhere) is refused untouched.
+ */
+export async function checkPtyPath(path: string): Promise<void> {
+  const dir = dirname(path);
+  const folder = await stat(dir).catch(() => undefined);
+  if (!folder?.isDirectory()) throw new GatewayError('SIM_PTY_PATH', `cannot create the pty link ${path}: the folder ${dir} does not exist`, { path });
+  for (const p of [path, `${path}.sim`]) {
+    const st = await lstat(p).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw new GatewayError('SIM_PTY_PATH', `cannot check ${p}: ${err.message}`, { path: p }, { cause: err });
+    });
+    if (!st) continue;
+    if (st.isSymbolicLink() && PTY_LINK.test(await readlink(p))) continue;
+    const what = st.isSymbolicLink() ? `a link to ${await readlink(p)}` : st.isDirectory() ? 'a folder' : 'a file';
+    throw new GatewayError(
+      'SIM_PTY_PATH_EXISTS',
+      `${p} exists and is ${what}, not a pty link left by an earlier simulator: not replaced; give --pty a new path`,
+      { path: p },
+    );
+  }
 }
 
 /** True when `socat` can be run. */
@@ -108,6 +153,7 @@ export async function socatAvailable(): Promise<boolean> {
  */
 export async function servePty(sim: Simulator | SimulatorOptions, path: string): Promise<PtyServer> {
   const simPath = `${path}.sim`;
+  await checkPtyPath(path);
   const socat = await startSocat(path, simPath);
   const owned = !isSimulator(sim);
   const simulator = isSimulator(sim) ? sim : createSimulator(sim);
@@ -209,15 +255,22 @@ const FAULT_NAMES: Record<string, keyof FaultOptions> = {
   seed: 'seed',
 };
 
+function badOption(message: string, option: string): GatewayError {
+  return new GatewayError('SIM_BAD_OPTION', message, { option });
+}
+
+const PROBABILITIES = new Set<keyof FaultOptions>(['dropReply', 'delay', 'garble', 'split', 'statusError']);
+
 /** Parses `drop=0.05,delay=0.02,delay-ms=600,garble=0.01,split=0.3,status=0.01`. */
 export function parseFaults(spec: string): FaultOptions {
   const out: Record<string, number> = {};
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^([a-z-]+)\s*=\s*([0-9.e+-]+|0x[0-9a-f]+)$/i.exec(part);
     const key = m ? FAULT_NAMES[(m[1] as string).toLowerCase().replace(/-/g, '')] : undefined;
-    if (!m || !key) throw new Error(`bad fault "${part}": use drop, delay, delay-ms, garble, split, split-gap-ms, status, status-error-code, seed`);
+    if (!m || !key) throw badOption(`bad fault "${part}": use drop, delay, delay-ms, garble, split, split-gap-ms, status, status-error-code, seed`, '--faults');
     const value = Number(m[2]);
-    if (!Number.isFinite(value)) throw new Error(`bad fault value in "${part}"`);
+    if (!Number.isFinite(value)) throw badOption(`bad fault value in "${part}"`, '--faults');
+    if (PROBABILITIES.has(key) && (value < 0 || value > 1)) throw badOption(`bad fault "${part}": a probability is 0..1`, '--faults');
     out[key] = value;
   }
   return out as FaultOptions;
@@ -227,29 +280,42 @@ export function parseFaults(spec: string): FaultOptions {
 export function parseHostPort(text: string): { host: string; port: number } {
   const m = /^(?:(.*):)?(\d+)$/.exec(text.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --tcp "${text}": use HOST:PORT`);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw badOption(`bad --tcp "${text}": use HOST:PORT with a port 0..65535`, '--tcp');
   return { host: m[1] || '127.0.0.1', port };
 }
 
 function parseNodes(text: string): number[] {
   return text.split(',').map((s) => {
-    const n = Number(s.trim());
-    if (!Number.isInteger(n) || n < 1 || n > 127) throw new Error(`bad node "${s}": 1..127`);
+    const n = s.trim() === '' ? NaN : Number(s.trim());
+    if (!Number.isInteger(n) || n < 1 || n > 127) throw badOption(`bad node "${s}" in --nodes: each is 1..127, e.g. 3,5,7`, '--nodes');
     return n;
   });
 }
 
 function loadInstruments(file: string): InstrumentConfig[] {
-  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  const list = Array.isArray(parsed) ? parsed : (parsed as { instruments?: unknown }).instruments;
-  if (!Array.isArray(list)) throw new Error(`${file}: expected a JSON array of instruments or { "instruments": [...] }`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw badOption(`cannot read --instruments ${file}: ${why}`, '--instruments');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw badOption(`--instruments ${file} is not JSON: ${(err as Error).message}`, '--instruments');
+  }
+  const list = Array.isArray(parsed) ? parsed : (parsed as { instruments?: unknown } | null)?.instruments;
+  if (!Array.isArray(list)) throw badOption(`${file}: expected a JSON array of instruments or { "instruments": [...] }`, '--instruments');
   return list as InstrumentConfig[];
 }
 
 function intOption(name: string) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new Error(`bad ${name} "${v}"`);
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(n) || n < 0) throw badOption(`bad ${name} "${v}": a number >= 0`, name);
     return n;
   };
 }
@@ -294,7 +360,10 @@ export function registerSimulateCommand(program: Command): void {
     .option('--seed <n>', 'PRNG seed for noise and faults', intOption('--seed'))
     .option('--verbose', 'log one line per transaction')
     .action(async (flags: SimulateFlags) => {
-      if (flags.protocol !== 'binary' && flags.protocol !== 'ascii') throw new Error('--protocol must be binary or ascii');
+      if (flags.protocol !== 'binary' && flags.protocol !== 'ascii') throw badOption(`--protocol must be binary or ascii, got "${flags.protocol}"`, '--protocol');
+      // Every option is checked before anything starts, so a mistake leaves nothing behind.
+      const tcpAt = flags.tcp || !flags.pty ? parseHostPort(flags.tcp ?? '127.0.0.1:4001') : undefined;
+      if (flags.pty) await checkPtyPath(flags.pty);
       const options: SimulatorOptions = {
         protocol: flags.protocol,
         ...(flags.instruments ? { instruments: loadInstruments(flags.instruments) } : { nodes: parseNodes(flags.nodes ?? '3') }),
@@ -303,7 +372,13 @@ export function registerSimulateCommand(program: Command): void {
         ...(flags.faults ? { faults: parseFaults(flags.faults) } : {}),
         ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       };
-      const sim = createSimulator(options);
+      let sim: Simulator;
+      try {
+        sim = createSimulator(options);
+      } catch (err) {
+        // The simulator's own checks (an instrument file's node twice, a baud of 0).
+        throw err instanceof GatewayError ? err : new GatewayError('SIM_BAD_OPTION', err instanceof Error ? err.message : String(err));
+      }
       if (flags.verbose) sim.on('transaction', (t) => console.log(formatTransaction(t)));
       const servers: SimServer[] = [];
       const shutdown = async (): Promise<void> => {
@@ -316,9 +391,8 @@ export function registerSimulateCommand(program: Command): void {
           servers.push(pty);
           console.log(`pty: a master opens ${pty.path}`);
         }
-        if (flags.tcp || !flags.pty) {
-          const { host, port } = parseHostPort(flags.tcp ?? '127.0.0.1:4001');
-          const tcp = await serveTcp(sim, host, port);
+        if (tcpAt) {
+          const tcp = await serveTcp(sim, tcpAt.host, tcpAt.port);
           servers.push(tcp);
           console.log(`tcp: listening on ${tcp.host}:${tcp.port}`);
         }

@@ -26,8 +26,9 @@ program
   .option('--host <address>', 'HTTP bind address (env FLOWBUS_HTTP_HOST; default 127.0.0.1)')
   .option('--http-port <n>', 'HTTP port (env FLOWBUS_HTTP_PORT; default 8080)')
   .option('--token <token>', 'bearer token for writes; prefer env FLOWBUS_API_TOKEN, which ps does not show')
-  .option('--store <url>', 'transaction log: sqlite:PATH or mysql://user:pass@host:3306/db (env FLOWBUS_STORE_URL)')
+  .option('--store <url>', 'transaction log: sqlite:PATH or mysql://user:pass@host:3306/db; a password here shows in ps: prefer env FLOWBUS_STORE_URL')
   .addOption(new Option('--store-url <url>', 'the same as --store').hideHelp())
+  .option('--spool-dir <dir>', 'where batches wait while the database is away (env FLOWBUS_SPOOL_DIR; default beside the store: PATH.spool for sqlite:PATH)')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env FLOWBUS_LOG_LEVEL)')
   .addOption(new Option('--mode <mode>', 'master: poll the instruments; bridge: forward between two ports and log').choices(['master', 'bridge']))
   .option('--instrument-port <address>', 'bridge mode: the instrument side (serial path or tcp://host:port)')
@@ -53,4 +54,24 @@ registerConfigCommand(program);
 registerStoreCommands(program);
 registerReplayCommand(program, openReplaySink);
 
-await program.parseAsync(process.argv);
+// A reader that goes away (`flowbus params | head -1`) ends a command quietly with status 0, as
+// for any Unix tool; the gateway itself keeps running (its log lines are then lost, not its bus).
+let serving = false;
+program.hook('preAction', (_program, action) => {
+  serving = action.name() === 'serve';
+});
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    if (!serving) process.exit(0);
+  });
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // A command that fails with a GatewayError says so in one line with its code, never a stack.
+  if (!(err instanceof GatewayError)) throw err;
+  console.error(`error ${err.code}: ${err.message}`);
+  process.exit(2);
+}

@@ -8,7 +8,7 @@ import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config
 import { BridgeGateway, MasterGateway, type GatewayService, type MasterOptions } from './gateway/index.js';
 import { createLogger } from './logging.js';
 import { GatewayError, type Logger } from './shared/index.js';
-import { openStore, type Store, type StoreOptions } from './store/index.js';
+import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
 import { simulatorFactory } from './sim.js';
 
 export { simulatorFactory, simulatorOptions } from './sim.js';
@@ -64,7 +64,8 @@ function masterOptions(config: Config, deps: Pick<MasterOptions, 'logger' | 'sim
 export async function openReplaySink(where: { readonly store?: string; readonly config?: string }): Promise<Store> {
   const base = where.config ? await loadConfig(where.config) : defaultConfig();
   const config = applyOverrides(base, { env: process.env, flags: where.store ? { storeUrl: where.store } : {} });
-  return openStore({ ...config.store, spoolDir: `${config.store.spoolDir}-replay` }, { logger: createLogger('warn', 'pretty') });
+  const spoolDir = config.store.spoolDir ?? defaultSpoolDir(config.store.url);
+  return openStore({ ...config.store, spoolDir: `${spoolDir}-replay` }, { logger: createLogger('warn', 'pretty') });
 }
 
 /** What a failed listen means for the person starting the gateway, by errno. */
@@ -162,7 +163,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       ...(config.mode === 'bridge' && config.bridge
         ? { instrumentPort: config.bridge.instrumentPort, masterPort: config.bridge.masterPort }
         : { buses: config.buses.map((b) => `${b.name}=${b.port}`) }),
-      store: running.store.status().url, writes: config.http.token ? 'enabled (token)' : 'disabled (no token)' },
+      store: running.store.status().url, spool: running.store.status().spoolFile, writes: config.http.token ? 'enabled (token)' : 'disabled (no token)' },
     `flowbus-gateway ${VERSION} listening: API ${shown}/api/v1/instruments, docs ${shown}/docs`,
   );
 }

@@ -23,7 +23,7 @@
  * | 503    | BUS_UNAVAILABLE, BUS_NODE_BACKOFF, BUS_QUEUE_DEADLINE, BUS_ABORTED, TRANSPORT_UNAVAILABLE, TRANSPORT_WRITE_FAILED, GATEWAY_NO_BUS, API_NOT_READY | the bus cannot serve the request now |
  * | 503    | PARAM_CAPACITY_UNKNOWN                                                | a setpoint cannot be checked: the instrument's capacity could not be read |
  * | 400    | STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET                    | bad cursor, time or bucket in a log query |
- * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT                                      | the transaction log database cannot answer now |
+ * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT, STORE_AUTH, STORE_NO_DATABASE       | the transaction log database cannot answer now (or refuses the store's user, or has no such database) |
  * | 504    | BUS_TIMEOUT                                                           | no reply within the reply timeout         |
  * | 500    | API_INTERNAL (anything else, GatewayError or not)                     | logged with the original; the message is generic |
  */
@@ -80,6 +80,8 @@ export const HTTP_ERRORS: Readonly<Record<string, ErrorMapping>> = {
   STORE_BAD_BUCKET: { status: 400 },
   STORE_UNAVAILABLE: { status: 503 },
   STORE_TIMEOUT: { status: 503 },
+  STORE_AUTH: { status: 503 },
+  STORE_NO_DATABASE: { status: 503 },
   // bridge mode: answers come from what was observed on the wire
   BRIDGE_NOT_OBSERVED: { status: 404 },
   BRIDGE_STALE: { status: 404 },

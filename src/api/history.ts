@@ -19,26 +19,18 @@ export const historyRoutes: FastifyPluginAsyncTypebox<LogOptions & { service?: G
         tags: ['instruments'],
         summary: 'Logged values of one parameter over time: raw, or min/mean/max per bucket for a chart',
         description:
-          'From the transaction log (the store). Without `bucket`: every value read, written or observed, oldest first. With `bucket` (`1s`, `1m`, `1h`, ...): count, min, mean and max of the numeric values per bucket, computed in the database; buckets without values are absent. `format=csv` or `Accept: text/csv` gives CSV (`time,time_us,value` or `time,time_us,count,min,mean,max`). 503 API_NOT_READY when the gateway runs without a store.',
+          'From the transaction log (the store). Without `bucket`: every value read, written or observed, oldest first. With `bucket` (`1s`, `1m`, `1h`, ...): count, min, mean and max of the numeric values per bucket, computed in the database; buckets without values are absent. `format=csv` or `Accept: text/csv` gives CSV (`time,time_us,value` or `time,time_us,count,min,mean,max`). 409 GATEWAY_NODE_AMBIGUOUS when a bare node number has history on several buses in the range (the message names `bus:node` for each). 503 API_NOT_READY when the gateway runs without a store.',
         params: ParamParams,
         querystring: HistoryQuery,
-        response: { 200: HistoryResultSchema, ...errorResponses(400, 404, 503) },
+        response: { 200: HistoryResultSchema, ...errorResponses(400, 404, 409, 503) },
       },
     },
     async (request, reply) => {
       if (!store) throw new GatewayError('API_NOT_READY', 'no transaction log: the gateway runs without a store');
-      let ref = parseInstrumentRef(request.params.node);
-      // A node the gateway knows on one bus is that bus's node, even when the log also holds a
-      // node of that number from elsewhere (a replayed capture). An ambiguous one is a 409 here,
-      // as on every instrument route; one the gateway does not know is left to the log to resolve.
-      if (ref.bus === undefined && service) {
-        try {
-          const inst = service.instrument(request.params.node);
-          ref = { bus: inst.bus, node: inst.node };
-        } catch (err) {
-          if (err instanceof GatewayError && err.code === 'GATEWAY_NODE_AMBIGUOUS') throw err;
-        }
-      }
+      // The log decides, as in `flowbus export history` (which has no gateway to ask): a bare node is
+      // that node when the log holds it on one bus in the range, and a 409 naming `bus:node` for each
+      // when on several, even when the gateway itself knows the node on one bus only.
+      const ref = parseInstrumentRef(request.params.node);
       const def = resolveParam(request.params.param);
       const q = request.query;
       const untilUs = q.until === undefined ? Date.now() * 1000 : parseTime(q.until, 'until');

@@ -175,7 +175,8 @@ export const NodeParams = Type.Object(
 
   export const IdentitySchema = Type.Object(
     {
-      idString: Type.Optional(Type.String({ description: 'identification string [1]' })),
+      idString: Type.Optional(Type.String({ description: 'identification string [1] without its first byte (a device type code): the 2-character version, then the serial number' })),
+      identificationNumber: Type.Optional(Type.Integer({ description: 'device type code, byte 0 of the identification string [1] (as identification number [175]): 7 = DMFC, 8 = DMFM, 12 = DLFC, ...' })),
       deviceType: Type.Optional(Type.String({ description: 'device type [90]' })),
       model: Type.Optional(Type.String({ description: 'BHT model number [91]' })),
       serial: Type.Optional(Type.String({ description: 'serial number [92]' })),

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Bus, ParamClient, Priority, type ParamResult } from '../bus/index.js';
 import type { Protocol } from '../codec/index.js';
-import { capacityRange, isCapacityBound, refuseUnwritable, writeValidation } from '../gateway/index.js';
+import { capacityRange, isCapacityBound, refuseUnwritable, unitFor, writeValidation } from '../gateway/index.js';
 import { enumLabel, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type SimulatorFactory } from '../transport/index.js';
@@ -52,16 +52,51 @@ function show(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
-function printResults(results: ParamResult[], json: boolean): boolean {
+/** The capacity unit a read brought along (see `withCapacityUnit`), for the 'capacity' unit placeholder. */
+function capacityUnitOf(results: readonly ParamResult[]): string | undefined {
+  const r = results.find((x) => x.ok && x.reading.param.key === 'capacityUnit');
+  return r?.ok ? String(r.reading.value).trim() || undefined : undefined;
+}
+
+/**
+ * The parameters to read: those asked for, plus the capacity unit when one of them is in the
+ * instrument's capacity unit (fMeasure, fSetpoint), in the same chained request. Returns how many
+ * of the results to show.
+ */
+function withCapacityUnit(defs: readonly ParamDef[]): { read: ParamDef[]; shown: number } {
+  if (!defs.some((d) => d.unit === 'capacity') || defs.some((d) => d.key === 'capacityUnit')) return { read: [...defs], shown: defs.length };
+  return { read: [...defs, resolveParam('capacityUnit')], shown: defs.length };
+}
+
+/**
+ * Prints readings: one line each, or with --json the API's value view (dde, key, name, unit, raw,
+ * value, label, time) so that a script gets the same fields from the CLI as from the API.
+ */
+function printResults(all: ParamResult[], json: boolean, shown = all.length): boolean {
+  const capacityUnit = capacityUnitOf(all);
+  const results = all.slice(0, shown);
+  const unitOf = (p: ParamDef) => unitFor(p, capacityUnit === undefined ? {} : { capacityUnit });
+  const labelOf = (p: ParamDef, v: unknown) => (typeof v === 'number' && p.enumeration && !p.bits ? enumLabel(p, v) : undefined);
   let ok = true;
   if (json) {
     console.log(
       JSON.stringify(
-        results.map((r) =>
-          r.ok
-            ? { dde: r.reading.param.dde, key: r.reading.param.key, value: r.reading.value instanceof Uint8Array ? toHex(r.reading.value, '') : r.reading.value, raw: toHex(r.reading.raw, '') }
-            : { dde: r.param.dde, key: r.param.key, error: { code: r.error.code, message: r.error.message } },
-        ),
+        results.map((r) => {
+          if (!r.ok) return { dde: r.param.dde, key: r.param.key, name: r.param.name, error: { code: r.error.code, message: r.error.message } };
+          const p = r.reading.param;
+          const unit = unitOf(p);
+          const label = labelOf(p, r.reading.value);
+          return {
+            dde: p.dde,
+            key: p.key,
+            name: p.name,
+            ...(unit ? { unit } : {}),
+            raw: toHex(r.reading.raw, ''),
+            value: r.reading.value instanceof Uint8Array ? toHex(r.reading.value, '') : r.reading.value,
+            ...(label ? { label } : {}),
+            time: new Date(r.reading.at).toISOString(),
+          };
+        }),
         null,
         2,
       ),
@@ -71,8 +106,9 @@ function printResults(results: ParamResult[], json: boolean): boolean {
   for (const r of results) {
     if (r.ok) {
       const p = r.reading.param;
-      const label = typeof r.reading.value === 'number' && p.enumeration && !p.bits ? enumLabel(p, r.reading.value) : undefined;
-      console.log(`${p.key.padEnd(24)} ${show(r.reading.value)}${label ? ` (${label})` : ''}${p.unit && !['capacity', 'counter'].includes(p.unit) ? ' ' + p.unit : ''}`);
+      const label = labelOf(p, r.reading.value);
+      const unit = unitOf(p);
+      console.log(`${p.key.padEnd(24)} ${show(r.reading.value)}${label ? ` (${label})` : ''}${unit ? ' ' + unit : ''}`);
     } else {
       ok = false;
       console.log(`${r.param.key.padEnd(24)} error ${r.error.code}: ${r.error.message}`);
@@ -101,6 +137,24 @@ async function run(fn: () => Promise<boolean | void>): Promise<void> {
   }
 }
 
+/**
+ * What `scan` says when nothing answers, the same with or without --full: the likely causes, in the
+ * order a person at the bench checks them, and exit status 1 (`--json` prints `[]` too).
+ */
+function nothingFound(opts: PortOptions & { full?: boolean }, why?: string): false {
+  const e = new GatewayError(
+    'CLI_NO_INSTRUMENTS',
+    `no instrument answered on ${opts.port} (${opts.protocol ?? 'binary'}${opts.baud ? `, ${opts.baud} baud` : ''}): ` +
+      'check the cable and that the instrument is powered, the baud rate (--baud; 38400 by default), ' +
+      'the framing (--protocol binary or ascii, as set on the instrument), and the node (128 is whichever instrument is at the port' +
+      `${opts.full ? '' : '; --full probes 1..127'})${why ? `; at node 128: ${why}` : ''}`,
+    { port: opts.port },
+  );
+  if (opts.json) console.log('[]');
+  console.error(`error ${e.code}: ${e.message}`);
+  return false;
+}
+
 /** `flowbus get`, `flowbus set`, `flowbus scan`: one-shot commands that open a port, do one thing, and close it. */
 export function registerOneShotCommands(program: Command, simulator: SimulatorFactory | undefined): void {
   portOptions(
@@ -112,10 +166,10 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
   ).action((nodeText: string, names: string[], opts: PortOptions) =>
     run(async () => {
       const node = parseNode(nodeText);
-      const defs = names.map((n) => resolveParam(n));
+      const { read, shown } = withCapacityUnit(names.map((n) => resolveParam(n)));
       const port = await openPort(opts, simulator);
       try {
-        return printResults(await port.client.read(node, defs, { priority: Priority.Interactive }), Boolean(opts.json));
+        return printResults(await port.client.read(node, read, { priority: Priority.Interactive }), Boolean(opts.json), shown);
       } finally {
         await port.close();
       }
@@ -159,7 +213,8 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
             console.log(`${param.key} written (status 0)`);
             return true;
           }
-          return printResults(await port.client.read(node, [param]), Boolean(opts.json));
+          const { read, shown } = withCapacityUnit([param]);
+          return printResults(await port.client.read(node, read), Boolean(opts.json), shown);
         } finally {
           await port.close();
         }
@@ -191,7 +246,7 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
           progress('\n');
         } else {
           const [local] = await port.client.read(128, [pna], { priority: Priority.Scan });
-          if (!local?.ok) throw local && !local.ok ? local.error : new GatewayError('CLI_SCAN', 'no answer at node 128');
+          if (!local?.ok) return nothingFound(opts, local && !local.ok ? `${local.error.code} ${local.error.message}` : undefined);
           let node = Number(local.reading.value);
           const seen = new Set<number>();
           while (node >= 1 && node <= 127 && !seen.has(node)) {
@@ -213,10 +268,10 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
           for (const r of results) if (r.ok) row[r.reading.param.key] = r.reading.value instanceof Uint8Array ? toHex(r.reading.value, '') : r.reading.value;
           rows.push(row);
         }
+        if (rows.length === 0) return nothingFound(opts);
         if (opts.json) console.log(JSON.stringify(rows, null, 2));
-        else if (rows.length === 0) console.log('no instruments found');
         else for (const r of rows) console.log(Object.entries(r).map(([k, v]) => `${k}=${show(v)}`).join('  '));
-        return found.length > 0;
+        return true;
       } finally {
         await port.close();
       }

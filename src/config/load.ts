@@ -83,6 +83,8 @@ export interface ConfigFlags {
   readonly token?: string;
   /** store.url */
   readonly storeUrl?: string;
+  /** store.spoolDir */
+  readonly spoolDir?: string;
   /** log.level */
   readonly logLevel?: string;
   readonly mode?: string;
@@ -115,6 +117,7 @@ export const CONFIG_OVERRIDES: readonly Override[] = [
   { flag: 'httpPort', option: '--http-port', env: 'FLOWBUS_HTTP_PORT', path: ['http', 'port'], integer: true },
   { flag: 'token', option: '--token', env: 'FLOWBUS_API_TOKEN', path: ['http', 'token'] },
   { flag: 'storeUrl', option: '--store-url', env: 'FLOWBUS_STORE_URL', path: ['store', 'url'] },
+  { flag: 'spoolDir', option: '--spool-dir', env: 'FLOWBUS_SPOOL_DIR', path: ['store', 'spoolDir'] },
   { flag: 'logLevel', option: '--log-level', env: 'FLOWBUS_LOG_LEVEL', path: ['log', 'level'] },
   { flag: 'mode', option: '--mode', path: ['mode'] },
   { flag: 'instrumentPort', option: '--instrument-port', path: ['bridge', 'instrumentPort'] },

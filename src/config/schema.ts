@@ -142,11 +142,13 @@ export const StoreSchema = Type.Object(
       default: 'sqlite:./data/flowbus.db',
       description: 'sqlite:PATH or mysql://user:pass@host:3306/db',
     }),
-    spoolDir: Type.String({
-      minLength: 1,
-      default: './data/spool',
-      description: 'directory of the spool file that holds rows while the database is unreachable',
-    }),
+    spoolDir: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'directory of the spool file that holds rows while the database is unreachable; default beside the store: PATH.spool for sqlite:PATH, ./data/mysql-HOST-PORT-DB.spool for MySQL',
+      }),
+    ),
     batchRows: Type.Integer({ minimum: 1, maximum: 100_000, default: 500, description: 'write a batch when this many transactions wait' }),
     batchMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'write a batch at least this often, ms' }),
     retention: Type.Object(

@@ -1,9 +1,8 @@
+import { redactUrl } from '../shared/index.js';
 import { type Config } from './schema.js';
 
 /** A store URL with any password replaced, safe to print and log. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
-}
+export { redactUrl };
 
 function plural(n: number, word: string, words = `${word}s`): string {
   return `${n} ${n === 1 ? word : words}`;

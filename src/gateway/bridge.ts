@@ -21,7 +21,7 @@ import type {
 } from './service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
 import { BridgeTap, type TapCounters } from './tap.js';
-import { IDENTITY_PARAMS, parseInstrumentRef, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
+import { IDENTITY_PARAMS, jsonValue, parseInstrumentRef, setIdentityField, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
 
 /** The `bridge:` section of the config file (the same fields and defaults as `BridgeSchema`). */
 export interface BridgeOptions {
@@ -463,7 +463,7 @@ export class BridgeGateway implements GatewayService {
     const identity: InstrumentIdentity = {};
     for (const [field, dde] of IDENTITY_PARAMS) {
       const v = values.get(dde)?.param.value;
-      if (v !== undefined) (identity as Record<string, unknown>)[field] = v;
+      if (v !== undefined) setIdentityField(identity, field, jsonValue(v));
     }
     return identity;
   }

@@ -26,6 +26,7 @@ import {
   identityAfterWrite,
   jsonValue,
   parseInstrumentRef,
+  setIdentityField,
   unitFor,
   type InstrumentIdentity,
   type ValueView,
@@ -242,6 +243,9 @@ export class MasterGateway implements GatewayService {
     // garbled one (ProPar has no checksum) must not invent one. An error frame (absent node) is final.
     const agreed = (node: number, params: ParamDef[]) => readAgreed(handle.client, node, params, { ...scan, attempts: AGREE_ATTEMPTS });
     const local = await agreed(LOCAL, [pna]);
+    // A close during the walk (a stop, or a start that failed later, such as a port in use) is no
+    // news about the bus: say nothing, and do not try again.
+    if (this.stop.signal.aborted) return [];
     const localNode = local.values.get(PNA);
     if (typeof localNode !== 'number' || !isNodeAddress(localNode)) {
       const say = handle.silence.seen('no answer at node 128');
@@ -327,7 +331,7 @@ export class MasterGateway implements GatewayService {
     const next: InstrumentIdentity = {};
     for (const [field, dde] of wanted) {
       const v = got.values.get(dde);
-      if (v !== undefined) (next as Record<string, PlainValue>)[field] = field === 'capacity' || field === 'channels' ? Number(v) : String(v);
+      if (v !== undefined) setIdentityField(next, field, field === 'capacity' || field === 'channels' ? Number(v) : String(v));
       if (got.lacking.has(dde)) inst.lacks.add(field);
       if (v !== undefined) inst.unread.delete(field);
       else inst.unread.set(field, lastFailure(got.reads, dde) ?? `no two of ${got.reads.length} reads agreed`);
@@ -371,7 +375,10 @@ export class MasterGateway implements GatewayService {
       const field = IDENTITY_FIELD_BY_DDE.get(r.param.dde);
       if (!field || r.cached) continue;
       const v = jsonValue(r.value);
-      if (inst.identity[field] !== v) inst.suspect.set(field, v);
+      // Compared as the identity keeps it (the ID string without its device type byte).
+      const asKept: InstrumentIdentity = {};
+      setIdentityField(asKept, field, v);
+      if (inst.identity[field] !== asKept[field]) inst.suspect.set(field, v);
     }
     if (inst.suspect.size === 0 || inst.confirming) return;
     inst.confirming = this.confirmIdentity(inst)

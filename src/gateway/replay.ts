@@ -152,7 +152,7 @@ export function registerReplayCommand(program: Command, openSink: ReplaySinkOpen
     .command('replay')
     .description('import a socat -x -v capture into the transaction log, with the capture\'s own timestamps; importing a file twice keeps one copy')
     .argument('<file>', 'capture file written by socat -x -v or by the bridge (--capture)')
-    .option('--store <url>', 'transaction log to import into (sqlite:PATH or mysql://...)')
+    .option('--store <url>', 'transaction log to import into (sqlite:PATH or mysql://...); a password here shows in ps: prefer env FLOWBUS_STORE_URL')
     .option('-c, --config <file>', "the gateway's config file: import into its store (default: FLOWBUS_STORE_URL, else ./data/flowbus.db)")
     .option('--bus <name>', 'bus name stored with the transactions', 'capture')
     .option('--timeout <ms>', 'close a request as unanswered after this many ms of capture time', '1000')

@@ -4,8 +4,13 @@ import { GatewayError, toHex } from '../shared/index.js';
 
 /** Who an instrument says it is (DDE numbers in brackets). Fields it does not answer stay undefined. */
 export interface InstrumentIdentity {
-  /** Identification string [1]. */
+  /**
+   * Identification string [1] without its first byte: the 2-character version and the serial
+   * number. The first byte is a device type code, not text; it is `identificationNumber`.
+   */
   idString?: string;
+  /** Device type code: byte 0 of the identification string [1], as identification number [175] gives it (7 = DMFC, 8 = DMFM, ...). */
+  identificationNumber?: number;
   /** Device type [90], e.g. DMFC. */
   deviceType?: string;
   /** BHT model number [91]. */
@@ -54,6 +59,21 @@ export function identityAfterWrite(dde: number): (keyof InstrumentIdentity)[] {
   if (dde === FLUIDSET_INDEX) return [...FLUID_FIELDS];
   const field = IDENTITY_FIELD_BY_DDE.get(dde);
   return field ? [field] : [];
+}
+
+/**
+ * Sets one identity field from the value of its parameter. The identification string [1] starts
+ * with a device type code byte (7 for a DMFC, a control character, which would show as `\u0007`):
+ * it goes to `identificationNumber`, and `idString` keeps the printable rest.
+ */
+export function setIdentityField(identity: InstrumentIdentity, field: keyof InstrumentIdentity, value: number | string): void {
+  if (field === 'idString' && typeof value === 'string') {
+    if (value.length === 0) return;
+    identity.identificationNumber = value.charCodeAt(0);
+    identity.idString = value.slice(1);
+    return;
+  }
+  (identity as Record<string, unknown>)[field] = value;
 }
 
 /** A parameter value as the API shows it. */

@@ -5,3 +5,4 @@ export * from './abort.js';
 export * from './id.js';
 export * from './events.js';
 export * from './lifecycle.js';
+export * from './redact.js';

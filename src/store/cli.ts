@@ -52,7 +52,7 @@ interface ExportFlags extends StoreFlags {
 
 function addStoreOptions(cmd: Command): Command {
   return cmd
-    .option('--store <url>', 'sqlite:PATH or mysql://user:pass@host:3306/db (env FLOWBUS_STORE_URL; default from --config, else sqlite:./data/flowbus.db)')
+    .option('--store <url>', 'sqlite:PATH or mysql://user:pass@host:3306/db (default from --config, else sqlite:./data/flowbus.db); a password here shows in ps: prefer env FLOWBUS_STORE_URL')
     .option('-c, --config <file>', 'YAML config file whose store.url to use');
 }
 

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, MysqlDialect, sql } from 'kysely';
-import { createPool, escape as mysqlEscape, format as mysqlFormat } from 'mysql2';
+import { createPool, format as mysqlFormat } from 'mysql2';
 import { SqliteThread, sqliteThreadDialect } from './sqlite-thread.js';
 import type { StoreTarget } from './url.js';
 
@@ -183,17 +183,27 @@ export const PV_COLUMNS: readonly Column<ParameterValuesTable>[] = [
 ];
 
 function sqliteString(s: string): string {
-  // SQLite string literals have no escapes: only the quote is doubled. NUL cannot be in SQL text.
-  return `'${s.replace(/\0/g, '').replace(/'/g, "''")}'`;
+  // SQLite string literals have no escapes: only the quote is doubled. NUL cannot be in SQL text,
+  // so a text with a NUL goes as its UTF-8 bytes cast to text, which keeps it exactly.
+  if (s.includes('\0')) return `CAST(X'${Buffer.from(s, 'utf8').toString('hex')}' AS TEXT)`;
+  return `'${s.replace(/'/g, "''")}'`;
 }
 
-/** The characters a MySQL string literal escapes with a backslash (the connection keeps backslash escapes on). */
+/**
+ * The characters whose meaning inside a MySQL string literal depends on the server (the backslash
+ * under NO_BACKSLASH_ESCAPES), or that end it (the quote), or that are awkward in SQL text (NUL,
+ * ^Z, control characters).
+ */
 // eslint-disable-next-line no-control-regex -- NUL and ^Z are exactly what must be found
 const MYSQL_SPECIAL = /[\0\b\t\n\r\x1a"'\\]/;
 
+/**
+ * A MySQL text literal that means the same whatever the session's sql_mode: plain quotes for the
+ * text that has none of the special characters (nearly all: ids, bus, mode, outcome), and for the
+ * rest its UTF-8 bytes as a hex literal with the utf8mb4 introducer, which no mode reinterprets.
+ */
 function mysqlString(s: string): string {
-  // Nearly every text here (ids, bus, mode, outcome) needs no escape: one scan, then quote it.
-  return MYSQL_SPECIAL.test(s) ? mysqlEscape(s) : `'${s}'`;
+  return MYSQL_SPECIAL.test(s) ? `_utf8mb4 X'${Buffer.from(s, 'utf8').toString('hex')}'` : `'${s}'`;
 }
 
 const HEX = /^[0-9a-f]*$/;
@@ -218,7 +228,8 @@ const MAX_STATEMENT_CHARS = 4 * 1024 * 1024;
 /**
  * Multi-row `INSERT IGNORE` (MySQL) / `INSERT OR IGNORE` (SQLite) statements for the rows:
  * a row whose key is already there is skipped, which makes replays idempotent. Values are
- * rendered as literals (numbers checked, text escaped for the dialect, bytes as X'..'), which
+ * rendered as literals (numbers checked, text quoted for the dialect, or as hex when it holds a
+ * character whose meaning could depend on the server's mode, bytes as X'..'), which
  * is several times faster than binding tens of thousands of parameters.
  *
  * This is the writer's hot path (30 values per transaction), so it is written for speed: each

@@ -18,6 +18,6 @@ export {
   parseTime,
 } from './query.js';
 export { historyCsv, transactionCsvLine, transactionsCsv, TRANSACTION_CSV_HEADER } from './csv.js';
-export { parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';
+export { defaultSpoolDir, parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';
 export { SPOOL_FILE } from './spool.js';
 export { registerStoreCommands } from './cli.js';

@@ -18,17 +18,19 @@
  * crash before the spool was emptied) is not duplicated.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/index.js';
 import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
 import { GatewayError, idFloor, type Logger } from '../shared/index.js';
 import { connect, insertStatements, PV_COLUMNS, TX_COLUMNS, type Connection, type DB, type Dialect } from './db.js';
 import { migrate } from './migrations.js';
+import { storeConfigProblem } from './problems.js';
 import { listTransactions, parameterHistory, type HistoryQuery, type HistoryResult, type TransactionPage, type TransactionQuery } from './query.js';
 import { toRows, type Rows } from './rows.js';
-import { Spool } from './spool.js';
-import { parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';
+import { Spool, SPOOL_FILE } from './spool.js';
+import { defaultSpoolDir, LEGACY_SPOOL_DIR, parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';
 
 export type StoreConfig = Config['store'];
 
@@ -478,7 +480,9 @@ class SqlStore implements Store {
   }
 
   private goDown(err: unknown, what: string): void {
-    const text = errorText(err);
+    // A missing database or a wrong password says what to do about it, also in the gateway's log.
+    const problem = storeConfigProblem(err, this.target);
+    const text = problem ? `${problem.code}: ${problem.message}` : errorText(err);
     this.lastError = text;
     this.lastErrorAt = Date.now();
     if (this.mode === 'direct' || this.state === 'recovering') {
@@ -570,7 +574,7 @@ class SqlStore implements Store {
     try {
       conn = this.conn ?? (await withTimeout(this.ensureReady(), this.queryTimeoutMs, 'connecting to the database'));
     } catch (err) {
-      throw new GatewayError('STORE_UNAVAILABLE', `the database is unreachable: ${errorText(err)}`, {}, { cause: err });
+      throw storeConfigProblem(err, this.target) ?? new GatewayError('STORE_UNAVAILABLE', `the database is unreachable: ${errorText(err)}`, {}, { cause: err });
     }
     try {
       return await withTimeout(run(conn), this.queryTimeoutMs, what);
@@ -653,6 +657,25 @@ class SqlStore implements Store {
 }
 
 /**
+ * The spool directory: `store.spoolDir` when set, else beside the store (`defaultSpoolDir`). A
+ * gateway upgraded in place may find rows in the spool every store used before (`./data/spool`):
+ * it keeps using that one, with a warning, until those rows are written; the next start after
+ * that spools beside the store. Nothing waiting there is lost or written twice.
+ */
+export async function spoolDirFor(config: StoreConfig, log: Logger): Promise<string> {
+  // Absolute, so that the status and the lock's messages say where it is whatever the folder.
+  if (config.spoolDir !== undefined) return resolve(config.spoolDir);
+  const dir = defaultSpoolDir(config.url);
+  const legacyRows = await stat(join(LEGACY_SPOOL_DIR, SPOOL_FILE)).then((s) => s.size > 0, () => false);
+  if (!legacyRows || resolve(dir) === resolve(LEGACY_SPOOL_DIR)) return resolve(dir);
+  log.warn(
+    { spoolDir: resolve(LEGACY_SPOOL_DIR), default: resolve(dir) },
+    `the spool of an earlier version in ${LEGACY_SPOOL_DIR} holds rows: spooling there until they are written; the next start after that spools in ${dir} (set store.spoolDir to choose)`,
+  );
+  return resolve(LEGACY_SPOOL_DIR);
+}
+
+/**
  * Opens the transaction log: parses the URL, opens the spool, connects and migrates, and
  * starts the writer. An unreachable MySQL server does not fail the start: the store begins
  * in `spooling` and writes when the server answers. A SQLite file that cannot be opened does.
@@ -660,7 +683,7 @@ class SqlStore implements Store {
 export async function openStore(config: StoreConfig, deps: { logger: Logger; options?: StoreOptions }): Promise<Store> {
   const target = parseStoreUrl(config.url);
   const log = deps.logger.child({ component: 'store' });
-  const spool = await Spool.open(config.spoolDir, log);
+  const spool = await Spool.open(await spoolDirFor(config, log), log);
   const store = new SqlStore(config, target, spool, log, deps.options ?? {});
   await store.start();
   return store;
@@ -672,6 +695,11 @@ export async function migrateStore(url: string, logger: Logger, options: StoreOp
   const conn = connect(target, { connectTimeoutMs: options.connectTimeoutMs ?? 3_000, poolSize: 1 });
   try {
     return await migrate(conn.db as never, target.dialect, logger);
+  } catch (err) {
+    const problem = storeConfigProblem(err, target);
+    if (problem) throw problem;
+    if (err instanceof GatewayError) throw err;
+    throw new GatewayError('STORE_UNAVAILABLE', `cannot migrate ${redactStoreUrl(url)}: ${errorText(err)}`, {}, { cause: err });
   } finally {
     await conn.destroy();
   }
@@ -696,10 +724,21 @@ export function openStoreReader(url: string, options: StoreOptions = {}): StoreR
     );
   }
   const conn = connect(target, { connectTimeoutMs: options.connectTimeoutMs ?? 3_000, poolSize: 1 });
+  // A server error is a GatewayError with its code, as in the gateway: STORE_AUTH, STORE_NO_DATABASE, STORE_UNAVAILABLE.
+  const read = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      const problem = storeConfigProblem(err, target);
+      if (problem) throw problem;
+      if (err instanceof GatewayError) throw err;
+      throw new GatewayError('STORE_UNAVAILABLE', `${what} in ${redactStoreUrl(url)} failed: ${errorText(err)}`, {}, { cause: err });
+    }
+  };
   return {
     dialect: target.dialect,
-    listTransactions: (q) => listTransactions(conn.db, q),
-    parameterHistory: (q) => parameterHistory(conn.db, target.dialect, q),
+    listTransactions: (q) => read('listing transactions', () => listTransactions(conn.db, q)),
+    parameterHistory: (q) => read('reading the history', () => parameterHistory(conn.db, target.dialect, q)),
     close: () => conn.destroy(),
   };
 }

@@ -1,5 +1,5 @@
 /** Parses the store URL: `sqlite:PATH` (`sqlite::memory:` for tests) or `mysql://user:pass@host:3306/db`. */
-import { GatewayError } from '../shared/index.js';
+import { GatewayError, redactUrl } from '../shared/index.js';
 
 export type StoreTarget =
   | { readonly dialect: 'sqlite'; readonly path: string }
@@ -37,10 +37,25 @@ export function parseStoreUrl(url: string): StoreTarget {
       database,
     };
   }
-  throw new GatewayError('STORE_BAD_URL', `unsupported store URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}: use sqlite:PATH or mysql://user:pass@host:3306/db`, {});
+  throw new GatewayError('STORE_BAD_URL', `unsupported store URL ${JSON.stringify(redactUrl(url))}: use sqlite:PATH or mysql://user:pass@host:3306/db`, {});
 }
+
+/**
+ * Where a store spools by default: beside the store it belongs to, so that two gateways in one
+ * folder with their own stores never share a spool. `sqlite:./data/flowbus.db` spools in
+ * `./data/flowbus.db.spool`; a MySQL store in `./data/mysql-HOST-PORT-DATABASE.spool`.
+ */
+export function defaultSpoolDir(url: string): string {
+  const target = parseStoreUrl(url);
+  if (target.dialect === 'sqlite') return target.path === ':memory:' ? './data/sqlite-memory.spool' : `${target.path}.spool`;
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+  return `./data/mysql-${safe(target.host)}-${target.port}-${safe(target.database)}.spool`;
+}
+
+/** Where every store spooled before the default went beside the store; kept while it holds rows. */
+export const LEGACY_SPOOL_DIR = './data/spool';
 
 /** The URL without its password, for logs and status. */
 export function redactStoreUrl(url: string): string {
-  return url.replace(/^(mysql:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
+  return redactUrl(url);
 }

@@ -65,7 +65,6 @@ describe('defaults', () => {
       secured: false,
       store: {
         url: 'sqlite:./data/flowbus.db',
-        spoolDir: './data/spool',
         batchRows: 500,
         batchMs: 250,
         retention: { transactionsDays: null, parameterValuesDays: null },

@@ -2,8 +2,9 @@
  * The one-shot commands as a user types them (`flowbus scan|get|set|params|config check`),
  * each a process of its own, against the built-in simulator.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -28,6 +29,57 @@ async function flowbusIn(cwd: string, ...args: string[]): Promise<{ code: number
   }
 }
 
+/** Runs a command whose reader goes away after the first chunk, as `| head -1` does. */
+function flowbusIntoHead(...args: string[]): Promise<{ code: number | null; signal: string | null; first: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let first = '';
+    let stderr = '';
+    child.stdout.once('data', (b: Buffer) => {
+      first = b.toString();
+      child.stdout.destroy();
+    });
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('exit', (code, signal) => done({ code, signal, first, stderr }));
+  });
+}
+
+/** A socat -x -v capture of `pairs` request/reply pairs, 20 ms apart: enough output to fill a pipe. */
+function bigCapture(pairs: number): string {
+  const req = '10 02 01 80 11 04 01 80 00 01 81 00 02 82 00 03 83 00 04 04 00 05 10 03';
+  const rep = '10 02 01 80 0c 02 01 80 03 81 7f 82 04 83 20 04 43 10 03';
+  const lines: string[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const t = (ms: number) => `2015/06/08 13:${String(Math.floor(ms / 60000) % 60).padStart(2, '0')}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}.${String((ms % 1000) * 1000).padStart(6, '0')}`;
+    lines.push(`> ${t(i * 20)}  length=24 from=${i * 24} to=${i * 24 + 23}`, ` ${req}`);
+    lines.push(`< ${t(i * 20 + 10)}  length=19 from=${i * 19} to=${i * 19 + 18}`, ` ${rep}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+describe('a closed pipe (| head) ends a command quietly with status 0', () => {
+  it.each([
+    ['params', () => ['params']],
+    ['params --json', () => ['params', '--json']],
+    ['decode', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'flowbus-epipe-'));
+      writeFileSync(join(dir, 'big.log'), bigCapture(3000));
+      return ['decode', join(dir, 'big.log')];
+    }],
+    ['decode --json', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'flowbus-epipe-'));
+      writeFileSync(join(dir, 'big.log'), bigCapture(3000));
+      return ['decode', '--json', join(dir, 'big.log')];
+    }],
+  ])('%s', async (_name, args) => {
+    const r = await flowbusIntoHead(...args());
+    expect(r.first.length).toBeGreaterThan(0);
+    expect(r.stderr).toBe('');
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(0);
+  }, 60_000);
+});
+
 describe('flowbus one-shot commands', () => {
   beforeAll(buildOnce, BUILD_TIMEOUT_MS);
 
@@ -39,13 +91,42 @@ describe('flowbus one-shot commands', () => {
     expect(found[0]?.bhtModelNumber).toBe('F-201EV-ABD');
   });
 
+  it('scan on a silent line: one message with the likely causes and status 1, with or without --full', async () => {
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = `tcp://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const [chain, full, json] = await Promise.all([
+        flowbus('scan', '--port', port, '--timeout', '100'),
+        flowbus('scan', '--port', port, '--full'),
+        flowbus('scan', '--port', port, '--timeout', '100', '--json'),
+      ]);
+      const cause = new RegExp(`^error CLI_NO_INSTRUMENTS: no instrument answered on ${port.replace(/[.]/g, '\\.')} \\(binary\\): check the cable .*powered, the baud rate \\(--baud; 38400 by default\\), the framing \\(--protocol binary or ascii.*\\), and the node`);
+      for (const r of [chain, full, json]) {
+        expect(r.code).toBe(1);
+        expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(cause);
+      }
+      expect(chain.stdout).toBe('');
+      expect(full.stdout).toBe('');
+      expect(JSON.parse(json.stdout)).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  }, 60_000);
+
   it('get reads several parameters in one go', async () => {
     const r = await flowbus('get', '--port', PORT, '3', 'fMeasure', 'fluidName', '--json');
     expect(r.code).toBe(0);
-    const values = JSON.parse(r.stdout) as { key: string; value: unknown }[];
+    const values = JSON.parse(r.stdout) as { key: string; name: string; unit?: string; time: string; value: unknown }[];
     expect(values.map((v) => v.key)).toEqual(['fMeasure', 'fluidName']);
     expect(typeof values[0]?.value).toBe('number');
     expect(values[1]?.value).toBe('EtOH 15mba');
+    // The fields of the API's value view: the name, the unit (the instrument's own capacity unit), the time.
+    expect(values[0]).toMatchObject({ name: 'Fmeasure', unit: 'mg/min' });
+    expect(values[1]).toMatchObject({ name: 'Fluid Name' });
+    expect(values[1]).not.toHaveProperty('unit');
+    for (const v of values) expect(Math.abs(Date.parse(v.time) - Date.now())).toBeLessThan(60_000);
   });
 
   it('set writes and reads back; an enumeration by name; a setpoint above capacity is refused before the wire', async () => {

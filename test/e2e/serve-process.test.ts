@@ -79,7 +79,8 @@ describe('flowbus serve as a service', () => {
     db.close();
     expect(n).toBe(closed!.written);
     expect(writes).toBeGreaterThanOrEqual(1);
-    expect(readFileSync(join(dir, 'data', 'spool', 'flowbus-spool.jsonl'), 'utf8')).toBe('');
+    // The spool is beside the store (sqlite:./log.db), emptied.
+    expect(readFileSync(join(dir, 'log.db.spool', 'flowbus-spool.jsonl'), 'utf8')).toBe('');
 
     // The next start claims the same spool and appends to the same database.
     const second = start(dir, port);
@@ -122,6 +123,36 @@ describe('flowbus serve as a service', () => {
       expect(err).not.toMatch(/\n\s+at /);
     } finally {
       await new Promise<void>((r) => busy.close(() => r()));
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('a port in use while discovery still waits at node 128: only the real failure is reported', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const { port } = busy.address() as { port: number };
+    // A line that accepts and never answers: discovery is still asking node 128 when the listen fails.
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const line = `tcp://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const cwd = mkdtempSync(join(tmpdir(), 'flowbus-serve-busy-'));
+    try {
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', line, '--http-port', String(port), '--store', 'sqlite:./log.db', '--log-format', 'json'], {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let err = '';
+      let out = '';
+      child.stderr!.setEncoding('utf8').on('data', (t: string) => (err += t));
+      child.stdout!.setEncoding('utf8').on('data', (t: string) => (out += t));
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect(code).toBe(2);
+      expect(err).toMatch(/error API_LISTEN_FAILED: /);
+      const warnings = out.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level >= 40);
+      expect(warnings.map((w) => w.msg)).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => busy.close(() => r()));
+      await new Promise<void>((r) => silent.close(() => r()));
       rmSync(cwd, { recursive: true, force: true });
     }
   }, 60_000);

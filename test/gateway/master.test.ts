@@ -57,6 +57,10 @@ describe('master mode against the simulator', () => {
       expect(i.identity.capacity).toBe(6817);
       expect(i.identity.capacityUnit).toBe('mg/min');
       expect(i.identity.channels).toBe(1);
+      // The identification string's first byte is the device type code (7 = DMFC), not text.
+      expect(i.identity.identificationNumber).toBe(7);
+      expect(i.identity.idString).toBe(`SN${handle.get('serialNumber') as string}`);
+      expect(i.identity.idString).toMatch(/^[\x20-\x7e]+$/);
       expect(i.online).toBe(true);
     }
     expect(new Set(list.map((i) => i.identity.serial)).size).toBe(3);

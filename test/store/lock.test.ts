@@ -2,11 +2,14 @@
  * Two gateways must not share a spool directory: the second would interleave its batches with
  * the first's, and whichever emptied the file after its replay would discard the other's rows.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openStore, type StoreConfig } from '../../src/store/index.js';
-import { freshTarget, recordingLogger, spawnSpoolingChild, until } from './helpers.js';
+import { applyOverrides, configFrom, parseConfig, type ConfigFlags } from '../../src/config/index.js';
+import { defaultSpoolDir, openStore, SPOOL_FILE, type StoreConfig } from '../../src/store/index.js';
+import { toRows } from '../../src/store/rows.js';
+import { freshTarget, makeTx, recordingLogger, spawnSpoolingChild, until } from './helpers.js';
 
 const NO_RETENTION = { transactionsDays: null, parameterValuesDays: null };
 
@@ -89,5 +92,66 @@ describe('the spool directory belongs to one gateway', () => {
     } finally {
       await target.cleanup();
     }
+  });
+});
+
+describe('the default spool goes beside the store', () => {
+  /** Runs `fn` with a fresh temporary working directory, as a gateway started in its own folder. */
+  async function inFolder(fn: (dir: string) => Promise<void>): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), 'flowbus-spool-default-'));
+    const back = process.cwd();
+    process.chdir(dir);
+    try {
+      await fn(dir);
+    } finally {
+      process.chdir(back);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const configured = (url: string, env: Record<string, string> = {}, flags: ConfigFlags = {}) =>
+    applyOverrides(configFrom({ buses: [{ port: 'sim://' }], store: { url, batchRows: 100, batchMs: 20 } }), { env, flags }).store;
+
+  it('two gateways in one folder with their own stores each get their own spool', async () => {
+    await inFolder(async (dir) => {
+      const a = await openStore(configured('sqlite:./data/a.db'), { logger: recordingLogger() });
+      try {
+        const b = await openStore(configured('sqlite:./data/b.db'), { logger: recordingLogger() });
+        expect(a.status().spoolFile).toBe(join(dir, 'data', 'a.db.spool', SPOOL_FILE));
+        expect(b.status().spoolFile).toBe(join(dir, 'data', 'b.db.spool', SPOOL_FILE));
+        await b.close();
+      } finally {
+        await a.close();
+      }
+    });
+  });
+
+  it('a MySQL store spools under ./data by host, port and database; --spool-dir and FLOWBUS_SPOOL_DIR choose', () => {
+    expect(defaultSpoolDir('mysql://flow:secret@db.example:3307/flowbus')).toBe('./data/mysql-db.example-3307-flowbus.spool');
+    expect(defaultSpoolDir('mysql://flow@db/lab/1')).toBe('./data/mysql-db-3306-lab_1.spool');
+    expect(defaultSpoolDir('sqlite:/var/lib/flowbus/log.db')).toBe('/var/lib/flowbus/log.db.spool');
+    expect(configured('sqlite:./x.db', { FLOWBUS_SPOOL_DIR: '/srv/spool-env' }).spoolDir).toBe('/srv/spool-env');
+    expect(configured('sqlite:./x.db', { FLOWBUS_SPOOL_DIR: '/srv/spool-env' }, { spoolDir: '/srv/spool-flag' }).spoolDir).toBe('/srv/spool-flag');
+    expect(parseConfig('buses: [{ port: sim:// }]\nstore: { spoolDir: /srv/spool-file }\n', 't').store.spoolDir).toBe('/srv/spool-file');
+  });
+
+  it('an upgraded gateway keeps the old ./data/spool while it holds rows, writes them, then spools beside the store', async () => {
+    await inFolder(async (dir) => {
+      const waiting = [makeTx({ node: 21 }, 1), makeTx({ node: 21 }, 2)];
+      mkdirSync(join(dir, 'data', 'spool'), { recursive: true });
+      writeFileSync(join(dir, 'data', 'spool', SPOOL_FILE), `${JSON.stringify({ v: 1, rows: waiting.map((t) => toRows(t)) })}\n`);
+      const log = recordingLogger();
+      const first = await openStore(configured('sqlite:./data/flowbus.db'), { logger: log });
+      try {
+        expect(first.status().spoolFile).toBe(join(dir, 'data', 'spool', SPOOL_FILE));
+        expect(log.lines.some((l) => l.level === 'warn' && /earlier version in \.\/data\/spool holds rows/.test(l.msg))).toBe(true);
+        await until(() => first.status().state === 'healthy' && first.status().spooledBatches === 0, 20_000, 'the old spool written');
+        expect((await first.listTransactions({ node: 21, limit: 10 })).transactions.map((t) => t.id).sort()).toEqual(waiting.map((t) => t.id).sort());
+      } finally {
+        await first.close();
+      }
+      const next = await openStore(configured('sqlite:./data/flowbus.db'), { logger: recordingLogger() });
+      expect(next.status().spoolFile).toBe(join(dir, 'data', 'flowbus.db.spool', SPOOL_FILE));
+      await next.close();
+    });
   });
 });

@@ -1,6 +1,7 @@
 /** The store on both dialects: schema, writing, idempotency, queries, spool replay, retention, API, CLI. */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { buildApp } from '../../src/api/index.js';
 import { migrateStore, openStore, SPOOL_FILE, type Store } from '../../src/store/index.js';
 import { toRows } from '../../src/store/rows.js';
 import { FakeService } from '../api/fake-service.js';
-import { freshTarget, makeTx, mysqlRuns, recordingLogger, type TestTarget } from './helpers.js';
+import { freshTarget, makeTx, MYSQL_URL, mysqlRuns, recordingLogger, type TestTarget } from './helpers.js';
 
 const DIALECTS: ('sqlite' | 'mysql')[] = ['sqlite', ...((await mysqlRuns()) ? (['mysql'] as const) : [])];
 
@@ -243,6 +244,38 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
       await old.close();
     }
   });
+
+  it('a bare node is one behaviour in the API and the CLI: fine on one bus, 409 naming bus:node when the log has it on several', async () => {
+    // Node 3 is the gateway's own on bus main (the fake service knows it); a replayed capture adds a node 3 too.
+    const live = Array.from({ length: 3 }, (_, i) => makeTx({ bus: 'main' }, i));
+    const replayed = Array.from({ length: 2 }, (_, i) => makeTx({ bus: 'replay' }, 70 + i));
+    for (const t of [...live, ...replayed]) store.write(t);
+    await store.flush();
+    const sinceMs = Math.floor(live[0]!.endedAt);
+    const untilMs = Math.ceil(replayed[1]!.endedAt) + 1;
+    const onlyLive = Math.floor(replayed[0]!.endedAt);
+    const app = await buildApp({ service: new FakeService(), logger: false, version: '1', store });
+    try {
+      const mixed = await app.inject({ url: `/api/v1/instruments/3/parameters/fMeasure/history?since=${sinceMs}&until=${untilMs}` });
+      expect(mixed.statusCode).toBe(409);
+      expect(mixed.json()).toMatchObject({ code: 'GATEWAY_NODE_AMBIGUOUS', details: { candidates: ['main:3', 'replay:3'] } });
+      const one = await app.inject({ url: `/api/v1/instruments/3/parameters/fMeasure/history?since=${sinceMs}&until=${onlyLive}` });
+      expect(one.statusCode).toBe(200);
+      expect(one.json<{ points: unknown[] }>().points).toHaveLength(3);
+    } finally {
+      await app.close();
+    }
+    const run = promisify(execFile);
+    const cli = ['--import', 'tsx', 'src/cli.ts', 'export', 'history', '--store', target.url, '--format', 'json'];
+    const refused = await run(process.execPath, [...cli, '3', 'fMeasure', '--since', String(sinceMs), '--until', String(untilMs)]).then(
+      () => undefined,
+      (e: { code?: number; stderr?: string }) => e,
+    );
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toMatch(/^error GATEWAY_NODE_AMBIGUOUS: node 3 has history on several buses; say which: main:3, replay:3\n$/);
+    const fine = await run(process.execPath, [...cli, '3', 'fMeasure', '--since', String(sinceMs), '--until', String(onlyLive)]);
+    expect((JSON.parse(fine.stdout) as { points: unknown[] }).points).toHaveLength(3);
+  }, 60_000);
 });
 
 describe('flowbus db migrate and flowbus export', () => {
@@ -287,3 +320,51 @@ async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe.skipIf(!(await mysqlRuns()))('a MySQL store that is misconfigured says what to do', () => {
+  const server = new URL(MYSQL_URL);
+  const missing = `flowbus_missing_${process.pid}`;
+  const at = (user: string, database: string) => {
+    const u = new URL(server.toString());
+    u.username = user;
+    u.pathname = `/${database}`;
+    return u;
+  };
+  const cli = (...args: string[]) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args]).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+    );
+
+  it('db migrate on a database that does not exist: STORE_NO_DATABASE with the CREATE DATABASE to run', async () => {
+    const r = await cli('db', 'migrate', '--store', at(decodeURIComponent(server.username) || 'root', missing).toString());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^error STORE_NO_DATABASE: the database ${missing} does not exist on .*: create it with CREATE DATABASE \`${missing}\``));
+  }, 60_000);
+
+  it('export with a wrong password: STORE_AUTH, the password never shown', async () => {
+    const u = at(decodeURIComponent(server.username) || 'root', 'test');
+    u.password = 'Wr0ng-pa55word';
+    const r = await cli('export', 'transactions', '--store', u.toString());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error STORE_AUTH: access denied for user \S+ on .*FLOWBUS_STORE_URL/);
+    expect(r.stderr + r.stdout).not.toContain('Wr0ng-pa55word');
+  }, 60_000);
+
+  it('the gateway starting on a database that does not exist spools and says the same in its log and status', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowbus-nodb-'));
+    const log = recordingLogger();
+    const store = await openStore(
+      { url: at(decodeURIComponent(server.username) || 'root', missing).toString(), spoolDir: join(dir, 'spool'), batchRows: 10, batchMs: 20, retention: NO_RETENTION },
+      { logger: log },
+    );
+    try {
+      expect(store.status().state).toBe('spooling');
+      expect(store.status().lastError).toMatch(/^STORE_NO_DATABASE: .*CREATE DATABASE/);
+      expect(log.lines.some((l) => l.level === 'warn' && /CREATE DATABASE/.test(l.msg))).toBe(true);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
