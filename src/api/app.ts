@@ -7,7 +7,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayService } from '../gateway/index.js';
-import { isGatewayError, type Logger } from '../shared/index.js';
+import { isGatewayError, RefusalLimiter, silentLogger, type Logger } from '../shared/index.js';
+import { clientAddress, loggedUrl } from './auth.js';
 import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
 import { healthRoutes } from './health.js';
 import { historyRoutes } from './history.js';
@@ -29,6 +30,8 @@ export interface AppDeps {
   readonly version: string;
   /** The transaction log; without it, /transactions serves the in-memory ring and /history answers 503. */
   readonly store?: TransactionLog;
+  /** How refused requests are logged: the first per client host and code in full, the rest counted once a window (tests shrink it). */
+  readonly refusalLog?: { readonly windowMs?: number; readonly maxKeys?: number };
 }
 
 /** Where the versioned API lives. */
@@ -89,12 +92,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // converts only path and query strings.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
+  // Refusals an outsider can cause are logged in full once per client host and code, then counted.
+  const refusals = new RefusalLimiter(deps.logger ? fastifyLogger(deps.logger) : silentLogger, deps.refusalLog ?? {});
+  root.addHook('onClose', async () => refusals.close());
+
   // A dashboard that keeps asking through a weekend outage must not write a warning per request:
   // each code is logged once a minute at most, with how many were left out meanwhile.
   const warned = new Map<string, { at: number; suppressed: number }>();
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const http = toHttpError(error, request);
-    if (http.body.code === 'API_INTERNAL') request.log.error({ err: error }, `unexpected error on ${request.method} ${request.url}`);
+    if (http.body.code === 'API_INTERNAL') {
+      // A bug an outsider found can be triggered in a loop: the same limit as refusals.
+      refusals.refused(clientAddress(request), 'API_INTERNAL', () =>
+        request.log.error({ err: error, source: clientAddress(request) }, `unexpected error on ${request.method} ${loggedUrl(request.url)}`),
+      );
+    }
     else if (http.status >= 500) {
       const now = Date.now();
       const w = warned.get(http.body.code);
@@ -138,8 +150,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { service, version });
-  await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token });
-  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, store: deps.store });
+  await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });
+  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store });
   await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service });
   return root;
 }

@@ -2,16 +2,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { GatewayService, ParamErrorView, ValueView } from '../gateway/index.js';
-import { GatewayError } from '../shared/index.js';
-import { clientAddress, logWriteRefusal, requireToken } from './auth.js';
+import { GatewayError, type RefusalLimiter } from '../shared/index.js';
+import { clientAddress, logRefusal, logWriteRefusals, requireToken } from './auth.js';
 
-/** Writes are impossible in bridge mode whoever asks: 409 BRIDGE_READ_ONLY, logged with the client address. */
-function refuseInBridgeMode(service: GatewayService) {
+/** Writes are impossible in bridge mode whoever asks: 409 BRIDGE_READ_ONLY, logged (limited) with the client address. */
+function refuseInBridgeMode(service: GatewayService, refusals: RefusalLimiter) {
   return async function bridgeReadOnly(request: FastifyRequest): Promise<void> {
     if (service.mode !== 'bridge') return;
-    const source = clientAddress(request);
     const message = 'the gateway runs as a passive bridge: another master owns the bus, so it does not write to instruments';
-    request.log.warn({ write: true, source, method: request.method, url: request.url, code: 'BRIDGE_READ_ONLY' }, `write refused: ${message} (from ${source})`);
+    logRefusal(refusals, request, 'BRIDGE_READ_ONLY', message);
     throw new GatewayError('BRIDGE_READ_ONLY', message, {});
   };
 }
@@ -32,6 +31,8 @@ import {
 export interface RouteOptions {
   readonly service: GatewayService;
   readonly token: string | null | undefined;
+  /** Where refused requests are logged, bounded per client host and code. */
+  readonly refusals: RefusalLimiter;
 }
 
 const TAG = ['instruments'];
@@ -52,7 +53,7 @@ export function splitNames(names: string): string[] {
     .filter((n) => n.length > 0);
 }
 
-export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { service, token }) => {
+export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { service, token, refusals }) => {
   app.get(
     '/instruments',
     {
@@ -127,8 +128,8 @@ export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     '/instruments/:node/parameters/:param',
     {
       // In bridge mode another master owns the bus: say so before asking for a token.
-      onRequest: [refuseInBridgeMode(service), requireToken(token)],
-      onError: logWriteRefusal,
+      onRequest: [refuseInBridgeMode(service, refusals), requireToken(token, refusals)],
+      onError: logWriteRefusals(refusals),
       schema: {
         operationId: 'writeParameter',
         tags: TAG,

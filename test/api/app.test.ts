@@ -1,10 +1,9 @@
-import { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/index.js';
 import { GatewayError } from '../../src/shared/index.js';
 import { BUS, FakeService, INSTRUMENT, TIME, busError } from './fake-service.js';
+import { appWithLog as loggedApp } from './log-lines.js';
 
 const TOKEN = 'correct-horse-battery';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -192,16 +191,7 @@ describe('writes', () => {
 });
 
 /** The app with a real pino logger whose JSON lines the test can read. */
-async function appWithLog(): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; lines: Record<string, unknown>[] }> {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { app: await buildApp({ service, token: TOKEN, logger: pino({ level: 'info' }, sink), version: '1' }), lines };
-}
+const appWithLog = () => loggedApp({ service, token: TOKEN });
 
 describe('error mapping', () => {
   it('404 for an unknown parameter, with suggestions', async () => {
