@@ -1,7 +1,7 @@
-/** An app whose log lines (pino JSON) a test can read. */
+/** An app whose log lines (pino JSON, the production logger's options) a test can read. */
 import { Writable } from 'node:stream';
-import pino from 'pino';
 import { buildApp, type AppDeps } from '../../src/api/index.js';
+import { createLogger } from '../../src/logging.js';
 
 export interface LoggedApp {
   readonly app: Awaited<ReturnType<typeof buildApp>>;
@@ -20,6 +20,6 @@ export async function appWithLog(deps: Omit<AppDeps, 'logger' | 'version'> & { v
       done();
     },
   });
-  const app = await buildApp({ version: '1', ...deps, logger: pino({ level: 'info' }, sink) });
+  const app = await buildApp({ version: '1', ...deps, logger: createLogger('info', 'json', sink) });
   return { app, lines, text: () => chunks.join('') };
 }
