@@ -7,7 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayService } from '../gateway/index.js';
-import { isGatewayError, RefusalLimiter, silentLogger, type Logger } from '../shared/index.js';
+import { clip, isGatewayError, RefusalLimiter, silentLogger, type Logger } from '../shared/index.js';
 import { clientAddress, loggedUrl } from './auth.js';
 import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
 import { healthRoutes } from './health.js';
@@ -39,6 +39,12 @@ export const API_PREFIX = '/api/v1';
 
 /** Largest request body; a write is a few dozen bytes. */
 const BODY_LIMIT = 64 * 1024;
+
+/** Longest path segment (a node or parameter name) the router accepts; longer ones are 414 API_URI_TOO_LONG. */
+const MAX_PARAM_LENGTH = 100;
+
+/** Where `GET /` sends a browser: the API documentation, until the dashboard takes its place. */
+export const HOME_PAGE = '/docs';
 
 function isFastifyLogger(l: Logger | FastifyBaseLogger): l is FastifyBaseLogger {
   const c = l as Partial<FastifyBaseLogger>;
@@ -79,14 +85,52 @@ function sendError(reply: FastifyReply, http: HttpError): FastifyReply {
   return reply.code(http.status).headers(http.headers).send(http.body);
 }
 
+/** The routes' methods by path pattern, to answer a wrong method with 405 and `Allow`. */
+class RouteMethods {
+  private readonly routes: { pattern: RegExp; methods: Set<string> }[] = [];
+  private readonly byUrl = new Map<string, Set<string>>();
+
+  add(url: string, method: string | readonly string[]): void {
+    let methods = this.byUrl.get(url);
+    if (!methods) {
+      methods = new Set();
+      this.byUrl.set(url, methods);
+      // `:name` is one segment, `*` anything; every other character stands for itself.
+      const source = url
+        .split(/(:[A-Za-z0-9_]+|\*)/)
+        .map((part) => (part === '*' ? '.*' : part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('');
+      this.routes.push({ pattern: new RegExp(`^${source}/?$`), methods });
+    }
+    for (const m of typeof method === 'string' ? [method] : method) methods.add(m.toUpperCase());
+  }
+
+  /** The methods the routes matching `path` have, sorted; empty when no route has that path. */
+  allowed(path: string): string[] {
+    const all = new Set<string>();
+    for (const r of this.routes) if (r.pattern.test(path)) for (const m of r.methods) all.add(m);
+    return [...all].sort();
+  }
+}
+
 /** Builds the app (routes, validation, error mapping, OpenAPI, Swagger UI) without listening. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { service, version } = deps;
+  const serverOptions = {
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors the router meets before any route (a malformed %-escape, a segment over
+    // maxParamLength) in the one error shape, like every other answer.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const http = fastifyClientError(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? { ...error, message: `a path segment is longer than ${MAX_PARAM_LENGTH} characters`, statusCode: 414 } : error);
+      return sendError(reply, http ?? internalError(request.id));
+    },
+  };
   const root = deps.logger
     ? // Per-request lines would flood the log of a gateway that a dashboard polls every second;
       // errors, writes and refusals are logged by the routes and the service.
-      Fastify({ loggerInstance: fastifyLogger(deps.logger), bodyLimit: BODY_LIMIT, logController: new LogController({ disableRequestLogging: true }) })
-    : Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+      Fastify({ ...serverOptions, loggerInstance: fastifyLogger(deps.logger), logController: new LogController({ disableRequestLogging: true }) })
+    : Fastify({ ...serverOptions, logger: false });
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   // TypeBox checks bodies as they are (never coerced: `null` or `true` is not a number) and
   // converts only path and query strings.
@@ -117,13 +161,38 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     return sendError(reply, http);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, {
+  // A path that exists with another method is a 405 naming the methods it has.
+  const routes = new RouteMethods();
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method));
+  app.setNotFoundHandler((request, reply) => {
+    const path = clip(request.url.split('?')[0] ?? '/', 200);
+    const allow = routes.allowed(request.url.split('?')[0] ?? '/');
+    // A route with this very method that did not match (a file missing under /docs/static/*) is a plain 404.
+    if (allow.length > 0 && !allow.includes(request.method)) {
+      return sendError(reply, {
+        status: 405,
+        headers: { allow: allow.join(', ') },
+        body: { code: 'API_METHOD_NOT_ALLOWED', message: `${clip(request.method, 20)} is not allowed on ${path}; allowed: ${allow.join(', ')}`, details: { method: request.method, allowed: allow } },
+      });
+    }
+    return sendError(reply, {
       status: 404,
       headers: {},
-      body: { code: 'API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, details: { method: request.method } },
-    }),
-  );
+      body: { code: 'API_NOT_FOUND', message: `no route ${clip(request.method, 20)} ${path}`, details: { method: request.method } },
+    });
+  });
+
+  // POST /discover has no body: an empty one with `content-type: application/json` is no body,
+  // not a 400. Every other body goes to Fastify's own parser (prototype-poisoning checks included).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -147,6 +216,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect(HOME_PAGE, 302));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { service, version });

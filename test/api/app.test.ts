@@ -302,9 +302,9 @@ describe('error mapping', () => {
     errorOf(await app.inject('/api/v1/instruments'), 500, 'API_INTERNAL');
   });
 
-  it('404 API_NOT_FOUND for unknown routes', async () => {
+  it('404 API_NOT_FOUND for unknown routes, 405 for a known route with another method', async () => {
     errorOf(await app.inject('/api/v1/nothing'), 404, 'API_NOT_FOUND');
-    errorOf(await app.inject({ method: 'DELETE', url: '/api/v1/instruments' }), 404, 'API_NOT_FOUND');
+    errorOf(await app.inject({ method: 'DELETE', url: '/api/v1/instruments' }), 405, 'API_METHOD_NOT_ALLOWED');
   });
 });
 
