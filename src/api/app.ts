@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { GatewayService } from '../gateway/index.js';
 import { clip, isGatewayError, RefusalLimiter, silentLogger, type Logger } from '../shared/index.js';
 import { clientAddress, loggedUrl } from './auth.js';
+import { allowedHostNames, checkHost, requireJsonForChanges } from './origin.js';
 import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
 import { healthRoutes } from './health.js';
 import { historyRoutes } from './history.js';
@@ -30,6 +31,10 @@ export interface AppDeps {
   readonly version: string;
   /** The transaction log; without it, /transactions serves the in-memory ring and /history answers 503. */
   readonly store?: TransactionLog;
+  /** The address the API listens on (http.host): a name it is also reached under, unless a wildcard. */
+  readonly listenHost?: string;
+  /** More names for the Host check (http.allowedHosts); `*` allows any. Loopback names always pass. */
+  readonly allowedHosts?: readonly string[];
   /** How refused requests are logged: the first per client host and code in full, the rest counted once a window (tests shrink it). */
   readonly refusalLog?: { readonly windowMs?: number; readonly maxKeys?: number };
 }
@@ -139,6 +144,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Refusals an outsider can cause are logged in full once per client host and code, then counted.
   const refusals = new RefusalLimiter(deps.logger ? fastifyLogger(deps.logger) : silentLogger, deps.refusalLog ?? {});
   root.addHook('onClose', async () => refusals.close());
+  // Before everything else: web pages in a browser on the lab PC cannot reach the API.
+  app.addHook('onRequest', checkHost(allowedHostNames(deps.listenHost, deps.allowedHosts), refusals));
+  app.addHook('onRequest', requireJsonForChanges(refusals));
 
   // A dashboard that keeps asking through a weekend outage must not write a warning per request:
   // each code is logged once a minute at most, with how many were left out meanwhile.

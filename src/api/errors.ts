@@ -18,7 +18,8 @@
  * | 409    | BRIDGE_READ_ONLY                                                      | bridge mode: the gateway does not own the bus |
  * | 413    | API_BODY_TOO_LARGE                                                    | body over the limit                       |
  * | 414    | API_URI_TOO_LONG                                                      | a path segment over 100 characters        |
- * | 415    | API_UNSUPPORTED_MEDIA_TYPE                                            | body neither JSON nor text                |
+ * | 415    | API_UNSUPPORTED_MEDIA_TYPE                                            | a POST/PUT/PATCH/DELETE without `content-type: application/json` |
+ * | 421    | API_BAD_HOST                                                          | the Host header is not a name the gateway is served under (http.allowedHosts) |
  * | 422    | BUS_STATUS, BUS_ERROR_FRAME                                           | the instrument refused; the message names the status |
  * | 502    | BUS_BAD_REPLY                                                         | the answer could not be decoded           |
  * | 503    | BUS_UNAVAILABLE, BUS_NODE_BACKOFF, BUS_QUEUE_DEADLINE, BUS_ABORTED, TRANSPORT_UNAVAILABLE, TRANSPORT_WRITE_FAILED, GATEWAY_NO_BUS, API_NOT_READY | the bus cannot serve the request now |
@@ -48,6 +49,7 @@ export const HTTP_ERRORS: Readonly<Record<string, ErrorMapping>> = {
   API_BODY_TOO_LARGE: { status: 413 },
   API_URI_TOO_LONG: { status: 414 },
   API_UNSUPPORTED_MEDIA_TYPE: { status: 415 },
+  API_BAD_HOST: { status: 421 },
   API_NOT_READY: { status: 503 },
   API_INTERNAL: { status: 500 },
   // instruments and parameters

@@ -84,7 +84,8 @@ describe('reads', () => {
   });
 
   it('POST /api/v1/discover walks once for concurrent callers', async () => {
-    const [a, b] = await Promise.all([app.inject({ method: 'POST', url: '/api/v1/discover' }), app.inject({ method: 'POST', url: '/api/v1/discover' })]);
+    const discover = { method: 'POST', url: '/api/v1/discover', headers: { 'content-type': 'application/json' } } as const;
+    const [a, b] = await Promise.all([app.inject(discover), app.inject({ ...discover, payload: '{}' })]);
     expect(a.statusCode).toBe(200);
     expect(b.json()).toEqual({ instruments: [INSTRUMENT] });
     expect(service.discoveries).toBe(1);
@@ -183,8 +184,9 @@ describe('writes', () => {
     expect(errorOf(await put(url, { value: null }), 400, 'API_BAD_REQUEST').message).toContain('body.value');
     expect(errorOf(await put(url, { value: true }), 400, 'API_BAD_REQUEST').details.field).toBe('body.value');
     errorOf(await app.inject({ method: 'PUT', url, payload: '{"value": ', headers: { ...AUTH, 'content-type': 'application/json' } }), 400, 'API_BAD_REQUEST');
-    errorOf(await app.inject({ method: 'PUT', url, payload: 'value=3', headers: { ...AUTH, 'content-type': 'text/plain' } }), 400, 'API_BAD_REQUEST');
-    errorOf(await app.inject({ method: 'PUT', url, headers: AUTH }), 400, 'API_BAD_REQUEST');
+    errorOf(await app.inject({ method: 'PUT', url, payload: 'value=3', headers: { ...AUTH, 'content-type': 'text/plain' } }), 415, 'API_UNSUPPORTED_MEDIA_TYPE');
+    errorOf(await app.inject({ method: 'PUT', url, headers: AUTH }), 415, 'API_UNSUPPORTED_MEDIA_TYPE');
+    errorOf(await app.inject({ method: 'PUT', url, headers: { ...AUTH, 'content-type': 'application/json' } }), 400, 'API_BAD_REQUEST');
     errorOf(await app.inject({ method: 'PUT', url, payload: 'x', headers: { ...AUTH, 'content-type': 'application/xml' } }), 415, 'API_UNSUPPORTED_MEDIA_TYPE');
     expect(service.writes).toEqual([]);
   });

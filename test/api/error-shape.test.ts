@@ -78,6 +78,10 @@ const MALFORMED: Req[] = [
   { method: 'PUT', url: `${P}/fSetpoint`, headers: { ...AUTH, ...JSON_TYPE }, payload: '{"value":1e999}' },
   { method: 'PUT', url: `${P}/fSetpoint`, headers: { ...AUTH, ...JSON_TYPE }, payload: '' },
   { method: 'PUT', url: `${P}/fMeasure`, headers: { ...AUTH, ...JSON_TYPE }, payload: '{"value":1}' },
+  { method: 'POST', url: '/api/v1/discover', headers: { 'content-type': 'text/plain' }, payload: 'x' },
+  { method: 'POST', url: '/api/v1/discover' },
+  { url: '/api/v1/bus', headers: { host: 'evil.example' } },
+  { url: '/nothing', headers: { host: 'rebind.evil.example:8080' } },
 ];
 
 describe('every refusal is the one error shape with a registered code', () => {
