@@ -135,7 +135,7 @@ export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         tags: TAG,
         summary: 'Write one parameter (needs the API token)',
         description:
-          'Validates the value against the parameter database (range, length, enumeration labels), writes it, and reads it back. Needs `Authorization: Bearer <token>`; without a configured token every write is refused with 403 API_WRITES_DISABLED. Every write, accepted or refused, is logged with the client address.',
+          'Validates the value against the parameter database (range, length, enumeration labels), writes it, and reads it back. Needs `Authorization: Bearer <token>`; without a configured token every write is refused with 403 API_WRITES_DISABLED. Send it with `content-type: application/json` (415 otherwise). Every accepted write is logged with the client address; refusals are logged once per client host and code, then counted once a minute.',
         security: [{ bearer: [] }],
         params: ParamParams,
         body: WriteBody,
