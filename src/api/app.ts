@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { GatewayService } from '../gateway/index.js';
 import { clip, isGatewayError, RefusalLimiter, silentLogger, type Logger } from '../shared/index.js';
 import { clientAddress, loggedUrl } from './auth.js';
+import { RouteMethods } from './methods.js';
 import { allowedHostNames, checkHost, requireJsonForChanges } from './origin.js';
 import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
 import { healthRoutes } from './health.js';
@@ -88,34 +89,6 @@ function toHttpError(error: FastifyError, request: FastifyRequest): HttpError {
 
 function sendError(reply: FastifyReply, http: HttpError): FastifyReply {
   return reply.code(http.status).headers(http.headers).send(http.body);
-}
-
-/** The routes' methods by path pattern, to answer a wrong method with 405 and `Allow`. */
-class RouteMethods {
-  private readonly routes: { pattern: RegExp; methods: Set<string> }[] = [];
-  private readonly byUrl = new Map<string, Set<string>>();
-
-  add(url: string, method: string | readonly string[]): void {
-    let methods = this.byUrl.get(url);
-    if (!methods) {
-      methods = new Set();
-      this.byUrl.set(url, methods);
-      // `:name` is one segment, `*` anything; every other character stands for itself.
-      const source = url
-        .split(/(:[A-Za-z0-9_]+|\*)/)
-        .map((part) => (part === '*' ? '.*' : part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-        .join('');
-      this.routes.push({ pattern: new RegExp(`^${source}/?$`), methods });
-    }
-    for (const m of typeof method === 'string' ? [method] : method) methods.add(m.toUpperCase());
-  }
-
-  /** The methods the routes matching `path` have, sorted; empty when no route has that path. */
-  allowed(path: string): string[] {
-    const all = new Set<string>();
-    for (const r of this.routes) if (r.pattern.test(path)) for (const m of r.methods) all.add(m);
-    return [...all].sort();
-  }
 }
 
 /** Builds the app (routes, validation, error mapping, OpenAPI, Swagger UI) without listening. */
