@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { Logger } from './shared/index.js';
+import { redactSecrets, type Logger } from './shared/index.js';
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
 const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
@@ -29,8 +29,63 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
   });
 }
 
-/** The process logger: JSON lines (for files and log shippers) or one readable line per record. */
-export function createLogger(level: string, format: 'json' | 'pretty'): Logger {
-  const dest = format === 'pretty' ? prettyStream(process.stdout) : process.stdout;
-  return pino({ level, base: undefined }, dest) as unknown as Logger;
+/** Headers and fields that carry credentials, wherever a log line puts them. */
+const SECRET_PATHS = [
+  'authorization',
+  '*.authorization',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+];
+
+/** Strings in a log record with credentials redacted (see `redactSecrets`), a few levels deep. */
+function redactFields(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactSecrets(value);
+  if (depth > 4 || value === null || typeof value !== 'object' || value instanceof Error || value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) return value.map((v) => redactFields(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactFields(v, depth + 1);
+  return out;
+}
+
+/**
+ * pino's options for every logger of the gateway. Credentials never reach the log: the
+ * Authorization header and token/password fields are censored by path, and every string, the
+ * message included, has tokens in query strings, URL passwords and Bearer tokens replaced.
+ */
+export function loggerOptions(level: string): pino.LoggerOptions {
+  return {
+    level,
+    base: undefined,
+    redact: { paths: SECRET_PATHS, censor: '***' },
+    formatters: { log: (obj) => redactFields(obj) as Record<string, unknown> },
+    serializers: {
+      err: (err: Error) => {
+        const s = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+        return redactFields(s) as Record<string, unknown>;
+      },
+    },
+    hooks: {
+      logMethod(args, method) {
+        const redacted = args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>;
+        return method.apply(this, redacted);
+      },
+    },
+  };
+}
+
+/** A child's bindings are written on each of its lines without passing `formatters.log`: redact them when the child is made. */
+function redactingChildren(l: pino.Logger): pino.Logger {
+  const child = l.child.bind(l);
+  l.child = ((bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => redactingChildren(child(redactFields(bindings) as pino.Bindings, options))) as unknown as typeof l.child;
+  return l;
+}
+
+/** The process logger: JSON lines (for files and log shippers) or one readable line per record. `out` is for tests. */
+export function createLogger(level: string, format: 'json' | 'pretty', out: NodeJS.WritableStream = process.stdout): Logger {
+  const dest = format === 'pretty' ? prettyStream(out) : out;
+  return redactingChildren(pino(loggerOptions(level), dest)) as unknown as Logger;
 }

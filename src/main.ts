@@ -3,7 +3,7 @@
  * transports, starts the mode, the store and the API, listens, and shuts down.
  * The only place that listens or reads process.env.
  */
-import { buildApp } from './api/index.js';
+import { buildApp, isLoopbackHost } from './api/index.js';
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
 import { BridgeGateway, MasterGateway, type GatewayService, type MasterOptions } from './gateway/index.js';
 import { createLogger } from './logging.js';
@@ -89,7 +89,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
     await service.start();
-    app = await buildApp({ service, token: config.http.token, logger, version: VERSION, store });
+    app = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts });
     const { host, port } = config.http;
     url = await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
       const why = LISTEN_PROBLEMS[err.code ?? ''];
@@ -116,6 +116,22 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
       await store.close();
     },
   };
+}
+
+/**
+ * The warning for an API reachable beyond this machine (http.host not a loopback address):
+ * what anyone who can reach it can do. Undefined when it listens on loopback only.
+ */
+export function exposureWarning(config: Config, url: string): string | undefined {
+  if (isLoopbackHost(config.http.host)) return undefined;
+  const writes = config.http.token
+    ? `and, with the token, write parameters (setpoints, valve modes${config.secured ? ', secured parameters too' : ''})`
+    : 'but not write (no token: writes are disabled)';
+  const hosts = config.http.allowedHosts.length > 0 ? `; Host names allowed: ${config.http.allowedHosts.join(', ')}` : '; only loopback names and http.host pass the Host check: add the names people use to http.allowedHosts';
+  return (
+    `the API on ${url} is reachable from the network (http.host ${config.http.host}): anyone who can reach it can read every parameter of every instrument, ` +
+    `run discovery on the buses and read the transaction log, ${writes}; bind to 127.0.0.1 unless this is on purpose${hosts}`
+  );
 }
 
 export interface ServeOptions extends ConfigFlags {
@@ -157,6 +173,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     return;
   }
   const shown = running.url.replace('0.0.0.0', '127.0.0.1');
+  const exposed = exposureWarning(config, running.url);
+  if (exposed) logger.warn({ host: config.http.host, port: config.http.port, writes: config.http.token ? 'enabled (token)' : 'disabled (no token)' }, exposed);
   logger.info(
     {
       mode: config.mode,

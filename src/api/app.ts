@@ -7,7 +7,10 @@ import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayService } from '../gateway/index.js';
-import { isGatewayError, type Logger } from '../shared/index.js';
+import { clip, isGatewayError, RefusalLimiter, silentLogger, type Logger } from '../shared/index.js';
+import { clientAddress, loggedUrl } from './auth.js';
+import { RouteMethods } from './methods.js';
+import { allowedHostNames, checkHost, requireJsonForChanges } from './origin.js';
 import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
 import { healthRoutes } from './health.js';
 import { historyRoutes } from './history.js';
@@ -29,6 +32,12 @@ export interface AppDeps {
   readonly version: string;
   /** The transaction log; without it, /transactions serves the in-memory ring and /history answers 503. */
   readonly store?: TransactionLog;
+  /** The address the API listens on (http.host): a name it is also reached under, unless a wildcard. */
+  readonly listenHost?: string;
+  /** More names for the Host check (http.allowedHosts); `*` allows any. Loopback names always pass. */
+  readonly allowedHosts?: readonly string[];
+  /** How refused requests are logged: the first per client host and code in full, the rest counted once a window (tests shrink it). */
+  readonly refusalLog?: { readonly windowMs?: number; readonly maxKeys?: number };
 }
 
 /** Where the versioned API lives. */
@@ -36,6 +45,12 @@ export const API_PREFIX = '/api/v1';
 
 /** Largest request body; a write is a few dozen bytes. */
 const BODY_LIMIT = 64 * 1024;
+
+/** Longest path segment (a node or parameter name) the router accepts; longer ones are 414 API_URI_TOO_LONG. */
+const MAX_PARAM_LENGTH = 100;
+
+/** Where `GET /` sends a browser: the API documentation, until the dashboard takes its place. */
+export const HOME_PAGE = '/docs';
 
 function isFastifyLogger(l: Logger | FastifyBaseLogger): l is FastifyBaseLogger {
   const c = l as Partial<FastifyBaseLogger>;
@@ -79,22 +94,44 @@ function sendError(reply: FastifyReply, http: HttpError): FastifyReply {
 /** Builds the app (routes, validation, error mapping, OpenAPI, Swagger UI) without listening. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { service, version } = deps;
+  const serverOptions = {
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors the router meets before any route (a malformed %-escape, a segment over
+    // maxParamLength) in the one error shape, like every other answer.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const http = fastifyClientError(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? { ...error, message: `a path segment is longer than ${MAX_PARAM_LENGTH} characters`, statusCode: 414 } : error);
+      return sendError(reply, http ?? internalError(request.id));
+    },
+  };
   const root = deps.logger
     ? // Per-request lines would flood the log of a gateway that a dashboard polls every second;
       // errors, writes and refusals are logged by the routes and the service.
-      Fastify({ loggerInstance: fastifyLogger(deps.logger), bodyLimit: BODY_LIMIT, logController: new LogController({ disableRequestLogging: true }) })
-    : Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+      Fastify({ ...serverOptions, loggerInstance: fastifyLogger(deps.logger), logController: new LogController({ disableRequestLogging: true }) })
+    : Fastify({ ...serverOptions, logger: false });
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   // TypeBox checks bodies as they are (never coerced: `null` or `true` is not a number) and
   // converts only path and query strings.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  // Refusals an outsider can cause are logged in full once per client host and code, then counted.
+  const refusals = new RefusalLimiter(deps.logger ? fastifyLogger(deps.logger) : silentLogger, deps.refusalLog ?? {});
+  root.addHook('onClose', async () => refusals.close());
+  // Before everything else: web pages in a browser on the lab PC cannot reach the API.
+  app.addHook('onRequest', checkHost(allowedHostNames(deps.listenHost, deps.allowedHosts), refusals));
+  app.addHook('onRequest', requireJsonForChanges(refusals));
 
   // A dashboard that keeps asking through a weekend outage must not write a warning per request:
   // each code is logged once a minute at most, with how many were left out meanwhile.
   const warned = new Map<string, { at: number; suppressed: number }>();
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const http = toHttpError(error, request);
-    if (http.body.code === 'API_INTERNAL') request.log.error({ err: error }, `unexpected error on ${request.method} ${request.url}`);
+    if (http.body.code === 'API_INTERNAL') {
+      // A bug an outsider found can be triggered in a loop: the same limit as refusals.
+      refusals.refused(clientAddress(request), 'API_INTERNAL', () =>
+        request.log.error({ err: error, source: clientAddress(request) }, `unexpected error on ${request.method} ${loggedUrl(request.url)}`),
+      );
+    }
     else if (http.status >= 500) {
       const now = Date.now();
       const w = warned.get(http.body.code);
@@ -105,13 +142,38 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     return sendError(reply, http);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, {
+  // A path that exists with another method is a 405 naming the methods it has.
+  const routes = new RouteMethods();
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method));
+  app.setNotFoundHandler((request, reply) => {
+    const path = clip(request.url.split('?')[0] ?? '/', 200);
+    const allow = routes.allowed(request.url.split('?')[0] ?? '/');
+    // A route with this very method that did not match (a file missing under /docs/static/*) is a plain 404.
+    if (allow.length > 0 && !allow.includes(request.method)) {
+      return sendError(reply, {
+        status: 405,
+        headers: { allow: allow.join(', ') },
+        body: { code: 'API_METHOD_NOT_ALLOWED', message: `${clip(request.method, 20)} is not allowed on ${path}; allowed: ${allow.join(', ')}`, details: { method: request.method, allowed: allow } },
+      });
+    }
+    return sendError(reply, {
       status: 404,
       headers: {},
-      body: { code: 'API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, details: { method: request.method } },
-    }),
-  );
+      body: { code: 'API_NOT_FOUND', message: `no route ${clip(request.method, 20)} ${path}`, details: { method: request.method } },
+    });
+  });
+
+  // POST /discover has no body: an empty one with `content-type: application/json` is no body,
+  // not a 400. Every other body goes to Fastify's own parser (prototype-poisoning checks included).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -135,11 +197,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect(HOME_PAGE, 302));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { service, version });
-  await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token });
-  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, store: deps.store });
+  await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });
+  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store });
   await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service });
   return root;
 }

@@ -12,12 +12,14 @@
  * | 403    | API_WRITES_DISABLED                                                   | no token configured, so no writes         |
  * | 404    | GATEWAY_NODE_UNKNOWN, PARAM_UNKNOWN, API_NOT_FOUND                    | unknown instrument, parameter or route    |
  * | 404    | BRIDGE_NOT_OBSERVED, BRIDGE_STALE                                     | bridge mode: never seen on the wire, or not within maxAge |
- * | 405    | API_METHOD_NOT_ALLOWED                                                | (Fastify) method not allowed              |
+ * | 405    | API_METHOD_NOT_ALLOWED                                                | the route has no such method; `Allow` lists those it has |
  * | 409    | GATEWAY_NODE_AMBIGUOUS                                                | node on several buses: say `bus:node`     |
  * | 409    | PARAM_READ_ONLY, PARAM_SECURED, PARAM_FACTORY, PARAM_WRITE_ONLY       | the parameter cannot be written (or read) |
  * | 409    | BRIDGE_READ_ONLY                                                      | bridge mode: the gateway does not own the bus |
  * | 413    | API_BODY_TOO_LARGE                                                    | body over the limit                       |
- * | 415    | API_UNSUPPORTED_MEDIA_TYPE                                            | body neither JSON nor text                |
+ * | 414    | API_URI_TOO_LONG                                                      | a path segment over 100 characters        |
+ * | 415    | API_UNSUPPORTED_MEDIA_TYPE                                            | a POST/PUT/PATCH/DELETE without `content-type: application/json` |
+ * | 421    | API_BAD_HOST                                                          | the Host header is not a name the gateway is served under (http.allowedHosts) |
  * | 422    | BUS_STATUS, BUS_ERROR_FRAME                                           | the instrument refused; the message names the status |
  * | 502    | BUS_BAD_REPLY                                                         | the answer could not be decoded           |
  * | 503    | BUS_UNAVAILABLE, BUS_NODE_BACKOFF, BUS_QUEUE_DEADLINE, BUS_ABORTED, TRANSPORT_UNAVAILABLE, TRANSPORT_WRITE_FAILED, GATEWAY_NO_BUS, API_NOT_READY | the bus cannot serve the request now |
@@ -46,7 +48,9 @@ export const HTTP_ERRORS: Readonly<Record<string, ErrorMapping>> = {
   API_NOT_FOUND: { status: 404 },
   API_METHOD_NOT_ALLOWED: { status: 405 },
   API_BODY_TOO_LARGE: { status: 413 },
+  API_URI_TOO_LONG: { status: 414 },
   API_UNSUPPORTED_MEDIA_TYPE: { status: 415 },
+  API_BAD_HOST: { status: 421 },
   API_NOT_READY: { status: 503 },
   API_INTERNAL: { status: 500 },
   // instruments and parameters
@@ -201,22 +205,33 @@ export function validationError(context: string, issues: readonly ValidationIssu
   });
 }
 
-/** Fastify's own HTTP errors (bad JSON, unknown content type, ...) by status. */
+/**
+ * Fastify's own HTTP errors (bad JSON, unknown content type, a bad URL, ...) by status. A
+ * status not listed is answered as 400 API_BAD_REQUEST; 403 comes only from the static files of
+ * /docs (a path outside them), which is a 404 like any other missing file.
+ */
 const FASTIFY_CODES: Record<number, string> = {
   400: 'API_BAD_REQUEST',
+  403: 'API_NOT_FOUND',
   404: 'API_NOT_FOUND',
   405: 'API_METHOD_NOT_ALLOWED',
   413: 'API_BODY_TOO_LARGE',
+  414: 'API_URI_TOO_LONG',
   415: 'API_UNSUPPORTED_MEDIA_TYPE',
 };
 
+/** Longest part of Fastify's message kept: some quote the whole URL. */
+const FASTIFY_MESSAGE_MAX = 300;
+
 /**
- * A client error (4xx) Fastify raised before the handler ran (bad JSON, unknown content
- * type, ...) in the API's shape; undefined for anything else.
+ * A client error (4xx) Fastify or one of its plugins raised before the handler ran (bad JSON,
+ * unknown content type, a malformed URL, ...) in the API's shape, with the status the registry
+ * gives its code; undefined for anything else.
  */
 export function fastifyClientError(err: { statusCode?: number; code?: string; message: string }): HttpError | undefined {
   const status = err.statusCode;
   if (status === undefined || status < 400 || status > 499) return undefined;
   const code = FASTIFY_CODES[status] ?? 'API_BAD_REQUEST';
-  return { status, headers: {}, body: { code, message: err.message, details: err.code ? { fastifyCode: err.code } : {} } };
+  const message = status === 403 ? 'no such file' : err.message.length > FASTIFY_MESSAGE_MAX ? `${err.message.slice(0, FASTIFY_MESSAGE_MAX)}...` : err.message;
+  return { status: HTTP_ERRORS[code]?.status ?? 400, headers: {}, body: { code, message, details: err.code ? { fastifyCode: err.code } : {} } };
 }

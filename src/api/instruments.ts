@@ -2,17 +2,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { GatewayService, ParamErrorView, ValueView } from '../gateway/index.js';
-import { GatewayError } from '../shared/index.js';
-import { clientAddress, logWriteRefusal, requireToken } from './auth.js';
+import { GatewayError, type RefusalLimiter } from '../shared/index.js';
+import { clientAddress, logRefusal, logWriteRefusals, requireToken } from './auth.js';
 import { ApiError } from './errors.js';
 
-/** Writes are impossible in bridge mode whoever asks: 409 BRIDGE_READ_ONLY, logged with the client address. */
-function refuseInBridgeMode(service: GatewayService) {
+/** Writes are impossible in bridge mode whoever asks: 409 BRIDGE_READ_ONLY, logged (limited) with the client address. */
+function refuseInBridgeMode(service: GatewayService, refusals: RefusalLimiter) {
   return async function bridgeReadOnly(request: FastifyRequest): Promise<void> {
     if (service.mode !== 'bridge') return;
-    const source = clientAddress(request);
     const message = 'the gateway runs as a passive bridge: another master owns the bus, so it does not write to instruments';
-    request.log.warn({ write: true, source, method: request.method, url: request.url, code: 'BRIDGE_READ_ONLY' }, `write refused: ${message} (from ${source})`);
+    logRefusal(refusals, request, 'BRIDGE_READ_ONLY', message);
     throw new GatewayError('BRIDGE_READ_ONLY', message, {});
   };
 }
@@ -33,6 +32,8 @@ import {
 export interface RouteOptions {
   readonly service: GatewayService;
   readonly token: string | null | undefined;
+  /** Where refused requests are logged, bounded per client host and code. */
+  readonly refusals: RefusalLimiter;
 }
 
 const TAG = ['instruments'];
@@ -68,7 +69,7 @@ export function splitNames(names: string): string[] {
   return list;
 }
 
-export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { service, token }) => {
+export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { service, token, refusals }) => {
   app.get(
     '/instruments',
     {
@@ -143,14 +144,14 @@ export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     '/instruments/:node/parameters/:param',
     {
       // In bridge mode another master owns the bus: say so before asking for a token.
-      onRequest: [refuseInBridgeMode(service), requireToken(token)],
-      onError: logWriteRefusal,
+      onRequest: [refuseInBridgeMode(service, refusals), requireToken(token, refusals)],
+      onError: logWriteRefusals(refusals),
       schema: {
         operationId: 'writeParameter',
         tags: TAG,
         summary: 'Write one parameter (needs the API token)',
         description:
-          'Validates the value against the parameter database (range, length, enumeration labels), writes it, and reads it back. Needs `Authorization: Bearer <token>`; without a configured token every write is refused with 403 API_WRITES_DISABLED. Every write, accepted or refused, is logged with the client address.',
+          'Validates the value against the parameter database (range, length, enumeration labels), writes it, and reads it back. Needs `Authorization: Bearer <token>`; without a configured token every write is refused with 403 API_WRITES_DISABLED. Send it with `content-type: application/json` (415 otherwise). Every accepted write is logged with the client address; refusals are logged once per client host and code, then counted once a minute.',
         security: [{ bearer: [] }],
         params: ParamParams,
         body: WriteBody,

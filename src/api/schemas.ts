@@ -26,6 +26,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'Writes are disabled: no token is configured (API_WRITES_DISABLED)',
   404: 'Unknown instrument or parameter (GATEWAY_NODE_UNKNOWN, PARAM_UNKNOWN)',
   409: 'Ambiguous node, or a parameter that cannot be written or read this way (GATEWAY_NODE_AMBIGUOUS, PARAM_READ_ONLY, PARAM_SECURED, PARAM_FACTORY, PARAM_WRITE_ONLY)',
+  415: 'Not sent with `content-type: application/json` (API_UNSUPPORTED_MEDIA_TYPE)',
   422: 'The instrument refused: ProPar status or error frame (BUS_STATUS, BUS_ERROR_FRAME)',
   500: 'Unexpected error (API_INTERNAL)',
   502: 'The instrument answered something the gateway could not use (BUS_BAD_REPLY)',
@@ -43,6 +44,9 @@ export function errorResponses(...statuses: number[]): Record<number, typeof Err
 }
 
 // ------------------------------------------------------------------ requests
+
+/** POST /discover takes no options: no body, or `{}`. */
+export const DiscoverBody = Type.Object({}, { additionalProperties: false, description: 'no options: send `{}` or no body, with `content-type: application/json`' });
 
 export const NodeParams = Type.Object(
   {

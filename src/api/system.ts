@@ -6,7 +6,7 @@ import { GatewayError, toHex } from '../shared/index.js';
 import { parseTime, transactionsCsv } from '../store/index.js';
 import type { RouteOptions } from './instruments.js';
 import { sendCsv, wantsCsv, type LogOptions } from './log.js';
-import { BusList, InstrumentList, TransactionList, TransactionsQuery, errorResponses, type TransactionView } from './schemas.js';
+import { BusList, DiscoverBody, InstrumentList, TransactionList, TransactionsQuery, errorResponses, type TransactionView } from './schemas.js';
 
 const TAG = ['bus'];
 
@@ -58,13 +58,19 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> 
   app.post(
     '/discover',
     {
+      // No body at all is the same as `{}`.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
       schema: {
         operationId: 'discover',
         tags: TAG,
         summary: 'Walk the buses again and return the instruments found',
         description:
-          'Open like the reads (no token): discovery only reads identity parameters. A call made while a walk is running joins that walk instead of starting another.',
-        response: { 200: InstrumentList, ...errorResponses(503, 504) },
+          'Open like the reads (no token): discovery only reads identity parameters. Needs `content-type: application/json` (no body, or `{}`), so that a web page cannot start it without a CORS preflight (415 otherwise). A call made while a walk is running joins that walk instead of starting another.',
+        // A body schema makes Swagger UI's "try it out" send `content-type: application/json`.
+        body: DiscoverBody,
+        response: { 200: InstrumentList, ...errorResponses(415, 503, 504) },
       },
     },
     async () => {

@@ -103,11 +103,13 @@ export interface ConfigOverrides {
 }
 
 interface Override {
-  readonly flag: keyof ConfigFlags;
-  readonly option: string;
+  readonly flag?: keyof ConfigFlags;
+  readonly option?: string;
   readonly env?: string;
   readonly path: readonly (string | number)[];
   readonly integer?: boolean;
+  /** A comma-separated list in the environment: `a, b,c` -> ['a', 'b', 'c']. */
+  readonly list?: boolean;
 }
 
 /** Each override: its flag, its env var and the config field it sets. Flags beat env vars. */
@@ -116,6 +118,7 @@ export const CONFIG_OVERRIDES: readonly Override[] = [
   { flag: 'host', option: '--host', env: 'FLOWBUS_HTTP_HOST', path: ['http', 'host'] },
   { flag: 'httpPort', option: '--http-port', env: 'FLOWBUS_HTTP_PORT', path: ['http', 'port'], integer: true },
   { flag: 'token', option: '--token', env: 'FLOWBUS_API_TOKEN', path: ['http', 'token'] },
+  { env: 'FLOWBUS_HTTP_ALLOWED_HOSTS', path: ['http', 'allowedHosts'], list: true },
   { flag: 'storeUrl', option: '--store-url', env: 'FLOWBUS_STORE_URL', path: ['store', 'url'] },
   { flag: 'spoolDir', option: '--spool-dir', env: 'FLOWBUS_SPOOL_DIR', path: ['store', 'spoolDir'] },
   { flag: 'logLevel', option: '--log-level', env: 'FLOWBUS_LOG_LEVEL', path: ['log', 'level'] },
@@ -143,12 +146,12 @@ export function applyOverrides(config: Config, overrides: ConfigOverrides): Conf
   const next = structuredClone(config) as unknown as Record<string, unknown>;
   const origins = new Map<string, { where: string }>();
   for (const o of CONFIG_OVERRIDES) {
-    const flag = overrides.flags?.[o.flag];
+    const flag = o.flag === undefined ? undefined : overrides.flags?.[o.flag];
     const env = o.env === undefined ? undefined : overrides.env?.[o.env];
     let value: unknown;
     if (flag !== undefined) {
       value = flag;
-      origins.set(o.path.join('.'), { where: `flag ${o.option}` });
+      origins.set(o.path.join('.'), { where: `flag ${o.option ?? String(o.flag)}` });
     } else if (env !== undefined && env !== '') {
       value = env;
       origins.set(o.path.join('.'), { where: `env ${o.env}` });
@@ -156,10 +159,19 @@ export function applyOverrides(config: Config, overrides: ConfigOverrides): Conf
       continue;
     }
     if (o.integer && typeof value === 'string' && /^\s*\d+\s*$/.test(value)) value = Number(value);
+    if (o.list && typeof value === 'string') value = value.split(',').map((v) => v.trim()).filter((v) => v.length > 0);
     setIn(next, o.path, value);
   }
   if (origins.size === 0) return structuredClone(config);
-  return validateConfig(next, 'command line and environment', (segments) => origins.get(segments.join('.')));
+  // An item of a list names the env var of the whole list.
+  const locate = (segments: readonly (string | number)[]) => {
+    for (let n = segments.length; n > 0; n--) {
+      const o = origins.get(segments.slice(0, n).join('.'));
+      if (o) return o;
+    }
+    return undefined;
+  };
+  return validateConfig(next, 'command line and environment', locate);
 }
 
 /** Builds a config from a partial object, every default filled in. Throws `CONFIG_INVALID`. */

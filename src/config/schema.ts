@@ -125,6 +125,12 @@ export const HttpSchema = Type.Object(
       default: null,
       description: "bearer token of at least 8 characters that writes need; null refuses all writes",
     }),
+    allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^[^\\s/]+$' }), {
+      default: [],
+      maxItems: 100,
+      description:
+        'names (without port) browsers and clients may reach the API under, checked against the Host header, besides 127.0.0.1, localhost, [::1] and http.host; ["*"] allows any',
+    }),
   },
   { additionalProperties: false, default: {}, description: 'the HTTP API' },
 );

@@ -1,7 +1,7 @@
 import type { Protocol } from '../codec/index.js';
 import type { Direction, ObservedParam, Transaction } from '../observe/index.js';
 import { enumLabel, paramByDde, resolveParam, type ParamDef } from '../params/index.js';
-import { GatewayError, newId, silentLogger, toHex, type Logger } from '../shared/index.js';
+import { clip, GatewayError, newId, RefusalLimiter, silentLogger, toHex, type Logger } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type LinkOpener, type ReconnectOptions, type SimulatorFactory, type TransportStatus } from '../transport/index.js';
 import { CaptureWriter } from './capture.js';
 import { loggedFromObserved, observedValues } from './observed.js';
@@ -151,6 +151,8 @@ export class BridgeGateway implements GatewayService {
   readonly mode = 'bridge' as const;
   readonly name: string;
   private readonly log: Logger;
+  /** Refused writes: each client host in full once a minute, the rest counted. */
+  private readonly refusals: RefusalLimiter;
   private readonly recent: MemorySink;
   private readonly sink: TransactionSink | undefined;
   private readonly protocol: Protocol;
@@ -189,6 +191,7 @@ export class BridgeGateway implements GatewayService {
   ) {
     this.name = options.name ?? 'bridge';
     this.log = (deps.logger ?? silentLogger).child({ bus: this.name, mode: 'bridge' });
+    this.refusals = new RefusalLimiter(this.log.child({ write: true }));
     this.recent = new MemorySink(deps.recentTransactions ?? 1000);
     this.sink = deps.sink;
     this.protocol = options.protocol ?? 'binary';
@@ -546,7 +549,9 @@ export class BridgeGateway implements GatewayService {
       `the gateway runs as a passive bridge and does not own the bus: it forwards the master's traffic and never sends anything itself; write through the master (${this.options.masterPort}) or run the gateway in master mode`,
       { mode: 'bridge', node: ref, param },
     );
-    this.log.warn({ instrument: ref, param, code: err.code, source: ctx.source }, `write refused: bridge mode (from ${ctx.source})`);
+    this.refusals.refused(ctx.source, err.code, () =>
+      this.log.warn({ write: true, instrument: clip(ref), param: clip(param), code: err.code, source: ctx.source }, `write refused: bridge mode (from ${ctx.source})`),
+    );
     throw err;
   }
 
@@ -647,6 +652,7 @@ export class BridgeGateway implements GatewayService {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.refusals.close();
     if (this.timer) clearInterval(this.timer);
     await Promise.all([this.sides.instrument.transport.close(), this.sides.master.transport.close()]);
     await this.tap.close(nowMicros());

@@ -13,7 +13,7 @@ import {
 } from '../bus/index.js';
 import { Pairer, type Transaction } from '../observe/index.js';
 import { paramByDde, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../params/index.js';
-import { GatewayError, silentLogger, sleep, type Logger } from '../shared/index.js';
+import { clip, GatewayError, RefusalLimiter, silentLogger, sleep, type Logger } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type ReconnectOptions, type SimulatorFactory } from '../transport/index.js';
 import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from './service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
@@ -135,10 +135,13 @@ export class MasterGateway implements GatewayService {
   private readonly recent: MemorySink;
   private readonly sinks: TransactionSink[];
   private readonly defaultPoll: { params: ParamDef[]; intervalMs: number };
+  /** Refused writes: each client host and code in full once a minute, the rest counted. Accepted writes are logged one by one. */
+  private readonly refusals: RefusalLimiter;
 
   constructor(private readonly options: MasterOptions) {
     if (options.buses.length === 0) throw new GatewayError('GATEWAY_NO_BUS', 'master mode needs at least one bus');
     this.log = options.logger ?? silentLogger;
+    this.refusals = new RefusalLimiter(this.log.child({ write: true }));
     this.recent = new MemorySink(options.recentTransactions ?? 1000);
     this.sinks = [this.recent, ...(options.sink ? [options.sink] : [])];
     this.defaultPoll = { params: options.poll.parameters.map((p) => resolveParam(p)), intervalMs: options.poll.intervalMs };
@@ -637,7 +640,9 @@ export class MasterGateway implements GatewayService {
       };
     } catch (err) {
       const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
-      log.warn({ instrument: ref, param: param?.key ?? name, value: safeJson(value), code: e.code }, `write refused: ${e.message} (from ${ctx.source})`);
+      this.refusals.refused(ctx.source, e.code, () =>
+        log.warn({ instrument: clip(ref), param: param?.key ?? clip(name), value: loggedValue(value), code: e.code }, `write refused: ${clip(e.message, 500)} (from ${ctx.source})`),
+      );
       throw e;
     }
   }
@@ -688,6 +693,7 @@ export class MasterGateway implements GatewayService {
 
   async close(): Promise<void> {
     this.stop.abort();
+    this.refusals.close();
     for (const h of this.handles.values()) {
       await h.bus.close();
       await h.transport.close();
@@ -769,11 +775,13 @@ function labelOf(param: ParamDef, value: unknown): string | undefined {
   return param.enumeration.find((e) => e.value === value)?.label;
 }
 
-function safeJson(v: unknown): unknown {
+/** A written value as the log shows it: numbers as they are, anything else as bounded text. */
+function loggedValue(v: unknown): unknown {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return v;
+  if (typeof v === 'string') return clip(v);
   try {
-    JSON.stringify(v);
-    return v;
+    return clip(JSON.stringify(v) ?? String(v));
   } catch {
-    return String(v);
+    return clip(String(v));
   }
 }

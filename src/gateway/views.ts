@@ -1,4 +1,4 @@
-import type { Value } from '../codec/index.js';
+import { LOCAL_NODE, type Value } from '../codec/index.js';
 import type { ParamDef } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
 
@@ -110,10 +110,22 @@ export interface InstrumentRef {
   readonly node: number;
 }
 
-/** Parses an instrument reference; throws GATEWAY_BAD_NODE for anything else. */
+/**
+ * Parses an instrument reference; throws GATEWAY_BAD_NODE for anything else, a node outside
+ * 1..128 included (128 is the instrument at the end of a local RS232 line), in either form.
+ */
 export function parseInstrumentRef(ref: string): InstrumentRef {
   const text = String(ref).trim();
-  const m = /^(?:([A-Za-z0-9_-]+):)?(\d{1,3})$/.exec(text);
-  if (!m) throw new GatewayError('GATEWAY_BAD_NODE', `not an instrument reference: ${JSON.stringify(text)} (use a node number, e.g. 3, or bus:node)`, { node: text });
-  return { ...(m[1] ? { bus: m[1] } : {}), node: Number(m[2]) };
+  const shown = JSON.stringify(text.length > 70 ? `${text.slice(0, 70)}...` : text);
+  const m = /^(?:([A-Za-z0-9_-]{1,64}):)?(\d{1,3})$/.exec(text);
+  if (!m) throw new GatewayError('GATEWAY_BAD_NODE', `not an instrument reference: ${shown} (use a node number, e.g. 3, or bus:node)`, { node: text });
+  const node = Number(m[2]);
+  if (node < 1 || node > LOCAL_NODE) {
+    throw new GatewayError('GATEWAY_BAD_NODE', `node ${node}${m[1] ? ` in ${shown}` : ''} is outside 1..${LOCAL_NODE} (1..127 on the bus, ${LOCAL_NODE} for the instrument on the local RS232 port)`, {
+      node: text,
+      min: 1,
+      max: LOCAL_NODE,
+    });
+  }
+  return { ...(m[1] ? { bus: m[1] } : {}), node };
 }

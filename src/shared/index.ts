@@ -6,3 +6,4 @@ export * from './id.js';
 export * from './events.js';
 export * from './lifecycle.js';
 export * from './redact.js';
+export * from './refusals.js';

@@ -16,6 +16,10 @@ export {
   isoFromMicros,
   parseBucket,
   parseTime,
+  MAX_BUCKET_US,
+  MAX_TIME_US,
+  MIN_BUCKET_US,
+  MIN_TIME_US,
 } from './query.js';
 export { historyCsv, transactionCsvLine, transactionsCsv, TRANSACTION_CSV_HEADER } from './csv.js';
 export { defaultSpoolDir, parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';

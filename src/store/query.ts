@@ -143,7 +143,9 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
     };
   }
   const b = Math.floor(q.bucketUs);
-  if (!Number.isSafeInteger(b) || b < 1) throw new GatewayError('STORE_BAD_BUCKET', 'bucket must be at least 1 µs', { bucketUs: q.bucketUs });
+  if (!Number.isSafeInteger(b) || b < 1 || b > MAX_BUCKET_US) {
+    throw new GatewayError('STORE_BAD_BUCKET', `bucket must be a whole number of µs, 1 .. ${MAX_BUCKET_US} (366 days), got ${q.bucketUs}`, { bucketUs: q.bucketUs, min: 1, max: MAX_BUCKET_US });
+  }
   // Integer division in both dialects: MySQL's DIV, SQLite's / on integers.
   const bucket = dialect === 'mysql' ? sql<number>`(time_us DIV ${sql.lit(b)}) * ${sql.lit(b)}` : sql<number>`(time_us / ${sql.lit(b)}) * ${sql.lit(b)}`;
   const rows = await base
@@ -182,25 +184,48 @@ function refuseMixedBuses(node: number, rows: readonly { bus: string }[]): void 
 
 const BUCKET_UNITS: Record<string, number> = { ms: 1_000, s: 1_000_000, m: 60_000_000, h: 3_600_000_000, d: 86_400_000_000 };
 
-/** `1s`, `500ms`, `5m`, `1h`, `1d` -> µs. Throws STORE_BAD_BUCKET. */
+/** Narrowest and widest bucket, µs: 1 ms .. 366 days (a year of points per bucket at most). */
+export const MIN_BUCKET_US = 1_000;
+export const MAX_BUCKET_US = 366 * 86_400_000_000;
+
+/** `1s`, `500ms`, `5m`, `1h`, `1d` -> µs, 1ms .. 366d. Throws STORE_BAD_BUCKET. */
 export function parseBucket(text: string): number {
+  const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
   const m = /^(\d{1,6})(ms|s|m|h|d)$/.exec(text.trim());
-  const us = m ? Number(m[1]) * (BUCKET_UNITS[m[2] as string] as number) : 0;
-  if (!m || us < 1_000) throw new GatewayError('STORE_BAD_BUCKET', `bucket ${JSON.stringify(text)} is not a width like 100ms, 1s, 1m, 5m, 1h or 1d`, { bucket: text });
+  if (!m) throw new GatewayError('STORE_BAD_BUCKET', `bucket ${shown} is not a width like 100ms, 1s, 1m, 5m, 1h or 1d`, { bucket: text });
+  const us = Number(m[1]) * (BUCKET_UNITS[m[2] as string] as number);
+  if (us < MIN_BUCKET_US || us > MAX_BUCKET_US) {
+    throw new GatewayError('STORE_BAD_BUCKET', `bucket ${shown} is ${us < MIN_BUCKET_US ? 'too narrow' : 'too wide'}: it must be between 1ms and 366d`, { bucket: text, min: '1ms', max: '366d' });
+  }
   return us;
 }
 
-/** An ISO 8601 time or ms since the epoch -> µs. Throws STORE_BAD_TIME. */
+/**
+ * The times the transaction log holds, µs since the epoch: from the epoch to the last
+ * microsecond a JavaScript number counts exactly (2^53 - 1 µs, in June 2255).
+ */
+export const MIN_TIME_US = 0;
+export const MAX_TIME_US = Number.MAX_SAFE_INTEGER;
+
+/** An ISO 8601 time or ms since the epoch -> µs, within MIN_TIME_US..MAX_TIME_US. Throws STORE_BAD_TIME. */
 export function parseTime(text: string, field: string): number {
   const t = text.trim();
+  const shown = JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}...` : text);
   const ms = /^\d{1,15}(\.\d+)?$/.test(t) ? Number(t) : Date.parse(t);
-  if (!Number.isFinite(ms)) throw new GatewayError('STORE_BAD_TIME', `${field} must be an ISO 8601 time (2026-01-02T03:04:05Z) or ms since the epoch, got ${JSON.stringify(text)}`, { field, value: text });
-  return Math.round(ms * 1000);
+  if (!Number.isFinite(ms)) throw new GatewayError('STORE_BAD_TIME', `${field} must be an ISO 8601 time (2026-01-02T03:04:05Z) or ms since the epoch, got ${shown}`, { field, value: text });
+  const us = Math.round(ms * 1000);
+  if (us < MIN_TIME_US || us > MAX_TIME_US) {
+    const [min, max] = [isoFromMicros(MIN_TIME_US), isoFromMicros(MAX_TIME_US)];
+    throw new GatewayError('STORE_BAD_TIME', `${field} ${shown} is outside the times the transaction log holds: ${min} .. ${max}`, { field, value: text, min, max });
+  }
+  return us;
 }
 
-/** µs since the epoch -> ISO 8601 with microseconds: 2026-01-02T03:04:05.123456Z. */
+/** µs since the epoch -> ISO 8601 with microseconds: 2026-01-02T03:04:05.123456Z (years past 9999 as +010000-...). */
 export function isoFromMicros(us: number): string {
   const ms = Math.floor(us / 1000);
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 23)}${String(us - ms * 1000).padStart(3, '0')}Z`;
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) return String(us);
+  // toISOString ends `.mmmZ` whatever the width of the year: keep all but the `Z`.
+  return `${date.toISOString().slice(0, -1)}${String(us - ms * 1000).padStart(3, '0')}Z`;
 }

@@ -1,10 +1,9 @@
-import { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/index.js';
 import { GatewayError } from '../../src/shared/index.js';
 import { BUS, FakeService, INSTRUMENT, TIME, busError } from './fake-service.js';
+import { appWithLog as loggedApp } from './log-lines.js';
 
 const TOKEN = 'correct-horse-battery';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -85,7 +84,8 @@ describe('reads', () => {
   });
 
   it('POST /api/v1/discover walks once for concurrent callers', async () => {
-    const [a, b] = await Promise.all([app.inject({ method: 'POST', url: '/api/v1/discover' }), app.inject({ method: 'POST', url: '/api/v1/discover' })]);
+    const discover = { method: 'POST', url: '/api/v1/discover', headers: { 'content-type': 'application/json' } } as const;
+    const [a, b] = await Promise.all([app.inject(discover), app.inject({ ...discover, payload: '{}' })]);
     expect(a.statusCode).toBe(200);
     expect(b.json()).toEqual({ instruments: [INSTRUMENT] });
     expect(service.discoveries).toBe(1);
@@ -184,24 +184,16 @@ describe('writes', () => {
     expect(errorOf(await put(url, { value: null }), 400, 'API_BAD_REQUEST').message).toContain('body.value');
     expect(errorOf(await put(url, { value: true }), 400, 'API_BAD_REQUEST').details.field).toBe('body.value');
     errorOf(await app.inject({ method: 'PUT', url, payload: '{"value": ', headers: { ...AUTH, 'content-type': 'application/json' } }), 400, 'API_BAD_REQUEST');
-    errorOf(await app.inject({ method: 'PUT', url, payload: 'value=3', headers: { ...AUTH, 'content-type': 'text/plain' } }), 400, 'API_BAD_REQUEST');
-    errorOf(await app.inject({ method: 'PUT', url, headers: AUTH }), 400, 'API_BAD_REQUEST');
+    errorOf(await app.inject({ method: 'PUT', url, payload: 'value=3', headers: { ...AUTH, 'content-type': 'text/plain' } }), 415, 'API_UNSUPPORTED_MEDIA_TYPE');
+    errorOf(await app.inject({ method: 'PUT', url, headers: AUTH }), 415, 'API_UNSUPPORTED_MEDIA_TYPE');
+    errorOf(await app.inject({ method: 'PUT', url, headers: { ...AUTH, 'content-type': 'application/json' } }), 400, 'API_BAD_REQUEST');
     errorOf(await app.inject({ method: 'PUT', url, payload: 'x', headers: { ...AUTH, 'content-type': 'application/xml' } }), 415, 'API_UNSUPPORTED_MEDIA_TYPE');
     expect(service.writes).toEqual([]);
   });
 });
 
 /** The app with a real pino logger whose JSON lines the test can read. */
-async function appWithLog(): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; lines: Record<string, unknown>[] }> {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { app: await buildApp({ service, token: TOKEN, logger: pino({ level: 'info' }, sink), version: '1' }), lines };
-}
+const appWithLog = () => loggedApp({ service, token: TOKEN });
 
 describe('error mapping', () => {
   it('404 for an unknown parameter, with suggestions', async () => {
@@ -353,9 +345,9 @@ describe('error mapping', () => {
     errorOf(await app.inject('/api/v1/instruments'), 500, 'API_INTERNAL');
   });
 
-  it('404 API_NOT_FOUND for unknown routes', async () => {
+  it('404 API_NOT_FOUND for unknown routes, 405 for a known route with another method', async () => {
     errorOf(await app.inject('/api/v1/nothing'), 404, 'API_NOT_FOUND');
-    errorOf(await app.inject({ method: 'DELETE', url: '/api/v1/instruments' }), 404, 'API_NOT_FOUND');
+    errorOf(await app.inject({ method: 'DELETE', url: '/api/v1/instruments' }), 405, 'API_METHOD_NOT_ALLOWED');
   });
 });
 

@@ -49,7 +49,7 @@ describe('error registry', () => {
 
   it('only registers statuses the API documents', () => {
     const statuses = new Set(Object.values(HTTP_ERRORS).map((m) => m.status));
-    expect([...statuses].sort()).toEqual([400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 502, 503, 504]);
+    expect([...statuses].sort()).toEqual([400, 401, 403, 404, 405, 409, 413, 414, 415, 421, 422, 500, 502, 503, 504]);
   });
 });
 

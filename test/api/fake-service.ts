@@ -4,7 +4,7 @@
  * error mapping is tested on the types the master throws.
  */
 import { BusError, type BusFailure } from '../../src/bus/index.js';
-import type { BusView, GatewayService, InstrumentView, LoggedTransaction, ParamErrorView, ReadResult, TransactionFilter, ValueView, WriteResult } from '../../src/gateway/index.js';
+import { parseInstrumentRef, type BusView, type GatewayService, type InstrumentView, type LoggedTransaction, type ParamErrorView, type ReadResult, type TransactionFilter, type ValueView, type WriteResult } from '../../src/gateway/index.js';
 import { enumValue, resolveParam, validateValue } from '../../src/params/index.js';
 import { GatewayError } from '../../src/shared/index.js';
 
@@ -91,10 +91,10 @@ export class FakeService implements GatewayService {
   discoveries = 0;
 
   private find(ref: string): InstrumentView {
-    const m = /^(?:(\w+):)?(\d{1,3})$/.exec(ref);
-    if (!m) throw new GatewayError('GATEWAY_BAD_NODE', `not an instrument reference: "${ref}" (use a node number, e.g. 3, or bus:node)`, { node: ref });
-    if (m[2] === '5') throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', 'node 5 exists on several buses; say which: a:5, b:5', { node: 5, candidates: ['a:5', 'b:5'] });
-    if (m[2] !== '3' || (m[1] !== undefined && m[1] !== 'main')) {
+    // The real parser: syntax and range are the gateway's, only the instruments are made up.
+    const { bus, node } = parseInstrumentRef(ref);
+    if (node === 5) throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', 'node 5 exists on several buses; say which: a:5, b:5', { node: 5, candidates: ['a:5', 'b:5'] });
+    if (node !== 3 || (bus !== undefined && bus !== 'main')) {
       throw new GatewayError('GATEWAY_NODE_UNKNOWN', `no instrument at node ${ref}; known: main:3`, { node: ref, known: ['main:3'] });
     }
     return INSTRUMENT;

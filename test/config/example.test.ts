@@ -26,7 +26,7 @@ describe('flowbus.example.yaml', () => {
       [3, 'H2 line', 'main'],
       [5, 'N2 carrier', 'main'],
     ]);
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, token: null });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, token: null, allowedHosts: [] });
     expect(await readExampleConfig()).toBe(await readFile(EXAMPLE, 'utf8'));
   });
 

@@ -61,7 +61,7 @@ describe('defaults', () => {
       ],
       poll: { parameters: ['fMeasure', 'fSetpoint', 'measure', 'setpoint', 'valveOutput', 'alarmInfo'], intervalMs: 500 },
       instruments: [],
-      http: { host: '127.0.0.1', port: 8080, token: null },
+      http: { host: '127.0.0.1', port: 8080, token: null, allowedHosts: [] },
       secured: false,
       store: {
         url: 'sqlite:./data/flowbus.db',
@@ -75,7 +75,7 @@ describe('defaults', () => {
 
   it('treats an empty section (only comments under it) as its defaults', () => {
     const config = parseConfig(`${MINIMAL}http:\n  # host: 0.0.0.0\npoll:\n`, 'test.yaml');
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, token: null });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, token: null, allowedHosts: [] });
     expect(config.poll.intervalMs).toBe(500);
   });
 
@@ -303,10 +303,11 @@ describe('applyOverrides', () => {
         FLOWBUS_STORE_URL: 'mysql://u:p@db:3306/flowbus',
         FLOWBUS_PORT: 'tcp://moxa:4001',
         FLOWBUS_LOG_LEVEL: 'debug',
+        FLOWBUS_HTTP_ALLOWED_HOSTS: ' flowbus.lab.example, 10.0.0.5 ,,',
         UNRELATED: 'x',
       },
     });
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 9000, token: 'a-long-secret' });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 9000, token: 'a-long-secret', allowedHosts: ['flowbus.lab.example', '10.0.0.5'] });
     expect(config.store.url).toBe('mysql://u:p@db:3306/flowbus');
     expect(config.buses.map((b) => b.port)).toEqual(['tcp://moxa:4001', '/dev/ttyUSB1']);
     expect(config.log.level).toBe('debug');
@@ -320,6 +321,10 @@ describe('applyOverrides', () => {
     expect(config.log.level).toBe('debug'); // env beats file
     expect(config.http.host).toBe('127.0.0.1'); // file, nothing overrides it
     expect(applyOverrides(base, { env, flags: { httpPort: 0, mode: 'master' } }).http.port).toBe(0);
+  });
+
+  it('refuses a bad allowed host, naming FLOWBUS_HTTP_ALLOWED_HOSTS', () => {
+    expect(() => applyOverrides(base, { env: { FLOWBUS_HTTP_ALLOWED_HOSTS: 'ok.example,http://bad/x' } })).toThrow(/FLOWBUS_HTTP_ALLOWED_HOSTS/);
   });
 
   it('ignores empty env vars', () => {
