@@ -401,8 +401,9 @@ export function registerSimulateCommand(program: Command): void {
         throw err;
       }
       const nodes = [...sim.instruments.keys()].join(', ');
-      console.log(`simulating ${sim.instruments.size} instrument(s) at node(s) ${nodes} (128 = node ${[...sim.instruments.keys()][0]}), ${sim.protocol}; Ctrl-C to stop`);
-      await new Promise<void>((resolve) => {
+      // The signals are handled before the line that says the simulator is ready: whoever waits for
+      // that line (a test, a script) may stop it at once, and must not kill it instead.
+      const stopped = new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
@@ -411,6 +412,8 @@ export function registerSimulateCommand(program: Command): void {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      console.log(`simulating ${sim.instruments.size} instrument(s) at node(s) ${nodes} (128 = node ${[...sim.instruments.keys()][0]}), ${sim.protocol}; Ctrl-C to stop`);
+      await stopped;
       await shutdown();
       console.log('simulator stopped');
     });

@@ -96,8 +96,11 @@ describe('identity and discovery under garbled bytes', () => {
   function truth(sim: Simulator, node: number): Record<string, unknown> {
     const h = sim.instruments.get(node)!;
     const text = (ref: string) => String(h.get(ref));
+    // The identification string starts with the device type code byte (7 for a DMFC), shown on its own.
+    const id = text('identificationString');
     return {
-      idString: text('identificationString'),
+      identificationNumber: id.charCodeAt(0),
+      idString: id.slice(1),
       deviceType: text('deviceType'),
       model: text('bhtModelNumber'),
       serial: text('serialNumber'),
