@@ -1,6 +1,6 @@
 import type { Protocol } from '../codec/index.js';
 import type { Direction, ObservedParam, Transaction } from '../observe/index.js';
-import { enumLabel, paramByDde, resolveParam, type ParamDef } from '../params/index.js';
+import { paramByDde, resolveParam, type ParamDef } from '../params/index.js';
 import { clip, GatewayError, newId, RefusalLimiter, silentLogger, toHex, type Logger } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type LinkOpener, type ReconnectOptions, type SimulatorFactory, type TransportStatus } from '../transport/index.js';
 import { CaptureWriter } from './capture.js';
@@ -21,7 +21,7 @@ import type {
 } from './service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
 import { BridgeTap, type TapCounters } from './tap.js';
-import { IDENTITY_PARAMS, jsonValue, parseInstrumentRef, setIdentityField, unitFor, type InstrumentIdentity, type ValueView } from './views.js';
+import { IDENTITY_PARAMS, buildValueView, errorView, findInstrument, jsonValue, readResult, setIdentityField, type InstrumentIdentity, type ValueView } from './views.js';
 
 /** The `bridge:` section of the config file (the same fields and defaults as `BridgeSchema`). */
 export interface BridgeOptions {
@@ -439,20 +439,14 @@ export class BridgeGateway implements GatewayService {
   }
 
   private find(ref: string): number {
-    const text = String(ref).trim();
-    const parsed = parseInstrumentRef(text);
-    const listed = this.listed();
-    const unknown = (): GatewayError =>
-      new GatewayError(
+    const listed = this.listed().map((node) => ({ id: `${this.name}:${node}`, bus: this.name, node, local: node === this.localNode }));
+    return findInstrument(ref, listed, (_ref, text) => {
+      throw new GatewayError(
         'GATEWAY_NODE_UNKNOWN',
-        `no instrument at node ${text} has been seen on the wire; seen: ${listed.map((n) => `${this.name}:${n}`).join(', ') || 'none yet'}`,
-        { node: text, known: listed.map((n) => `${this.name}:${n}`) },
+        `no instrument at node ${text} has been seen on the wire; seen: ${listed.map((n) => n.id).join(', ') || 'none yet'}`,
+        { node: text, known: listed.map((n) => n.id) },
       );
-    if (parsed.bus !== undefined && parsed.bus !== this.name) throw unknown();
-    let node = parsed.node;
-    if (node === LOCAL && this.localNode !== undefined) node = this.localNode;
-    if (!listed.includes(node)) throw unknown();
-    return node;
+    }).node;
   }
 
   private stateOf(node: number): { lastSeen: number; lastError?: { code: string; message: string } } {
@@ -498,20 +492,8 @@ export class BridgeGateway implements GatewayService {
   private valueView(dde: number, seen: Seen, identity: InstrumentIdentity): ValueView | undefined {
     const def = paramByDde(dde);
     const p = seen.param;
-    if (p.value === undefined || p.key === undefined) return undefined;
-    const unit = def ? unitFor(def, identity) : p.unit;
-    const label = p.label ?? (def && typeof p.value === 'number' && def.enumeration && !def.bits ? enumLabel(def, p.value) : undefined);
-    return {
-      dde,
-      key: p.key,
-      name: p.name ?? def?.name ?? p.key,
-      ...(unit ? { unit } : {}),
-      raw: (p.raw ?? '').replace(/\s+/g, ''),
-      value: p.value,
-      ...(label ? { label } : {}),
-      time: new Date(seen.time).toISOString(),
-      cached: true,
-    };
+    if (p.value === undefined || p.key === undefined || !def) return undefined;
+    return buildValueView(def, { raw: (p.raw ?? '').replace(/\s+/g, ''), value: p.value, time: seen.time, cached: true, ...(p.label ? { label: p.label } : {}) }, identity);
   }
 
   /**
@@ -535,12 +517,7 @@ export class BridgeGateway implements GatewayService {
       if (opts.maxAge && age > opts.maxAge) return errorView(def, stale(def, id, seen.time, age, opts.maxAge));
       return view;
     });
-    const failures = results.filter((r): r is ParamErrorView => 'error' in r);
-    if (failures.length === results.length) {
-      const first = failures[0];
-      if (first && failures.every((f) => f.error.code === first.error.code)) throw new GatewayError(first.error.code, first.error.message, first.error.details);
-    }
-    return { instrument: id, values: results };
+    return readResult(id, results);
   }
 
   async writeParam(ref: string, param: string, _value: unknown, ctx: { source: string }): Promise<WriteResult> {
@@ -658,10 +635,6 @@ export class BridgeGateway implements GatewayService {
     await this.tap.close(nowMicros());
     await this.capture?.close();
   }
-}
-
-function errorView(def: ParamDef, err: GatewayError): ParamErrorView {
-  return { dde: def.dde, key: def.key, name: def.name, error: { code: err.code, message: err.message, details: err.details } };
 }
 
 function notObserved(def: ParamDef, id: string): GatewayError {

@@ -23,11 +23,13 @@ import {
   FLUID_FIELDS,
   IDENTITY_FIELD_BY_DDE,
   IDENTITY_PARAMS,
+  buildValueView,
+  errorView,
+  findInstrument,
   identityAfterWrite,
   jsonValue,
-  parseInstrumentRef,
+  readResult,
   setIdentityField,
-  unitFor,
   type InstrumentIdentity,
   type ValueView,
 } from './views.js';
@@ -495,33 +497,24 @@ export class MasterGateway implements GatewayService {
   }
 
   private find(ref: string): Instrument {
-    const text = String(ref).trim();
-    const { bus: busName, node } = parseInstrumentRef(text);
-    const candidates = [...this.registry.values()].filter(
-      (i) => (busName === undefined || i.handle.name === busName) && (i.node === node || (node === LOCAL && i.node === i.handle.localNode)),
-    );
-    if (candidates.length === 1) return candidates[0] as Instrument;
-    if (candidates.length > 1) {
-      throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', `node ${node} exists on several buses; say which: ${candidates.map((c) => c.id).join(', ')}`, {
-        node,
-        candidates: candidates.map((c) => c.id),
+    const located = [...this.registry.values()].map((inst) => ({ id: inst.id, bus: inst.handle.name, node: inst.node, local: inst.node === inst.handle.localNode, inst }));
+    return findInstrument(ref, located, ({ bus: busName }, text) => {
+      // Not found while a bus is down: the instrument may well be there, behind the missing port.
+      const down = [...this.handles.values()].filter((h) => (busName === undefined || h.name === busName) && h.transport.state !== 'open');
+      if (down.length > 0) {
+        const h = down[0] as BusHandle;
+        const t = h.transport.status();
+        throw new GatewayError(
+          'BUS_UNAVAILABLE',
+          `node ${text} is not known yet because bus ${h.name} (${h.config.port}) is unavailable: ${t.lastError ?? t.state}; it is retried with backoff`,
+          { node: text, bus: h.name, state: t.state, ...(t.retryAt ? { retryAt: new Date(t.retryAt).toISOString() } : {}) },
+        );
+      }
+      throw new GatewayError('GATEWAY_NODE_UNKNOWN', `no instrument at node ${text}; known: ${[...this.registry.values()].map((i) => i.id).join(', ') || 'none'}`, {
+        node: text,
+        known: [...this.registry.keys()],
       });
-    }
-    // Not found while a bus is down: the instrument may well be there, behind the missing port.
-    const down = [...this.handles.values()].filter((h) => (busName === undefined || h.name === busName) && h.transport.state !== 'open');
-    if (down.length > 0) {
-      const h = down[0] as BusHandle;
-      const t = h.transport.status();
-      throw new GatewayError(
-        'BUS_UNAVAILABLE',
-        `node ${text} is not known yet because bus ${h.name} (${h.config.port}) is unavailable: ${t.lastError ?? t.state}; it is retried with backoff`,
-        { node: text, bus: h.name, state: t.state, ...(t.retryAt ? { retryAt: new Date(t.retryAt).toISOString() } : {}) },
-      );
-    }
-    throw new GatewayError('GATEWAY_NODE_UNKNOWN', `no instrument at node ${text}; known: ${[...this.registry.values()].map((i) => i.id).join(', ') || 'none'}`, {
-      node: text,
-      known: [...this.registry.keys()],
-    });
+    }).inst;
   }
 
   private view(i: Instrument): InstrumentView {
@@ -545,19 +538,7 @@ export class MasterGateway implements GatewayService {
   }
 
   private valueView(i: Instrument, r: ParamReading): ValueView {
-    const unit = unitFor(r.param, i.identity);
-    const label = labelOf(r.param, r.value);
-    return {
-      dde: r.param.dde,
-      key: r.param.key,
-      name: r.param.name,
-      ...(unit ? { unit } : {}),
-      raw: Buffer.from(r.raw).toString('hex'),
-      value: jsonValue(r.value),
-      ...(label ? { label } : {}),
-      time: new Date(r.at).toISOString(),
-      cached: r.cached,
-    };
+    return buildValueView(r.param, { raw: Buffer.from(r.raw).toString('hex'), value: jsonValue(r.value), time: r.at, cached: r.cached }, i.identity);
   }
 
   async readParams(ref: string, names: readonly string[], opts: { maxAge?: number } = {}): Promise<ReadResult> {
@@ -566,20 +547,10 @@ export class MasterGateway implements GatewayService {
     const defs = names.map((n) => resolveParam(n));
     const results = await inst.handle.client.read(inst.node, defs, { priority: Priority.Interactive, purpose: 'read', ...(opts.maxAge ? { maxAge: opts.maxAge } : {}) });
     this.noteResults(inst, results);
-    const failures = results.filter((r) => !r.ok);
-    // When nothing came back for the same reason (timeout, bus down), that reason is the answer.
-    if (failures.length === results.length) {
-      const first = failures[0];
-      if (first && !first.ok && failures.every((f) => !f.ok && f.error.code === first.error.code)) throw first.error;
-    }
-    return {
-      instrument: inst.id,
-      values: results.map((r): ValueView | ParamErrorView =>
-        r.ok
-          ? this.valueView(inst, r.reading)
-          : { dde: r.param.dde, key: r.param.key, name: r.param.name, error: { code: r.error.code, message: r.error.message, details: r.error.details } },
-      ),
-    };
+    return readResult(
+      inst.id,
+      results.map((r): ValueView | ParamErrorView => (r.ok ? this.valueView(inst, r.reading) : errorView(r.param, r.error))),
+    );
   }
 
   async writeParam(ref: string, name: string, value: unknown, ctx: { source: string }): Promise<WriteResult> {
@@ -770,10 +741,6 @@ function isNodeAddress(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= 127;
 }
 
-function labelOf(param: ParamDef, value: unknown): string | undefined {
-  if (typeof value !== 'number' || !param.enumeration || param.bits) return undefined;
-  return param.enumeration.find((e) => e.value === value)?.label;
-}
 
 /** A written value as the log shows it: numbers as they are, anything else as bounded text. */
 function loggedValue(v: unknown): unknown {

@@ -1,6 +1,8 @@
 import type { DiscardReason } from '../codec/index.js';
 import type { LoggedTransaction } from './sink.js';
-import type { InstrumentIdentity, ValueView } from './views.js';
+import type { InstrumentIdentity, ReadResult, ValueView } from './views.js';
+
+export type { ParamErrorView, ReadResult } from './views.js';
 
 /** An instrument as the API shows it. */
 export interface InstrumentView {
@@ -16,19 +18,6 @@ export interface InstrumentView {
   /** Latest value of every polled (or observed) parameter, by key. */
   readonly values: Record<string, ValueView>;
   readonly polling: { readonly parameters: readonly string[]; readonly intervalMs: number };
-}
-
-/** One parameter that could not be read, inside an otherwise successful chained read. */
-export interface ParamErrorView {
-  readonly dde: number;
-  readonly key: string;
-  readonly name: string;
-  readonly error: { readonly code: string; readonly message: string; readonly details: Record<string, unknown> };
-}
-
-export interface ReadResult {
-  readonly instrument: string;
-  readonly values: readonly (ValueView | ParamErrorView)[];
 }
 
 export interface WriteResult {

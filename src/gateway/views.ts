@@ -129,3 +129,93 @@ export function parseInstrumentRef(ref: string): InstrumentRef {
   }
   return { ...(m[1] ? { bus: m[1] } : {}), node };
 }
+
+// ---------------------------------------------------------------- shared by both modes
+
+/** One parameter that could not be read, inside an otherwise successful chained read. */
+export interface ParamErrorView {
+  readonly dde: number;
+  readonly key: string;
+  readonly name: string;
+  readonly error: { readonly code: string; readonly message: string; readonly details: Record<string, unknown> };
+}
+
+export interface ReadResult {
+  readonly instrument: string;
+  readonly values: readonly (ValueView | ParamErrorView)[];
+}
+
+/** The enumeration label of a value (not of bit fields, whose value is a combination), if the database has one. */
+export function labelOf(param: ParamDef, value: unknown): string | undefined {
+  if (typeof value !== 'number' || !param.enumeration || param.bits) return undefined;
+  return param.enumeration.find((e) => e.value === value)?.label;
+}
+
+/** A value as the API shows it, in either mode: unit from the instrument's identity, label from the database. */
+export function buildValueView(
+  param: ParamDef,
+  v: { readonly raw: string; readonly value: number | string; readonly time: number; readonly cached: boolean; readonly label?: string },
+  identity: InstrumentIdentity,
+): ValueView {
+  const unit = unitFor(param, identity);
+  const label = v.label ?? labelOf(param, v.value);
+  return {
+    dde: param.dde,
+    key: param.key,
+    name: param.name,
+    ...(unit ? { unit } : {}),
+    raw: v.raw,
+    value: v.value,
+    ...(label ? { label } : {}),
+    time: new Date(v.time).toISOString(),
+    cached: v.cached,
+  };
+}
+
+/** One parameter's failure inside a chained read, as the API shows it. */
+export function errorView(param: ParamDef, err: GatewayError): ParamErrorView {
+  return { dde: param.dde, key: param.key, name: param.name, error: { code: err.code, message: err.message, details: err.details } };
+}
+
+/**
+ * The rule of a chained read, in both modes: when every parameter failed, and for the same
+ * reason (a timeout, the bus down, nothing observed), that reason is the answer, not a list of
+ * the same error. Otherwise each failure stays inline.
+ */
+export function readResult(instrument: string, values: readonly (ValueView | ParamErrorView)[]): ReadResult {
+  const failures = values.filter((v): v is ParamErrorView => 'error' in v);
+  const first = failures[0];
+  if (first && failures.length === values.length && failures.every((f) => f.error.code === first.error.code)) {
+    throw new GatewayError(first.error.code, first.error.message, first.error.details);
+  }
+  return { instrument, values };
+}
+
+/** What `findInstrument` needs to know of each instrument a mode has. */
+export interface Locatable {
+  /** `bus:node`. */
+  readonly id: string;
+  readonly bus: string;
+  readonly node: number;
+  /** This one answers at node 128 (it is the instrument on the local RS232 port of its bus). */
+  readonly local: boolean;
+}
+
+/**
+ * An instrument by reference, the same in both modes: `3`, `main:3`, or `128` (the local
+ * instrument of a bus). Several matches: GATEWAY_NODE_AMBIGUOUS naming each; none: what
+ * `none()` throws (each mode says why it does not know the node).
+ */
+export function findInstrument<T extends Locatable>(ref: string, items: Iterable<T>, none: (ref: InstrumentRef, text: string) => never): T {
+  const text = String(ref).trim();
+  const parsed = parseInstrumentRef(text);
+  const candidates = [...items].filter((i) => (parsed.bus === undefined || i.bus === parsed.bus) && (i.node === parsed.node || (parsed.node === LOCAL_NODE && i.local)));
+  if (candidates.length === 1) return candidates[0] as T;
+  if (candidates.length > 1) {
+    throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', `node ${parsed.node} exists on several buses; say which: ${candidates.map((c) => c.id).join(', ')}`, {
+      node: parsed.node,
+      candidates: candidates.map((c) => c.id),
+    });
+  }
+  return none(parsed, text);
+}
