@@ -3,7 +3,7 @@
  * from the route schemas of an app built around a stub service, keys sorted so that the
  * file changes only when the API does. `scripts/openapi.ts` writes it; a test compares.
  */
-import type { GatewayService } from '../gateway/index.js';
+import { GatewayEvents, type GatewayService } from '../gateway/index.js';
 import { GatewayError } from '../shared/index.js';
 import { buildApp } from './app.js';
 
@@ -14,6 +14,7 @@ function noBus(): never {
 /** A service with no buses: enough to build the app, never called while generating. */
 export const stubService: GatewayService = {
   mode: 'master',
+  events: new GatewayEvents(),
   instruments: () => [],
   instrument: noBus,
   readParams: async () => noBus(),

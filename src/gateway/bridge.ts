@@ -4,6 +4,7 @@ import { paramByDde, resolveParam, type ParamDef } from '../params/index.js';
 import { clip, GatewayError, newId, RefusalLimiter, silentLogger, toHex, type Logger } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type LinkOpener, type ReconnectOptions, type SimulatorFactory, type TransportStatus } from '../transport/index.js';
 import { CaptureWriter } from './capture.js';
+import { GatewayEvents } from './events.js';
 import { loggedFromObserved, observedValues } from './observed.js';
 import type {
   BridgeDetails,
@@ -48,6 +49,8 @@ export interface BridgeOptions {
 export interface BridgeDeps {
   readonly sink?: TransactionSink;
   readonly logger?: Logger;
+  /** The event hub to emit on; a new one when absent. */
+  readonly events?: GatewayEvents;
   /** Replace the openers the addresses would pick (tests, benchmarks). */
   readonly openers?: { readonly instrument?: LinkOpener; readonly master?: LinkOpener };
   /** For a `sim://` instrument side (composition root only). */
@@ -169,7 +172,9 @@ export class BridgeGateway implements GatewayService {
   private readonly latency = new LatencyHistogram();
   private readonly tap: BridgeTap;
   private capture: CaptureWriter | undefined;
-  private readonly events: LinkEvent[] = [];
+  /** Link events kept for GET /bus (newest last, at most maxEvents). */
+  private readonly linkEvents: LinkEvent[] = [];
+  readonly events: GatewayEvents;
   private readonly nodes = new Map<number, NodeState>();
   /** The real node that answers at 128, once a PNA read at 128 was observed. */
   private localNode: number | undefined;
@@ -192,6 +197,7 @@ export class BridgeGateway implements GatewayService {
     this.name = options.name ?? 'bridge';
     this.log = (deps.logger ?? silentLogger).child({ bus: this.name, mode: 'bridge' });
     this.refusals = new RefusalLimiter(this.log.child({ write: true }));
+    this.events = deps.events ?? new GatewayEvents(this.log);
     this.recent = new MemorySink(deps.recentTransactions ?? 1000);
     this.sink = deps.sink;
     this.protocol = options.protocol ?? 'binary';
@@ -332,8 +338,8 @@ export class BridgeGateway implements GatewayService {
 
   private event(side: LinkEvent['side'], kind: LinkEvent['kind'], reason: string): void {
     const e: LinkEvent = { time: new Date().toISOString(), side, kind, reason };
-    this.events.push(e);
-    if (this.events.length > this.maxEvents) this.events.splice(0, this.events.length - this.maxEvents);
+    this.linkEvents.push(e);
+    if (this.linkEvents.length > this.maxEvents) this.linkEvents.splice(0, this.linkEvents.length - this.maxEvents);
     const warn = kind === 'down' || kind === 'master-silent' || kind === 'capture-failed' || kind === 'decode-error';
     try {
       if (warn) this.log.warn({ side, event: kind, at: e.time }, reason);
@@ -608,7 +614,7 @@ export class BridgeGateway implements GatewayService {
       outstandingRequests: this.tap.outstanding,
       decodeBacklogBytes: this.tap.backlog,
       ...(cap ? { capture: { path: cap.path, records: cap.records, dropped: cap.dropped, ...(cap.error ? { error: cap.error.message } : {}) } } : {}),
-      events: [...this.events],
+      events: [...this.linkEvents],
     };
   }
 

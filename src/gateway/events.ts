@@ -5,9 +5,19 @@
  * Delivery is `EventHub`'s: after the emitter has returned, isolated per subscriber.
  */
 import { EventHub, type Logger } from '../shared/index.js';
-import type { BridgeSide, LinkEvent } from './service.js';
 import type { LoggedTransaction } from './sink.js';
 import type { InstrumentIdentity, ValueView } from './views.js';
+
+export type BridgeSide = 'instrument' | 'master';
+
+/** Something that happened to the link, kept for GET /bus and logged. */
+export interface LinkEvent {
+  /** ISO time. */
+  readonly time: string;
+  readonly side: BridgeSide | 'capture' | 'decoder';
+  readonly kind: 'open' | 'reopened' | 'down' | 'master-silent' | 'master-resumed' | 'capture-failed' | 'decode-error';
+  readonly reason: string;
+}
 
 /** Where a value came from. */
 export type ValueSource = 'poll' | 'read' | 'read-back' | 'observed';

@@ -17,6 +17,7 @@ import { clip, GatewayError, RefusalLimiter, silentLogger, sleep, type Logger } 
 import { openerFor, parseAddress, Transport, type ReconnectOptions, type SimulatorFactory } from '../transport/index.js';
 import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from './service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from './sink.js';
+import { GatewayEvents } from './events.js';
 import { OngoingProblem } from './ongoing.js';
 import { readAgreed, type PlainValue } from './agree.js';
 import {
@@ -59,6 +60,8 @@ export interface MasterOptions {
   readonly secured?: boolean;
   readonly sink?: TransactionSink;
   readonly logger?: Logger;
+  /** The event hub to emit on; a new one when absent. */
+  readonly events?: GatewayEvents;
   /** Builds the in-process simulator for `sim://` addresses (from the composition root). */
   readonly simulator?: SimulatorFactory;
   readonly reconnect?: Partial<ReconnectOptions>;
@@ -130,6 +133,7 @@ interface Instrument {
  */
 export class MasterGateway implements GatewayService {
   readonly mode = 'master' as const;
+  readonly events: GatewayEvents;
   private readonly handles = new Map<string, BusHandle>();
   private readonly registry = new Map<string, Instrument>();
   private readonly stop = new AbortController();
@@ -143,6 +147,7 @@ export class MasterGateway implements GatewayService {
   constructor(private readonly options: MasterOptions) {
     if (options.buses.length === 0) throw new GatewayError('GATEWAY_NO_BUS', 'master mode needs at least one bus');
     this.log = options.logger ?? silentLogger;
+    this.events = options.events ?? new GatewayEvents(this.log);
     this.refusals = new RefusalLimiter(this.log.child({ write: true }));
     this.recent = new MemorySink(options.recentTransactions ?? 1000);
     this.sinks = [this.recent, ...(options.sink ? [options.sink] : [])];

@@ -1,5 +1,8 @@
 import type { DiscardReason } from '../codec/index.js';
+import type { BridgeSide, GatewayEvents, LinkEvent } from './events.js';
 import type { LoggedTransaction } from './sink.js';
+
+export type { BridgeSide, LinkEvent } from './events.js';
 import type { InstrumentIdentity, ReadResult, ValueView } from './views.js';
 
 export type { ParamErrorView, ReadResult } from './views.js';
@@ -66,6 +69,8 @@ export interface TransactionFilter {
 /** What the API needs from a mode. Master mode implements it now; bridge mode answers from what it observed. */
 export interface GatewayService {
   readonly mode: 'master' | 'bridge';
+  /** What happens in the gateway, for every consumer (the transaction log, SSE, MQTT, metrics). */
+  readonly events: GatewayEvents;
   instruments(): InstrumentView[];
   /** `3`, `128` (the local instrument) or `bus:3`. Throws GATEWAY_NODE_UNKNOWN. */
   instrument(ref: string): InstrumentView;
@@ -80,17 +85,6 @@ export interface GatewayService {
 }
 
 // ---------------------------------------------------------------- bridge mode's views
-
-export type BridgeSide = 'instrument' | 'master';
-
-/** Something that happened to the link, kept for GET /bus and logged. */
-export interface LinkEvent {
-  /** ISO time. */
-  readonly time: string;
-  readonly side: BridgeSide | 'capture' | 'decoder';
-  readonly kind: 'open' | 'reopened' | 'down' | 'master-silent' | 'master-resumed' | 'capture-failed' | 'decode-error';
-  readonly reason: string;
-}
 
 /** Counters of one direction. `>`: master to instrument; `<`: instrument to master. */
 export interface DirectionCounters {

@@ -4,7 +4,7 @@
  * error mapping is tested on the types the master throws.
  */
 import { BusError, type BusFailure } from '../../src/bus/index.js';
-import { parseInstrumentRef, type BusView, type GatewayService, type InstrumentView, type LoggedTransaction, type ParamErrorView, type ReadResult, type TransactionFilter, type ValueView, type WriteResult } from '../../src/gateway/index.js';
+import { GatewayEvents, parseInstrumentRef, type BusView, type GatewayService, type InstrumentView, type LoggedTransaction, type ParamErrorView, type ReadResult, type TransactionFilter, type ValueView, type WriteResult } from '../../src/gateway/index.js';
 import { enumValue, resolveParam, validateValue } from '../../src/params/index.js';
 import { GatewayError } from '../../src/shared/index.js';
 
@@ -79,6 +79,7 @@ export interface WriteCall {
 
 export class FakeService implements GatewayService {
   readonly mode = 'master' as const;
+  readonly events = new GatewayEvents();
   isReady = true;
   busState = 'open';
   /** Thrown by every read and write (after node and parameter lookup). */
