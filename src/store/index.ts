@@ -1,5 +1,6 @@
 /** Public surface of the transaction log (other folders import only this file). */
-export { openStore, openStoreReader, migrateStore, type StoreReader, type Store, type StoreConfig, type StoreOptions, type StoreState, type StoreStatus } from './store.js';
+export { openStore, openStoreReader, migrateStore, type StoreReader, type Store, type StoreConfig, type StoreOptions, type StoreState, type StoreStatus, type StoreStateChange } from './store.js';
+export { resolveStoreOptions, type ResolvedStoreOptions } from './options.js';
 export {
   type BucketPoint,
   type HistoryQuery,

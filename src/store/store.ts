@@ -26,6 +26,7 @@ import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
 import { GatewayError, idFloor, type Logger } from '../shared/index.js';
 import { connect, insertStatements, PV_COLUMNS, TX_COLUMNS, type Connection, type DB, type Dialect } from './db.js';
 import { migrate } from './migrations.js';
+import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './options.js';
 import { storeConfigProblem } from './problems.js';
 import { listTransactions, parameterHistory, type HistoryQuery, type HistoryResult, type TransactionPage, type TransactionQuery } from './query.js';
 import { toRows, type Rows } from './rows.js';
@@ -34,34 +35,7 @@ import { defaultSpoolDir, LEGACY_SPOOL_DIR, parseStoreUrl, redactStoreUrl, type 
 
 export type StoreConfig = Config['store'];
 
-/** Tuning of the writer; tests shrink the times. */
-export interface StoreOptions {
-  /** Most transactions held in memory; beyond it batches go straight to the spool. Default 20,000 (1,000..1,000,000). */
-  readonly maxRowsInMemory?: number;
-  /** Most transactions in one insert when a backlog waits. Default 4 x batchRows, at least 2,000 (batchRows..100,000). */
-  readonly maxBatchRows?: number;
-  /** A batch insert (or a replayed one) that takes longer counts as a failure: the batch is spooled. Default 5,000 ms (100..600,000). */
-  readonly writeTimeoutMs?: number;
-  /** API and CLI queries give up after this long with STORE_UNAVAILABLE. Default 10,000 ms (100..600,000). */
-  readonly queryTimeoutMs?: number;
-  /** MySQL connect timeout. Default 3,000 ms (100..60,000). */
-  readonly connectTimeoutMs?: number;
-  /** First wait before checking an unreachable database again; doubles each failure. Default 250 ms (10..60,000). */
-  readonly retryMinMs?: number;
-  /** Longest wait between checks. Default 5,000 ms (retryMinMs..600,000). */
-  readonly retryMaxMs?: number;
-  /** How often retention runs when an age limit is set. Default 600,000 ms (1,000..86,400,000). */
-  readonly retentionIntervalMs?: number;
-  /** Rows deleted per retention statement. Default 2,000 (100..100,000). */
-  readonly retentionBatchRows?: number;
-  /** MySQL pool size. Default 4 (1..64). */
-  readonly poolSize?: number;
-  /**
-   * MySQL: batches written at once, each on its own pool connection; they commit in order.
-   * Default 2 (1..8): on a 2-core machine two writers gave 1.4 to 1.6 times one. SQLite: always 1.
-   */
-  readonly writers?: number;
-}
+export type { StoreOptions } from './options.js';
 
 export type StoreState = 'healthy' | 'spooling' | 'recovering' | 'closed';
 
@@ -100,8 +74,17 @@ export interface Store extends TransactionSink {
   parameterHistory(q: HistoryQuery): Promise<HistoryResult>;
   /** Deletes rows older than the configured ages, in small batches; returns the counts. */
   runRetention(nowMs?: number): Promise<{ transactions: number; parameterValues: number }>;
+  /** Calls `listener` on every change of state (healthy, spooling, recovering, closed); returns the unsubscribe. */
+  onState(listener: (change: StoreStateChange) => void): () => void;
   /** Flushes, stops the worker, closes the spool and the database. */
   close(): Promise<void>;
+}
+
+export interface StoreStateChange {
+  readonly state: StoreState;
+  readonly previous: StoreState;
+  readonly reason?: string;
+  readonly rowsWaiting: number;
 }
 
 interface Batch {
@@ -179,22 +162,45 @@ class SqlStore implements Store {
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private readonly writers: number;
+  private readonly options: ResolvedStoreOptions;
+  private readonly stateListeners = new Set<(change: StoreStateChange) => void>();
 
   constructor(
     private readonly config: StoreConfig,
     private readonly target: StoreTarget,
     private readonly spool: Spool,
     private readonly log: Logger,
-    private readonly options: StoreOptions,
+    options: StoreOptions,
   ) {
-    this.maxRows = options.maxRowsInMemory ?? 20_000;
-    this.maxBatch = options.maxBatchRows ?? Math.max(2_000, 4 * config.batchRows);
-    this.writeTimeoutMs = options.writeTimeoutMs ?? 5_000;
-    this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
-    this.retryMinMs = options.retryMinMs ?? 250;
-    this.retryMaxMs = options.retryMaxMs ?? 5_000;
+    this.options = resolveStoreOptions(options, config);
+    this.maxRows = this.options.maxRowsInMemory;
+    this.maxBatch = this.options.maxBatchRows;
+    this.writeTimeoutMs = this.options.writeTimeoutMs;
+    this.queryTimeoutMs = this.options.queryTimeoutMs;
+    this.retryMinMs = this.options.retryMinMs;
+    this.retryMaxMs = this.options.retryMaxMs;
     this.backoff = this.retryMinMs;
-    this.writers = target.dialect === 'sqlite' ? 1 : Math.max(1, Math.min(8, options.writers ?? 2));
+    this.writers = target.dialect === 'sqlite' ? 1 : this.options.writers;
+  }
+
+  onState(listener: (change: StoreStateChange) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Every change of state goes through here, so that whoever listens hears of each one. */
+  private setState(next: StoreState, reason?: string): void {
+    const previous = this.state;
+    if (next === previous) return;
+    this.state = next;
+    const change: StoreStateChange = { state: next, previous, ...(reason === undefined ? {} : { reason }), rowsWaiting: this.rowsWaiting() };
+    for (const l of this.stateListeners) {
+      try {
+        l(change);
+      } catch (err) {
+        this.log.error({ err }, 'a store state listener failed');
+      }
+    }
   }
 
   get dialect(): Dialect {
@@ -205,7 +211,7 @@ class SqlStore implements Store {
 
   async start(): Promise<void> {
     try {
-      await withTimeout(this.ensureReady(), this.writeTimeoutMs + (this.options.connectTimeoutMs ?? 3_000), 'connecting to the store');
+      await withTimeout(this.ensureReady(), this.writeTimeoutMs + this.options.connectTimeoutMs, 'connecting to the store');
     } catch (err) {
       // SQLite that cannot open is a configuration problem; an unreachable server is an outage.
       if (this.target.dialect === 'sqlite') {
@@ -219,7 +225,7 @@ class SqlStore implements Store {
     }
     if (this.spool.hasBacklog && this.mode === 'direct') {
       this.mode = 'spool';
-      this.state = 'recovering';
+      this.setState('recovering', 'the spool holds rows from before');
       this.nextProbeAt = 0;
     }
     this.loopDone = this.loop().catch((err: unknown) => {
@@ -231,13 +237,13 @@ class SqlStore implements Store {
         if (this.state === 'healthy' && !this.retentionRunning) {
           this.runRetention().catch((err: unknown) => this.log.warn({ err: errorText(err) }, 'retention run failed; it runs again later'));
         }
-      }, this.options.retentionIntervalMs ?? 600_000);
+      }, this.options.retentionIntervalMs);
       this.retentionTimer.unref();
     }
   }
 
   private async ensureReady(): Promise<Connection> {
-    this.conn ??= connect(this.target, { connectTimeoutMs: this.options.connectTimeoutMs ?? 3_000, poolSize: this.options.poolSize ?? 4 });
+    this.conn ??= connect(this.target, { connectTimeoutMs: this.options.connectTimeoutMs, poolSize: this.options.poolSize });
     if (!this.migrated) {
       await migrate(this.conn.db as never, this.target.dialect, this.log);
       this.migrated = true;
@@ -464,7 +470,7 @@ class SqlStore implements Store {
         try {
           if (this.mode === 'direct') {
             this.mode = 'spool';
-            this.state = 'spooling';
+            this.setState('spooling', 'the database is not keeping up');
             this.nextProbeAt = Date.now() + this.retryMinMs;
             this.log.warn({ inMemory: this.pending.length }, `store: ${this.pending.length} transactions waiting in memory, the database is not keeping up: spooling`);
             // The batches being inserted go first, oldest first, so the spool keeps the order; if
@@ -493,7 +499,7 @@ class SqlStore implements Store {
       this.backoff = Math.min(this.retryMaxMs, this.backoff * 2);
     }
     this.mode = 'spool';
-    this.state = 'spooling';
+    this.setState('spooling', text);
     this.nextProbeAt = Date.now() + this.backoff;
     // A MySQL pool whose connections hang (a cut TCP path) is abandoned; the next check opens a new one.
     if (this.target.dialect === 'mysql' && this.conn) {
@@ -516,14 +522,14 @@ class SqlStore implements Store {
       if (this.state === 'spooling') {
         const conn = await withTimeout(this.ensureReady(), this.writeTimeoutMs, 'connecting to the database');
         await withTimeout(conn.db.selectFrom('transactions').select('id').limit(1).execute(), this.writeTimeoutMs, 'checking the database');
-        this.state = 'recovering';
+        this.setState('recovering', 'the database is reachable again');
         this.log.info({ rowsWaiting: this.rowsWaiting(), spooledBatches: this.spool.batches }, 'store: the database is reachable again; writing the spool');
       }
       const next = await this.spool.next();
       if (!next) {
         if (await this.spool.truncateIfDone()) {
           this.mode = 'direct';
-          this.state = 'healthy';
+          this.setState('healthy', 'the spool is written');
           this.backoff = this.retryMinMs;
           this.log.info({ written: this.written }, 'store: spool written; writing directly again');
           return true;
@@ -617,7 +623,7 @@ class SqlStore implements Store {
    * `retentionBatchRows` at a time, so no statement holds locks for long.
    */
   private async deleteOlder(table: keyof DB, column: 'id' | 'transaction_id', cutoff: string): Promise<number> {
-    const batch = this.options.retentionBatchRows ?? 2_000;
+    const batch = this.options.retentionBatchRows;
     let total = 0;
     for (;;) {
       if (this.stopping || this.state === 'closed') return total;
@@ -648,7 +654,7 @@ class SqlStore implements Store {
     await this.loopDone;
     await this.retentionRunning?.catch(() => {});
     await this.spool.close();
-    this.state = 'closed';
+    this.setState('closed');
     const conn = this.conn;
     this.conn = undefined;
     if (conn) await withTimeout(conn.destroy(), 2_000, 'closing the database').catch(() => {});
@@ -692,7 +698,7 @@ export async function openStore(config: StoreConfig, deps: { logger: Logger; opt
 /** `flowbus db migrate`: applies the migrations and closes. Returns the names applied. */
 export async function migrateStore(url: string, logger: Logger, options: StoreOptions = {}): Promise<string[]> {
   const target = parseStoreUrl(url);
-  const conn = connect(target, { connectTimeoutMs: options.connectTimeoutMs ?? 3_000, poolSize: 1 });
+  const conn = connect(target, { connectTimeoutMs: resolveStoreOptions(options).connectTimeoutMs, poolSize: 1 });
   try {
     return await migrate(conn.db as never, target.dialect, logger);
   } catch (err) {
@@ -723,7 +729,7 @@ export function openStoreReader(url: string, options: StoreOptions = {}): StoreR
       { path: resolve(target.path) },
     );
   }
-  const conn = connect(target, { connectTimeoutMs: options.connectTimeoutMs ?? 3_000, poolSize: 1 });
+  const conn = connect(target, { connectTimeoutMs: resolveStoreOptions(options).connectTimeoutMs, poolSize: 1 });
   // A server error is a GatewayError with its code, as in the gateway: STORE_AUTH, STORE_NO_DATABASE, STORE_UNAVAILABLE.
   const read = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {

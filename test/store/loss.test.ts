@@ -39,6 +39,8 @@ describe.runIf(runs)('store through a MySQL outage', () => {
   it('writes exactly 10,000 transactions, in order, none twice', async () => {
     const ids: string[] = [];
     const states = new Set<StoreState>();
+    const changes: string[] = [];
+    const off = store.onState((c) => changes.push(`${c.previous}->${c.state}`));
     let maxInMemory = 0;
     const writeFor = async (count: number, ms: number) => {
       const slices = Math.max(1, Math.round(ms / 50));
@@ -63,8 +65,13 @@ describe.runIf(runs)('store through a MySQL outage', () => {
     await store.flush();
     await until(() => store.status().state === 'healthy' && store.status().rowsWaiting === 0, 30_000, 'the spool to be written');
 
+    off();
     expect(ids).toHaveLength(10_000);
     expect(states.has('spooling')).toBe(true);
+    // Every change of state is told to listeners (the gateway's `store` event), in order.
+    expect(changes[0]).toBe('healthy->spooling');
+    expect(changes.at(-2)).toBe('spooling->recovering');
+    expect(changes.at(-1)).toBe('recovering->healthy');
     expect(store.status().spooled).toBeGreaterThan(0);
     expect(maxInMemory).toBeLessThanOrEqual(1000);
     expect(log.lines.some((l) => l.level === 'warn' && /spooling/.test(l.msg))).toBe(true);
