@@ -5,9 +5,9 @@
  */
 import { buildApp, isLoopbackHost } from './api/index.js';
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
-import { BridgeGateway, MasterGateway, type GatewayService, type MasterOptions } from './gateway/index.js';
+import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService, type MasterOptions } from './gateway/index.js';
 import { createLogger } from './logging.js';
-import { GatewayError, type Logger } from './shared/index.js';
+import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
 import { simulatorFactory } from './sim.js';
 
@@ -20,13 +20,17 @@ export interface RunningGateway {
   readonly service: GatewayService;
   /** The transaction log every transaction goes to. */
   readonly store: Store;
+  /** What happens in the gateway: every consumer subscribes here. */
+  readonly events: GatewayEvents;
   /** http://host:port the API listens on. */
   readonly url: string;
+  /** The parts and their states. */
+  readonly lifecycle: Lifecycle;
   close(): Promise<void>;
 }
 
 /** Master mode's options from the config file's buses, poll list and instruments. */
-function masterOptions(config: Config, deps: Pick<MasterOptions, 'logger' | 'simulator' | 'sink'>): MasterOptions {
+function masterOptions(config: Config, deps: Pick<MasterOptions, 'logger' | 'simulator' | 'events'>): MasterOptions {
   return {
     buses: config.buses.map((b) => ({
       name: b.name,
@@ -77,45 +81,90 @@ const LISTEN_PROBLEMS: Record<string, (where: string) => string> = {
 
 /** Starts the gateway for a validated config: mode, API, listening. */
 export async function startGateway(config: Config, logger: Logger, opts: { storeOptions?: StoreOptions } = {}): Promise<RunningGateway> {
-  // The store first: every transaction from the first discovery on is logged. It migrates the
-  // schema, and starts spooling rather than failing when a MySQL server is unreachable.
-  const store = await openStore(config.store, { logger, ...(opts.storeOptions ? { options: opts.storeOptions } : {}) });
+  // The parts, started in this order and closed in reverse, once (SIGTERM, SIGINT, a failed start):
+  // the store first, so that every transaction from the first discovery on is logged, and last to
+  // close, so that the transactions of the shutdown itself are logged too.
+  const life = new Lifecycle(logger);
+  const events = new GatewayEvents(logger);
   const sims = simulatorFactory();
-  const service: MasterGateway | BridgeGateway =
-    config.mode === 'bridge' && config.bridge
-      ? new BridgeGateway(config.bridge, { sink: store, logger, simulator: sims })
-      : new MasterGateway(masterOptions(config, { logger, simulator: sims, sink: store }));
-  let url: string;
+  let store: Store | undefined;
+  let service: MasterGateway | BridgeGateway | undefined;
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
-  try {
-    await service.start();
-    app = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts });
-    const { host, port } = config.http;
-    url = await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
-      const why = LISTEN_PROBLEMS[err.code ?? ''];
-      throw why ? new GatewayError('API_LISTEN_FAILED', why(`${host}:${port}`), { host, port }, { cause: err }) : err;
-    });
-  } catch (err) {
-    await app?.close();
-    await service.close();
-    for (const s of sims.simulators.values()) await s.close();
-    await store.close();
-    throw err;
-  }
-  const api = app;
-  return {
-    config,
-    service,
-    store,
-    url,
-    async close() {
-      await api.close();
-      await service.close();
-      for (const s of sims.simulators.values()) await s.close();
-      // Last, so the transactions of the shutdown itself are logged; close flushes first.
-      await store.close();
+  let url = '';
+  let stopLog: (() => Promise<void>) | undefined;
+
+  life.add({
+    name: 'store',
+    async start() {
+      // It migrates the schema, and starts spooling rather than failing when a MySQL server is unreachable.
+      const s = await openStore(config.store, { logger, ...(opts.storeOptions ? { options: opts.storeOptions } : {}) });
+      store = s;
+      // The transaction log is a consumer of the gateway's events like any other; it must lose
+      // nothing, so its queue is not bounded (the store bounds its memory itself, by spooling).
+      const off = events.on('transaction', (t) => s.write(t), { name: 'transaction-log', maxQueued: Infinity });
+      const offState = s.onState((c) => events.emit('store', c));
+      stopLog = async () => {
+        // What the mode emitted while it closed reaches the log before the log closes.
+        if (!(await events.settled(10_000))) logger.warn({ pending: events.stats() }, 'some events were not handled before the store closed');
+        off();
+        offState();
+      };
     },
-  };
+    async close() {
+      await stopLog?.();
+      await store?.close();
+    },
+  });
+  life.add({
+    name: 'simulators',
+    async start() {},
+    async close() {
+      for (const s of sims.simulators.values()) await s.close();
+    },
+  });
+  life.add({
+    name: config.mode,
+    async start() {
+      const s: MasterGateway | BridgeGateway =
+        config.mode === 'bridge' && config.bridge
+          ? new BridgeGateway(config.bridge, { logger, simulator: sims, events })
+          : new MasterGateway(masterOptions(config, { logger, simulator: sims, events }));
+      service = s;
+      try {
+        await s.start();
+      } catch (err) {
+        await s.close();
+        throw err;
+      }
+    },
+    async close() {
+      await service?.close();
+    },
+  });
+  life.add({
+    name: 'http',
+    async start() {
+      if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the HTTP API starts after the mode and the store');
+      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts });
+      app = a;
+      const { host, port } = config.http;
+      try {
+        url = await a.listen({ host, port });
+      } catch (e) {
+        await a.close();
+        const err = e as NodeJS.ErrnoException;
+        const why = LISTEN_PROBLEMS[err.code ?? ''];
+        throw why ? new GatewayError('API_LISTEN_FAILED', why(`${host}:${port}`), { host, port }, { cause: err }) : err;
+      }
+    },
+    async close() {
+      await app?.close();
+    },
+  });
+
+  await life.start();
+  if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the gateway started without its mode or store');
+  return { config, service, store, events, url, lifecycle: life, close: () => life.close() };
 }
 
 /**

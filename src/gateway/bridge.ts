@@ -370,6 +370,7 @@ export class BridgeGateway implements GatewayService {
     }
     this.learn(t);
     this.recent.write(entry);
+    this.events.emit('transaction', entry);
     if (this.sink) {
       try {
         this.sink.write(entry);

@@ -701,6 +701,7 @@ export class MasterGateway implements GatewayService {
       params: described?.params ?? [],
       error: r.failure ? describeFailure(r.failure, r.node) : undefined,
     };
+    this.events.emit('transaction', entry);
     for (const s of this.sinks) {
       try {
         s.write(entry);
