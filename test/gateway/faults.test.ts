@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MasterGateway, MemorySink } from '../../src/gateway/index.js';
 import { createSimulator, type FaultOptions, type Simulator } from '../../simulator/index.js';
 import type { GatewayError } from '../../src/shared/index.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -191,8 +192,7 @@ describe('identity and discovery under garbled bytes', () => {
     });
     await gw.start();
     await gw.discover();
-    const end = Date.now() + 15_000;
-    while (Object.keys(gw.instrument('3').identity).length < 10 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => Object.keys(gw.instrument('3').identity).length >= 10, { timeoutMs: 15_000, intervalMs: 50, what: 'the whole identity read through the status errors' });
     expect(sim.stats.faults.statusErrors).toBeGreaterThan(10);
     expect(gw.instrument('3').identity).toEqual(truth(sim, 3));
   }, 30_000);

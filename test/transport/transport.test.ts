@@ -5,6 +5,7 @@ import { buildRequest, WireType } from '../../src/codec/index.js';
 import type { GatewayError } from '../../src/shared/index.js';
 import { createServer, type AddressInfo } from 'node:net';
 import { tcpOpener, Transport, type TransportStatus } from '../../src/transport/index.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * A link whose writes never complete and whose close never finishes either, as a serial device
@@ -71,8 +72,7 @@ describe('Transport', () => {
     });
     try {
       await t.start();
-      const end = Date.now() + 4000;
-      while (waits.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await waitUntil(() => waits.length >= 4, { timeoutMs: 4000, intervalMs: 50, what: 'four reconnect waits' });
       // retryAt and since are two readings of the clock: to the nearest 10 ms.
       expect(waits.slice(0, 4).map((w) => Math.round(w / 10) * 10)).toEqual([100, 1000, 1000, 1000]);
     } finally {
