@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { waitUntil } from './wait.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { settledAfter, waitUntil } from './wait.js';
 
 describe('waitUntil', () => {
   it('returns the first value a sync check holds, after the values that do not count', async () => {
@@ -38,5 +38,24 @@ describe('waitUntil', () => {
       ),
     ).rejects.toThrow('port gone');
     expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});
+
+describe('settledAfter (fake timers)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('returns the value once the fake clock has run far enough, and fails while it is still pending', async () => {
+    vi.useFakeTimers();
+    const value = new Promise<string>((r) => setTimeout(() => r('closed'), 1000));
+    await expect(settledAfter(999, value)).rejects.toThrow('still pending after 999 ms of fake time');
+    await expect(settledAfter(1, value)).resolves.toBe('closed');
+  });
+
+  it('hands on a rejection', async () => {
+    vi.useFakeTimers();
+    const failing = new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 40));
+    await expect(settledAfter(40, failing)).rejects.toThrow('timeout');
   });
 });

@@ -1,4 +1,6 @@
 /** The one wait-until helper of the tests: polls a condition on real time until it holds, or fails naming it. */
+import { vi } from 'vitest';
+
 export interface WaitOptions {
   /** How long to keep trying before failing (default 5000 ms). */
   readonly timeoutMs?: number;
@@ -34,4 +36,19 @@ export async function waitUntil<T>(check: () => T | Promise<T>, options: WaitOpt
     }
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, timeoutMs - waited)));
   }
+}
+
+/**
+ * On vitest fake timers: runs the clock `ms` forward and returns what `promise` settled with, or fails when it is still
+ * pending then (so a test says how long the code under test may take, and never hangs waiting on a clock that stands still).
+ */
+export async function settledAfter<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => {
+    settled = true;
+  });
+  watched.catch(() => {});
+  await vi.advanceTimersByTimeAsync(ms);
+  if (!settled) throw new Error(`still pending after ${ms} ms of fake time`);
+  return watched;
 }
