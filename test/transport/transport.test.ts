@@ -1,11 +1,11 @@
 import { Duplex } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Bus, type BusError } from '../../src/bus/index.js';
 import { buildRequest, WireType } from '../../src/codec/index.js';
 import type { GatewayError } from '../../src/shared/index.js';
 import { createServer, type AddressInfo } from 'node:net';
 import { tcpOpener, Transport, type TransportStatus } from '../../src/transport/index.js';
-import { waitUntil } from '../helpers/wait.js';
+import { settledAfter, waitUntil } from '../helpers/wait.js';
 
 /**
  * A link whose writes never complete and whose close never finishes either, as a serial device
@@ -24,6 +24,10 @@ function stuckLink(): Duplex {
 }
 
 describe('Transport', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('settles a write whose stream never calls back when the link is lost', async () => {
     const t = new Transport('test://stuck', async () => stuckLink(), { initialDelayMs: 5000 });
     await t.start();
@@ -36,10 +40,12 @@ describe('Transport', () => {
   });
 
   it('settles pending writes on close', async () => {
+    vi.useFakeTimers();
     const t = new Transport('test://stuck', async () => stuckLink());
     await t.start();
     const pending = t.write(Uint8Array.of(1)).catch((e: unknown) => e);
-    await t.close();
+    // The link's own close never finishes: the transport gives it 500 ms.
+    await settledAfter(500, t.close());
     expect(((await pending) as GatewayError).code).toBe('TRANSPORT_UNAVAILABLE');
   });
 
