@@ -1,5 +1,5 @@
 /** Refused requests an outsider can send must not fill the log: one line per client host and code, then a counted summary. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeService } from './fake-service.js';
 import { appWithLog } from './log-lines.js';
 
@@ -23,6 +23,10 @@ const bursts: { name: string; code: string; status: number; service?: () => Fake
 ];
 
 describe('refused writes are logged once per client host and code, then counted', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   for (const b of bursts) {
     it(`${N} PUTs refused for ${b.name}: one full line and one summary with the count`, async () => {
       const service = b.service?.() ?? new FakeService();
@@ -72,9 +76,13 @@ describe('refused writes are logged once per client host and code, then counted'
 
   it('logs again in full after the window, with the count of the window before', async () => {
     const { app, lines } = await appWithLog({ service: new FakeService(), token: TOKEN, refusalLog: { windowMs: 50 } });
+    vi.useFakeTimers();
     for (let i = 0; i < 10; i++) await app.inject({ method: 'PUT', url: URL, payload: { value: 1 } });
-    await new Promise((r) => setTimeout(r, 120));
-    expect(lines.filter((l) => l.refusedNotLogged !== undefined)).toMatchObject([{ refusedNotLogged: 9 }]);
+    const summaries = () => lines.filter((l) => l.refusedNotLogged !== undefined);
+    await vi.advanceTimersByTimeAsync(49);
+    expect(summaries()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(summaries()).toMatchObject([{ refusedNotLogged: 9 }]);
     await app.inject({ method: 'PUT', url: URL, payload: { value: 1 } });
     await app.close();
     expect(lines.filter((l) => String(l.msg).startsWith('write refused'))).toHaveLength(2);

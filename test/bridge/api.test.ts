@@ -8,7 +8,7 @@ import { BridgeGateway } from '../../src/gateway/index.js';
 import { resolveParam } from '../../src/params/index.js';
 import { Transport } from '../../src/transport/index.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
-import { until } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const TOKEN = 'bridge-api-token';
 
@@ -30,7 +30,7 @@ describe('the API in bridge mode', () => {
     const client = new ParamClient(bus);
     const r = await client.read(3, ['fluidName', 'capacity', 'capacityUnit', 'serialNumber', 'fMeasure'].map((k) => resolveParam(k)));
     expect(r.every((x) => x.ok)).toBe(true);
-    await until(() => bridge.instruments().length === 1 || undefined, 3000, 'the read observed');
+    await waitUntil(() => bridge.instruments().length === 1 || undefined, { timeoutMs: 3000, what: 'the read observed' });
     app = await buildApp({ service: bridge, token: TOKEN, version: 'test' });
   });
 

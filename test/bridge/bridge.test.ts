@@ -14,7 +14,8 @@ import { paramByDde, resolveParam, type ParamDef } from '../../src/params/index.
 import { toHex } from '../../src/shared/index.js';
 import { serialOpener } from '../../src/transport/index.js';
 import { SOCAT } from '../helpers/socat.js';
-import { ptyPair, recordingLogger, RecordingTransport, sha256, simOnPty, sleep, total, until, type PtyPair, type SimOnPty } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
+import { ptyPair, recordingLogger, RecordingTransport, sha256, simOnPty, sleep, total, type PtyPair, type SimOnPty } from './helpers.js';
 
 const hex = (b: Uint8Array | undefined): string => (b ? toHex(b) : '-');
 const IDENTITY: ParamDef[] = IDENTITY_PARAMS.map(([, dde]) => paramByDde(dde) as ParamDef);
@@ -52,7 +53,7 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
     bus.on('transaction', (r) => masterLog.push(r));
     client = new ParamClient(bus);
     await transport.start();
-    await until(() => bridge.ready(), 5000, 'both bridge sides open');
+    await waitUntil(() => bridge.ready(), { timeoutMs: 5000, what: 'both bridge sides open' });
   });
 
   afterAll(async () => {
@@ -67,7 +68,7 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
 
   /** Waits until each side has received all the other sent, then compares SHA-256 of both streams. */
   async function streamsIdentical(): Promise<void> {
-    await until(() => total(simRecord.received) === total(transport.sent) && total(transport.received) === total(simRecord.sent), 5000, 'every byte delivered');
+    await waitUntil(() => total(simRecord.received) === total(transport.sent) && total(transport.received) === total(simRecord.sent), { timeoutMs: 5000, what: 'every byte delivered' });
     expect(sha256(simRecord.received)).toBe(sha256(transport.sent));
     expect(sha256(transport.received)).toBe(sha256(simRecord.sent));
   }
@@ -75,7 +76,7 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
   /** Waits until the bridge has logged a transaction for every master transaction that got a reply. */
   async function loggedAll(): Promise<LoggedTransaction[]> {
     const answered = masterLog.filter((r) => r.replyBytes);
-    await until(() => sink.list({ limit: 100_000 }).filter((t) => t.replyBytes).length >= answered.length || undefined, 5000, 'every transaction logged');
+    await waitUntil(() => sink.list({ limit: 100_000 }).filter((t) => t.replyBytes).length >= answered.length || undefined, { timeoutMs: 5000, what: 'every transaction logged' });
     return sink.list({ limit: 100_000 }).reverse();
   }
 
@@ -169,7 +170,7 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
     await sleep(700);
     expect(bridge.details().masterSilent).toBe(true);
     await client.read(3, POLL);
-    await until(() => !bridge.details().masterSilent, 3000, 'master resumed');
+    await waitUntil(() => !bridge.details().masterSilent, { timeoutMs: 3000, what: 'master resumed' });
     const kinds = bridge.details().events.map((e) => e.kind);
     expect(kinds).toContain('master-silent');
     expect(kinds).toContain('master-resumed');
@@ -179,21 +180,21 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
     // The instrument side.
     await inst!.close();
     inst = undefined;
-    await until(() => bridge.details().sides.instrument.state !== 'open', 5000, 'instrument side down');
+    await waitUntil(() => bridge.details().sides.instrument.state !== 'open', { timeoutMs: 5000, what: 'instrument side down' });
     const failed = await client.read(3, POLL, { retries: 0 });
     expect(failed.every((r) => !r.ok)).toBe(true);
-    await until(() => bridge.details().directions['>'].droppedNoPeer > 0, 2000, 'bytes dropped for lack of a peer');
+    await waitUntil(() => bridge.details().directions['>'].droppedNoPeer > 0, { timeoutMs: 2000, what: 'bytes dropped for lack of a peer' });
     inst = await simOnPty(sim, instPath, { received: [], sent: [] });
-    await until(async () => (await client.read(3, POLL, { retries: 0 })).every((r) => r.ok) || undefined, 10_000, 'reads through the bridge again');
+    await waitUntil(async () => (await client.read(3, POLL, { retries: 0 })).every((r) => r.ok) || undefined, { timeoutMs: 10_000, what: 'reads through the bridge again' });
 
     // The master side: the master's own transport goes down with it and reconnects too.
     await masterPair!.close();
     masterPair = undefined;
-    await until(() => bridge.details().sides.master.state !== 'open', 5000, 'master side down');
+    await waitUntil(() => bridge.details().sides.master.state !== 'open', { timeoutMs: 5000, what: 'master side down' });
     masterPair = await ptyPair(masterPath, bridgeMasterPath);
-    await until(() => bridge.ready() && transport.state === 'open', 10_000, 'both sides open again');
+    await waitUntil(() => bridge.ready() && transport.state === 'open', { timeoutMs: 10_000, what: 'both sides open again' });
     const from = masterLog.length;
-    await until(async () => (await client.read(5, POLL, { retries: 0 })).every((r) => r.ok) || undefined, 10_000, 'reads through the bridge again');
+    await waitUntil(async () => (await client.read(5, POLL, { retries: 0 })).every((r) => r.ok) || undefined, { timeoutMs: 10_000, what: 'reads through the bridge again' });
     const rows = await loggedAll();
     expectPairedLikeTheMaster(rows, masterLog.length - 1 > from ? masterLog.length - 1 : from);
 

@@ -4,18 +4,9 @@ import { existsSync } from 'node:fs';
 import type { Simulator } from '../../simulator/index.js';
 import type { Logger } from '../../src/shared/index.js';
 import { createSerialPort, Transport } from '../../src/transport/index.js';
+import { waitUntil } from '../helpers/wait.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function until<T>(fn: () => T | undefined | Promise<T | undefined>, ms = 10_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 export function sha256(chunks: readonly Uint8Array[]): string {
   const h = createHash('sha256');
@@ -36,7 +27,7 @@ export async function ptyPair(a: string, b: string): Promise<PtyPair> {
   const child: ChildProcess = spawn('socat', ['-d', '-d', `pty,rawer,echo=0,link=${a}`, `pty,rawer,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.resume();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await until(() => existsSync(a) && existsSync(b), 5000, `socat links ${a} and ${b}`);
+  await waitUntil(() => existsSync(a) && existsSync(b), { timeoutMs: 5000, what: `socat links ${a} and ${b}` });
   return {
     async close() {
       if (child.exitCode === null) child.kill('SIGTERM');

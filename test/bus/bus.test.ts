@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Duplex } from 'node:stream';
 import {
   buildRequest,
@@ -15,6 +15,7 @@ import {
 import { Bus, BusError, Priority, type BusOptions, type TransactionRecord } from '../../src/bus/index.js';
 import { Transport } from '../../src/transport/index.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
+import { settledAfter } from '../helpers/wait.js';
 
 /** A scripted instrument below the transport: it sees each request frame and decides what to send back. */
 type Script = (frame: Frame & { kind: 'data' }, reply: (bytes: Uint8Array) => void) => void;
@@ -53,6 +54,7 @@ async function setup(script: Script, options: Partial<BusOptions> = {}) {
 }
 
 afterEach(async () => {
+  vi.useRealTimers();
   for (const { bus, transport } of open.splice(0)) {
     await bus.close();
     await transport.close();
@@ -70,6 +72,7 @@ describe('bus transactions', () => {
   });
 
   it('retries after a timeout with a new SEQ, and counts the late reply without handing it on', async () => {
+    vi.useFakeTimers();
     let n = 0;
     const { bus, records } = await setup((f, reply) => {
       n++;
@@ -77,10 +80,10 @@ describe('bus transactions', () => {
       if (n === 1) setTimeout(() => reply(answer('binary', f, measureAnswer(111))), 80);
       else reply(answer('binary', f, measureAnswer(222)));
     });
-    const r = await bus.transact(3, READ_MEASURE);
+    const r = await settledAfter(40, bus.transact(3, READ_MEASURE));
     expect(r.message).toEqual(measureAnswer(222));
     expect(records[0]).toMatchObject({ attempts: 2, seq: 2, outcome: 'ok' });
-    await new Promise((res) => setTimeout(res, 80));
+    await vi.advanceTimersByTimeAsync(40);
     // The late 111 reached nobody: the next request gets its own answer.
     const again = await bus.transact(3, READ_MEASURE);
     expect(again.message).toEqual(measureAnswer(222));
@@ -89,8 +92,12 @@ describe('bus transactions', () => {
   });
 
   it('gives up after the retries with a timeout failure', async () => {
+    vi.useFakeTimers();
     const { bus, seen } = await setup(() => {});
-    const err = await bus.transact(3, READ_MEASURE).catch((e: unknown) => e);
+    const giving = bus.transact(3, READ_MEASURE).catch((e: unknown) => e);
+    // Three attempts of 40 ms each, and not one more.
+    await expect(settledAfter(119, giving)).rejects.toThrow('still pending');
+    const err = await settledAfter(1, giving);
     expect(err).toBeInstanceOf(BusError);
     expect((err as BusError).code).toBe('BUS_TIMEOUT');
     expect((err as BusError).failure).toEqual({ kind: 'timeout', attempts: 3, timeoutMs: 40 });
@@ -150,24 +157,26 @@ describe('bus transactions', () => {
   });
 
   it('rejects a transaction that waited in the queue past its deadline', async () => {
+    vi.useFakeTimers();
     const { bus } = await setup((f, reply) => setTimeout(() => reply(answer('binary', f, measureAnswer(1))), 120), {
       queueDeadlineMs: 50,
       replyTimeoutMs: 500,
     });
     const slow = bus.transact(3, READ_MEASURE);
-    const late = (await bus.transact(4, READ_MEASURE).catch((e: unknown) => e)) as BusError;
+    const late = (await settledAfter(50, bus.transact(4, READ_MEASURE).catch((e: unknown) => e))) as BusError;
     expect(late.code).toBe('BUS_QUEUE_DEADLINE');
-    await slow;
+    await settledAfter(70, slow);
   });
 
   it('backs off a node that keeps failing so its polls do not hold up healthy nodes', async () => {
+    vi.useFakeTimers();
     const { bus, seen } = await setup(
       (f, reply) => {
         if (f.node === 3) reply(answer('binary', f, measureAnswer(1)));
       },
       { retries: 0, backoffAfterFailures: 2, backoffInitialMs: 10_000 },
     );
-    for (let i = 0; i < 2; i++) await bus.transact(9, READ_MEASURE, { priority: Priority.Poll }).catch(() => {});
+    for (let i = 0; i < 2; i++) await settledAfter(40, bus.transact(9, READ_MEASURE, { priority: Priority.Poll }).catch(() => {}));
     expect(bus.backoff(9)).toBeGreaterThan(Date.now());
     const sentBefore = seen.length;
     const skipped = (await bus.transact(9, READ_MEASURE, { priority: Priority.Poll }).catch((e: unknown) => e)) as BusError;
@@ -178,13 +187,14 @@ describe('bus transactions', () => {
     // A scan (discovery) and an interactive read still go on the wire, once each, without retries.
     for (const priority of [Priority.Scan, Priority.Interactive]) {
       const sent = seen.length;
-      const tried = (await bus.transact(9, READ_MEASURE, { priority, retries: 2 }).catch((e: unknown) => e)) as BusError;
+      const tried = (await settledAfter(40, bus.transact(9, READ_MEASURE, { priority, retries: 2 }).catch((e: unknown) => e))) as BusError;
       expect(tried.code).toBe('BUS_TIMEOUT');
       expect(seen.length - sent).toBe(1);
     }
   });
 
   it('a poll that has waited pollAgingMs runs even under a steady stream of interactive reads', async () => {
+    vi.useFakeTimers();
     const { bus } = await setup((f, reply) => setTimeout(() => reply(answer('binary', f, measureAnswer(1))), 3), {
       pollAgingMs: 60,
       queueDeadlineMs: 5000,
@@ -194,16 +204,19 @@ describe('bus transactions', () => {
     const clients = [3, 4, 5].map(async (node) => {
       while (!stop) await bus.transact(node, READ_MEASURE, { priority: Priority.Interactive });
     });
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.advanceTimersByTimeAsync(20);
     const t0 = Date.now();
-    const poll = await bus.transact(9, READ_MEASURE, { priority: Priority.Poll });
-    const waited = Date.now() - t0;
+    let waited = -1;
+    const polled = bus.transact(9, READ_MEASURE, { priority: Priority.Poll }).finally(() => (waited = Date.now() - t0));
+    // Aged after 60 ms; then it waits at most for the read on the wire (3 ms).
+    const poll = await settledAfter(70, polled);
     const stillBusy = !stop;
     stop = true;
-    await Promise.all(clients);
+    await settledAfter(10, Promise.all(clients));
     expect(poll.record.outcome).toBe('ok');
     expect(stillBusy).toBe(true);
-    expect(waited).toBeLessThan(2000);
+    expect(waited).toBeGreaterThanOrEqual(60);
+    expect(waited).toBeLessThanOrEqual(70);
   });
 
   it('leaves no abort listener behind on the long-lived shutdown signal or the caller\'s signal', async () => {
@@ -256,6 +269,7 @@ describe('bus transactions', () => {
 
 describe('bus in ASCII mode', () => {
   it('matches by order and refuses a late answer that does not fit the next request', async () => {
+    vi.useFakeTimers();
     let n = 0;
     const other = buildRequest([{ process: 1, fbnr: 1, wireType: WireType.Int16 }]);
     const { bus } = await setup(
@@ -280,8 +294,8 @@ describe('bus in ASCII mode', () => {
       },
       { protocol: 'ascii', retries: 0 },
     );
-    await bus.transact(3, READ_MEASURE).catch(() => {});
-    const r = await bus.transact(3, other);
+    await settledAfter(40, bus.transact(3, READ_MEASURE).catch(() => {}));
+    const r = await settledAfter(40, bus.transact(3, other));
     const values = r.message.kind === 'send' ? r.message.blocks[0]?.params[0] : undefined;
     expect(values?.fbnr).toBe(1);
     expect(bus.stats().lateReplies).toBe(1);

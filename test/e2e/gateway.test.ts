@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/shared/index.js';
 import { createSimulator, type Simulator } from '../../simulator/index.js';
 import { servePty, serveTcp, type PtyServer, type TcpServer } from '../../simulator/cli.js';
 import { SOCAT } from '../helpers/socat.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const TOKEN = 'e2e-secret-token';
 
@@ -25,16 +26,6 @@ async function api(gw: RunningGateway, method: string, path: string, body?: unkn
   });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
-}
-
-async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const storeDirs: string[] = [];
@@ -67,11 +58,11 @@ function suite(name: string, setup: () => Promise<{ gw: RunningGateway; sim: Sim
     });
 
     it('discovery finds every simulated node with its identity', async () => {
-      const list = await until(async () => {
+      const list = await waitUntil(async () => {
         const r = await api(ctx.gw, 'GET', '/api/v1/instruments');
         const list = r.body.instruments as any[];
         return list.length === 3 && list.every((i) => i.identity.serial) ? list : undefined;
-      });
+      }, { timeoutMs: 15_000, intervalMs: 100, what: 'three instruments discovered with their serials' });
       expect(list.map((i: any) => i.node)).toEqual([3, 5, 7]);
       expect(list.map((i: any) => i.identity.serial)).toEqual([3, 5, 7].map((n) => ctx.sim.instruments.get(n)!.get('serialNumber')));
     });
@@ -120,20 +111,20 @@ function suite(name: string, setup: () => Promise<{ gw: RunningGateway; sim: Sim
 
     it('the port disappears and returns: the gateway reports it, recovers by itself, and serves again', async () => {
       await ctx.drop();
-      const down = await until(async () => {
+      const down = await waitUntil(async () => {
         const r = await api(ctx.gw, 'GET', '/api/v1/bus');
         return r.body.buses[0].transport.state !== 'open' ? r.body.buses[0] : undefined;
-      });
+      }, { timeoutMs: 15_000, intervalMs: 100, what: 'the bus seen down' });
       expect(down.transport.lastError).toBeTruthy();
       const unavailable = await api(ctx.gw, 'GET', '/api/v1/instruments/3/parameters/fluidName');
       expect([unavailable.status, unavailable.body.code]).toEqual([503, 'BUS_UNAVAILABLE']);
       const ready = await fetch(`${ctx.gw.url}/readyz`);
       expect(ready.status).toBe(503);
       await ctx.restore();
-      const back = await until(async () => {
+      const back = await waitUntil(async () => {
         const r = await api(ctx.gw, 'GET', '/api/v1/instruments/3/parameters/fluidName');
         return r.status === 200 ? r.body : undefined;
-      });
+      }, { timeoutMs: 15_000, intervalMs: 100, what: 'fluidName read again' });
       expect(back.value).toBe('EtOH 15mba');
       const bus = await api(ctx.gw, 'GET', '/api/v1/bus');
       expect(bus.body.buses[0].transport.reconnects).toBeGreaterThanOrEqual(1);

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../bridge/helpers.js';
 import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
+import { waitUntil } from '../helpers/wait.js';
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -54,17 +54,17 @@ describe('flowbus serve as a service', () => {
     const port = await freePort();
     const first = start(dir, port);
     try {
-      await until(() => first.lines.some((l) => /flowbus-gateway .* listening/.test(String(l.msg))), 60_000, 'listening');
+      await waitUntil(() => first.lines.some((l) => /flowbus-gateway .* listening/.test(String(l.msg))), { timeoutMs: 60_000, what: 'listening' });
       const base = `http://127.0.0.1:${port}/api/v1`;
       // Discovery runs after 'listening': wait for the instrument, as a client would.
-      await until(async () => ((await fetch(`${base}/instruments/3`)).status === 200 ? true : undefined), 30_000, 'instrument 3 discovered');
+      await waitUntil(async () => ((await fetch(`${base}/instruments/3`)).status === 200 ? true : undefined), { timeoutMs: 30_000, what: 'instrument 3 discovered' });
       const put = await fetch(`${base}/instruments/3/parameters/fSetpoint`, {
         method: 'PUT',
         headers: { authorization: 'Bearer a-long-enough-token', 'content-type': 'application/json' },
         body: JSON.stringify({ value: 10 }),
       });
       expect(put.status, await put.clone().text()).toBe(200);
-      await until(async () => ((await (await fetch(`${base}/bus`)).json()) as { store?: { written?: number } }).store?.written || undefined, 10_000, 'rows written');
+      await waitUntil(async () => ((await (await fetch(`${base}/bus`)).json()) as { store?: { written?: number } }).store?.written || undefined, { timeoutMs: 10_000, what: 'rows written' });
     } finally {
       first.child.kill('SIGTERM');
     }
@@ -85,7 +85,7 @@ describe('flowbus serve as a service', () => {
     // The next start claims the same spool and appends to the same database.
     const second = start(dir, port);
     try {
-      await until(() => second.lines.some((l) => /flowbus-gateway .* listening/.test(String(l.msg))), 60_000, 'listening again');
+      await waitUntil(() => second.lines.some((l) => /flowbus-gateway .* listening/.test(String(l.msg))), { timeoutMs: 60_000, what: 'listening again' });
     } finally {
       second.child.kill('SIGTERM');
     }
@@ -97,7 +97,7 @@ describe('flowbus serve as a service', () => {
     try {
       const early = start(cwd, await freePort());
       // Fastify's own line comes while the gateway is still starting, before it says it listens.
-      await until(() => early.lines.some((l) => /Server listening/.test(String(l.msg))), 60_000, 'the HTTP server up');
+      await waitUntil(() => early.lines.some((l) => /Server listening/.test(String(l.msg))), { timeoutMs: 60_000, what: 'the HTTP server up' });
       early.child.kill('SIGTERM');
       expect(await early.exited).toBe(0);
       expect(early.lines.some((l) => /shutting down/.test(String(l.msg)))).toBe(true);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MasterGateway, MemorySink } from '../../src/gateway/index.js';
 import { createSimulator, type FaultOptions, type Simulator } from '../../simulator/index.js';
 import type { GatewayError } from '../../src/shared/index.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -191,8 +192,9 @@ describe('identity and discovery under garbled bytes', () => {
     });
     await gw.start();
     await gw.discover();
-    const end = Date.now() + 15_000;
-    while (Object.keys(gw.instrument('3').identity).length < 10 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    // Every field of the truth (11 since the identification number has its own), not a count fixed by hand.
+    const fields = Object.keys(truth(sim, 3)).length;
+    await waitUntil(() => Object.keys(gw.instrument('3').identity).length >= fields, { timeoutMs: 15_000, intervalMs: 50, what: `all ${fields} identity fields read through the status errors` });
     expect(sim.stats.faults.statusErrors).toBeGreaterThan(10);
     expect(gw.instrument('3').identity).toEqual(truth(sim, 3));
   }, 30_000);

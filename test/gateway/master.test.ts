@@ -6,6 +6,7 @@ import { requestParams } from '../../src/codec/index.js';
 import { MasterGateway, MemorySink, type MasterOptions } from '../../src/gateway/index.js';
 import { simulatorFactory } from '../../src/sim.js';
 import { type GatewayError } from '../../src/shared/index.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const running: { gw: MasterGateway; sims: ReturnType<typeof simulatorFactory> }[] = [];
 
@@ -33,16 +34,6 @@ afterEach(async () => {
   }
 });
 
-async function until<T>(fn: () => T | undefined, ms = 3000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('master mode against the simulator', () => {
   it('discovery walks the ring and reads every identity', async () => {
     const { gw, sim } = await start();
@@ -68,10 +59,10 @@ describe('master mode against the simulator', () => {
 
   it('polls every instrument and keeps the latest values with their time', async () => {
     const { gw, sink } = await start();
-    const inst = await until(() => {
+    const inst = await waitUntil(() => {
       const i = gw.instrument('5');
       return Object.keys(i.values).length === 6 ? i : undefined;
-    });
+    }, { timeoutMs: 3000 });
     expect(inst.values.fMeasure?.unit).toBe('mg/min');
     expect(Date.parse(inst.values.measure!.time)).toBeGreaterThan(Date.now() - 5000);
     const polls = sink.list({ limit: 10_000 }).filter((t) => t.purpose === 'poll');
@@ -97,10 +88,10 @@ describe('master mode against the simulator', () => {
     expect(w.status).toEqual({ code: 0, name: 'OK' });
     expect(w.readBack?.value).toBeCloseTo(3408.5, 1);
     expect(sim.instruments.get(3)!.get('setpoint')).toBe(16000);
-    await until(() => {
+    await waitUntil(() => {
       const v = gw.instrument('3').values.fMeasure?.value;
       return typeof v === 'number' && Math.abs(v - 3408.5) < 60 ? v : undefined;
-    });
+    }, { timeoutMs: 3000 });
   });
 
   it('accepts enumeration names and refuses bad values before anything goes on the wire', async () => {
@@ -229,10 +220,10 @@ describe('master mode against the simulator', () => {
     expect(gw.instrument('3').identity.capacity).toBe(6817);
     sim.instruments.get(3)!.set('fluidsetIndex', 7);
     // The polled capacity changes; the fluid name, which is not polled, is read again with it.
-    const identity = await until(() => {
+    const identity = await waitUntil(() => {
       const i = gw.instrument('3').identity;
       return i.capacity === 74 && i.fluidName === 'CO2' ? i : undefined;
-    });
+    }, { timeoutMs: 3000 });
     expect(identity.capacityUnit).toBe('mg/min');
   });
 
@@ -323,14 +314,14 @@ describe('a bus that stays down', () => {
     });
     try {
       await gw.start();
-      await until(() => (gw.buses()[0]!.transactions.timeout ?? 0) >= 20 || undefined, 10_000);
+      await waitUntil(() => (gw.buses()[0]!.transactions.timeout ?? 0) >= 20 || undefined, { timeoutMs: 10_000 });
       const silentWarnings = lines.filter((l) => /no instrument answers at node 128/.test(l.msg));
       expect(silentWarnings).toEqual([{ level: 'warn', msg: 'discovery: no instrument answers at node 128; trying again every 0.04 s' }]);
       expect(gw.instruments()).toEqual([]);
       // Switched on.
       line = sim.connect();
       line.on('data', (d: Buffer) => port.push(d));
-      await until(() => gw.instruments().find((i) => i.node === 3 && i.online), 10_000);
+      await waitUntil(() => gw.instruments().find((i) => i.node === 3 && i.online), { timeoutMs: 10_000 });
       expect(lines.some((l) => l.level === 'info' && /an instrument answers at node 128 again/.test(l.msg))).toBe(true);
     } finally {
       await gw.close();
@@ -355,19 +346,19 @@ describe('a bus that stays down', () => {
     const gw = new MasterGateway({ buses: [{ name: 'main', port: `tcp://127.0.0.1:${port}` }], poll: { parameters: ['fMeasure'], intervalMs: 200 }, logger });
     try {
       await gw.start();
-      await until(() => gw.instruments().find((i) => i.online), 5000);
+      await waitUntil(() => gw.instruments().find((i) => i.online), { timeoutMs: 5000 });
       await tcp.close();
       tcp = undefined;
-      await until(() => gw.buses()[0]!.transport.state !== 'open' || undefined, 5000);
+      await waitUntil(() => gw.buses()[0]!.transport.state !== 'open' || undefined, { timeoutMs: 5000 });
       // Longer than the backoff takes to grow to its 10 s maximum (250 ms doubling: 0.25 + 0.5 + ... + 8 s).
       await new Promise((r) => setTimeout(r, 12_000));
       const waits = gw.buses()[0]!.transport;
       tcp = await serveTcp(sim, '127.0.0.1', port);
       const back = Date.now();
-      await until(() => gw.buses()[0]!.transport.state === 'open' || undefined, 15_000);
+      await waitUntil(() => gw.buses()[0]!.transport.state === 'open' || undefined, { timeoutMs: 15_000 });
       const tookMs = Date.now() - back;
       expect(tookMs, `reopened ${tookMs} ms after the converter returned (next attempt was due ${waits.retryAt})`).toBeLessThan(2000);
-      await until(() => gw.instruments().find((i) => i.online), 5000);
+      await waitUntil(() => gw.instruments().find((i) => i.online), { timeoutMs: 5000 });
       // Logged when it went, and once more when the reason changed (closed, then refused): not per attempt.
       expect(warnings.filter((w) => w.startsWith('bus main'))).toEqual(['bus main unavailable; reopening with backoff', 'bus main still unavailable']);
     } finally {
@@ -380,7 +371,7 @@ describe('a bus that stays down', () => {
   it('does not poll a backed-off node: no log rows for polls that never went on the wire', async () => {
     // Node 9 is configured but not on the bus: its polls fail until it is backed off.
     const { gw, sink } = await start('sim://?nodes=3,5', { instruments: [{ node: 9 }] });
-    await until(() => gw.buses()[0]!.nodesBackedOff.includes(9) || undefined, 10_000);
+    await waitUntil(() => gw.buses()[0]!.nodesBackedOff.includes(9) || undefined, { timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 1500));
     const rows = sink.list({ limit: 10_000 });
     expect(rows.filter((t) => t.node === 9 && t.outcome === 'node-backoff')).toEqual([]);

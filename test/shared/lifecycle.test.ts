@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Lifecycle, type Component } from '../../src/shared/index.js';
 
 function part(name: string, log: string[], opts: { failStarts?: number; optional?: boolean; failClose?: boolean } = {}): Component {
@@ -21,6 +21,10 @@ function part(name: string, log: string[], opts: { failStarts?: number; optional
 }
 
 describe('Lifecycle', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('starts in order and closes in reverse, once however often close is called', async () => {
     const log: string[] = [];
     const life = new Lifecycle();
@@ -45,6 +49,7 @@ describe('Lifecycle', () => {
   });
 
   it('an optional component that fails is retried in the background and closed once it runs', async () => {
+    vi.useFakeTimers();
     const log: string[] = [];
     const life = new Lifecycle(undefined, { retryInitialMs: 5, retryMaxMs: 10 });
     life.add(part('store', log));
@@ -53,7 +58,11 @@ describe('Lifecycle', () => {
     await life.start();
     // The start did not wait for the broker: http runs already.
     expect(log.slice(0, 3)).toEqual(['start store', 'start mqtt', 'start http']);
-    for (let i = 0; i < 200 && life.states().find((s) => s.name === 'mqtt')?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 5));
+    // Tried again after 5, 10 (doubled) and 10 ms (the maximum): running 25 ms after the start, not before.
+    await vi.advanceTimersByTimeAsync(24);
+    expect(life.states().find((s) => s.name === 'mqtt')?.state).toBe('retrying');
+    expect(log.filter((l) => l === 'start mqtt')).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(1);
     expect(life.states().find((s) => s.name === 'mqtt')?.state).toBe('running');
     expect(log.filter((l) => l === 'start mqtt')).toHaveLength(4);
     await life.close();
@@ -62,13 +71,16 @@ describe('Lifecycle', () => {
 
   it('closing while an optional component still fails stops its retries and does not close what never started', async () => {
     const log: string[] = [];
+    vi.useFakeTimers();
     const life = new Lifecycle(undefined, { retryInitialMs: 5, retryMaxMs: 5 });
     life.add(part('mqtt', log, { optional: true, failStarts: Infinity }));
     await life.start();
-    await new Promise((r) => setTimeout(r, 30));
+    await vi.advanceTimersByTimeAsync(30);
+    // The first try and one every 5 ms.
+    expect(log.filter((l) => l === 'start mqtt')).toHaveLength(7);
     await life.close();
     const starts = log.filter((l) => l === 'start mqtt').length;
-    await new Promise((r) => setTimeout(r, 30));
+    await vi.advanceTimersByTimeAsync(30);
     expect(log.filter((l) => l === 'start mqtt')).toHaveLength(starts);
     expect(log).not.toContain('close mqtt');
   });

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, SPOOL_FILE } from '../../src/store/index.js';
-import { freshTarget, mysqlRuns, recordingLogger, spawnSpoolingChild, until } from './helpers.js';
+import { freshTarget, mysqlRuns, recordingLogger, spawnSpoolingChild } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const DIALECTS: ('sqlite' | 'mysql')[] = ['sqlite', ...((await mysqlRuns()) ? (['mysql'] as const) : [])];
 
@@ -30,7 +31,7 @@ describe.each(DIALECTS)('crash while spooling, restart on %s', (dialect) => {
     const spoolDir = join(target.dir, 'spool');
     try {
       const child = spawnSpoolingChild(spoolDir);
-      await until(() => child.spooled() >= 3000, 20_000, 'the child to spool 3000 transactions');
+      await waitUntil(() => child.spooled() >= 3000, { timeoutMs: 20_000, what: 'the child to spool 3000 transactions' });
       await child.kill();
 
       const ids = spooledIds(join(spoolDir, SPOOL_FILE));
@@ -38,7 +39,7 @@ describe.each(DIALECTS)('crash while spooling, restart on %s', (dialect) => {
       const log = recordingLogger();
       const store = await openStore({ url: target.url, spoolDir, batchRows: 500, batchMs: 20, retention: { transactionsDays: null, parameterValuesDays: null } }, { logger: log });
       try {
-        await until(() => store.status().state === 'healthy' && store.status().rowsWaiting === 0, 30_000, 'the spool to be written');
+        await waitUntil(() => store.status().state === 'healthy' && store.status().rowsWaiting === 0, { timeoutMs: 30_000, what: 'the spool to be written' });
         const got: string[] = [];
         let cursor: string | undefined;
         do {

@@ -133,15 +133,6 @@ export function recordingLogger(lines: RecordedLine[] = []): Logger & { lines: R
   return logger;
 }
 
-/** Waits until `check` is true, polling. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** A second process running a store whose database is unreachable, so it spools (test/store/crash-child.ts). */
 export interface SpoolingChild {
   readonly pid: number | undefined;

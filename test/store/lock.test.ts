@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { applyOverrides, configFrom, parseConfig, type ConfigFlags } from '../../src/config/index.js';
 import { defaultSpoolDir, openStore, SPOOL_FILE, type StoreConfig } from '../../src/store/index.js';
 import { toRows } from '../../src/store/rows.js';
-import { freshTarget, makeTx, recordingLogger, spawnSpoolingChild, until } from './helpers.js';
+import { freshTarget, makeTx, recordingLogger, spawnSpoolingChild } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const NO_RETENTION = { transactionsDays: null, parameterValuesDays: null };
 
@@ -24,7 +25,7 @@ describe('the spool directory belongs to one gateway', () => {
     try {
       const child = spawnSpoolingChild(spoolDir);
       try {
-        await until(() => child.spooled() > 0, 20_000, 'the other gateway to spool');
+        await waitUntil(() => child.spooled() > 0, { timeoutMs: 20_000, what: 'the other gateway to spool' });
         const refused = await openStore(config, { logger: recordingLogger() }).then(
           () => undefined,
           (e: unknown) => e as { code?: string; message?: string },
@@ -39,7 +40,7 @@ describe('the spool directory belongs to one gateway', () => {
       const store = await openStore(config, { logger: log });
       expect(log.lines.some((l) => l.level === 'warn' && /taking over the claim/.test(l.msg ?? ''))).toBe(true);
       // Its spool is ours now, and is written.
-      await until(() => store.status().state === 'healthy', 20_000, 'the spool written');
+      await waitUntil(() => store.status().state === 'healthy', { timeoutMs: 20_000, what: 'the spool written' });
       await store.close();
     } finally {
       await target.cleanup();
@@ -144,7 +145,7 @@ describe('the default spool goes beside the store', () => {
       try {
         expect(first.status().spoolFile).toBe(join(dir, 'data', 'spool', SPOOL_FILE));
         expect(log.lines.some((l) => l.level === 'warn' && /earlier version in \.\/data\/spool holds rows/.test(l.msg))).toBe(true);
-        await until(() => first.status().state === 'healthy' && first.status().spooledBatches === 0, 20_000, 'the old spool written');
+        await waitUntil(() => first.status().state === 'healthy' && first.status().spooledBatches === 0, { timeoutMs: 20_000, what: 'the old spool written' });
         expect((await first.listTransactions({ node: 21, limit: 10 })).transactions.map((t) => t.id).sort()).toEqual(waiting.map((t) => t.id).sort());
       } finally {
         await first.close();

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store, type StoreState } from '../../src/store/index.js';
-import { freshTarget, makeTx, mysqlRuns, recordingLogger, until, type TestTarget } from './helpers.js';
+import { freshTarget, makeTx, mysqlRuns, recordingLogger, type TestTarget } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 import { startProxy, type CutProxy } from './proxy.js';
 
 const runs = await mysqlRuns();
@@ -63,7 +64,7 @@ describe.runIf(runs)('store through a MySQL outage', () => {
     proxy.restore();
     await writeFor(2000, 1500);
     await store.flush();
-    await until(() => store.status().state === 'healthy' && store.status().rowsWaiting === 0, 30_000, 'the spool to be written');
+    await waitUntil(() => store.status().state === 'healthy' && store.status().rowsWaiting === 0, { timeoutMs: 30_000, what: 'the spool to be written' });
 
     off();
     expect(ids).toHaveLength(10_000);

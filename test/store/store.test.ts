@@ -10,6 +10,7 @@ import { migrateStore, openStore, SPOOL_FILE, type Store } from '../../src/store
 import { toRows } from '../../src/store/rows.js';
 import { FakeService } from '../api/fake-service.js';
 import { freshTarget, makeTx, MYSQL_URL, mysqlRuns, recordingLogger, type TestTarget } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const DIALECTS: ('sqlite' | 'mysql')[] = ['sqlite', ...((await mysqlRuns()) ? (['mysql'] as const) : [])];
 
@@ -211,7 +212,7 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
     const lines = recordingLogger();
     const other = await openStore({ url: target.url, spoolDir, batchRows: 100, batchMs: 20, retention: NO_RETENTION }, { logger: lines });
     try {
-      await waitFor(() => other.status().state === 'healthy' && other.status().rowsWaiting === 0);
+      await waitUntil(() => other.status().state === 'healthy' && other.status().rowsWaiting === 0, { timeoutMs: 10_000 });
       const page = await other.listTransactions({ node: 11, limit: 10 });
       expect(page.transactions.map((t) => t.id).sort()).toEqual([...a, ...b].map((t) => t.id).sort());
       expect(other.status().badSpoolLines).toBe(1);
@@ -312,14 +313,6 @@ describe('flowbus db migrate and flowbus export', () => {
     }
   });
 });
-
-async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.skipIf(!(await mysqlRuns()))('a MySQL store that is misconfigured says what to do', () => {
   const server = new URL(MYSQL_URL);

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serialOpener, Transport } from '../../src/transport/index.js';
-import { ptyPair, until } from '../bridge/helpers.js';
+import { ptyPair } from '../bridge/helpers.js';
 import { SOCAT } from '../helpers/socat.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
@@ -41,7 +42,7 @@ describe.skipIf(!SOCAT || process.platform !== 'linux')('closing a transport on 
       await t.start();
       for (let i = 1; i <= 3; i++) {
         t.drop('reopen asked');
-        await until(() => t.state === 'open' || undefined, 3000, `open again (${i})`);
+        await waitUntil(() => t.state === 'open' || undefined, { timeoutMs: 3000, what: `open again (${i})` });
         expect(t.status().reconnects).toBe(i);
       }
     } finally {

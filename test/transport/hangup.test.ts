@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSerialPort, serialOpener, Transport, type TransportStatus } from '../../src/transport/index.js';
-import { openPort, ptyPair, sleep, until } from '../bridge/helpers.js';
+import { openPort, ptyPair, sleep } from '../bridge/helpers.js';
 import { SOCAT } from '../helpers/socat.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * When the far end of a tty goes away (USB adapter unplugged, pty master closed) the kernel
@@ -54,9 +55,9 @@ describe.skipIf(!SOCAT)('a serial port whose far end hangs up', () => {
         await pair.close();
         clearInterval(flow);
         if (far.isOpen) await new Promise<void>((resolve) => far.close(() => resolve()));
-        await until(() => t.state !== 'open' || undefined, 3000, `round ${round}: transport sees the hang-up`);
+        await waitUntil(() => t.state !== 'open' || undefined, { timeoutMs: 3000, what: `round ${round}: transport sees the hang-up` });
         pair = await ptyPair(a, b);
-        await until(() => t.state === 'open' || undefined, 5000, `round ${round}: transport open again`);
+        await waitUntil(() => t.state === 'open' || undefined, { timeoutMs: 5000, what: `round ${round}: transport open again` });
       }
       expect(t.status().reconnects).toBe(8);
       // Each loss says what happened: a hang-up, or (while reopening) that the path is gone.
@@ -83,12 +84,12 @@ describe.skipIf(!SOCAT)('a serial port whose far end hangs up', () => {
     try {
       for (let round = 0; round < 3; round++) {
         await pair.close();
-        await until(() => t.state === 'waiting' || undefined, 3000, `round ${round}: unplugged`);
+        await waitUntil(() => t.state === 'waiting' || undefined, { timeoutMs: 3000, what: `round ${round}: unplugged` });
         expect(t.status().retryAt! - Date.now()).toBeGreaterThan(3000);
         await sleep(300);
         const back = Date.now();
         pair = await ptyPair(a, b);
-        await until(() => t.state === 'open' || undefined, 3000, `round ${round}: open again`);
+        await waitUntil(() => t.state === 'open' || undefined, { timeoutMs: 3000, what: `round ${round}: open again` });
         expect(Date.now() - back).toBeLessThan(2500);
       }
     } finally {

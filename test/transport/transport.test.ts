@@ -1,10 +1,11 @@
 import { Duplex } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Bus, type BusError } from '../../src/bus/index.js';
 import { buildRequest, WireType } from '../../src/codec/index.js';
 import type { GatewayError } from '../../src/shared/index.js';
 import { createServer, type AddressInfo } from 'node:net';
 import { tcpOpener, Transport, type TransportStatus } from '../../src/transport/index.js';
+import { settledAfter, waitUntil } from '../helpers/wait.js';
 
 /**
  * A link whose writes never complete and whose close never finishes either, as a serial device
@@ -23,6 +24,10 @@ function stuckLink(): Duplex {
 }
 
 describe('Transport', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('settles a write whose stream never calls back when the link is lost', async () => {
     const t = new Transport('test://stuck', async () => stuckLink(), { initialDelayMs: 5000 });
     await t.start();
@@ -35,10 +40,12 @@ describe('Transport', () => {
   });
 
   it('settles pending writes on close', async () => {
+    vi.useFakeTimers();
     const t = new Transport('test://stuck', async () => stuckLink());
     await t.start();
     const pending = t.write(Uint8Array.of(1)).catch((e: unknown) => e);
-    await t.close();
+    // The link's own close never finishes: the transport gives it 500 ms.
+    await settledAfter(500, t.close());
     expect(((await pending) as GatewayError).code).toBe('TRANSPORT_UNAVAILABLE');
   });
 
@@ -71,8 +78,7 @@ describe('Transport', () => {
     });
     try {
       await t.start();
-      const end = Date.now() + 4000;
-      while (waits.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await waitUntil(() => waits.length >= 4, { timeoutMs: 4000, intervalMs: 50, what: 'four reconnect waits' });
       // retryAt and since are two readings of the clock: to the nearest 10 ms.
       expect(waits.slice(0, 4).map((w) => Math.round(w / 10) * 10)).toEqual([100, 1000, 1000, 1000]);
     } finally {
