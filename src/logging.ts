@@ -59,7 +59,8 @@ function redactFields(value: unknown, depth = 0): unknown {
 export function loggerOptions(level: string): pino.LoggerOptions {
   return {
     level,
-    base: undefined,
+    // No pid and hostname on every line.
+    base: null,
     redact: { paths: SECRET_PATHS, censor: '***' },
     formatters: { log: (obj) => redactFields(obj) as Record<string, unknown> },
     serializers: {

@@ -22,7 +22,7 @@ export interface AppDeps {
   /** The mode the API serves (master now; bridge later). */
   readonly service: GatewayService;
   /** Bearer token writes need; null, undefined or empty disables writes (403 API_WRITES_DISABLED). */
-  readonly token?: string | null;
+  readonly token?: string | null | undefined;
   /**
    * A pino logger, or any logger of the gateway's `Logger` shape (adapted: fatal logs as
    * error, trace as debug), or false / absent for none.

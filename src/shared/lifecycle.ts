@@ -38,11 +38,11 @@ export type ComponentState = 'idle' | 'starting' | 'running' | 'retrying' | 'clo
 interface Entry {
   readonly component: Component;
   state: ComponentState;
-  lastError?: string;
+  lastError?: string | undefined;
   /** What the last failed start threw. */
   failure?: unknown;
   /** A start under way (the first, or a retry of an optional one). */
-  starting?: Promise<boolean>;
+  starting?: Promise<boolean> | undefined;
 }
 
 function message(err: unknown): string {
