@@ -1,4 +1,5 @@
 import type { DiscardReason } from '../codec/index.js';
+import type { ErrorCode } from '../shared/index.js';
 import type { LoggedTransaction } from './sink.js';
 import type { InstrumentIdentity, ValueView } from './views.js';
 
@@ -23,7 +24,7 @@ export interface ParamErrorView {
   readonly dde: number;
   readonly key: string;
   readonly name: string;
-  readonly error: { readonly code: string; readonly message: string; readonly details: Record<string, unknown> };
+  readonly error: { readonly code: ErrorCode; readonly message: string; readonly details: Record<string, unknown> };
 }
 
 export interface ReadResult {
