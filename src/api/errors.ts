@@ -27,7 +27,7 @@
  * | 400    | STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET                    | bad cursor, time or bucket in a log query |
  * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT, STORE_AUTH, STORE_NO_DATABASE       | the transaction log database cannot answer now (or refuses the store's user, or has no such database) |
  * | 504    | BUS_TIMEOUT                                                           | no reply within the reply timeout         |
- * | 500    | API_INTERNAL (anything else, GatewayError or not)                     | logged with the original; the message is generic |
+ * | 500    | API_INTERNAL (anything else: not a GatewayError, or an internal code) | logged with the original; the message is generic |
  */
 import { GatewayError, isApiErrorCode, type ApiErrorCode } from '../shared/index.js';
 

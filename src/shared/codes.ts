@@ -197,12 +197,7 @@ void noCodeInBoth;
 export const ERROR_CODES: readonly ErrorCode[] = [...API_ERROR_CODES, ...INTERNAL_ERROR_CODES];
 
 const API_CODES: ReadonlySet<string> = new Set(API_ERROR_CODES);
-const ALL_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
 export function isApiErrorCode(code: string): code is ApiErrorCode {
   return API_CODES.has(code);
-}
-
-export function isErrorCode(code: string): code is ErrorCode {
-  return ALL_CODES.has(code);
 }
