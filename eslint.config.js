@@ -19,6 +19,17 @@ const LAYERS = {
 };
 const FOLDERS = Object.keys(LAYERS);
 
+/** An arrow or function with an empty body and no comment in it. */
+const EMPTY_FN = (where) =>
+  [`${where}[type="ArrowFunctionExpression"][body.type="BlockStatement"][body.body.length=0]`, `${where}[type="FunctionExpression"][body.body.length=0]`];
+const SILENT_MESSAGE =
+  'An empty rejection handler drops an error silently: log it at debug level (dropped(log, what) from shared), or handle it.';
+/** `.catch(() => {})` and `.then(ok, () => {})`. */
+const SILENT_DROPS = [
+  ...EMPTY_FN('CallExpression[callee.property.name="catch"] > .arguments:first-child').map((selector) => ({ selector, message: SILENT_MESSAGE })),
+  ...EMPTY_FN('CallExpression[callee.property.name="then"] > .arguments:nth-child(2)').map((selector) => ({ selector, message: SILENT_MESSAGE })),
+];
+
 function layerRule(folder, allowed, prefix) {
   const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
   return {
@@ -57,6 +68,17 @@ export default tseslint.config(
     },
   },
   ...Object.entries(LAYERS).map(([folder, allowed]) => layerRule(folder, allowed, `src/${folder}`)),
+  {
+    // No silent drops: a caught error is logged at debug level (shared's `dropped(log, what)`) or
+    // the empty handler carries a comment saying why nothing can be said.
+    files: ['src/**/*.ts', 'simulator/**/*.ts'],
+    // TODO(issue 9): the master/bridge split removes this exemption
+    ignores: ['src/gateway/master.ts', 'src/gateway/bridge.ts', 'src/gateway/tap.ts', 'src/gateway/observed.ts', 'src/main.ts'],
+    rules: {
+      'no-empty': ['error', { allowEmptyCatch: false }],
+      'no-restricted-syntax': ['error', ...SILENT_DROPS],
+    },
+  },
   {
     // The simulator stands apart from the gateway so that it cannot share a bug with it.
     files: ['simulator/**/*.ts'],

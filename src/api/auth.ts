@@ -4,7 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { clip, isGatewayError, redactSecrets, type RefusalLimiter } from '../shared/index.js';
+import { clip, isGatewayError, redactSecrets, type ErrorCode, type RefusalLimiter } from '../shared/index.js';
 import { ApiError, fastifyClientError } from './errors.js';
 
 /** `ip:port` of the client (`[ip]:port` for IPv6), as written to the log and passed to the service. */
@@ -52,7 +52,7 @@ export function loggedUrl(url: string): string {
  * then only counted (see RefusalLimiter), so an outsider cannot fill the log. `write` marks
  * refused writes (PUT of a parameter); other refusals (a bad Host, a wrong media type) say "request".
  */
-export function logRefusal(refusals: RefusalLimiter, request: FastifyRequest, code: string | undefined, message: string, write = true): void {
+export function logRefusal(refusals: RefusalLimiter, request: FastifyRequest, code: ErrorCode | undefined, message: string, write = true): void {
   const source = clientAddress(request);
   const what = code ?? 'API_BAD_REQUEST';
   refusals.refused(source, what, () => {

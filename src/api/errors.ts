@@ -27,9 +27,9 @@
  * | 400    | STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET                    | bad cursor, time or bucket in a log query |
  * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT, STORE_AUTH, STORE_NO_DATABASE       | the transaction log database cannot answer now (or refuses the store's user, or has no such database) |
  * | 504    | BUS_TIMEOUT                                                           | no reply within the reply timeout         |
- * | 500    | API_INTERNAL (anything else, GatewayError or not)                     | logged with the original; the message is generic |
+ * | 500    | API_INTERNAL (anything else: not a GatewayError, or an internal code) | logged with the original; the message is generic |
  */
-import { GatewayError } from '../shared/index.js';
+import { GatewayError, isApiErrorCode, type ApiErrorCode } from '../shared/index.js';
 
 export interface ErrorMapping {
   readonly status: number;
@@ -39,8 +39,12 @@ export interface ErrorMapping {
 
 export const REALM = 'flowbus-gateway';
 
-/** Error code -> HTTP status. Codes not listed here are unexpected: 500 API_INTERNAL. */
-export const HTTP_ERRORS: Readonly<Record<string, ErrorMapping>> = {
+/**
+ * Error code -> HTTP status, for every code of API_ERROR_CODES (src/shared/codes.ts): a code
+ * there without a status here, or a status here for a code not there, fails the type check.
+ * Internal codes (and anything not a GatewayError) are unexpected: 500 API_INTERNAL.
+ */
+export const HTTP_ERRORS: Readonly<Record<ApiErrorCode, ErrorMapping>> = {
   // the API's own
   API_BAD_REQUEST: { status: 400 },
   API_UNAUTHORIZED: { status: 401, headers: { 'www-authenticate': `Bearer realm="${REALM}"` } },
@@ -90,11 +94,11 @@ export const HTTP_ERRORS: Readonly<Record<string, ErrorMapping>> = {
   BRIDGE_NOT_OBSERVED: { status: 404 },
   BRIDGE_STALE: { status: 404 },
   BRIDGE_READ_ONLY: { status: 409 },
-};
+} satisfies Record<ApiErrorCode, ErrorMapping>;
 
 /** An error raised by the API layer itself. */
 export class ApiError extends GatewayError {
-  constructor(code: `API_${string}`, message: string, details: Record<string, unknown> = {}) {
+  constructor(code: Extract<ApiErrorCode, `API_${string}`>, message: string, details: Record<string, unknown> = {}) {
     super(code, message, details);
     this.name = 'ApiError';
   }
@@ -103,7 +107,7 @@ export class ApiError extends GatewayError {
 export interface HttpError {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: { code: string; message: string; details: Record<string, unknown> };
+  readonly body: { code: ApiErrorCode; message: string; details: Record<string, unknown> };
 }
 
 /** Most enumeration entries listed in a message; the details always carry all of them. */
@@ -151,10 +155,10 @@ function jsonSafe(details: Record<string, unknown>): Record<string, unknown> {
   ) as Record<string, unknown>;
 }
 
-/** The HTTP answer for a GatewayError, or undefined when its code is not in the registry. */
+/** The HTTP answer for a GatewayError, or undefined when its code is an internal one (not answered by code). */
 export function mapGatewayError(err: GatewayError): HttpError | undefined {
+  if (!isApiErrorCode(err.code)) return undefined;
   const mapping = HTTP_ERRORS[err.code];
-  if (!mapping) return undefined;
   return { status: mapping.status, headers: mapping.headers ?? {}, body: { code: err.code, message: clientMessage(err), details: jsonSafe(err.details) } };
 }
 
@@ -210,7 +214,7 @@ export function validationError(context: string, issues: readonly ValidationIssu
  * status not listed is answered as 400 API_BAD_REQUEST; 403 comes only from the static files of
  * /docs (a path outside them), which is a 404 like any other missing file.
  */
-const FASTIFY_CODES: Record<number, string> = {
+const FASTIFY_CODES: Readonly<Record<number, ApiErrorCode>> = {
   400: 'API_BAD_REQUEST',
   403: 'API_NOT_FOUND',
   404: 'API_NOT_FOUND',
@@ -233,5 +237,5 @@ export function fastifyClientError(err: { statusCode?: number; code?: string; me
   if (status === undefined || status < 400 || status > 499) return undefined;
   const code = FASTIFY_CODES[status] ?? 'API_BAD_REQUEST';
   const message = status === 403 ? 'no such file' : err.message.length > FASTIFY_MESSAGE_MAX ? `${err.message.slice(0, FASTIFY_MESSAGE_MAX)}...` : err.message;
-  return { status: HTTP_ERRORS[code]?.status ?? 400, headers: {}, body: { code, message, details: err.code ? { fastifyCode: err.code } : {} } };
+  return { status: HTTP_ERRORS[code].status, headers: {}, body: { code, message, details: err.code ? { fastifyCode: err.code } : {} } };
 }

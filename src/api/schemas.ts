@@ -5,6 +5,7 @@
  * a view which no longer fits its schema fails to compile.
  */
 import Type, { type Static } from 'typebox';
+import { HTTP_ERRORS } from './errors.js';
 
 // ------------------------------------------------------------------ errors
 
@@ -19,26 +20,38 @@ export const ErrorBody = Type.Object(
 );
 export type ErrorBody = Static<typeof ErrorBody>;
 
-/** What each error status means in this API, as OpenAPI response descriptions. */
-const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Bad request: malformed request, bad node syntax or invalid value (API_BAD_REQUEST, GATEWAY_BAD_NODE, PARAM_INVALID_VALUE, PARAM_BAD_ENUM, PARAM_NONE, STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET)',
-  401: 'Missing or wrong bearer token (API_UNAUTHORIZED)',
-  403: 'Writes are disabled: no token is configured (API_WRITES_DISABLED)',
-  404: 'Unknown instrument or parameter (GATEWAY_NODE_UNKNOWN, PARAM_UNKNOWN)',
-  409: 'Ambiguous node, or a parameter that cannot be written or read this way (GATEWAY_NODE_AMBIGUOUS, PARAM_READ_ONLY, PARAM_SECURED, PARAM_FACTORY, PARAM_WRITE_ONLY)',
-  415: 'Not sent with `content-type: application/json` (API_UNSUPPORTED_MEDIA_TYPE)',
-  422: 'The instrument refused: ProPar status or error frame (BUS_STATUS, BUS_ERROR_FRAME)',
-  500: 'Unexpected error (API_INTERNAL)',
-  502: 'The instrument answered something the gateway could not use (BUS_BAD_REPLY)',
-  503: 'Bus unavailable, node backed off, queue deadline passed, or aborted; or the transaction log database unreachable (BUS_UNAVAILABLE, BUS_NODE_BACKOFF, BUS_QUEUE_DEADLINE, BUS_ABORTED, STORE_UNAVAILABLE, STORE_TIMEOUT)',
-  504: 'The instrument did not answer in time (BUS_TIMEOUT)',
+/** What each error status means in this API; the OpenAPI description adds the codes HTTP_ERRORS gives that status. */
+const ERROR_MEANINGS: Record<number, string> = {
+  400: 'Bad request: malformed request, bad node syntax, invalid value, or a bad cursor, time or bucket in a log query',
+  401: 'Missing or wrong bearer token',
+  403: 'Writes are disabled: no token is configured',
+  404: 'Unknown instrument, parameter or route; in bridge mode, a parameter not observed (within maxAge)',
+  405: 'The route has no such method',
+  409: 'Ambiguous node, or a parameter that cannot be written or read this way (in bridge mode, no writes)',
+  413: 'The body is over the limit',
+  414: 'A path segment is over the limit',
+  415: 'Not sent with `content-type: application/json`',
+  421: 'The Host header is not a name the gateway is served under',
+  422: 'The instrument refused: ProPar status or error frame',
+  500: 'Unexpected error',
+  502: 'The instrument answered something the gateway could not use',
+  503: 'Bus unavailable, node backed off, queue deadline passed, or aborted; a setpoint that cannot be checked; or the transaction log database unreachable',
+  504: 'The instrument did not answer in time',
 };
+
+function errorDescription(status: number): string {
+  const codes = Object.entries(HTTP_ERRORS)
+    .filter(([, m]) => m.status === status)
+    .map(([code]) => code);
+  const meaning = ERROR_MEANINGS[status] ?? `Error ${status}`;
+  return codes.length > 0 ? `${meaning} (${codes.join(', ')})` : meaning;
+}
 
 /** Response schemas for the listed error statuses (500 is always added). */
 export function errorResponses(...statuses: number[]): Record<number, typeof ErrorBody> {
   const out: Record<number, typeof ErrorBody> = {};
   for (const s of [...statuses, 500]) {
-    out[s] = Type.Object(ErrorBody.properties, { additionalProperties: false, description: ERROR_DESCRIPTIONS[s] ?? `Error ${s}` });
+    out[s] = Type.Object(ErrorBody.properties, { additionalProperties: false, description: errorDescription(s) });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { errorFrameInfo, statusInfo } from '../codec/index.js';
-import { GatewayError } from '../shared/index.js';
+import { GatewayError, type ApiErrorCode } from '../shared/index.js';
 
 /** Why a bus transaction failed: a closed union, so failures can be counted, logged, mapped to HTTP and tested. */
 export type BusFailure =
@@ -23,7 +23,8 @@ export type Outcome = 'ok' | BusFailureKind;
 
 export const OUTCOMES: readonly Outcome[] = ['ok', 'timeout', 'status', 'error-frame', 'bus-unavailable', 'queue-deadline', 'node-backoff', 'aborted'];
 
-const CODES: Record<BusFailureKind, string> = {
+/** A failed transaction is always something the API can answer: each code has an HTTP status. */
+const CODES = {
   timeout: 'BUS_TIMEOUT',
   status: 'BUS_STATUS',
   'error-frame': 'BUS_ERROR_FRAME',
@@ -31,7 +32,7 @@ const CODES: Record<BusFailureKind, string> = {
   'queue-deadline': 'BUS_QUEUE_DEADLINE',
   'node-backoff': 'BUS_NODE_BACKOFF',
   aborted: 'BUS_ABORTED',
-};
+} as const satisfies Record<BusFailureKind, ApiErrorCode>;
 
 export function describeFailure(f: BusFailure, node: number): string {
   switch (f.kind) {

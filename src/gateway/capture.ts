@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { formatSocatRecord, type Direction } from '../observe/index.js';
+import { errorLine, type Logger } from '../shared/index.js';
 
 export interface CaptureWriterOptions {
   /** Write what has accumulated this often, ms. Default 250. */
@@ -8,6 +9,8 @@ export interface CaptureWriterOptions {
   readonly maxPendingBytes?: number;
   /** Called once when the file cannot be opened or written; writing stops then. */
   readonly onError?: (err: Error) => void;
+  /** Where a failing `onError` is said (debug level). Default: nowhere. */
+  readonly log?: Logger;
 }
 
 /**
@@ -88,8 +91,9 @@ export class CaptureWriter {
     this.pendingBytes = 0;
     try {
       this.options.onError?.(err);
-    } catch {
-      // the callback's problem, not the bridge's
+    } catch (thrown) {
+      // The callback's problem, not the bridge's: the capture stops either way.
+      this.options.log?.debug({ err: errorLine(thrown), capture: this.path, why: errorLine(err) }, 'dropped: the capture onError callback threw');
     }
   }
 }

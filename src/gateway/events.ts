@@ -4,7 +4,7 @@
  * Z-Wave JS's "value updated"). A consumer subscribes here and never reaches into a mode.
  * Delivery is `EventHub`'s: after the emitter has returned, isolated per subscriber.
  */
-import { EventHub, type Logger } from '../shared/index.js';
+import { EventHub, type ErrorCode, type Logger } from '../shared/index.js';
 import type { LoggedTransaction } from './sink.js';
 import type { InstrumentIdentity, ValueView } from './views.js';
 
@@ -46,7 +46,7 @@ export interface InstrumentEvent {
   readonly changed?: readonly (keyof InstrumentIdentity)[];
   readonly previous?: InstrumentIdentity;
   /** `offline`: why (the error code and message). */
-  readonly reason?: { readonly code: string; readonly message: string };
+  readonly reason?: { readonly code: ErrorCode; readonly message: string };
 }
 
 export type BusEventKind = 'state' | 'node-backoff' | 'node-recovered';
@@ -88,7 +88,7 @@ export interface WriteEvent {
   readonly source: string;
   readonly result: 'accepted' | 'refused';
   /** Refused: the error code and message. */
-  readonly code?: string;
+  readonly code?: ErrorCode;
   readonly message?: string;
   /** Accepted: the transaction and the value read back. */
   readonly transactionId?: string;

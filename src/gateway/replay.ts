@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Protocol } from '../codec/index.js';
+import { dropped, silentLogger, type Logger } from '../shared/index.js';
 import { CaptureDecoder, parseSocatCapture, readCaptureInput, type CaptureSummary, type SocatProblem, type Transaction } from '../observe/index.js';
 import { deterministicId, loggedFromObserved } from './observed.js';
 import type { TransactionSink } from './sink.js';
@@ -105,7 +106,7 @@ export async function runReplay(
   file: string,
   options: ReplayCommandOptions,
   openSink: ReplaySinkOpener,
-  io: { out?: (line: string) => void; err?: (line: string) => void; tty?: boolean; draw?: (text: string) => void } = {},
+  io: { out?: (line: string) => void; err?: (line: string) => void; tty?: boolean; draw?: (text: string) => void; log?: Logger } = {},
 ): Promise<number> {
   const out = io.out ?? ((l: string) => process.stdout.write(l + '\n'));
   const err = io.err ?? ((l: string) => process.stderr.write(l + '\n'));
@@ -142,7 +143,8 @@ export async function runReplay(
     err(`flowbus replay: ${(e as Error).message}`);
     return 1;
   } finally {
-    await sink.close().catch(() => {});
+    // The rows were flushed (or the failure printed) already: a close that fails has nothing to add.
+    await sink.close().catch(dropped(io.log ?? silentLogger, 'closing the store after the import'));
   }
 }
 

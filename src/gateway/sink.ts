@@ -1,4 +1,5 @@
 import type { ObservedParam } from '../observe/index.js';
+import { errorLine, silentLogger, type Logger } from '../shared/index.js';
 
 /**
  * One logged transaction, whatever its outcome, in master mode (the gateway's
@@ -73,13 +74,17 @@ export class MemorySink implements TransactionSink {
 
 /** Sends every transaction to several sinks; a sink that throws is isolated from the others. */
 export class FanoutSink implements TransactionSink {
-  constructor(private readonly sinks: TransactionSink[]) {}
+  constructor(
+    private readonly sinks: TransactionSink[],
+    private readonly log: Logger = silentLogger,
+  ) {}
   write(t: LoggedTransaction): void {
-    for (const s of this.sinks) {
+    for (const [i, s] of this.sinks.entries()) {
       try {
         s.write(t);
-      } catch {
-        // A sink must not break the bus; sinks report their own failures.
+      } catch (err) {
+        // A sink must not break the bus, nor the sinks after it; sinks report their own failures.
+        this.log.debug({ err: errorLine(err), sink: i, transaction: t.id }, 'dropped: a transaction sink threw');
       }
     }
   }

@@ -1,6 +1,6 @@
 import { LOCAL_NODE, type Value } from '../codec/index.js';
 import type { ParamDef } from '../params/index.js';
-import { GatewayError, toHex } from '../shared/index.js';
+import { GatewayError, toHex, type ErrorCode } from '../shared/index.js';
 
 /** Who an instrument says it is (DDE numbers in brackets). Fields it does not answer stay undefined. */
 export interface InstrumentIdentity {
@@ -137,7 +137,7 @@ export interface ParamErrorView {
   readonly dde: number;
   readonly key: string;
   readonly name: string;
-  readonly error: { readonly code: string; readonly message: string; readonly details: Record<string, unknown> };
+  readonly error: { readonly code: ErrorCode; readonly message: string; readonly details: Record<string, unknown> };
 }
 
 export interface ReadResult {

@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './codes.js';
 export * from './hex.js';
 export * from './logger.js';
 export * from './abort.js';

@@ -6,6 +6,7 @@
  * refusals are only counted, in the same summary. So per window it writes at most `maxKeys`
  * full lines plus one summary, whatever arrives, and holds at most `maxKeys` entries.
  */
+import type { ErrorCode } from './codes.js';
 import type { Logger } from './logger.js';
 
 export interface RefusalLimiterOptions {
@@ -27,7 +28,7 @@ export function sourceHost(source: string): string {
 
 interface Seen {
   readonly source: string;
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Refusals after the logged one. */
   count: number;
 }
@@ -54,7 +55,7 @@ export class RefusalLimiter {
    * Counts one refusal from `source` (an address, with or without port) with `code`; calls
    * `logFull` when this is the first from that host and code in the window.
    */
-  refused(source: string, code: string, logFull: () => void): void {
+  refused(source: string, code: ErrorCode, logFull: () => void): void {
     const host = sourceHost(source);
     const key = `${host} ${code}`;
     const was = this.seen.get(key);

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, MysqlDialect, sql } from 'kysely';
 import { createPool, format as mysqlFormat } from 'mysql2';
+import { dropped, silentLogger, type Logger } from '../shared/index.js';
 import { SqliteThread, sqliteThreadDialect } from './sqlite-thread.js';
 import type { StoreTarget } from './url.js';
 
@@ -58,6 +59,8 @@ export type Dialect = StoreTarget['dialect'];
 export interface ConnectOptions {
   readonly connectTimeoutMs: number;
   readonly poolSize: number;
+  /** Where the connection says what it dropped (debug level). Default: nowhere. */
+  readonly log?: Logger;
 }
 
 export interface Connection {
@@ -77,7 +80,7 @@ export function connect(target: StoreTarget, opts: ConnectOptions): Connection {
     if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
     // In a worker thread: better-sqlite3 is synchronous, and on this thread a long query or a
     // commit's fsync would stop the bus, the bridge's forwarding and the API meanwhile.
-    const thread = new SqliteThread(target.path);
+    const thread = new SqliteThread(target.path, opts.log ?? silentLogger);
     const db = new Kysely<DB>({ dialect: sqliteThreadDialect(thread) });
     return {
       dialect: 'sqlite',
@@ -112,8 +115,10 @@ export function connect(target: StoreTarget, opts: ConnectOptions): Connection {
     queryFormat: (query: string, values: unknown, timezone?: string) =>
       Array.isArray(values) && values.length > 0 ? mysqlFormat(query, values, false, timezone as never) : query,
   });
-  // A pool without a listener would crash the process on a socket error of an idle connection.
-  pool.on('connection', (c) => c.on('error', () => {}));
+  // A pool without a listener would crash the process on a socket error of an idle connection;
+  // the pool replaces the connection, and a query on it fails (and is reported) by itself.
+  const lost = dropped(opts.log ?? silentLogger, 'an error of an idle database connection (the pool opens another)');
+  pool.on('connection', (c) => c.on('error', lost));
   const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
   return {
     dialect: 'mysql',

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Logger } from '../shared/index.js';
+import { dropped, errorLine, type Logger } from '../shared/index.js';
 import { lockSpoolDir, type SpoolLock } from './lock.js';
 import type { Rows } from './rows.js';
 
@@ -101,7 +101,7 @@ export class Spool {
       if (spool.batches === 0 && spool.size > 0) await spool.truncateIfDone();
       return spool;
     } catch (err) {
-      await file?.close().catch(() => {});
+      await file?.close().catch(dropped(logger, `closing ${path} after it failed to open`));
       lock.release();
       throw err;
     }
@@ -166,8 +166,9 @@ export class Spool {
     try {
       const p = JSON.parse(readFileSync(this.posPath, 'utf8')) as Partial<SavedPosition>;
       if (typeof p.offset === 'number' && Number.isSafeInteger(p.offset) && typeof p.head === 'string') return { offset: p.offset, head: p.head };
-    } catch {
-      // none, or unreadable: replay from the start (idempotent)
+    } catch (err) {
+      // None (the usual case after a clean run), or unreadable: replay from the start (idempotent).
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.debug({ err: errorLine(err), path: this.posPath }, 'dropped: an unreadable spool position; the spool replays from its start');
     }
     return undefined;
   }
@@ -212,8 +213,10 @@ export class Spool {
   /** Runs file mutations (appends, truncation) one at a time, in call order. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.appending.then(fn);
+    // The chain only orders the mutations: a failure is the caller's (it gets `p`), not the next one's.
     this.appending = p.then(
       () => {},
+      // eslint-disable-next-line no-restricted-syntax -- reported to the caller through `p`
       () => {},
     );
     return p;

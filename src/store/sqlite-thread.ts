@@ -7,6 +7,7 @@
  * of memory, a native crash) fails what was waiting on it; the next call starts a new one.
  */
 import { Worker } from 'node:worker_threads';
+import { dropped, silentLogger, type Logger } from '../shared/index.js';
 import {
   CompiledQuery,
   SqliteAdapter,
@@ -48,7 +49,10 @@ export class SqliteThread {
   /** The one connection, held by one user at a time (a Kysely connection, or a batch). */
   private held: Promise<void> = Promise.resolve();
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly log: Logger = silentLogger,
+  ) {}
 
   /** Waits for the connection; call the returned function to hand it on. */
   async acquire(): Promise<() => void> {
@@ -96,8 +100,9 @@ export class SqliteThread {
     worker.on('error', (err) => fail(`failed: ${err.message}`));
     worker.on('exit', (code) => fail(`exited (code ${code})`));
     this.worker = worker;
-    // Open first: messages are handled in order, so everything after finds the connection.
-    this.post(worker, { op: 'open', path: this.path }).catch(() => {});
+    // Open first: messages are handled in order, so everything after finds the connection (or
+    // fails with why the open failed: the worker keeps the reason for every later call).
+    this.post(worker, { op: 'open', path: this.path }).catch(dropped(this.log, 'opening the SQLite file (every later call fails with the reason)'));
     return worker;
   }
 
@@ -119,7 +124,7 @@ export class SqliteThread {
     this.closed = true;
     const worker = this.worker;
     if (!worker) return;
-    await this.post(worker, { op: 'close' }).catch(() => {});
+    await this.post(worker, { op: 'close' }).catch(dropped(this.log, 'closing the SQLite connection (the worker is terminated anyway)'));
     this.worker = undefined;
     await worker.terminate();
   }

@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/index.js';
 import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
-import { GatewayError, idFloor, type Logger } from '../shared/index.js';
+import { dropped, GatewayError, idFloor, type Logger } from '../shared/index.js';
 import { connect, insertStatements, PV_COLUMNS, TX_COLUMNS, type Connection, type DB, type Dialect } from './db.js';
 import { migrate } from './migrations.js';
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './options.js';
@@ -111,11 +111,20 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  p.catch(() => {}); // the loser of the race must not become an unhandled rejection
+/** `p`, or STORE_TIMEOUT after `ms`; exported for its test. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string, log: Logger): Promise<T> {
+  let timedOut = false;
+  // A failure before the timeout reaches the caller through the race; one after it (the loser)
+  // must not become an unhandled rejection, and is said at debug level: the timeout was reported.
+  p.catch((err: unknown) => {
+    if (timedOut) dropped(log, `${what} failed after its ${ms} ms timeout`)(err);
+  });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GatewayError('STORE_TIMEOUT', `${what} took longer than ${ms} ms`, { ms })), ms);
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new GatewayError('STORE_TIMEOUT', `${what} took longer than ${ms} ms`, { ms }));
+    }, ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -211,14 +220,14 @@ class SqlStore implements Store {
 
   async start(): Promise<void> {
     try {
-      await withTimeout(this.ensureReady(), this.writeTimeoutMs + this.options.connectTimeoutMs, 'connecting to the store');
+      await withTimeout(this.ensureReady(), this.writeTimeoutMs + this.options.connectTimeoutMs, 'connecting to the store', this.log);
     } catch (err) {
       // SQLite that cannot open is a configuration problem; an unreachable server is an outage.
       if (this.target.dialect === 'sqlite') {
         await this.spool.close();
         const conn = this.conn;
         this.conn = undefined;
-        await conn?.destroy().catch(() => {});
+        await conn?.destroy().catch(dropped(this.log, 'closing the SQLite connection that did not open'));
         throw new GatewayError('STORE_UNAVAILABLE', `cannot open the store ${redactStoreUrl(this.config.url)}: ${errorText(err)}`, {}, { cause: err });
       }
       this.goDown(err, 'the database is unreachable at start');
@@ -243,7 +252,7 @@ class SqlStore implements Store {
   }
 
   private async ensureReady(): Promise<Connection> {
-    this.conn ??= connect(this.target, { connectTimeoutMs: this.options.connectTimeoutMs, poolSize: this.options.poolSize });
+    this.conn ??= connect(this.target, { connectTimeoutMs: this.options.connectTimeoutMs, poolSize: this.options.poolSize, log: this.log });
     if (!this.migrated) {
       await migrate(this.conn.db as never, this.target.dialect, this.log);
       this.migrated = true;
@@ -397,7 +406,7 @@ class SqlStore implements Store {
       (async () => {
         if (!(await after)) throw new GatewayError('STORE_UNAVAILABLE', 'the batch before this one was not written');
       });
-    await withTimeout(conn.runInTransaction([...tx, ...pv], gate), this.writeTimeoutMs, `writing ${rows.length} transactions`);
+    await withTimeout(conn.runInTransaction([...tx, ...pv], gate), this.writeTimeoutMs, `writing ${rows.length} transactions`, this.log);
   }
 
   /** Starts inserting a batch behind those already being inserted; `finishWrites` takes it off. */
@@ -505,7 +514,7 @@ class SqlStore implements Store {
     if (this.target.dialect === 'mysql' && this.conn) {
       const old = this.conn;
       this.conn = undefined;
-      old.destroy().catch(() => {});
+      old.destroy().catch(dropped(this.log, 'closing the abandoned MySQL pool'));
     }
   }
 
@@ -520,8 +529,8 @@ class SqlStore implements Store {
   private async recoverStep(): Promise<boolean> {
     try {
       if (this.state === 'spooling') {
-        const conn = await withTimeout(this.ensureReady(), this.writeTimeoutMs, 'connecting to the database');
-        await withTimeout(conn.db.selectFrom('transactions').select('id').limit(1).execute(), this.writeTimeoutMs, 'checking the database');
+        const conn = await withTimeout(this.ensureReady(), this.writeTimeoutMs, 'connecting to the database', this.log);
+        await withTimeout(conn.db.selectFrom('transactions').select('id').limit(1).execute(), this.writeTimeoutMs, 'checking the database', this.log);
         this.setState('recovering', 'the database is reachable again');
         this.log.info({ rowsWaiting: this.rowsWaiting(), spooledBatches: this.spool.batches }, 'store: the database is reachable again; writing the spool');
       }
@@ -578,12 +587,12 @@ class SqlStore implements Store {
     if (this.state === 'closed') throw new GatewayError('STORE_UNAVAILABLE', 'the store is closed');
     let conn: Connection;
     try {
-      conn = this.conn ?? (await withTimeout(this.ensureReady(), this.queryTimeoutMs, 'connecting to the database'));
+      conn = this.conn ?? (await withTimeout(this.ensureReady(), this.queryTimeoutMs, 'connecting to the database', this.log));
     } catch (err) {
       throw storeConfigProblem(err, this.target) ?? new GatewayError('STORE_UNAVAILABLE', `the database is unreachable: ${errorText(err)}`, {}, { cause: err });
     }
     try {
-      return await withTimeout(run(conn), this.queryTimeoutMs, what);
+      return await withTimeout(run(conn), this.queryTimeoutMs, what, this.log);
     } catch (err) {
       if (err instanceof GatewayError && err.code !== 'STORE_TIMEOUT') throw err;
       throw new GatewayError('STORE_UNAVAILABLE', `${what} failed: ${errorText(err)}`, {}, { cause: err });
@@ -652,12 +661,12 @@ class SqlStore implements Store {
     this.stopping = true;
     this.wake?.();
     await this.loopDone;
-    await this.retentionRunning?.catch(() => {});
+    await this.retentionRunning?.catch(dropped(this.log, 'a retention run that failed while the store closed'));
     await this.spool.close();
     this.setState('closed');
     const conn = this.conn;
     this.conn = undefined;
-    if (conn) await withTimeout(conn.destroy(), 2_000, 'closing the database').catch(() => {});
+    if (conn) await withTimeout(conn.destroy(), 2_000, 'closing the database', this.log).catch(dropped(this.log, 'closing the database'));
     this.log.info({ written: this.written, spooledBatches: this.spool.batches }, 'store closed');
   }
 }
@@ -698,7 +707,7 @@ export async function openStore(config: StoreConfig, deps: { logger: Logger; opt
 /** `flowbus db migrate`: applies the migrations and closes. Returns the names applied. */
 export async function migrateStore(url: string, logger: Logger, options: StoreOptions = {}): Promise<string[]> {
   const target = parseStoreUrl(url);
-  const conn = connect(target, { connectTimeoutMs: resolveStoreOptions(options).connectTimeoutMs, poolSize: 1 });
+  const conn = connect(target, { connectTimeoutMs: resolveStoreOptions(options).connectTimeoutMs, poolSize: 1, log: logger });
   try {
     return await migrate(conn.db as never, target.dialect, logger);
   } catch (err) {

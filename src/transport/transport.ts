@@ -274,6 +274,8 @@ const isClosablePort = (link: Duplex): link is Duplex & ClosablePort =>
 function destroy(link: Duplex): Promise<void> {
   return new Promise((resolve) => {
     link.removeAllListeners('data');
+    // Only so that an error while tearing the link down cannot crash the process: the transport
+    // has already recorded why the link is lost (lastError), and it has no logger of its own.
     link.on('error', () => {});
     setTimeout(resolve, 500).unref?.();
     if (isClosablePort(link) && link.isOpen) {

@@ -269,7 +269,7 @@ describe('error mapping', () => {
 
   it('409 for read-only, secured, factory and write-only parameters', async () => {
     errorOf(await put('/api/v1/instruments/3/parameters/fMeasure', { value: 1 }), 409, 'PARAM_READ_ONLY');
-    for (const code of ['PARAM_SECURED', 'PARAM_FACTORY', 'PARAM_WRITE_ONLY']) {
+    for (const code of ['PARAM_SECURED', 'PARAM_FACTORY', 'PARAM_WRITE_ONLY'] as const) {
       service.fail = new GatewayError(code, `refused: ${code}`, { param: 'x' });
       errorOf(await put('/api/v1/instruments/3/parameters/fSetpoint', { value: 1 }), 409, code);
     }
@@ -336,7 +336,8 @@ describe('error mapping', () => {
   });
 
   it('500 API_INTERNAL with a generic message for anything unexpected', async () => {
-    service.fail = new GatewayError('SOMETHING_NEW', 'secret internals /etc/passwd');
+    // An internal code (one no request is meant to meet) is answered like any other surprise.
+    service.fail = new GatewayError('GATEWAY_INTERNAL', 'secret internals /etc/passwd');
     const body = errorOf(await app.inject('/api/v1/instruments/3/parameters/fSetpoint'), 500, 'API_INTERNAL');
     expect(body.message).not.toContain('secret');
     service.instruments = () => {

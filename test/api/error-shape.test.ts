@@ -9,6 +9,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOME_PAGE, buildApp } from '../../src/api/index.js';
 import { HTTP_ERRORS } from '../../src/api/errors.js';
+import type { ApiErrorCode } from '../../src/shared/index.js';
 import { FakeService } from './fake-service.js';
 
 const TOKEN = 'correct-horse-battery';
@@ -34,7 +35,7 @@ function assertShape(res: { statusCode: number; body: string }, what: string): {
   expect(Object.keys(body).sort(), what).toEqual(['code', 'details', 'message']);
   expect(typeof body.message, what).toBe('string');
   expect(typeof body.details === 'object' && body.details !== null, what).toBe(true);
-  expect(HTTP_ERRORS[body.code]?.status, `${what}: ${body.code} answered ${res.statusCode}`).toBe(res.statusCode);
+  expect(HTTP_ERRORS[body.code as ApiErrorCode]?.status, `${what}: ${body.code} answered ${res.statusCode}`).toBe(res.statusCode);
   return body;
 }
 

@@ -38,8 +38,9 @@ describe('error registry', () => {
     expect(fixed?.body.message).toBe('fluidName: wrong type; at most 10 characters');
   });
 
-  it('leaves unlisted codes to the caller (500 API_INTERNAL)', () => {
-    expect(mapGatewayError(new GatewayError('CODEC_SOMETHING', 'x'))).toBeUndefined();
+  it('leaves internal codes to the caller (500 API_INTERNAL)', () => {
+    expect(mapGatewayError(new GatewayError('CODEC_BAD_FIELD', 'x'))).toBeUndefined();
+    expect(mapGatewayError(new GatewayError('BUS_FAILED', 'x'))).toBeUndefined();
   });
 
   it('keeps details JSON-safe', () => {

@@ -96,4 +96,24 @@ describe('spool replay position', () => {
     expect(readFileSync(join(dir, SPOOL_FILE), 'utf8')).toBe('');
     await second.close();
   });
+
+  it('an unreadable position is said at debug level (and everything replays); a missing one, the usual case, is not', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flowbus-spool-'));
+    const first = await Spool.open(dir, recordingLogger());
+    for (let i = 0; i < 3; i++) await first.append(batch(i));
+    await first.close();
+    rmSync(join(dir, SPOOL_POS_FILE), { force: true });
+    const quiet = recordingLogger();
+    await (await Spool.open(dir, quiet)).close();
+    expect(quiet.lines.filter((l) => l.level === 'debug')).toEqual([]);
+
+    writeFileSync(join(dir, SPOOL_POS_FILE), '{"offset": 12, "he');
+    const log = recordingLogger();
+    const second = await Spool.open(dir, log);
+    expect(second.batches).toBe(3);
+    const debug = log.lines.filter((l) => l.level === 'debug');
+    expect(debug.map((l) => l.msg)).toEqual(['dropped: an unreadable spool position; the spool replays from its start']);
+    expect(debug[0]?.obj).toMatchObject({ path: join(dir, SPOOL_POS_FILE), err: expect.stringMatching(/JSON/) });
+    await second.close();
+  });
 });

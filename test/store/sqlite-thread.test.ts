@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Kysely, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteThread, sqliteThreadDialect } from '../../src/store/sqlite-thread.js';
+import { recordingLogger } from './helpers.js';
 
 /** A query that keeps SQLite busy for a while without any data: counting to n. */
 const busy = (n: number) => sql<{ n: number }>`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) SELECT count(*) AS n FROM c`;
@@ -79,12 +80,17 @@ describe('SQLite in a worker thread', () => {
     }
   });
 
-  it('a file that cannot be opened says why, on every call', async () => {
-    const thread = new SqliteThread(join(dir, 'no-such-dir', 'x.db'));
+  it('a file that cannot be opened says why, on every call, and the failed open itself at debug level', async () => {
+    const log = recordingLogger();
+    const thread = new SqliteThread(join(dir, 'no-such-dir', 'x.db'), log);
     const db = new Kysely<unknown>({ dialect: sqliteThreadDialect(thread) });
     try {
       await expect(busy(1).execute(db)).rejects.toThrow(/cannot open the SQLite file .*no-such-dir.*x\.db/);
       await expect(busy(1).execute(db)).rejects.toThrow(/cannot open the SQLite file/);
+      const debug = log.lines.filter((l) => l.level === 'debug');
+      expect(debug).toHaveLength(1);
+      expect(debug[0]?.msg).toBe('dropped: opening the SQLite file (every later call fails with the reason)');
+      expect(debug[0]?.obj).toMatchObject({ err: expect.stringMatching(/cannot open the SQLite file .*no-such-dir/) });
     } finally {
       await db.destroy();
     }
