@@ -19,10 +19,12 @@ const LAYERS = {
 };
 const FOLDERS = Object.keys(LAYERS);
 
-function layerRule(folder, allowed, prefix) {
+/** `nested`: the rule for the files of a folder's subfolders (src/gateway/master/...), one level further from the others. */
+function layerRule(folder, allowed, prefix, nested = false) {
   const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
+  const up = nested ? '../../' : '../';
   return {
-    files: [`${prefix}/**/*.ts`],
+    files: nested ? [`${prefix}/*/**/*.ts`] : [`${prefix}/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -33,7 +35,7 @@ function layerRule(folder, allowed, prefix) {
               message: `${prefix} may not import ${f}: see the layer diagram in README.md (Design).`,
             })),
             {
-              group: ['../*/*', '!../*/index.js', '../../*'],
+              group: [`${up}*/*`, `!${up}*/index.js`, `${up}../*`],
               message: 'Import another folder only through its index.js.',
             },
             { group: ['**/simulator/**', '**/simulator'], message: 'Only the composition root and tests may use the simulator.' },
@@ -57,6 +59,7 @@ export default tseslint.config(
     },
   },
   ...Object.entries(LAYERS).map(([folder, allowed]) => layerRule(folder, allowed, `src/${folder}`)),
+  ...Object.entries(LAYERS).map(([folder, allowed]) => layerRule(folder, allowed, `src/${folder}`, true)),
   {
     // The simulator stands apart from the gateway so that it cannot share a bug with it.
     files: ['simulator/**/*.ts'],

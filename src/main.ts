@@ -5,7 +5,7 @@
  */
 import { buildApp, isLoopbackHost } from './api/index.js';
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
-import { BridgeGateway, MasterGateway, type GatewayService, type MasterOptions } from './gateway/index.js';
+import { BridgeGateway, MasterGateway, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
 import { GatewayError, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
@@ -23,37 +23,6 @@ export interface RunningGateway {
   /** http://host:port the API listens on. */
   readonly url: string;
   close(): Promise<void>;
-}
-
-/** Master mode's options from the config file's buses, poll list and instruments. */
-function masterOptions(config: Config, deps: Pick<MasterOptions, 'logger' | 'simulator' | 'sink'>): MasterOptions {
-  return {
-    buses: config.buses.map((b) => ({
-      name: b.name,
-      port: b.port,
-      discover: b.discover,
-      ...(b.nodes ? { nodes: b.nodes } : {}),
-      bus: {
-        protocol: b.protocol,
-        replyTimeoutMs: b.replyTimeoutMs,
-        retries: b.retries,
-        queueDeadlineMs: b.queueDeadlineMs,
-        pipelineDepth: b.pipelineDepth,
-        maxRequestBytes: b.maxRequestBytes,
-        maxAnswerBytes: b.maxAnswerBytes,
-        baudRate: b.baud,
-      },
-    })),
-    poll: config.poll,
-    instruments: config.instruments.map((i) => ({
-      node: i.node,
-      ...(i.bus ? { bus: i.bus } : {}),
-      ...(i.name ? { name: i.name } : {}),
-      ...(i.poll ? { poll: i.poll } : {}),
-    })),
-    secured: config.secured,
-    ...deps,
-  };
 }
 
 /**
@@ -84,7 +53,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
   const service: MasterGateway | BridgeGateway =
     config.mode === 'bridge' && config.bridge
       ? new BridgeGateway(config.bridge, { sink: store, logger, simulator: sims })
-      : new MasterGateway(masterOptions(config, { logger, simulator: sims, sink: store }));
+      : new MasterGateway(config, { logger, simulator: sims, sink: store });
   let url: string;
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
