@@ -30,6 +30,8 @@ export interface Instrument {
   /** Why the last read of an identity field gave nothing confirmed (its last read's error), until it is confirmed. */
   readonly unread: Map<IdentityField, string>;
   confirming?: Promise<void>;
+  /** Confirmed values dropped because a write made them doubtful (`forget`), until they are confirmed again: what they were. */
+  forgotten?: InstrumentIdentity;
   online: boolean;
   /** What the last `instrument` event said (none yet: neither). */
   announced?: 'online' | 'offline';
@@ -176,19 +178,38 @@ export class Registry {
    */
   setIdentity(inst: Instrument, next: InstrumentIdentity): IdentityField[] {
     const before: InstrumentIdentity = inst.identity;
+    // A value forgotten after a write and confirmed now is compared with what it was before the write.
+    const previous: InstrumentIdentity = { ...inst.forgotten, ...before };
     const replaced = next.serial !== undefined && before.serial !== undefined && next.serial !== before.serial;
     const merged: InstrumentIdentity = { ...(replaced ? {} : before), ...next };
-    const changed = IDENTITY_PARAMS.map(([field]) => field).filter((f) => merged[f] !== before[f]);
+    const fields = IDENTITY_PARAMS.map(([field]) => field);
+    const applied = fields.filter((f) => merged[f] !== before[f]);
+    const changed = fields.filter((f) => merged[f] !== previous[f] && (merged[f] !== undefined || before[f] !== undefined));
     for (const field of Object.keys(next) as IdentityField[]) {
       inst.lacks.delete(field);
       inst.suspect.delete(field);
+      if (inst.forgotten) delete (inst.forgotten as Record<string, unknown>)[field];
     }
-    if (replaced) inst.lacks.clear();
-    if (changed.length > 0) {
-      inst.identity = merged;
-      this.announce(inst, 'identity', { changed, previous: { ...before } });
+    if (replaced) {
+      inst.lacks.clear();
+      inst.forgotten = undefined;
     }
+    if (applied.length > 0) inst.identity = merged;
+    if (changed.length > 0) this.announce(inst, 'identity', { changed, previous });
     return changed;
+  }
+
+  /**
+   * Drops confirmed identity fields that a write has made doubtful (a new fluidset: its capacity),
+   * so that nothing is checked against the old value before the new one is confirmed. What they
+   * were is kept for the 'identity' event that confirms the new ones.
+   */
+  forget(inst: Instrument, fields: readonly IdentityField[]): void {
+    for (const f of fields) {
+      if (inst.identity[f] === undefined) continue;
+      inst.forgotten = { ...inst.forgotten, [f]: inst.identity[f] };
+      delete inst.identity[f];
+    }
   }
 
   /** Identity fields not confirmed yet, nor known to be missing from the instrument. */

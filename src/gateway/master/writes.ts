@@ -66,7 +66,7 @@ export class Writer {
       // A new fluid set or calibration changes the capacity: the old one is forgotten before it is read
       // again (below), so that should the new one not be confirmed, the next setpoint reads it first
       // instead of being checked against the old one.
-      if (CAPACITY_SOURCES.has(param.dde)) delete inst.identity.capacity;
+      if (CAPACITY_SOURCES.has(param.dde)) this.registry.forget(inst, ['capacity']);
       let readBack: ParamReading | undefined;
       if (param.read) {
         const [r] = await inst.handle.client.read(inst.node, [param], { priority: Priority.Write, purpose: 'read-back' });
