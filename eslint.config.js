@@ -30,10 +30,12 @@ const SILENT_DROPS = [
   ...EMPTY_FN('CallExpression[callee.property.name="then"] > .arguments:nth-child(2)').map((selector) => ({ selector, message: SILENT_MESSAGE })),
 ];
 
-function layerRule(folder, allowed, prefix) {
+/** `nested`: the rule for the files of a folder's subfolders (src/gateway/master/...), one level further from the others. */
+function layerRule(folder, allowed, prefix, nested = false) {
   const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
+  const up = nested ? '../../' : '../';
   return {
-    files: [`${prefix}/**/*.ts`],
+    files: nested ? [`${prefix}/*/**/*.ts`] : [`${prefix}/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -44,7 +46,7 @@ function layerRule(folder, allowed, prefix) {
               message: `${prefix} may not import ${f}: see the layer diagram in README.md (Design).`,
             })),
             {
-              group: ['../*/*', '!../*/index.js', '../../*'],
+              group: [`${up}*/*`, `!${up}*/index.js`, `${up}../*`],
               message: 'Import another folder only through its index.js.',
             },
             { group: ['**/simulator/**', '**/simulator'], message: 'Only the composition root and tests may use the simulator.' },
@@ -68,6 +70,7 @@ export default tseslint.config(
     },
   },
   ...Object.entries(LAYERS).map(([folder, allowed]) => layerRule(folder, allowed, `src/${folder}`)),
+  ...Object.entries(LAYERS).map(([folder, allowed]) => layerRule(folder, allowed, `src/${folder}`, true)),
   {
     // No silent drops: a caught error is logged at debug level (shared's `dropped(log, what)`) or
     // the empty handler carries a comment saying why nothing can be said.

@@ -5,7 +5,7 @@
  */
 import { buildApp, isLoopbackHost } from './api/index.js';
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
-import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService, type MasterOptions } from './gateway/index.js';
+import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
 import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
@@ -27,37 +27,6 @@ export interface RunningGateway {
   /** The parts and their states. */
   readonly lifecycle: Lifecycle;
   close(): Promise<void>;
-}
-
-/** Master mode's options from the config file's buses, poll list and instruments. */
-function masterOptions(config: Config, deps: Pick<MasterOptions, 'logger' | 'simulator' | 'events'>): MasterOptions {
-  return {
-    buses: config.buses.map((b) => ({
-      name: b.name,
-      port: b.port,
-      discover: b.discover,
-      ...(b.nodes ? { nodes: b.nodes } : {}),
-      bus: {
-        protocol: b.protocol,
-        replyTimeoutMs: b.replyTimeoutMs,
-        retries: b.retries,
-        queueDeadlineMs: b.queueDeadlineMs,
-        pipelineDepth: b.pipelineDepth,
-        maxRequestBytes: b.maxRequestBytes,
-        maxAnswerBytes: b.maxAnswerBytes,
-        baudRate: b.baud,
-      },
-    })),
-    poll: config.poll,
-    instruments: config.instruments.map((i) => ({
-      node: i.node,
-      ...(i.bus ? { bus: i.bus } : {}),
-      ...(i.name ? { name: i.name } : {}),
-      ...(i.poll ? { poll: i.poll } : {}),
-    })),
-    secured: config.secured,
-    ...deps,
-  };
 }
 
 /**
@@ -128,7 +97,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
       const s: MasterGateway | BridgeGateway =
         config.mode === 'bridge' && config.bridge
           ? new BridgeGateway(config.bridge, { logger, simulator: sims, events })
-          : new MasterGateway(masterOptions(config, { logger, simulator: sims, events }));
+          : new MasterGateway(config, { logger, simulator: sims, events });
       service = s;
       try {
         await s.start();

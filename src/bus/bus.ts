@@ -84,6 +84,10 @@ interface BusEvents {
   transaction: [TransactionRecord];
   unsolicited: [Frame];
   discard: [DiscardEvent];
+  /** The bus starts leaving a failing node alone until `until` (ms since the epoch): once per backoff, not per failure. */
+  'node-backoff': [node: number, until: number];
+  /** A node that was backed off answered again. */
+  'node-recovered': [node: number];
 }
 
 interface Waiter {
@@ -424,13 +428,21 @@ export class Bus extends EventEmitter<BusEvents> {
     if (h.failures >= this.options.backoffAfterFailures) {
       const steps = h.failures - this.options.backoffAfterFailures;
       const wait = Math.min(this.options.backoffMaxMs, this.options.backoffInitialMs * 2 ** Math.min(steps, 20));
-      h.until = Date.now() + wait;
+      const now = Date.now();
+      const starts = h.until <= now;
+      h.until = now + wait;
+      this.health.set(node, h);
+      if (starts) this.emit('node-backoff', node, h.until);
+      return;
     }
     this.health.set(node, h);
   }
 
   private healthy(node: number): void {
+    const h = this.health.get(node);
+    if (!h) return;
     this.health.delete(node);
+    if (h.until > 0) this.emit('node-recovered', node);
   }
 
   /** Whether a node is currently backed off, and until when. */

@@ -8,6 +8,7 @@ export {
   type PollConfig,
   ConfigSchema,
   DEFAULT_BUS_NAME,
+  DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_POLL_PARAMETERS,
   LOG_LEVELS,
   MODES,

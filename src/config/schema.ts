@@ -86,10 +86,12 @@ const PollInterval = (options: { default?: number } = {}) =>
 
 export const DEFAULT_POLL_PARAMETERS = ['fMeasure', 'fSetpoint', 'measure', 'setpoint', 'valveOutput', 'alarmInfo'];
 
+export const DEFAULT_POLL_INTERVAL_MS = 500;
+
 export const PollSchema = Type.Object(
   {
     parameters: PollParameters({ default: DEFAULT_POLL_PARAMETERS }),
-    intervalMs: PollInterval({ default: 500 }),
+    intervalMs: PollInterval({ default: DEFAULT_POLL_INTERVAL_MS }),
   },
   { additionalProperties: false, default: {}, description: 'what every instrument is polled for' },
 );

@@ -1,7 +1,8 @@
 export * from './sink.js';
 export * from './views.js';
 export * from './service.js';
-export * from './master.js';
+export * from './master/index.js';
+export { TransactionOutlet } from './outlet.js';
 export * from './bridge.js';
 export { loggedFromObserved, deterministicId } from './observed.js';
 export * from './replay.js';

@@ -121,6 +121,8 @@ export const INTERNAL_ERROR_CODES = [
   // gateway
   /** A write failed with something that is not a GatewayError (a bug). */
   'GATEWAY_INTERNAL',
+  /** A master or bridge option outside its range (the config file's checks come first). Start-up. */
+  'GATEWAY_BAD_OPTION',
   // params
   /** parameters.json breaks its own rules. Load time. */
   'PARAM_DB_INVALID',

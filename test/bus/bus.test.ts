@@ -168,6 +168,34 @@ describe('bus transactions', () => {
     await settledAfter(70, slow);
   });
 
+  it('says when it starts backing off a node (once per backoff, not per failure) and when the node answers again', async () => {
+    let answering = false;
+    const { bus } = await setup(
+      (f, reply) => {
+        if (answering) reply(answer('binary', f, measureAnswer(1)));
+      },
+      { retries: 0, backoffAfterFailures: 2, backoffInitialMs: 10_000 },
+    );
+    const events: unknown[] = [];
+    bus.on('node-backoff', (node, until) => events.push({ kind: 'backoff', node, untilAhead: until - Date.now() > 9_000 }));
+    bus.on('node-recovered', (node) => events.push({ kind: 'recovered', node }));
+    await bus.transact(9, READ_MEASURE).catch(() => {});
+    expect(events).toEqual([]);
+    await bus.transact(9, READ_MEASURE).catch(() => {});
+    expect(events).toEqual([{ kind: 'backoff', node: 9, untilAhead: true }]);
+    // A failure during the backoff extends it: no second event.
+    await bus.transact(9, READ_MEASURE).catch(() => {});
+    expect(events).toHaveLength(1);
+    answering = true;
+    await bus.transact(9, READ_MEASURE);
+    await bus.transact(9, READ_MEASURE);
+    expect(events).toEqual([
+      { kind: 'backoff', node: 9, untilAhead: true },
+      { kind: 'recovered', node: 9 },
+    ]);
+    expect(bus.backoff(9)).toBeUndefined();
+  });
+
   it('backs off a node that keeps failing so its polls do not hold up healthy nodes', async () => {
     vi.useFakeTimers();
     const { bus, seen } = await setup(

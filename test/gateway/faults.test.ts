@@ -15,9 +15,7 @@ async function start(faults: FaultOptions) {
   const gw = new MasterGateway({
     buses: [{ name: 'main', port: 'sim://faulty', bus: { replyTimeoutMs: 120, retries: 1, backoffAfterFailures: 50 } }],
     poll: { parameters: ['fMeasure', 'measure', 'setpoint', 'alarmInfo'], intervalMs: 50 },
-    simulator: () => sim.connect(),
-    sink,
-  });
+  }, { simulator: () => sim.connect(), sink });
   cleanup.push(async () => {
     await gw.close();
     await sim.close();
@@ -119,8 +117,7 @@ describe('identity and discovery under garbled bytes', () => {
     const gw = new MasterGateway({
       buses: [{ name: 'main', port: 'sim://garbled', bus: { replyTimeoutMs: 40, retries: 1, backoffAfterFailures: 100 } }],
       poll: { parameters: [], intervalMs: 1000 },
-      simulator: () => sim.connect(),
-    });
+    }, { simulator: () => sim.connect() });
     cleanup.push(async () => {
       await gw.close();
       await sim.close();
@@ -142,8 +139,7 @@ describe('identity and discovery under garbled bytes', () => {
       buses: [{ name: 'main', port: 'sim://garbled', bus: { replyTimeoutMs: 40, retries: 1, backoffAfterFailures: 100 } }],
       // Capacity, unit and fluid are polled too: a garbled poll reply must not change them.
       poll: { parameters: ['fMeasure', 'capacity', 'capacityUnit', 'fluidName'], intervalMs: 60 },
-      simulator: () => sim.connect(),
-    });
+    }, { simulator: () => sim.connect() });
     cleanup.push(async () => {
       await gw.close();
       await sim.close();
@@ -183,9 +179,8 @@ describe('identity and discovery under garbled bytes', () => {
     const gw = new MasterGateway({
       buses: [{ name: 'main', port: 'sim://status', bus: { replyTimeoutMs: 40, retries: 1 } }],
       poll: { parameters: ['fMeasure'], intervalMs: 50 },
-      simulator: () => sim.connect(),
       identityRetryMs: 100,
-    });
+    }, { simulator: () => sim.connect() });
     cleanup.push(async () => {
       await gw.close();
       await sim.close();
@@ -205,10 +200,8 @@ describe('identity and discovery under garbled bytes', () => {
     const gw = new MasterGateway({
       buses: [{ name: 'main', port: 'sim://', bus: { replyTimeoutMs: 100 } }],
       poll: { parameters: ['fMeasure'], intervalMs: 50 },
-      simulator: () => sim.connect(),
       identityRetryMs: 100,
-      sink,
-    });
+    }, { simulator: () => sim.connect(), sink });
     cleanup.push(async () => {
       await gw.close();
       await sim.close();

@@ -3,23 +3,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../simulator/index.js';
 import { serveTcp, type TcpServer } from '../../simulator/cli.js';
 import { requestParams } from '../../src/codec/index.js';
-import { MasterGateway, MemorySink, type MasterOptions } from '../../src/gateway/index.js';
+import { MasterGateway, MemorySink, type MasterOptionsInput } from '../../src/gateway/index.js';
 import { simulatorFactory } from '../../src/sim.js';
 import { type GatewayError } from '../../src/shared/index.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const running: { gw: MasterGateway; sims: ReturnType<typeof simulatorFactory> }[] = [];
 
-async function start(port = 'sim://?nodes=3,5,7', extra: Partial<MasterOptions> = {}) {
+async function start(port = 'sim://?nodes=3,5,7', extra: Partial<MasterOptionsInput> = {}) {
   const sims = simulatorFactory();
   const sink = new MemorySink(10_000);
   const gw = new MasterGateway({
     buses: [{ name: 'main', port, bus: { replyTimeoutMs: 200 } }],
     poll: { parameters: ['fMeasure', 'fSetpoint', 'measure', 'setpoint', 'valveOutput', 'alarmInfo'], intervalMs: 100 },
-    simulator: sims,
-    sink,
     ...extra,
-  });
+  }, { simulator: sims, sink });
   running.push({ gw, sims });
   await gw.start();
   await gw.discover();
@@ -274,8 +272,7 @@ describe('a bus that stays down', () => {
       buses: [{ name: 'main', port: 'tcp://127.0.0.1:1' }],
       poll: { parameters: [], intervalMs: 1000 },
       reconnect: { initialDelayMs: 10, maxDelayMs: 20 },
-      logger,
-    });
+    }, { logger });
     await gw.start();
     await new Promise((r) => setTimeout(r, 400));
     const attempts = gw.buses()[0]!.transport;
@@ -308,10 +305,8 @@ describe('a bus that stays down', () => {
     const gw = new MasterGateway({
       buses: [{ name: 'main', port: 'sim://', bus: { replyTimeoutMs: 30, retries: 0 } }],
       poll: { parameters: ['fMeasure'], intervalMs: 100 },
-      simulator: () => port,
-      logger,
       discoveryRetryMs: 40,
-    });
+    }, { simulator: () => port, logger });
     try {
       await gw.start();
       await waitUntil(() => (gw.buses()[0]!.transactions.timeout ?? 0) >= 20 || undefined, { timeoutMs: 10_000 });
@@ -343,7 +338,7 @@ describe('a bus that stays down', () => {
     const sim = createSimulator({ nodes: [3] });
     let tcp: TcpServer | undefined = await serveTcp(sim, '127.0.0.1', 0);
     const port = tcp.port;
-    const gw = new MasterGateway({ buses: [{ name: 'main', port: `tcp://127.0.0.1:${port}` }], poll: { parameters: ['fMeasure'], intervalMs: 200 }, logger });
+    const gw = new MasterGateway({ buses: [{ name: 'main', port: `tcp://127.0.0.1:${port}` }], poll: { parameters: ['fMeasure'], intervalMs: 200 } }, { logger });
     try {
       await gw.start();
       await waitUntil(() => gw.instruments().find((i) => i.online), { timeoutMs: 5000 });
@@ -400,9 +395,7 @@ describe('setpoints when the capacity is not known', () => {
     const gw = new MasterGateway({
       buses: [{ name: 'main', port: 'sim://?nodes=3', bus: { replyTimeoutMs: 50, retries: 0 } }],
       poll: { parameters: [], intervalMs: 1000 },
-      simulator: factory,
-      sink,
-    });
+    }, { simulator: factory, sink });
     running.push({ gw, sims: Object.assign(() => sim.connect(), { simulators: new Map([['x', sim]]) }) });
     await gw.start();
     await gw.discover();

@@ -23,10 +23,7 @@ describe('master mode: refused writes', () => {
     const gw = new MasterGateway({
       buses: [{ name: 'main', port: 'sim://?nodes=3', bus: { replyTimeoutMs: 200 } }],
       poll: { parameters: [], intervalMs: 1000 },
-      simulator: sims,
-      sink: new MemorySink(1000),
-      logger: recordingLogger(lines),
-    });
+    }, { simulator: sims, sink: new MemorySink(1000), logger: recordingLogger(lines) });
     try {
       await gw.start();
       await gw.discover();

@@ -1,6 +1,6 @@
-import { BusError, type ParamClient, type ParamResult, type ReadOptions } from '../bus/index.js';
-import type { ParamDef } from '../params/index.js';
-import { jsonValue } from './views.js';
+import { BusError, type ParamClient, type ParamResult, type ReadOptions } from '../../bus/index.js';
+import type { ParamDef } from '../../params/index.js';
+import { jsonValue } from '../views.js';
 
 /** A parameter value as identity and discovery keep it (byte arrays as hex). */
 export type PlainValue = number | string;
