@@ -23,7 +23,7 @@ export interface BusHandle {
   /** Names the parameters of every transaction for the log, with the same decoder the bridge uses. */
   readonly pairer: Pairer;
   localNode?: number;
-  discovery?: Promise<number[]>;
+  discovery?: Promise<number[]> | undefined;
   discovered: boolean;
   /** Discovery finds nobody at node 128 (port open, instrument off). */
   readonly silence: OngoingProblem;

@@ -29,9 +29,9 @@ export interface Instrument {
   readonly suspect: Map<IdentityField, PlainValue>;
   /** Why the last read of an identity field gave nothing confirmed (its last read's error), until it is confirmed. */
   readonly unread: Map<IdentityField, string>;
-  confirming?: Promise<void>;
+  confirming?: Promise<void> | undefined;
   /** Confirmed values dropped because a write made them doubtful (`forget`), until they are confirmed again: what they were. */
-  forgotten?: InstrumentIdentity;
+  forgotten?: InstrumentIdentity | undefined;
   online: boolean;
   /** What the last `instrument` event said (none yet: neither). */
   announced?: 'online' | 'offline';
