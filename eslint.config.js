@@ -19,10 +19,12 @@ const LAYERS = {
 };
 const FOLDERS = Object.keys(LAYERS);
 
-function layerRule(folder, allowed, prefix) {
+function layerRule(folder, allowed, prefix, depth = 1) {
   const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
+  // depth 1: a file of the folder itself; 2: a file in a subfolder of it (e.g. gateway/bridge/).
+  const up = '../'.repeat(depth);
   return {
-    files: [`${prefix}/**/*.ts`],
+    files: depth === 1 ? [`${prefix}/*.ts`] : [`${prefix}/*/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -33,7 +35,7 @@ function layerRule(folder, allowed, prefix) {
               message: `${prefix} may not import ${f}: see the layer diagram in README.md (Design).`,
             })),
             {
-              group: ['../*/*', '!../*/index.js', '../../*'],
+              group: [`${up}*/*`, `!${up}*/index.js`, `${up}../*`],
               message: 'Import another folder only through its index.js.',
             },
             { group: ['**/simulator/**', '**/simulator'], message: 'Only the composition root and tests may use the simulator.' },
@@ -56,7 +58,7 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
-  ...Object.entries(LAYERS).map(([folder, allowed]) => layerRule(folder, allowed, `src/${folder}`)),
+  ...Object.entries(LAYERS).flatMap(([folder, allowed]) => [layerRule(folder, allowed, `src/${folder}`), layerRule(folder, allowed, `src/${folder}`, 2)]),
   {
     // The simulator stands apart from the gateway so that it cannot share a bug with it.
     files: ['simulator/**/*.ts'],
