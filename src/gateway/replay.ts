@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Protocol } from '../codec/index.js';
 import { CaptureDecoder, parseSocatCapture, readCaptureInput, type CaptureSummary, type SocatProblem, type Transaction } from '../observe/index.js';
-import { deterministicId, loggedFromObserved } from './observed.js';
+import { deterministicId, loggedFromObserved } from './bridge/index.js';
 import type { TransactionSink } from './sink.js';
 
 export interface ReplayProgress {

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { formatSocatRecord, type Direction } from '../observe/index.js';
+import { formatSocatRecord, type Direction } from '../../observe/index.js';
 
 export interface CaptureWriterOptions {
   /** Write what has accumulated this often, ms. Default 250. */
