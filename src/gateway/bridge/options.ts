@@ -63,16 +63,20 @@ export interface BridgeDeps {
 export function resolveBridgeOptions(input: BridgeOptionsInput): BridgeOptions {
   const options = Value.Default(BridgeSchema, structuredClone(input)) as BridgeOptions;
   const first = [...Value.Errors(BridgeSchema, options)][0];
-  if (first) {
-    const option = first.instancePath.replace(/^\//, '') || Object.keys(first.params ?? {}).join(',');
-    const schema = (BridgeSchema.properties as Record<string, { minimum?: number; maximum?: number; description?: string } | undefined>)[option.split('/')[0] ?? ''];
-    const range = schema?.minimum !== undefined && schema.maximum !== undefined ? { min: schema.minimum, max: schema.maximum } : {};
-    const value = option ? (options as Record<string, unknown>)[option] : undefined;
-    throw new GatewayError(
-      'BRIDGE_BAD_OPTION',
-      `bridge option ${option || '(top level)'} ${first.message}${'min' in range ? ` (${range.min}..${range.max})` : ''}, got ${JSON.stringify(value) ?? 'nothing'}${schema?.description ? `: ${schema.description}` : ''}`,
-      { option, ...range, value },
-    );
+  if (!first) return options;
+  const option = first.instancePath.replace(/^\//, '').split('/')[0] ?? '';
+  const properties = BridgeSchema.properties as Record<string, { minimum?: number; maximum?: number; enum?: readonly unknown[]; description?: string } | undefined>;
+  const schema = properties[option];
+  const value = (options as Record<string, unknown>)[option];
+  if (!schema) {
+    throw new GatewayError('BRIDGE_BAD_OPTION', `${JSON.stringify(option)} is not an option of bridge mode; known: ${Object.keys(properties).join(', ')}`, { option, known: Object.keys(properties) });
   }
-  return options;
+  const range = schema.minimum !== undefined && schema.maximum !== undefined ? { min: schema.minimum, max: schema.maximum } : {};
+  const allowed = schema.enum ? { allowed: [...schema.enum] } : {};
+  const what = 'min' in range ? ` (${range.min}..${range.max})` : schema.enum ? ` (${schema.enum.join(' or ')})` : '';
+  throw new GatewayError(
+    'BRIDGE_BAD_OPTION',
+    `bridge option ${option} ${first.message}${what}, got ${JSON.stringify(value) ?? 'nothing'}${schema.description ? `: ${schema.description}` : ''}`,
+    { option, ...range, ...allowed, value },
+  );
 }
