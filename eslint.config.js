@@ -30,12 +30,12 @@ const SILENT_DROPS = [
   ...EMPTY_FN('CallExpression[callee.property.name="then"] > .arguments:nth-child(2)').map((selector) => ({ selector, message: SILENT_MESSAGE })),
 ];
 
-/** `nested`: the rule for the files of a folder's subfolders (src/gateway/master/...), one level further from the others. */
-function layerRule(folder, allowed, prefix, nested = false) {
+function layerRule(folder, allowed, prefix, depth = 1) {
   const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
-  const up = nested ? '../../' : '../';
+  // depth 1: a file of the folder itself; 2: a file in a subfolder of it (e.g. gateway/bridge/).
+  const up = '../'.repeat(depth);
   return {
-    files: nested ? [`${prefix}/*/**/*.ts`] : [`${prefix}/**/*.ts`],
+    files: depth === 1 ? [`${prefix}/*.ts`] : [`${prefix}/*/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -69,14 +69,11 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
-  ...Object.entries(LAYERS).map(([folder, allowed]) => layerRule(folder, allowed, `src/${folder}`)),
-  ...Object.entries(LAYERS).map(([folder, allowed]) => layerRule(folder, allowed, `src/${folder}`, true)),
+  ...Object.entries(LAYERS).flatMap(([folder, allowed]) => [layerRule(folder, allowed, `src/${folder}`), layerRule(folder, allowed, `src/${folder}`, 2)]),
   {
     // No silent drops: a caught error is logged at debug level (shared's `dropped(log, what)`) or
     // the empty handler carries a comment saying why nothing can be said.
     files: ['src/**/*.ts', 'simulator/**/*.ts'],
-    // TODO(issue 9): the master/bridge split removes this exemption
-    ignores: ['src/gateway/master.ts', 'src/gateway/bridge.ts', 'src/gateway/tap.ts', 'src/gateway/observed.ts', 'src/main.ts'],
     rules: {
       'no-empty': ['error', { allowEmptyCatch: false }],
       'no-restricted-syntax': ['error', ...SILENT_DROPS],

@@ -1,11 +1,13 @@
 /** Public surface of the configuration layer (other folders import only this file). */
 export {
+  type BridgeConfig,
   type BusConfig,
   type Config,
   type InstrumentConfig,
   type LogLevel,
   type Mode,
   type PollConfig,
+  BridgeSchema,
   ConfigSchema,
   DEFAULT_BUS_NAME,
   DEFAULT_POLL_INTERVAL_MS,

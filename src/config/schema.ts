@@ -192,6 +192,30 @@ export const BridgeSchema = Type.Object(
       default: null,
       description: 'write every burst to this file in socat -x -v format (readable by flowbus decode and flowbus replay); null writes none',
     }),
+    maxUnwrittenBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 16 * 1024 * 1024,
+      default: 64 * 1024,
+      description: 'bytes handed to one side and not yet taken by it, beyond which further bytes to it are dropped (counted), bytes',
+    }),
+    maxDecodeBacklogBytes: Type.Integer({
+      minimum: 4096,
+      maximum: 64 * 1024 * 1024,
+      default: 1024 * 1024,
+      description: 'bytes per direction waiting to be decoded beyond which bytes are forwarded but not decoded (counted), bytes',
+    }),
+    maxBurstBytes: Type.Integer({ minimum: 64, maximum: 65_536, default: 4096, description: 'longest burst; a longer run without silence is cut here, bytes' }),
+    maxEvents: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'link events kept for GET /bus' }),
+    recentTransactions: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'transactions kept in memory for GET /transactions' }),
+    reconnectInitialMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'first wait before reopening a lost side, ms; doubles per failed attempt' }),
+    reconnectMaxMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'longest wait between attempts to reopen a lost side, ms' }),
+    captureFlushMs: Type.Integer({ minimum: 10, maximum: 10_000, default: 250, description: 'how often the capture file is written, ms' }),
+    captureMaxPendingBytes: Type.Integer({
+      minimum: 64 * 1024,
+      maximum: 256 * 1024 * 1024,
+      default: 8 * 1024 * 1024,
+      description: 'capture text waiting for the disk beyond which records are dropped (counted), bytes',
+    }),
   },
   { additionalProperties: false, description: 'passive bridge: forward every byte between the two ports, decode and log the traffic' },
 );
@@ -225,6 +249,6 @@ export type BusConfig = Config['buses'][number];
 export type InstrumentConfig = Config['instruments'][number];
 export type PollConfig = Config['poll'];
 export type Mode = Config['mode'];
-export type BridgeConfig = NonNullable<Config['bridge']>;
+export type BridgeConfig = Static<typeof BridgeSchema>;
 export type StoreConfig = Config['store'];
 export type LogLevel = Config['log']['level'];

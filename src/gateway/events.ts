@@ -54,6 +54,8 @@ export type BusEventKind = 'state' | 'node-backoff' | 'node-recovered';
 export interface BusEvent {
   readonly bus: string;
   readonly kind: BusEventKind;
+  /** Bridge mode: which side's transport (a bridge's bus has two). Absent in master mode. */
+  readonly side?: BridgeSide;
   /** `state`: the transport's state (opening, open, waiting, closed) and how often it reconnected. */
   readonly state?: string;
   readonly reconnects?: number;

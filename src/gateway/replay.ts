@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Protocol } from '../codec/index.js';
 import { dropped, silentLogger, type Logger } from '../shared/index.js';
 import { CaptureDecoder, parseSocatCapture, readCaptureInput, type CaptureSummary, type SocatProblem, type Transaction } from '../observe/index.js';
-import { deterministicId, loggedFromObserved } from './observed.js';
+import { deterministicId, loggedFromObserved } from './bridge/index.js';
 import type { TransactionSink } from './sink.js';
 
 export interface ReplayProgress {

@@ -123,6 +123,8 @@ export const INTERNAL_ERROR_CODES = [
   'GATEWAY_INTERNAL',
   /** A master or bridge option outside its range (the config file's checks come first). Start-up. */
   'GATEWAY_BAD_OPTION',
+  /** A bridge option outside its range (the config file's checks come first). Start-up. */
+  'BRIDGE_BAD_OPTION',
   // params
   /** parameters.json breaks its own rules. Load time. */
   'PARAM_DB_INVALID',

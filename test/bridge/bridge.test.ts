@@ -44,8 +44,8 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
     inst = await simOnPty(sim, instPath, simRecord);
     masterPair = await ptyPair(masterPath, bridgeMasterPath);
     bridge = new BridgeGateway(
-      { instrumentPort: instPath, masterPort: bridgeMasterPath, name: 'tap', replyTimeoutMs: 400, masterSilenceMs: 300, burstGapMs: 2, capture: capturePath },
-      { sink, logger, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } },
+      { instrumentPort: instPath, masterPort: bridgeMasterPath, name: 'tap', replyTimeoutMs: 400, masterSilenceMs: 300, burstGapMs: 2, capture: capturePath, reconnectInitialMs: 50, reconnectMaxMs: 200 },
+      { sink, logger },
     );
     await bridge.start();
     transport = new RecordingTransport(masterPath, serialOpener(masterPath, 38400), { initialDelayMs: 50, maxDelayMs: 200 });

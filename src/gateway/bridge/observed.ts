@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { newId, uuidV7 } from '../shared/index.js';
-import type { ObservedParam, Transaction } from '../observe/index.js';
-import type { LoggedTransaction } from './sink.js';
+import { newId, uuidV7 } from '../../shared/index.js';
+import type { ObservedParam, Transaction } from '../../observe/index.js';
+import type { LoggedTransaction } from '../sink.js';
 
 /**
  * A transaction seen on the wire (live bridge or replayed capture) as the transaction

@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { formatSocatRecord, type Direction } from '../observe/index.js';
-import { errorLine, type Logger } from '../shared/index.js';
+import { formatSocatRecord, type Direction } from '../../observe/index.js';
+import { errorLine, type Logger } from '../../shared/index.js';
 
 export interface CaptureWriterOptions {
   /** Write what has accumulated this often, ms. Default 250. */

@@ -1,6 +1,6 @@
 import { InterByteTimeoutParser } from '@serialport/parser-inter-byte-timeout';
-import { createDeframer, type DiscardReason, type Protocol } from '../codec/index.js';
-import { Pairer, TimedDeframer, type Direction, type ObservedEvent, type Transaction } from '../observe/index.js';
+import { createDeframer, type DiscardReason, type Protocol } from '../../codec/index.js';
+import { Pairer, TimedDeframer, type Direction, type ObservedEvent, type Transaction } from '../../observe/index.js';
 
 export interface TapOptions {
   readonly protocol: Protocol;

@@ -1,0 +1,77 @@
+import type { Direction } from '../../observe/index.js';
+import type { Transport } from '../../transport/index.js';
+import { LatencyHistogram } from './latency.js';
+
+/** What happened to the bytes of one direction on the forwarding path. */
+export interface ForwardCounters {
+  /** Bytes read from the source side. */
+  bytes: number;
+  /** Bytes the destination side has taken. */
+  forwarded: number;
+  droppedNoPeer: number;
+  droppedOverflow: number;
+  droppedWriteFailed: number;
+  /** Bytes handed to the destination and not yet taken by it. */
+  unwritten: number;
+}
+
+/** Where a copy of every chunk goes after it was handed on: the decoder. It must only queue. */
+export interface ChunkObserver {
+  push(direction: Direction, bytes: Uint8Array, time: number): void;
+}
+
+/**
+ * The hot path of the bridge: one chunk read on one side goes to the other side at once,
+ * unchanged. Nothing here waits, and nothing that fails afterwards (decoding, logging, the
+ * store, events, HTTP) can reach it: the decoder only gets the chunk queued, and nothing
+ * here emits an event or logs.
+ */
+export class Forwarder {
+  readonly counters: Record<Direction, ForwardCounters> = {
+    '>': { bytes: 0, forwarded: 0, droppedNoPeer: 0, droppedOverflow: 0, droppedWriteFailed: 0, unwritten: 0 },
+    '<': { bytes: 0, forwarded: 0, droppedNoPeer: 0, droppedOverflow: 0, droppedWriteFailed: 0, unwritten: 0 },
+  };
+  /** Read on one side until the other side has taken it. */
+  readonly latency = new LatencyHistogram();
+  /** When the master last sent a byte (ms since the epoch). */
+  lastMasterAt: number | undefined;
+
+  constructor(
+    private readonly maxUnwritten: number,
+    private readonly observer: ChunkObserver,
+  ) {}
+
+  /** Forwards a chunk read in `direction` to `peer`, then queues a copy for the decoder. */
+  forward(direction: Direction, chunk: Uint8Array, peer: Transport): void {
+    const t0 = performance.now();
+    const fwd = this.counters[direction];
+    const n = chunk.length;
+    fwd.bytes += n;
+    if (peer.state !== 'open') {
+      fwd.droppedNoPeer += n;
+    } else if (fwd.unwritten + n > this.maxUnwritten) {
+      fwd.droppedOverflow += n;
+    } else {
+      fwd.unwritten += n;
+      peer.write(chunk).then(
+        () => {
+          fwd.unwritten -= n;
+          fwd.forwarded += n;
+          this.latency.add((performance.now() - t0) * 1000);
+        },
+        () => {
+          // Counted, not logged: the side's transport reports why it failed (a link event).
+          fwd.unwritten -= n;
+          fwd.droppedWriteFailed += n;
+        },
+      );
+    }
+    if (direction === '>') this.lastMasterAt = Date.now();
+    try {
+      this.observer.push(direction, chunk, Math.round((performance.timeOrigin + t0) * 1000));
+    } catch {
+      // The decoder only queues; should it ever throw, forwarding is already done (and the
+      // decoder reports its own failures through its onError).
+    }
+  }
+}
