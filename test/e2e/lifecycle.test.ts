@@ -6,7 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config/index.js';
 import { startGateway } from '../../src/main.js';
 import { GatewayError, silentLogger } from '../../src/shared/index.js';
+import { createConnection } from 'mysql2/promise';
 import { waitUntil } from '../helpers/wait.js';
+import { freshTarget, mysqlRuns } from '../store/helpers.js';
+import { startProxy } from '../store/proxy.js';
 
 /** The kinds of handle the process holds (TCP servers and sockets, timers, worker threads, ...), counted. */
 function resources(): Record<string, number> {
@@ -71,4 +74,47 @@ describe('the gateway as components', () => {
     expect(g.lifecycle.states().every((s) => s.state === 'closed')).toBe(true);
     expect(g.store.status().state).toBe('closed');
   });
+});
+
+describe.runIf(await mysqlRuns())('the store as a consumer of the gateway events', () => {
+  it('every transaction reaches the log through the events, and a database outage is a store event', async () => {
+    const target = await freshTarget('mysql');
+    const u = new URL(target.url);
+    const proxy = await startProxy(u.hostname, Number(u.port || 3306));
+    u.hostname = '127.0.0.1';
+    u.port = String(proxy.port);
+    const cfg = config(0);
+    const g = await startGateway(
+      { ...cfg, store: { ...cfg.store, url: u.toString(), spoolDir: join(target.dir, 'spool'), batchMs: 50 } },
+      silentLogger,
+      { storeOptions: { writeTimeoutMs: 500, connectTimeoutMs: 500, retryMinMs: 50, retryMaxMs: 200 } },
+    );
+    const states: string[] = [];
+    const transactions: string[] = [];
+    g.events.on('store', (e) => void states.push(`${e.previous}->${e.state}`));
+    g.events.on('transaction', (t) => void transactions.push(t.id));
+    try {
+      await waitUntil(() => transactions.length >= 5, { timeoutMs: 10_000, what: 'polls' });
+      proxy.cut();
+      await waitUntil(() => states.includes('healthy->spooling'), { timeoutMs: 10_000, what: 'the store event for the outage' });
+      proxy.restore();
+      await waitUntil(() => states.at(-1) === 'recovering->healthy', { timeoutMs: 15_000, what: 'the store event for the recovery' });
+    } finally {
+      await g.close();
+      await proxy.close();
+    }
+    // Every transaction the gateway emitted until it closed is in the database, once.
+    const t = new URL(target.url);
+    const c = await createConnection({ host: t.hostname, port: Number(t.port || 3306), user: decodeURIComponent(t.username), password: decodeURIComponent(t.password), database: t.pathname.slice(1) });
+    try {
+      const [rows] = await c.query('SELECT id FROM transactions');
+      const logged = new Set((rows as { id: string }[]).map((r) => r.id));
+      expect(transactions.length).toBeGreaterThan(5);
+      expect(transactions.filter((id) => !logged.has(id))).toEqual([]);
+      expect(logged.size).toBe(new Set(transactions).size);
+    } finally {
+      await c.end();
+      await target.cleanup();
+    }
+  }, 60_000);
 });
