@@ -9,6 +9,7 @@ import { defineConfig } from 'vitest/config';
 export const E2E: readonly string[] = [
   'test/e2e/',
   'test/store/crash.test.ts',
+  'test/store/dropped.test.ts',
   'test/store/literals.test.ts',
   'test/store/lock.test.ts',
   'test/store/loss.test.ts',
@@ -18,6 +19,7 @@ export const E2E: readonly string[] = [
   'test/api/error-shape.test.ts',
   'test/api/history-times.test.ts',
   'test/bridge/bridge.test.ts',
+  'test/bridge/events.test.ts',
   'test/gateway/master.test.ts',
   'test/observe/cli.test.ts',
   'test/observe/socat.test.ts',

@@ -18,16 +18,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { type TransactionRecord } from '../src/bus/index.js';
-import { configFrom } from '../src/config/index.js';
-import { MasterGateway } from '../src/gateway/index.js';
-import { createLogger } from '../src/logging.js';
-import { startGateway } from '../src/main.js';
+import { startBenchGateway } from './gateway.js';
 import { resolveParam } from '../src/params/index.js';
 
 const BAUD = 38400;
 const TURNAROUND_MS = 2;
 const NODES = [3, 5, 7, 9];
-const PORT = `sim://?nodes=${NODES.join(',')}&baud=${BAUD}&turnaround=${TURNAROUND_MS}`;
 const POLL_MS = 500;
 const CLIENTS = 50;
 const CACHED_S = 5;
@@ -101,27 +97,9 @@ parentPort.on('message', async (job) => {
 
 // ------------------------------------------------------------------ the gateway
 
-const config = configFrom({
-  buses: [{ port: PORT }],
-  poll: { intervalMs: POLL_MS },
-  http: { host: '127.0.0.1', port: 0 },
-  log: { level: 'silent' },
-});
-const tStart = performance.now();
-const gateway = await startGateway(config, createLogger(config.log.level, 'json'));
-if (!(gateway.service instanceof MasterGateway)) throw new Error('expected master mode');
-const service = gateway.service;
+const { gateway, service, url, discoveryS, startedAt: tStart, port: PORT, pollParameters } = await startBenchGateway({ nodes: NODES, pollMs: POLL_MS, baud: BAUD, turnaroundMs: TURNAROUND_MS });
 const { bus, client } = service.bus();
-const url = new URL(gateway.url);
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-for (;;) {
-  const list = service.instruments();
-  if (list.length === NODES.length && list.every((i) => i.online && i.identity.serial !== undefined)) break;
-  if (performance.now() - tStart > 20_000) throw new Error(`discovery did not find ${NODES.length} instruments: ${JSON.stringify(list.map((i) => i.id))}`);
-  await sleep(50);
-}
-const discoveryS = (performance.now() - tStart) / 1000;
 
 /** Bus transaction records while a phase runs. */
 let records: TransactionRecord[] = [];
@@ -226,7 +204,7 @@ const f = (x: number, d = 0) => x.toLocaleString('en-US', { minimumFractionDigit
 const ms = (x: number) => `${f(x, 1)} ms`;
 const totalS = (performance.now() - tStart) / 1000;
 console.log(
-  `HTTP benchmark: gateway in process on ${url.host}, bus ${PORT}, poll ${POLL_MS} ms x ${config.poll.parameters.length} parameters, ${CLIENTS} keep-alive clients in a worker thread, node ${process.version}; discovery ${f(discoveryS, 1)} s, whole run ${f(totalS, 0)} s`,
+  `HTTP benchmark: gateway in process on ${url.host}, bus ${PORT}, poll ${POLL_MS} ms x ${pollParameters} parameters, ${CLIENTS} keep-alive clients in a worker thread, node ${process.version}; discovery ${f(discoveryS, 1)} s, whole run ${f(totalS, 0)} s`,
 );
 console.log('| measurement | result |');
 console.log('|---|---:|');

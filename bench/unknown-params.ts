@@ -21,15 +21,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import { type TransactionRecord } from '../src/bus/index.js';
-import { configFrom } from '../src/config/index.js';
-import { MasterGateway } from '../src/gateway/index.js';
-import { createLogger } from '../src/logging.js';
-import { startGateway } from '../src/main.js';
+import { startBenchGateway } from './gateway.js';
 
 const BAUD = 38400;
 const TURNAROUND_MS = 2;
 const NODES = [3, 5, 7, 9];
-const PORT = `sim://?nodes=${NODES.join(',')}&baud=${BAUD}&turnaround=${TURNAROUND_MS}`;
 const POLL_MS = 500;
 const CLIENTS = 50;
 const PHASE_S = Number(process.env.PHASE_S ?? 10);
@@ -108,27 +104,8 @@ parentPort.on('message', async (job) => {
 
 // ------------------------------------------------------------------ the gateway
 
-const config = configFrom({
-  buses: [{ port: PORT }],
-  poll: { intervalMs: POLL_MS },
-  http: { host: '127.0.0.1', port: 0 },
-  log: { level: 'silent' },
-});
-const tStart = performance.now();
-const gateway = await startGateway(config, createLogger(config.log.level, 'json'));
-if (!(gateway.service instanceof MasterGateway)) throw new Error('expected master mode');
-const service = gateway.service;
+const { gateway, service, url, discoveryS, port: PORT, pollParameters } = await startBenchGateway({ nodes: NODES, pollMs: POLL_MS, baud: BAUD, turnaroundMs: TURNAROUND_MS });
 const { bus } = service.bus();
-const url = new URL(gateway.url);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-for (;;) {
-  const list = service.instruments();
-  if (list.length === NODES.length && list.every((i) => i.online && i.identity.serial !== undefined)) break;
-  if (performance.now() - tStart > 20_000) throw new Error(`discovery did not find ${NODES.length} instruments: ${JSON.stringify(list.map((i) => i.id))}`);
-  await sleep(50);
-}
-const discoveryS = (performance.now() - tStart) / 1000;
 
 let records: TransactionRecord[] = [];
 bus.on('transaction', (r) => records.push(r));
@@ -175,7 +152,7 @@ const f = (x: number, d = 0) => x.toLocaleString('en-US', { minimumFractionDigit
 const pct = (sorted: Float64Array, q: number) => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number) : NaN);
 const idle = phases[0]!;
 console.log(
-  `Unknown-name benchmark: gateway in process on ${url.host}, bus ${PORT}, poll ${POLL_MS} ms x ${config.poll.parameters.length} parameters on ${NODES.length} instruments, clients in a worker thread, /healthz every ${PROBE_MS} ms, ${PHASE_S} s per run, node ${process.version}; discovery ${f(discoveryS, 1)} s`,
+  `Unknown-name benchmark: gateway in process on ${url.host}, bus ${PORT}, poll ${POLL_MS} ms x ${pollParameters} parameters on ${NODES.length} instruments, clients in a worker thread, /healthz every ${PROBE_MS} ms, ${PHASE_S} s per run, node ${process.version}; discovery ${f(discoveryS, 1)} s`,
 );
 console.log('| run | requests/s (statuses) | polls/s ok (failed) | ratio to idle | /healthz p50 / p99 (failed) |');
 console.log('|---|---:|---:|---:|---:|');

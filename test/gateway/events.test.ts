@@ -12,18 +12,8 @@ import {
   type MasterOptionsInput,
 } from '../../src/gateway/index.js';
 import type { Logger } from '../../src/shared/index.js';
+import { recordingLogger, type Line } from '../helpers/logger.js';
 
-interface Line {
-  readonly level: string;
-  readonly obj: Record<string, unknown>;
-  readonly msg: string | undefined;
-}
-
-function recordingLogger(lines: Line[], bindings: Record<string, unknown> = {}): Logger {
-  const at = (level: string) => (obj: object | string, msg?: string) =>
-    lines.push(typeof obj === 'string' ? { level, obj: bindings, msg: obj } : { level, obj: { ...bindings, ...obj }, msg });
-  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (b) => recordingLogger(lines, { ...bindings, ...b }) };
-}
 
 const NAMES: GatewayEventName[] = ['transaction', 'values', 'instrument', 'bus', 'store', 'bridge', 'write'];
 

@@ -1,20 +1,9 @@
 /** A refused write is logged by the service once per client host and code, then counted: a client with the token cannot flood the log either. */
 import { describe, expect, it } from 'vitest';
 import { MasterGateway, MemorySink } from '../../src/gateway/index.js';
-import type { Logger } from '../../src/shared/index.js';
+import { recordingLogger, type Line } from '../helpers/logger.js';
 import { simulatorFactory } from '../../src/sim.js';
 
-interface Line {
-  readonly level: string;
-  readonly obj: Record<string, unknown>;
-  readonly msg: string | undefined;
-}
-
-function recordingLogger(lines: Line[], bindings: Record<string, unknown> = {}): Logger {
-  const at = (level: string) => (obj: object | string, msg?: string) =>
-    lines.push(typeof obj === 'string' ? { level, obj: bindings, msg: obj } : { level, obj: { ...bindings, ...obj }, msg });
-  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (b) => recordingLogger(lines, { ...bindings, ...b }) };
-}
 
 describe('master mode: refused writes', () => {
   it('logs the first refusal of a host and code in full, counts the rest, and writes accepted ones one by one', async () => {
