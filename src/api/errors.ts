@@ -146,6 +146,10 @@ function clientMessage(err: GatewayError): string {
 
 /** Makes details safe for JSON (byte arrays as hex, bigints as text). */
 function jsonSafe(details: Record<string, unknown>): Record<string, unknown> {
+  // Most details are plain JSON already (a refused name, a range): sent as they are. Only those
+  // holding bytes, bigints or objects that are not plain are copied, with bytes as hex and bigints
+  // as text, and what JSON cannot hold left out as JSON.stringify would.
+  if (plainJson(details, 0)) return details;
   return JSON.parse(
     JSON.stringify(details, (_k, v: unknown) => {
       if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
@@ -153,6 +157,16 @@ function jsonSafe(details: Record<string, unknown>): Record<string, unknown> {
       return v;
     }),
   ) as Record<string, unknown>;
+}
+
+/** Strings, finite numbers, booleans, null, and arrays and plain objects of them, a few levels deep. */
+function plainJson(v: unknown, depth: number): boolean {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v !== 'object' || depth > 4) return false;
+  if (Array.isArray(v)) return v.length <= 1_000 && v.every((x) => plainJson(x, depth + 1));
+  if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+  return Object.values(v).every((x) => x !== undefined && plainJson(x, depth + 1));
 }
 
 /** The HTTP answer for a GatewayError, or undefined when its code is an internal one (not answered by code). */
