@@ -8,16 +8,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../simulator/index.js';
 import { Bus, ParamClient, type TransactionRecord } from '../../src/bus/index.js';
-import { BridgeGateway, IDENTITY_PARAMS, MemorySink, type LoggedTransaction } from '../../src/gateway/index.js';
+import { BridgeGateway, IDENTITY_PARAMS, MemorySink } from '../../src/gateway/index.js';
 import { decodeCapture } from '../../src/observe/index.js';
 import { paramByDde, resolveParam, type ParamDef } from '../../src/params/index.js';
-import { toHex } from '../../src/shared/index.js';
 import { serialOpener } from '../../src/transport/index.js';
 import { SOCAT } from '../helpers/socat.js';
 import { waitUntil } from '../helpers/wait.js';
-import { ptyPair, recordingLogger, RecordingTransport, sha256, simOnPty, sleep, total, type PtyPair, type SimOnPty } from './helpers.js';
+import { expectPairedLikeTheMaster, expectStreamsIdentical, loggedAll, ptyPair, recordingLogger, RecordingTransport, simOnPty, sleep, total, type PtyPair, type SimOnPty } from './helpers.js';
 
-const hex = (b: Uint8Array | undefined): string => (b ? toHex(b) : '-');
 const IDENTITY: ParamDef[] = IDENTITY_PARAMS.map(([, dde]) => paramByDde(dde) as ParamDef);
 const POLL = ['measure', 'setpoint', 'fMeasure', 'valveOutput', 'temperature', 'fluidName'].map((k) => resolveParam(k));
 
@@ -66,30 +64,6 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Waits until each side has received all the other sent, then compares SHA-256 of both streams. */
-  async function streamsIdentical(): Promise<void> {
-    await waitUntil(() => total(simRecord.received) === total(transport.sent) && total(transport.received) === total(simRecord.sent), { timeoutMs: 5000, what: 'every byte delivered' });
-    expect(sha256(simRecord.received)).toBe(sha256(transport.sent));
-    expect(sha256(transport.received)).toBe(sha256(simRecord.sent));
-  }
-
-  /** Waits until the bridge has logged a transaction for every master transaction that got a reply. */
-  async function loggedAll(): Promise<LoggedTransaction[]> {
-    const answered = masterLog.filter((r) => r.replyBytes);
-    await waitUntil(() => sink.list({ limit: 100_000 }).filter((t) => t.replyBytes).length >= answered.length || undefined, { timeoutMs: 5000, what: 'every transaction logged' });
-    return sink.list({ limit: 100_000 }).reverse();
-  }
-
-  function expectPairedLikeTheMaster(rows: readonly LoggedTransaction[], from = 0): void {
-    const ours = masterLog.slice(from).filter((r) => r.replyBytes);
-    const byRequest = new Map(rows.map((t) => [`${hex(t.requestBytes)}|${hex(t.replyBytes)}`, t]));
-    for (const r of ours) {
-      const seen = byRequest.get(`${hex(r.requestBytes)}|${hex(r.replyBytes)}`);
-      expect(seen, `request ${hex(r.requestBytes)}`).toBeDefined();
-      expect(seen?.outcome).toBe(r.outcome);
-      expect([seen?.node, seen?.seq]).toEqual([r.node, r.seq]);
-    }
-  }
 
   it('forwards both streams byte for byte, and logs every transaction paired and with the simulator\'s values', async () => {
     const before = masterLog.length;
@@ -101,10 +75,10 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
     await client.write(5, [{ param: resolveParam('setpoint'), value: 16000 }]);
     await client.read(5, [resolveParam('setpoint')]);
     await client.write(3, [{ param: resolveParam('fluidsetIndex'), value: 8 }]).catch(() => undefined); // refused: status 6
-    await streamsIdentical();
-    const rows = await loggedAll();
+    await expectStreamsIdentical(simRecord, transport);
+    const rows = await loggedAll(masterLog, sink);
     expect(masterLog.slice(before).filter((r) => r.replyBytes).length).toBeGreaterThan(45);
-    expectPairedLikeTheMaster(rows, before);
+    expectPairedLikeTheMaster(masterLog, rows, before);
     expect(rows.filter((t) => ['orphan', 'undecodable', 'unanswered'].includes(t.outcome))).toEqual([]);
     expect(rows.every((t) => t.mode === 'bridge' && t.purpose === 'observed' && t.bus === 'tap')).toBe(true);
     expect(rows.some((t) => t.outcome === 'error-frame' && t.node === 9)).toBe(true);
@@ -155,9 +129,9 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
       await client.read(5, POLL);
       await Promise.all([client.read(3, POLL), (async () => void (await transport.write(junkToInstrument)))(), client.read(5, POLL)]);
     }
-    await streamsIdentical();
-    const rows = (await loggedAll()).slice(logged);
-    expectPairedLikeTheMaster(rows, before);
+    await expectStreamsIdentical(simRecord, transport);
+    const rows = (await loggedAll(masterLog, sink)).slice(logged);
+    expectPairedLikeTheMaster(masterLog, rows, before);
     expect(rows.filter((t) => t.outcome !== 'ok')).toEqual([]);
     const d1 = bridge.details().directions;
     expect(d1['>'].discards - d0['>'].discards).toBeGreaterThanOrEqual(5);
@@ -195,8 +169,8 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
     await waitUntil(() => bridge.ready() && transport.state === 'open', { timeoutMs: 10_000, what: 'both sides open again' });
     const from = masterLog.length;
     await waitUntil(async () => (await client.read(5, POLL, { retries: 0 })).every((r) => r.ok) || undefined, { timeoutMs: 10_000, what: 'reads through the bridge again' });
-    const rows = await loggedAll();
-    expectPairedLikeTheMaster(rows, masterLog.length - 1 > from ? masterLog.length - 1 : from);
+    const rows = await loggedAll(masterLog, sink);
+    expectPairedLikeTheMaster(masterLog, rows, masterLog.length - 1 > from ? masterLog.length - 1 : from);
 
     const events = bridge.details().events;
     for (const side of ['instrument', 'master'] as const) {

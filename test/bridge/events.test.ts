@@ -21,13 +21,11 @@ import {
   type LoggedTransaction,
 } from '../../src/gateway/index.js';
 import { paramByDde, resolveParam, type ParamDef } from '../../src/params/index.js';
-import { toHex } from '../../src/shared/index.js';
 import { serialOpener } from '../../src/transport/index.js';
 import { SOCAT } from '../helpers/socat.js';
 import { waitUntil } from '../helpers/wait.js';
-import { ptyPair, RecordingTransport, sha256, simOnPty, total, type PtyPair, type SimOnPty } from './helpers.js';
+import { expectPairedLikeTheMaster, expectStreamsIdentical, loggedAll, ptyPair, RecordingTransport, simOnPty, total, type PtyPair, type SimOnPty } from './helpers.js';
 
-const hex = (b: Uint8Array | undefined): string => (b ? toHex(b) : '-');
 const IDENTITY: ParamDef[] = IDENTITY_PARAMS.map(([, dde]) => paramByDde(dde) as ParamDef);
 const POLL = ['measure', 'setpoint', 'fMeasure', 'valveOutput', 'temperature', 'fluidName'].map((k) => resolveParam(k));
 const NAMES: GatewayEventName[] = ['transaction', 'values', 'instrument', 'bus', 'store', 'bridge', 'write'];
@@ -107,26 +105,6 @@ describe.skipIf(!SOCAT)('bridge mode events, with a listener that throws on ever
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function streamsIdentical(): Promise<void> {
-    await waitUntil(() => total(simRecord.received) === total(transport.sent) && total(transport.received) === total(simRecord.sent), { timeoutMs: 5000, what: 'every byte delivered' });
-    expect(sha256(simRecord.received)).toBe(sha256(transport.sent));
-    expect(sha256(transport.received)).toBe(sha256(simRecord.sent));
-  }
-
-  async function loggedAll(): Promise<LoggedTransaction[]> {
-    const answered = masterLog.filter((r) => r.replyBytes);
-    await waitUntil(() => sink.list({ limit: 100_000 }).filter((t) => t.replyBytes).length >= answered.length || undefined, { timeoutMs: 5000, what: 'every transaction logged' });
-    return sink.list({ limit: 100_000 }).reverse();
-  }
-
-  function expectPairedLikeTheMaster(rows: readonly LoggedTransaction[]): void {
-    const byRequest = new Map(rows.map((t) => [`${hex(t.requestBytes)}|${hex(t.replyBytes)}`, t]));
-    for (const r of masterLog.filter((x) => x.replyBytes)) {
-      const seen = byRequest.get(`${hex(r.requestBytes)}|${hex(r.replyBytes)}`);
-      expect(seen, `request ${hex(r.requestBytes)}`).toBeDefined();
-      expect(seen?.outcome).toBe(r.outcome);
-    }
-  }
 
   const instrumentEvents = (node: number): InstrumentEvent[] => got.instrument.filter((e) => e.node === node);
 
@@ -153,9 +131,9 @@ describe.skipIf(!SOCAT)('bridge mode events, with a listener that throws on ever
     for (let i = 0; i < 10; i++) await Promise.all([client.read(3, POLL), client.read(5, POLL)]);
     await client.read(128, [paramByDde(2) as ParamDef]); // 128 is node 3
     await client.write(5, [{ param: resolveParam('setpoint'), value: 16000 }]);
-    await streamsIdentical();
-    const rows = await loggedAll();
-    expectPairedLikeTheMaster(rows);
+    await expectStreamsIdentical(simRecord, transport);
+    const rows = await loggedAll(masterLog, sink);
+    expectPairedLikeTheMaster(masterLog, rows);
     await events.settled();
 
     // transaction: each one exactly as the log got it, in the same order.

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { expect } from 'vitest';
 import type { Simulator } from '../../simulator/index.js';
+import type { TransactionRecord } from '../../src/bus/index.js';
+import type { LoggedTransaction, MemorySink } from '../../src/gateway/index.js';
 import type { Logger } from '../../src/shared/index.js';
 import { createSerialPort, Transport } from '../../src/transport/index.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -113,4 +116,34 @@ export function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLin
     child: () => make(),
   });
   return make();
+}
+
+const hexOf = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex') : '-');
+
+/** Waits until each side has received all the other sent, then compares SHA-256 of both streams. */
+export async function expectStreamsIdentical(
+  sim: { readonly received: readonly Uint8Array[]; readonly sent: readonly Uint8Array[] },
+  master: { readonly received: readonly Uint8Array[]; readonly sent: readonly Uint8Array[] },
+): Promise<void> {
+  await waitUntil(() => total(sim.received) === total(master.sent) && total(master.received) === total(sim.sent), { timeoutMs: 5000, what: 'every byte delivered' });
+  expect(sha256(sim.received)).toBe(sha256(master.sent));
+  expect(sha256(master.received)).toBe(sha256(sim.sent));
+}
+
+/** Waits until the bridge has logged a transaction for every master transaction that got a reply; the log, oldest first. */
+export async function loggedAll(masterLog: readonly TransactionRecord[], sink: MemorySink): Promise<LoggedTransaction[]> {
+  const answered = masterLog.filter((r) => r.replyBytes);
+  await waitUntil(() => sink.list({ limit: 100_000 }).filter((t) => t.replyBytes).length >= answered.length || undefined, { timeoutMs: 5000, what: 'every transaction logged' });
+  return sink.list({ limit: 100_000 }).reverse();
+}
+
+/** Every transaction our master got an answer to (from `from` on) is in the bridge's log with the same bytes, outcome, node and SEQ. */
+export function expectPairedLikeTheMaster(masterLog: readonly TransactionRecord[], rows: readonly LoggedTransaction[], from = 0): void {
+  const byRequest = new Map(rows.map((t) => [`${hexOf(t.requestBytes)}|${hexOf(t.replyBytes)}`, t]));
+  for (const r of masterLog.slice(from).filter((x) => x.replyBytes)) {
+    const seen = byRequest.get(`${hexOf(r.requestBytes)}|${hexOf(r.replyBytes)}`);
+    expect(seen, `request ${hexOf(r.requestBytes)}`).toBeDefined();
+    expect(seen?.outcome).toBe(r.outcome);
+    expect([seen?.node, seen?.seq]).toEqual([r.node, r.seq]);
+  }
 }
