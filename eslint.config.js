@@ -50,6 +50,7 @@ function layerRule(folder, allowed, prefix, depth = 1) {
               message: 'Import another folder only through its index.js.',
             },
             { group: ['**/simulator/**', '**/simulator'], message: 'Only the composition root and tests may use the simulator.' },
+            { group: ['**/web/**'], message: 'Nothing imports the dashboard (web/): it is a client of the HTTP API.' },
           ],
         },
       ],
@@ -70,6 +71,19 @@ export default tseslint.config(
     },
   },
   ...Object.entries(LAYERS).flatMap(([folder, allowed]) => [layerRule(folder, allowed, `src/${folder}`), layerRule(folder, allowed, `src/${folder}`, 2)]),
+  {
+    // The dashboard (web/) sits above everything and talks to the gateway only over HTTP, as any
+    // other client does: it imports nothing of src/ or simulator/, and nothing imports it.
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/src/**', '**/simulator/**', '**/test/**'], message: 'The dashboard talks to the gateway over HTTP only (README "Design").' }] },
+      ],
+      'no-empty': ['error', { allowEmptyCatch: false }],
+      'no-restricted-syntax': ['error', ...SILENT_DROPS],
+    },
+  },
   {
     // No silent drops: a caught error is logged at debug level (shared's `dropped(log, what)`) or
     // the empty handler carries a comment saying why nothing can be said.

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Compiles src/ and simulator/ to dist/ (tsconfig.build.json), with the files the compiled
-// code reads beside itself, when the inputs changed since the last build.
+// code reads beside itself, and bundles the dashboard (web/, Vite) to dist/dashboard/ with a
+// gzip and a brotli copy of each file, when the inputs changed since the last build.
 //
 //   node scripts/ensure-build.mjs           build when an input changed (npm start, npm test, prepare)
 //   node scripts/ensure-build.mjs --force   build anyway (npm run build, prepack)
@@ -13,6 +14,7 @@
 // half-written dist/ behind. In an installed package (no src/) there is nothing to do.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -22,7 +24,7 @@ export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const DIST = join(ROOT, 'dist');
 const STAMP = '.build-stamp.json';
 const LOCK = join(ROOT, '.build.lock');
-const SOURCE_DIRS = ['src', 'simulator'];
+const SOURCE_DIRS = ['src', 'simulator', 'web'];
 const CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'flowbus.example.yaml', 'scripts/ensure-build.mjs'];
 /**
  * Files tsc does not emit that the compiled code reads by a path relative to its own
@@ -137,6 +139,35 @@ function lock(timeoutMs = 300_000) {
   }
 }
 
+function viteBin() {
+  try {
+    // vite's exports do not list its bin: find the package, then the file.
+    return join(dirname(createRequire(join(ROOT, 'package.json')).resolve('vite/package.json')), 'bin', 'vite.js');
+  } catch {
+    throw new Error('cannot build the dashboard: Vite is not installed (it is a development dependency): run `npm install` (without --omit=dev), then `npm run build`');
+  }
+}
+
+/** Where the bundled dashboard goes under dist/ (src/api/dashboard.ts looks for it there). */
+export const DASHBOARD_DIR = 'dashboard';
+
+/** Bundles web/ into `out`, then writes NAME.gz and NAME.br beside each text file, so the gateway never compresses at run time. */
+function buildDashboard(out) {
+  execFileSync(process.execPath, [viteBin(), 'build', '--config', join(ROOT, 'web', 'vite.config.ts'), '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (/\.(js|css|html|svg|json|txt|map)$/.test(e.name)) {
+        const body = readFileSync(path);
+        writeFileSync(`${path}.gz`, gzipSync(body, { level: 9 }));
+        writeFileSync(`${path}.br`, brotliCompressSync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: body.length } }));
+      }
+    }
+  };
+  walk(out);
+}
+
 /** Compiles into a temporary directory, copies the assets and the stamp, then puts it in dist/'s place. */
 function build(current) {
   const tmp = join(ROOT, `.dist-tmp-${process.pid}`);
@@ -144,6 +175,7 @@ function build(current) {
   rmSync(tmp, { recursive: true, force: true });
   try {
     execFileSync(process.execPath, [tscPath(), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', tmp], { cwd: ROOT, stdio: 'inherit' });
+    if (existsSync(join(ROOT, 'web', 'index.html'))) buildDashboard(join(tmp, DASHBOARD_DIR));
     for (const [from, to] of Object.entries(ASSETS)) {
       mkdirSync(dirname(join(tmp, to)), { recursive: true });
       copyFileSync(join(ROOT, from), join(tmp, to));
@@ -184,7 +216,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     ensureBuild({ force: process.argv.includes('--force') });
   } catch (err) {
     // tsc has printed its errors already; say what failed in one line.
-    console.error(`flowbus: ${err.status !== undefined ? 'tsc -p tsconfig.build.json failed' : err.message}`);
+    console.error(`flowbus: ${err.status !== undefined ? 'the build failed (tsc -p tsconfig.build.json, or vite build of web/): see above' : err.message}`);
     process.exit(1);
   }
 }

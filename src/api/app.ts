@@ -12,10 +12,12 @@ import { clientAddress, loggedUrl } from './auth.js';
 import { RouteMethods } from './methods.js';
 import { allowedHostNames, checkHost, requireJsonForChanges } from './origin.js';
 import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
+import { dashboardRoutes, loadDashboard } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { historyRoutes } from './history.js';
 import type { TransactionLog } from './log.js';
 import { instrumentRoutes } from './instruments.js';
+import { parameterRoutes } from './parameters.js';
 import { systemRoutes } from './system.js';
 
 export interface AppDeps {
@@ -38,6 +40,8 @@ export interface AppDeps {
   readonly allowedHosts?: readonly string[];
   /** How refused requests are logged: the first per client host and code in full, the rest counted once a window (tests shrink it). */
   readonly refusalLog?: { readonly windowMs?: number; readonly maxKeys?: number };
+  /** The built dashboard's directory (`findDashboardDir()`); without one, `GET /` redirects to /docs. */
+  readonly dashboardDir?: string | undefined;
 }
 
 /** Where the versioned API lives. */
@@ -49,7 +53,7 @@ const BODY_LIMIT = 64 * 1024;
 /** Longest path segment (a node or parameter name) the router accepts; longer ones are 414 API_URI_TOO_LONG. */
 const MAX_PARAM_LENGTH = 100;
 
-/** Where `GET /` sends a browser: the API documentation, until the dashboard takes its place. */
+/** Where `GET /` sends a browser when the gateway was built without the dashboard: the API documentation. */
 export const HOME_PAGE = '/docs';
 
 function isFastifyLogger(l: Logger | FastifyBaseLogger): l is FastifyBaseLogger {
@@ -197,12 +201,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect(HOME_PAGE, 302));
+  dashboardRoutes(root, loadDashboard(deps.dashboardDir), HOME_PAGE);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { service, version });
   await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });
   await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store });
+  await app.register(parameterRoutes, { prefix: API_PREFIX });
   await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service });
   return root;
 }

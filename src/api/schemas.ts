@@ -459,3 +459,55 @@ export const Ready = Type.Object(
   },
   { description: 'every bus is open' },
 );
+
+// ------------------------------------------------------------------ the parameter database
+
+export const EnumEntrySchema = Type.Object(
+  {
+    value: Type.Number(),
+    label: Type.String(),
+    mask: Type.Optional(Type.Number({ description: 'bit fields: the bits this entry describes' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ParamDefSchema = Type.Object(
+  {
+    dde: Type.Integer(),
+    key: Type.String(),
+    name: Type.String(),
+    process: Type.Integer(),
+    fbnr: Type.Integer(),
+    valueType: Type.String(),
+    unit: Type.Optional(Type.String({ description: "'capacity' = the instrument's capacity unit, 'raw' = 0..32000 for 0..100 %" })),
+    read: Type.Boolean(),
+    write: Type.Boolean(),
+    secured: Type.Boolean({ description: 'writable only after Init Reset, which the gateway does itself' }),
+    highlySecured: Type.Boolean({ description: 'factory parameter: never written through the API' }),
+    min: Type.Union([Type.Number(), Type.Null()]),
+    max: Type.Union([Type.Number(), Type.Null()]),
+    maxLength: Type.Optional(Type.Integer({ description: 'strings: the longest text written' })),
+    enumeration: Type.Optional(Type.Array(EnumEntrySchema)),
+    enumerationOpen: Type.Optional(Type.Boolean({ description: 'the list is known to be incomplete: any value in range is written' })),
+    bits: Type.Optional(Type.Boolean({ description: 'the enumeration describes bits of the value' })),
+    description: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const ParamListQuery = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 64, description: 'search text (DDE number, key, name, words of the description or an enumeration label); without it, every parameter by DDE number' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'most parameters returned (default: all, or 25 with q)' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ParamListSchema = Type.Object(
+  {
+    source: Type.String({ description: 'where the parameter facts come from' }),
+    count: Type.Integer(),
+    parameters: Type.Array(ParamDefSchema),
+  },
+  { additionalProperties: false },
+);

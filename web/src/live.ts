@@ -1,0 +1,245 @@
+/**
+ * What the dashboard knows of the gateway right now: the instruments (from GET /instruments,
+ * then kept current by the event stream), the bus and store status, and the last minutes of
+ * measure, setpoint and valve output per instrument for the sparklines and the live chart.
+ *
+ * One EventSource per page (`/api/v1/events`), which the browser reconnects by itself with
+ * Last-Event-ID. A `missed` event (the gateway restarted, or this tab fell too far behind)
+ * makes it fetch everything again. /bus is also fetched every few seconds: its counters
+ * (wire utilisation, transactions) change with every poll and are not sent as events.
+ */
+import { get, type BusStatus, type Identity, type Instrument, type ValueView } from './api';
+
+/** How much of the past the sparklines and the live chart keep in memory. */
+export const KEEP_MS = 15 * 60_000;
+const BUS_REFRESH_MS = 3000;
+
+export interface Samples {
+  /** Seconds since the epoch (uPlot's time scale). */
+  readonly t: number[];
+  readonly measure: (number | null)[];
+  readonly setpoint: (number | null)[];
+  /** Percent of full drive. */
+  readonly valve: (number | null)[];
+}
+
+export interface LinkEvent {
+  readonly time: string;
+  readonly side: string;
+  readonly kind: string;
+  readonly reason: string;
+  readonly [more: string]: unknown;
+}
+
+export interface ValuesEvent {
+  readonly instrument: string;
+  readonly bus: string;
+  readonly node: number;
+  readonly source: string;
+  readonly values: readonly ValueView[];
+}
+
+export interface InstrumentEvent {
+  readonly instrument: string;
+  readonly kind: string;
+  readonly online: boolean;
+  readonly identity: Identity;
+}
+
+export interface WriteEvent {
+  readonly instrument: string;
+  readonly param: string;
+  readonly value: unknown;
+  readonly source: string;
+  readonly result: 'accepted' | 'refused';
+  readonly code?: string;
+  readonly message?: string;
+  readonly readBack?: unknown;
+}
+
+export type StreamState = 'connecting' | 'live' | 'reconnecting';
+
+/** Measure and setpoint in the capacity unit, and valve output as percent, from one instrument's values. */
+export function readings(values: Readonly<Record<string, ValueView>>, identity: Identity): { measure: number | null; setpoint: number | null; valve: number | null } {
+  const num = (k: string): number | null => {
+    const v = values[k]?.value;
+    return typeof v === 'number' && Number.isFinite(v) ? v : null;
+  };
+  const cap = identity.capacity;
+  // fMeasure is in the capacity unit; without it, measure on its 0..32000 scale times capacity.
+  const fromRaw = (k: string): number | null => {
+    const r = num(k);
+    return r === null || !cap ? null : (r / 32000) * cap;
+  };
+  const valve = num('valveOutput');
+  return {
+    measure: num('fMeasure') ?? fromRaw('measure'),
+    setpoint: num('fSetpoint') ?? fromRaw('setpoint'),
+    valve: valve === null ? null : (valve / 16777215) * 100,
+  };
+}
+
+export function percentOf(value: number | null, capacity: number | undefined): number | null {
+  return value === null || !capacity ? null : (value / capacity) * 100;
+}
+
+export class Live {
+  readonly instruments = new Map<string, Instrument>();
+  readonly samples = new Map<string, Samples>();
+  bus: BusStatus | null = null;
+  stream: StreamState = 'connecting';
+  /** Bridge mode: the link events seen (newest last), bounded. */
+  readonly linkEvents: LinkEvent[] = [];
+  /** The last write results seen on the stream, newest last, bounded. */
+  readonly writes: WriteEvent[] = [];
+  loadError: string | null = null;
+  /** Bumped on every change, so that views can tell. */
+  version = 0;
+
+  private readonly listeners = new Set<() => void>();
+  private source: EventSource | null = null;
+  private busTimer: ReturnType<typeof setInterval> | undefined;
+  private notifyQueued = false;
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Coalesces the changes of one turn into one render. */
+  private changed(): void {
+    this.version++;
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  start(): void {
+    void this.reload();
+    this.openStream();
+    this.busTimer = setInterval(() => void this.refreshBus(), BUS_REFRESH_MS);
+  }
+
+  stop(): void {
+    this.source?.close();
+    this.source = null;
+    if (this.busTimer) clearInterval(this.busTimer);
+  }
+
+  async reload(): Promise<void> {
+    try {
+      const [list] = await Promise.all([get<{ instruments: Instrument[] }>('/instruments'), this.refreshBus()]);
+      this.instruments.clear();
+      for (const i of list.instruments) {
+        this.instruments.set(i.id, i);
+        this.sample(i.id, i.values, i.identity);
+      }
+      this.loadError = null;
+    } catch (err) {
+      this.loadError = err instanceof Error ? err.message : String(err);
+    }
+    this.changed();
+  }
+
+  async refreshBus(): Promise<void> {
+    try {
+      this.bus = await get<BusStatus>('/bus');
+    } catch (err) {
+      this.loadError = err instanceof Error ? err.message : String(err);
+    }
+    this.changed();
+  }
+
+  private openStream(): void {
+    const es = new EventSource('/api/v1/events?types=values,instrument,bus,store,bridge,write');
+    this.source = es;
+    es.onopen = () => {
+      this.stream = 'live';
+      this.changed();
+    };
+    es.onerror = () => {
+      this.stream = 'reconnecting';
+      this.changed();
+    };
+    es.addEventListener('values', (m) => this.onValues(JSON.parse((m as MessageEvent<string>).data) as ValuesEvent));
+    es.addEventListener('instrument', (m) => this.onInstrument(JSON.parse((m as MessageEvent<string>).data) as InstrumentEvent));
+    es.addEventListener('bus', () => void this.refreshBus());
+    es.addEventListener('store', (m) => {
+      const s = JSON.parse((m as MessageEvent<string>).data) as { state: string; rowsWaiting: number };
+      if (this.bus?.store) this.bus = { ...this.bus, store: { ...this.bus.store, state: s.state, rowsWaiting: s.rowsWaiting } };
+      this.changed();
+    });
+    es.addEventListener('bridge', (m) => {
+      this.linkEvents.push(JSON.parse((m as MessageEvent<string>).data) as LinkEvent);
+      if (this.linkEvents.length > 200) this.linkEvents.splice(0, this.linkEvents.length - 200);
+      void this.refreshBus();
+    });
+    es.addEventListener('write', (m) => {
+      this.writes.push(JSON.parse((m as MessageEvent<string>).data) as WriteEvent);
+      if (this.writes.length > 50) this.writes.splice(0, this.writes.length - 50);
+      this.changed();
+    });
+    // The gateway restarted or this tab fell behind: what it holds may be stale.
+    es.addEventListener('missed', () => void this.reload());
+  }
+
+  /** Handlers that want each values event as it arrives (the latency benchmark, the live chart). */
+  readonly valueListeners = new Set<(e: ValuesEvent) => void>();
+
+  private onValues(e: ValuesEvent): void {
+    const known = this.instruments.get(e.instrument);
+    if (!known) {
+      void this.reload();
+      return;
+    }
+    const values = { ...known.values };
+    for (const v of e.values) values[v.key] = v;
+    this.instruments.set(e.instrument, { ...known, values, online: true, lastSeen: e.values[0]?.time ?? known.lastSeen ?? null });
+    this.sample(e.instrument, values, known.identity);
+    for (const l of this.valueListeners) l(e);
+    this.changed();
+  }
+
+  private onInstrument(e: InstrumentEvent): void {
+    const known = this.instruments.get(e.instrument);
+    if (!known || e.kind === 'found') {
+      void this.reload();
+      return;
+    }
+    this.instruments.set(e.instrument, { ...known, online: e.online, identity: e.identity });
+    this.changed();
+  }
+
+  private sample(id: string, values: Readonly<Record<string, ValueView>>, identity: Identity): void {
+    const r = readings(values, identity);
+    if (r.measure === null && r.setpoint === null && r.valve === null) return;
+    const time = Date.parse(values.fMeasure?.time ?? values.measure?.time ?? '') || Date.now();
+    let s = this.samples.get(id);
+    if (!s) {
+      s = { t: [], measure: [], setpoint: [], valve: [] };
+      this.samples.set(id, s);
+    }
+    const t = time / 1000;
+    // The same reading again (a snapshot after an event) is not a new point.
+    if (s.t.length > 0 && t <= (s.t[s.t.length - 1] ?? 0)) return;
+    s.t.push(t);
+    s.measure.push(r.measure);
+    s.setpoint.push(r.setpoint);
+    s.valve.push(r.valve);
+    const cut = t - KEEP_MS / 1000;
+    let drop = 0;
+    while (drop < s.t.length && (s.t[drop] ?? 0) < cut) drop++;
+    if (drop > 0) {
+      s.t.splice(0, drop);
+      s.measure.splice(0, drop);
+      s.setpoint.splice(0, drop);
+      s.valve.splice(0, drop);
+    }
+  }
+}
+
+/** The page's one live model. */
+export const live = new Live();

@@ -1,0 +1,85 @@
+import type { Instrument } from './api';
+import { fmt, pct, ago } from './format';
+import { href, useLive } from './hooks';
+import { percentOf, readings, type Live } from './live';
+import { Sparkline } from './sparkline';
+import { StatusStrip } from './status';
+
+function alarmText(i: Instrument): { text: string; bad: boolean } {
+  const v = i.values.alarmInfo;
+  if (!v || typeof v.value !== 'number') return { text: 'unknown', bad: false };
+  if (v.value === 0) return { text: 'none', bad: false };
+  return { text: v.label ?? `0x${v.value.toString(16)}`, bad: true };
+}
+
+export function InstrumentCard({ instrument: i, live }: { instrument: Instrument; live: Live }) {
+  const id = i.identity;
+  const r = readings(i.values, id);
+  const unit = id.capacityUnit ?? '';
+  const title = id.userTag?.trim() || id.model || `node ${i.node}`;
+  const alarm = alarmText(i);
+  return (
+    <article class={`card ${i.online ? '' : 'offline'}`} aria-label={`Instrument ${i.id}`} data-instrument={i.id}>
+      <header>
+        <h2>
+          <a href={href('instrument', i.id)}>{title}</a>
+        </h2>
+        <span class={`badge ${i.online ? 'ok' : 'bad'}`}>{i.online ? 'online' : 'offline'}</span>
+      </header>
+      <dl class="facts">
+        <dt>Address</dt>
+        <dd>{i.id}</dd>
+        <dt>Model</dt>
+        <dd>{id.model ?? '–'}</dd>
+        <dt>Serial</dt>
+        <dd data-field="serial">{id.serial ?? '–'}</dd>
+        <dt>Fluid</dt>
+        <dd>{id.fluidName ?? '–'}</dd>
+        <dt>Capacity</dt>
+        <dd>
+          {fmt(id.capacity ?? null)} {unit}
+        </dd>
+      </dl>
+      <div class="readings">
+        <div>
+          <span class="label">Measure</span>
+          <span class="value" data-field="measure">
+            {fmt(r.measure)} <small>{unit}</small>
+          </span>
+          <span class="sub">{pct(percentOf(r.measure, id.capacity))}</span>
+        </div>
+        <div>
+          <span class="label">Setpoint</span>
+          <span class="value" data-field="setpoint">
+            {fmt(r.setpoint)} <small>{unit}</small>
+          </span>
+          <span class="sub">{pct(percentOf(r.setpoint, id.capacity))}</span>
+        </div>
+        <div>
+          <span class="label">Valve</span>
+          <span class="value" data-field="valve">{pct(r.valve)}</span>
+          <span class={`sub ${alarm.bad ? 'bad' : ''}`}>alarm: {alarm.text}</span>
+        </div>
+      </div>
+      <Sparkline samples={live.samples.get(i.id)} label={`Measure and setpoint of ${i.id}, last 5 minutes`} />
+      <footer class="muted">last seen {ago(i.lastSeen)}</footer>
+    </article>
+  );
+}
+
+export function Overview() {
+  const l = useLive();
+  const list = [...l.instruments.values()].sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+  return (
+    <main>
+      <StatusStrip />
+      {l.loadError && <p class="error" role="alert">Cannot reach the gateway: {l.loadError}</p>}
+      {list.length === 0 && !l.loadError && <p class="muted">No instruments found yet.</p>}
+      <section class="cards" aria-label="Instruments">
+        {list.map((i) => (
+          <InstrumentCard key={i.id} instrument={i} live={l} />
+        ))}
+      </section>
+    </main>
+  );
+}
