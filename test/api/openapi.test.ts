@@ -26,6 +26,7 @@ describe('openapi/openapi.json', () => {
       '/api/v1/instruments/{node}/parameters',
       '/api/v1/instruments/{node}/parameters/{param}',
       '/api/v1/instruments/{node}/parameters/{param}/history',
+      '/api/v1/parameters',
       '/api/v1/transactions',
       '/healthz',
       '/readyz',
