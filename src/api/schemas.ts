@@ -144,6 +144,18 @@ export const NodeParams = Type.Object(
     format: Format,
   });
 
+  const EventId = Type.String({ pattern: '^[0-9]{1,16}$', description: 'resume after this event id (the `id:` of the last event received)' });
+
+  export const EventsQuery = Type.Object({
+    types: Type.Optional(Type.String({ maxLength: 200, description: 'comma list of event types to stream: values, instrument, bus, store, bridge, write (default all)', examples: ['values,bus'] })),
+    instrument: Type.Optional(
+      Type.String({ maxLength: 2000, description: 'comma list of instruments (`3` or `bus:3`): only events about them; bus, store and bridge events pass', examples: ['main:3'] }),
+    ),
+    lastEventId: Type.Optional(EventId),
+  });
+
+  export const EventsHeaders = Type.Object({ 'last-event-id': Type.Optional(EventId) });
+
   export const HistoryQuery = Type.Object({
     since: Type.Optional(TimeParam('from (default: one hour before until)')),
     until: Type.Optional(TimeParam('to, exclusive (default: now)')),
