@@ -35,7 +35,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   422: 'The instrument refused: ProPar status or error frame',
   500: 'Unexpected error',
   502: 'The instrument answered something the gateway could not use',
-  503: 'Bus unavailable, node backed off, queue deadline passed, or aborted; a setpoint that cannot be checked; or the transaction log database unreachable',
+  503: 'Bus unavailable, node backed off, queue deadline passed, or aborted; a setpoint that cannot be checked; the transaction log database unreachable; or too many event streams open',
   504: 'The instrument did not answer in time',
 };
 
