@@ -10,7 +10,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { parseInstrumentRef, type GatewayEventMap, type GatewayEvents, type InstrumentRef } from '../gateway/index.js';
-import { clip, silentLogger, type Logger } from '../shared/index.js';
+import { clip, dropped, silentLogger, type Logger } from '../shared/index.js';
 import { ApiError } from './errors.js';
 import { EventsHeaders, EventsQuery, errorResponses } from './schemas.js';
 
@@ -238,6 +238,8 @@ export class EventStreams {
     if (lastEventId !== undefined) text += this.resume(stream, lastEventId);
     this.streams.add(stream);
     res.on('close', () => this.streams.delete(stream));
+    // A socket reset by the client: the stream closes with it.
+    res.on('error', dropped(this.log, 'an event stream whose connection failed'));
     this.write(stream, text);
   }
 
