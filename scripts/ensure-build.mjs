@@ -139,6 +139,15 @@ function lock(timeoutMs = 300_000) {
   }
 }
 
+/** Runs a build step; its failure says which step it was (the tool has printed its own errors). */
+function step(name, file, args) {
+  try {
+    execFileSync(process.execPath, [file, ...args], { cwd: ROOT, stdio: 'inherit' });
+  } catch (err) {
+    throw Object.assign(new Error(`${name} failed`), { step: name, cause: err });
+  }
+}
+
 function viteBin() {
   try {
     // vite's exports do not list its bin: find the package, then the file.
@@ -153,7 +162,7 @@ export const DASHBOARD_DIR = 'dashboard';
 
 /** Bundles web/ into `out`, then writes NAME.gz and NAME.br beside each text file, so the gateway never compresses at run time. */
 function buildDashboard(out) {
-  execFileSync(process.execPath, [viteBin(), 'build', '--config', join(ROOT, 'web', 'vite.config.ts'), '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+  step('vite build of web/', viteBin(), ['build', '--config', join(ROOT, 'web', 'vite.config.ts'), '--outDir', out, '--emptyOutDir', '--logLevel', 'warn']);
   const walk = (dir) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, e.name);
@@ -174,7 +183,7 @@ function build(current) {
   const old = join(ROOT, `.dist-old-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   try {
-    execFileSync(process.execPath, [tscPath(), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', tmp], { cwd: ROOT, stdio: 'inherit' });
+    step('tsc -p tsconfig.build.json', tscPath(), ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', tmp]);
     if (existsSync(join(ROOT, 'web', 'index.html'))) buildDashboard(join(tmp, DASHBOARD_DIR));
     for (const [from, to] of Object.entries(ASSETS)) {
       mkdirSync(dirname(join(tmp, to)), { recursive: true });
@@ -215,8 +224,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   try {
     ensureBuild({ force: process.argv.includes('--force') });
   } catch (err) {
-    // tsc has printed its errors already; say what failed in one line.
-    console.error(`flowbus: ${err.status !== undefined ? 'the build failed (tsc -p tsconfig.build.json, or vite build of web/): see above' : err.message}`);
+    // tsc or vite has printed its errors already; say which step failed, in one line.
+    console.error(`flowbus: ${err.step ? `${err.step} failed: see above` : err.message}`);
     process.exit(1);
   }
 }
