@@ -114,6 +114,8 @@ export interface Instrument {
   readonly id: string;
   readonly bus: string;
   readonly node: number;
+  /** The name given in the config (`instruments: - node: 3, name: H2 line`). */
+  readonly name?: string;
   readonly online: boolean;
   readonly identity: Identity;
   readonly values: Readonly<Record<string, ValueView>>;

@@ -9,7 +9,10 @@ export function fmt(value: number | null | undefined, digits = 3): string {
 }
 
 export function pct(value: number | null | undefined): string {
-  return value === null || value === undefined || !Number.isFinite(value) ? '–' : `${value.toFixed(1)} %`;
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  const text = value.toFixed(1);
+  // Noise around zero reads as 0.0 %, not -0.0 %.
+  return `${text === '-0.0' ? '0.0' : text} %`;
 }
 
 export function time(iso: string | null | undefined, withDate = false): string {

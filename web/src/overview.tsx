@@ -16,7 +16,7 @@ export function InstrumentCard({ instrument: i, live }: { instrument: Instrument
   const id = i.identity;
   const r = readings(i.values, id);
   const unit = id.capacityUnit ?? '';
-  const title = id.userTag?.trim() || id.model || `node ${i.node}`;
+  const title = i.name ?? (id.userTag?.trim() || id.model || `node ${i.node}`);
   const alarm = alarmText(i);
   return (
     <article class={`card ${i.online ? '' : 'offline'}`} aria-label={`Instrument ${i.id}`} data-instrument={i.id}>
