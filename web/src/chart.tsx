@@ -92,6 +92,14 @@ function fromSamples(id: string, since: number): Cols {
   return out;
 }
 
+/** Sets the plot's data and marks its box with the number of points and the last time (for tests). */
+function show(u: uPlot | null, box: HTMLDivElement | null, d: Cols): void {
+  u?.setData(d);
+  if (!box) return;
+  box.dataset.points = String(d[0].length);
+  box.dataset.last = String(d[0][d[0].length - 1] ?? '');
+}
+
 function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 }
@@ -190,7 +198,7 @@ export function LiveChart({ id, unit, feed }: { id: string; unit: string; feed: 
         data.current = d;
         setNote(null);
         setLoading(false);
-        plot.current?.setData(d);
+        show(plot.current, box.current, d);
       },
       (err: unknown) => {
         if (!alive) return;
@@ -202,7 +210,7 @@ export function LiveChart({ id, unit, feed }: { id: string; unit: string; feed: 
           setNote(`Cannot load the history: ${err instanceof Error ? err.message : String(err)}. Showing what this tab has seen.`);
           data.current = fromSamples(id, since);
         }
-        plot.current?.setData(data.current);
+        show(plot.current, box.current, data.current);
       },
     );
     return () => {
@@ -225,7 +233,7 @@ export function LiveChart({ id, unit, feed }: { id: string; unit: string; feed: 
       let drop = 0;
       while (drop < d[0].length && (d[0][drop] ?? 0) < since) drop++;
       if (drop > 0) for (const col of d) col.splice(0, drop);
-      plot.current?.setData(d);
+      show(plot.current, box.current, d);
     };
     feed.add(onReading);
     // Slides the window between readings too (an instrument that went quiet).
