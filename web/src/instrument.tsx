@@ -1,4 +1,500 @@
-// Placeholder until the page is built.
-export function InstrumentPage(_props: { route: string[] }) {
-  return <main><p class="muted">This page is being built.</p></main>;
+/**
+ * One instrument: its facts and live readings, a chart of measure, setpoint and valve, the
+ * setpoint and control mode, and a browser over the whole parameter database.
+ */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError, get, send, type Instrument, type ValueView } from './api';
+import { OutcomeView, errorOutcome, valueText, writeOutcome, type Outcome, type WriteAnswer } from './answer';
+import { LiveChart, type Feed, type Reading } from './chart';
+import { fmt, pct, ago } from './format';
+import { href, useLive, useToken } from './hooks';
+import { live, percentOf, readings } from './live';
+
+export interface ParamDef {
+  readonly dde: number;
+  readonly key: string;
+  readonly name: string;
+  readonly valueType: string;
+  readonly read: boolean;
+  readonly write: boolean;
+  readonly secured: boolean;
+  readonly highlySecured: boolean;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly unit?: string;
+  readonly description?: string;
+  readonly enumeration?: readonly { readonly value: number; readonly label: string }[];
+  readonly enumerationOpen?: boolean;
+  readonly bits?: boolean;
+  readonly maxLength?: number;
+}
+
+let paramDb: Promise<ParamDef[]> | null = null;
+/** The parameter database, fetched once per page. */
+function parameters(): Promise<ParamDef[]> {
+  paramDb ??= get<{ parameters: ParamDef[] }>('/parameters').then(
+    (r) => r.parameters,
+    (err: unknown) => {
+      paramDb = null; // asked again next time
+      throw err;
+    },
+  );
+  return paramDb;
+}
+
+const path = (id: string, param: string) => `/instruments/${encodeURIComponent(id)}/parameters/${encodeURIComponent(param)}`;
+
+/** Why writes are not possible from this tab, or null when they are. */
+function useWriteBlock(): string | null {
+  const token = useToken();
+  const l = useLive();
+  if (l.bus?.mode === 'bridge') return 'Read-only: in bridge mode another master owns the bus.';
+  if (!token) return 'Read-only: enter the API token at the top of the page to write.';
+  return null;
+}
+
+function readingOf(i: Instrument): Reading {
+  const r = readings(i.values, i.identity);
+  const t = Date.parse(i.values.fMeasure?.time ?? i.values.measure?.time ?? '') || Date.now();
+  return { t: t / 1000, ...r };
+}
+
+/**
+ * The instrument as the live model has it, or, while the event stream is not connected, as
+ * fetched every second; every new reading goes to `feed` (the chart).
+ */
+function useInstrument(id: string, feed: Feed): { instrument: Instrument | undefined; missing: string | null } {
+  const l = useLive();
+  const [polled, setPolled] = useState<Instrument | undefined>(undefined);
+  const [missing, setMissing] = useState<string | null>(null);
+  const streaming = l.stream === 'live';
+  useEffect(() => {
+    const onValues = (e: { instrument: string }) => {
+      const i = live.instruments.get(id);
+      if (e.instrument === id && i) for (const f of feed) f(readingOf(i));
+    };
+    live.valueListeners.add(onValues);
+    return () => void live.valueListeners.delete(onValues);
+  }, [id, feed]);
+  useEffect(() => {
+    if (streaming) return;
+    let alive = true;
+    const poll = () =>
+      get<Instrument>(`/instruments/${encodeURIComponent(id)}`).then(
+        (i) => {
+          if (!alive) return;
+          setPolled(i);
+          setMissing(null);
+          for (const f of feed) f(readingOf(i));
+        },
+        (err: unknown) => alive && setMissing(err instanceof ApiError && err.status === 404 ? err.message : null),
+      );
+    void poll();
+    const timer = setInterval(() => void poll(), 1000);
+    return () => {
+      alive = false;
+      clearInterval(timer);
+    };
+  }, [id, feed, streaming]);
+  const known = l.instruments.get(id);
+  const newer = polled && (!known || Date.parse(polled.lastSeen ?? '') > Date.parse(known.lastSeen ?? '')) ? polled : known;
+  return { instrument: newer, missing };
+}
+
+function Header({ i }: { i: Instrument }) {
+  const id = i.identity;
+  const r = readings(i.values, id);
+  const unit = id.capacityUnit ?? '';
+  return (
+    <section class="panel" aria-label="Instrument">
+      <div class="inst-head">
+        <h1>{id.userTag?.trim() || id.model || `node ${i.node}`}</h1>
+        <span class={`badge ${i.online ? 'ok' : 'bad'}`}>{i.online ? 'online' : 'offline'}</span>
+        <span class="muted">last seen {ago(i.lastSeen)}</span>
+      </div>
+      <dl class="facts inst-facts">
+        <dt>Address</dt>
+        <dd>{i.id}</dd>
+        <dt>Model</dt>
+        <dd>{id.model ?? '–'}</dd>
+        <dt>Serial</dt>
+        <dd data-field="serial">{id.serial ?? '–'}</dd>
+        <dt>Fluid</dt>
+        <dd>{id.fluidName ?? '–'}</dd>
+        <dt>Capacity</dt>
+        <dd data-field="capacity">
+          {fmt(id.capacity ?? null)} {unit}
+        </dd>
+        <dt>Firmware</dt>
+        <dd>{id.firmware ?? '–'}</dd>
+      </dl>
+      <div class="readings">
+        <div>
+          <span class="label">Measure</span>
+          <span class="value" data-field="measure">
+            {fmt(r.measure)} <small>{unit}</small>
+          </span>
+          <span class="sub">{pct(percentOf(r.measure, id.capacity))}</span>
+        </div>
+        <div>
+          <span class="label">Setpoint</span>
+          <span class="value" data-field="setpoint">
+            {fmt(r.setpoint)} <small>{unit}</small>
+          </span>
+          <span class="sub">{pct(percentOf(r.setpoint, id.capacity))}</span>
+        </div>
+        <div>
+          <span class="label">Valve</span>
+          <span class="value" data-field="valve">{pct(r.valve)}</span>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function SetpointForm({ i, block }: { i: Instrument; block: string | null }) {
+  const cap = i.identity.capacity;
+  const unit = i.identity.capacityUnit ?? 'capacity unit';
+  const [value, setValue] = useState('');
+  const [inUnit, setInUnit] = useState<'unit' | '%'>('unit');
+  const [outcome, setOutcome] = useState<Outcome>(null);
+  const [warning, setWarning] = useState<string | null>(null);
+  const apply = async () => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) {
+      setWarning('Enter a number.');
+      return;
+    }
+    const limit = inUnit === '%' ? 100 : cap;
+    // Outside 0..capacity is flagged here; the API decides (it allows a little over 100 %).
+    setWarning(n < 0 || (limit !== undefined && n > limit) ? `${fmt(n)} ${inUnit === '%' ? '%' : unit} is outside 0 .. ${fmt(limit ?? null)} ${inUnit === '%' ? '%' : unit}; sent anyway, the gateway decides.` : null);
+    // Percent goes as fSetpoint in the capacity unit (n % of capacity) rather than as the raw
+    // 0..32000 setpoint: one write path, and the read-back and any range error come in the unit shown.
+    const v = inUnit === '%' && cap ? (n / 100) * cap : n;
+    setOutcome({ kind: 'busy' });
+    try {
+      setOutcome(writeOutcome(await send<WriteAnswer>('PUT', path(i.id, 'fSetpoint'), { value: v })));
+    } catch (err) {
+      setOutcome(errorOutcome(err));
+    }
+  };
+  return (
+    <form
+      class="panel"
+      aria-label="Setpoint entry"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void apply();
+      }}
+    >
+      <h2>Setpoint</h2>
+      {block && <p class="muted">{block}</p>}
+      <div class="row">
+        <label>
+          Setpoint{' '}
+          <input type="number" step="any" inputMode="decimal" value={value} disabled={block !== null} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          Unit{' '}
+          <select value={inUnit} disabled={block !== null} onChange={(e) => setInUnit((e.target as HTMLSelectElement).value === '%' ? '%' : 'unit')}>
+            <option value="unit">{unit}</option>
+            {cap ? <option value="%">%</option> : null}
+          </select>
+        </label>
+        <button type="submit" disabled={block !== null || outcome?.kind === 'busy'}>
+          Apply
+        </button>
+      </div>
+      {warning && <p class="warn">{warning}</p>}
+      <OutcomeView outcome={outcome} />
+    </form>
+  );
+}
+
+/** Modes that drive the valve fully closed or fully open, asked about first. */
+const VALVE_EXTREMES = /close valve|valve clos|fully open|purge|safe state|setpoint = 100%/i;
+
+function ControlModeForm({ i, block }: { i: Instrument; block: string | null }) {
+  const [modes, setModes] = useState<ParamDef['enumeration']>(undefined);
+  const [current, setCurrent] = useState<ValueView | null>(null);
+  const [choice, setChoice] = useState<string>('');
+  const [outcome, setOutcome] = useState<Outcome>(null);
+  useEffect(() => {
+    let alive = true;
+    parameters().then(
+      (ps) => alive && setModes(ps.find((p) => p.key === 'controlMode')?.enumeration ?? []),
+      (err: unknown) => alive && setOutcome(errorOutcome(err)),
+    );
+    get<ValueView>(path(i.id, 'controlMode')).then(
+      (v) => {
+        if (!alive) return;
+        setCurrent(v);
+        setChoice(String(v.value));
+      },
+      (err: unknown) => alive && setOutcome(errorOutcome(err)),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [i.id]);
+  const apply = async () => {
+    const mode = modes?.find((m) => String(m.value) === choice);
+    if (!mode) return;
+    if (VALVE_EXTREMES.test(mode.label) && !confirm(`"${mode.label}" drives the valve of ${i.id} fully open or closed. Are you sure?`)) {
+      setOutcome({ kind: 'error', text: 'Not sent: cancelled.' });
+      return;
+    }
+    setOutcome({ kind: 'busy' });
+    try {
+      const a = await send<WriteAnswer>('PUT', path(i.id, 'controlMode'), { value: mode.value });
+      setOutcome(writeOutcome(a));
+      if (a.readBack) setCurrent(a.readBack);
+    } catch (err) {
+      setOutcome(errorOutcome(err));
+    }
+  };
+  return (
+    <form
+      class="panel"
+      aria-label="Control mode entry"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void apply();
+      }}
+    >
+      <h2>Control mode</h2>
+      {block && <p class="muted">{block}</p>}
+      <p class="muted">Now: {current ? valueText(current) : '…'}</p>
+      <div class="row">
+        <label>
+          Control mode{' '}
+          <select value={choice} disabled={block !== null || !modes} onChange={(e) => setChoice((e.target as HTMLSelectElement).value)}>
+            {(modes ?? []).map((m) => (
+              <option key={m.value} value={String(m.value)}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" disabled={block !== null || !modes || outcome?.kind === 'busy'}>
+          Apply
+        </button>
+      </div>
+      <OutcomeView outcome={outcome} />
+    </form>
+  );
+}
+
+function rank(p: ParamDef, q: string): number {
+  const key = p.key.toLowerCase();
+  const name = p.name.toLowerCase();
+  if (String(p.dde) === q || key === q || name === q) return 0;
+  if (key.startsWith(q) || name.startsWith(q)) return 1;
+  if (key.includes(q) || name.includes(q)) return 2;
+  if (p.description?.toLowerCase().includes(q)) return 3;
+  return -1;
+}
+
+function rangeText(p: ParamDef, unit: string | undefined): string {
+  if (p.valueType === 'string') return p.maxLength ? `text, up to ${p.maxLength} characters` : 'text';
+  if (p.min === null && p.max === null) return '–';
+  const wide = (x: number | null) => x === null || Math.abs(x) > 1e30;
+  if (wide(p.min) && wide(p.max)) return 'any number';
+  return `${fmt(p.min, 6)} .. ${fmt(p.max, 6)}${unit ? ` ${unit}` : ''}`;
+}
+
+function ParamDetail({ p, i, block }: { p: ParamDef; i: Instrument; block: string | null }) {
+  const unit = p.unit === 'capacity' ? (i.identity.capacityUnit ?? 'capacity unit') : p.unit;
+  const closed = p.enumeration && p.enumeration.length > 0 && !p.enumerationOpen && !p.bits;
+  const writable = p.write && !p.highlySecured;
+  const [read, setRead] = useState<Outcome>(null);
+  const [draft, setDraft] = useState(closed ? String(p.enumeration?.[0]?.value ?? '') : '');
+  const [wrote, setWrote] = useState<Outcome>(null);
+  const doRead = async () => {
+    setRead({ kind: 'busy' });
+    try {
+      const v = await get<ValueView>(path(i.id, p.key));
+      setRead({ kind: 'ok', text: `${valueText(v)} at ${new Date(v.time).toLocaleString()}` });
+    } catch (err) {
+      setRead(errorOutcome(err));
+    }
+  };
+  const doWrite = async () => {
+    const numeric = p.valueType !== 'string' && p.valueType !== 'bytes';
+    const n = Number(draft);
+    const value = numeric && draft.trim() !== '' && Number.isFinite(n) ? n : draft;
+    setWrote({ kind: 'busy' });
+    try {
+      setWrote(writeOutcome(await send<WriteAnswer>('PUT', path(i.id, p.key), { value })));
+    } catch (err) {
+      setWrote(errorOutcome(err));
+    }
+  };
+  return (
+    <div class="param-detail" aria-label={`Parameter ${p.key}`} role="region">
+      <h3>
+        {p.name} <code>{p.key}</code>
+      </h3>
+      {p.description && <p class="muted">{p.description}</p>}
+      <dl class="facts">
+        <dt>DDE</dt>
+        <dd>{p.dde}</dd>
+        <dt>Type</dt>
+        <dd>{p.valueType}</dd>
+        <dt>Unit</dt>
+        <dd>{unit ?? '–'}</dd>
+        <dt>Range</dt>
+        <dd>{rangeText(p, unit)}</dd>
+        <dt>Writable</dt>
+        <dd>{p.highlySecured ? 'no (factory parameter)' : p.write ? (p.secured ? 'yes (secured: the gateway unlocks it)' : 'yes') : 'no'}</dd>
+        <dt>Secured</dt>
+        <dd>{p.highlySecured ? 'factory' : p.secured ? 'yes' : 'no'}</dd>
+      </dl>
+      {p.enumeration && p.enumeration.length > 0 && (
+        <details>
+          <summary>
+            {p.bits ? 'Bits' : 'Values'} ({p.enumeration.length}
+            {p.enumerationOpen ? ', list incomplete' : ''})
+          </summary>
+          <ul class="enum">
+            {p.enumeration.map((e) => (
+              <li key={e.value}>
+                <code>{p.bits ? `0x${e.value.toString(16)}` : e.value}</code> {e.label}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      <div class="row">
+        <button type="button" onClick={() => void doRead()} disabled={!p.read}>
+          Read
+        </button>
+        <OutcomeView outcome={read} />
+      </div>
+      {writable && (
+        <form
+          class="row"
+          aria-label={`Write ${p.key}`}
+          onSubmit={(e) => {
+            e.preventDefault();
+            void doWrite();
+          }}
+        >
+          <label>
+            Value{' '}
+            {closed ? (
+              <select value={draft} disabled={block !== null} onChange={(e) => setDraft((e.target as HTMLSelectElement).value)}>
+                {p.enumeration?.map((e) => (
+                  <option key={e.value} value={String(e.value)}>
+                    {e.label} ({e.value})
+                  </option>
+                ))}
+              </select>
+            ) : (
+              <input
+                type={p.valueType === 'string' || p.valueType === 'bytes' ? 'text' : 'number'}
+                step="any"
+                value={draft}
+                disabled={block !== null}
+                onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
+              />
+            )}
+          </label>
+          <button type="submit" disabled={block !== null || wrote?.kind === 'busy'}>
+            Write
+          </button>
+          {block && <span class="muted">{block}</span>}
+          <OutcomeView outcome={wrote} />
+        </form>
+      )}
+    </div>
+  );
+}
+
+function ParamBrowser({ i, block }: { i: Instrument; block: string | null }) {
+  const [all, setAll] = useState<ParamDef[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [q, setQ] = useState('');
+  const [chosen, setChosen] = useState<ParamDef | null>(null);
+  useEffect(() => {
+    let alive = true;
+    parameters().then(
+      (ps) => alive && setAll(ps),
+      (err: unknown) => alive && setError(err instanceof Error ? err.message : String(err)),
+    );
+    return () => {
+      alive = false;
+    };
+  }, []);
+  const hits = useMemo(() => {
+    const text = q.trim().toLowerCase();
+    if (!all || text === '') return [];
+    return all
+      .map((p) => ({ p, r: rank(p, text) }))
+      .filter((x) => x.r >= 0)
+      .sort((a, b) => a.r - b.r || a.p.dde - b.p.dde)
+      .slice(0, 40)
+      .map((x) => x.p);
+  }, [all, q]);
+  return (
+    <section class="panel" aria-label="Parameters">
+      <details open>
+        <summary>
+          <h2>Parameters</h2>
+        </summary>
+        {error && <p class="error">Cannot load the parameter database: {error}</p>}
+        <label>
+          Search parameters{' '}
+          <input type="search" value={q} placeholder="key, name or DDE number" onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+        </label>{' '}
+        <span class="muted">{all ? `${all.length} parameters` : 'loading…'}</span>
+        <div class="params">
+          {q.trim() !== '' && (
+            <ul class="param-list" aria-label="Matching parameters">
+              {hits.length === 0 && <li class="muted">No parameter matches.</li>}
+              {hits.map((p) => (
+                <li key={p.dde}>
+                  <button type="button" class="link" aria-current={chosen?.dde === p.dde ? 'true' : undefined} onClick={() => setChosen(p)}>
+                    {p.key} <span class="muted">({p.name}, DDE {p.dde})</span>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+          {chosen && <ParamDetail key={chosen.dde} p={chosen} i={i} block={block} />}
+        </div>
+      </details>
+    </section>
+  );
+}
+
+export function InstrumentPage({ route }: { route: string[] }) {
+  const id = route[1] ?? '';
+  const feed = useMemo<Feed>(() => new Set(), [id]);
+  const { instrument: i, missing } = useInstrument(id, feed);
+  const block = useWriteBlock();
+  if (!i) {
+    return (
+      <main>
+        <p>
+          <a href={href()}>← Overview</a>
+        </p>
+        {missing ? <p class="error" role="alert">{missing}</p> : <p class="muted">Loading {id}…</p>}
+      </main>
+    );
+  }
+  return (
+    <main class="inst">
+      <p>
+        <a href={href()}>← Overview</a>
+      </p>
+      <Header i={i} />
+      <LiveChart id={i.id} unit={i.identity.capacityUnit ?? ''} feed={feed} />
+      <div class="inst-forms">
+        <SetpointForm i={i} block={block} />
+        <ControlModeForm i={i} block={block} />
+      </div>
+      <ParamBrowser i={i} block={block} />
+    </main>
+  );
 }
