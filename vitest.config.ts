@@ -17,6 +17,7 @@ export const E2E: readonly string[] = [
   'test/store/sqlite-thread.test.ts',
   'test/store/store.test.ts',
   'test/api/error-shape.test.ts',
+  'test/api/events.test.ts',
   'test/api/history-times.test.ts',
   'test/bridge/bridge.test.ts',
   'test/bridge/events.test.ts',

@@ -16,10 +16,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers/serve.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MINUTES = Number(process.argv[2] ?? 10);
@@ -38,14 +38,6 @@ const VARIANTS: readonly Variant[] = [
   { name: 'tsx (sources)', command: 'node --import tsx src/cli.ts', args: ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli.ts')] },
   { name: 'compiled (dist)', command: 'node dist/src/cli.js', args: [join(ROOT, 'dist/src/cli.js')] },
 ];
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

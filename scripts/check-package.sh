@@ -99,6 +99,12 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ "$n" = 3 ] || { cat serve.out >&2; fail "serve --simulator: not 3 instruments online"; }
+# The package carries the built dashboard: / is its page, and the script it names is served.
+page=$(curl -sf "http://127.0.0.1:$httpport/") || fail "serve --simulator: GET / did not answer 200 (is dist/dashboard/ in the package?)"
+asset=$(printf '%s' "$page" | grep -o '/assets/index-[A-Za-z0-9_-]*\.js' | head -1)
+[ -n "$asset" ] || fail "serve --simulator: GET / is not the dashboard page"
+curl -sf -o /dev/null "http://127.0.0.1:$httpport$asset" || fail "serve --simulator: the dashboard's script $asset is not served"
+step "serve --simulator: the dashboard is served ($asset)"
 kill -TERM "$srv"
 code=0
 wait "$srv" || code=$?

@@ -3,7 +3,7 @@
  * transports, starts the mode, the store and the API, listens, and shuts down.
  * The only place that listens or reads process.env.
  */
-import { buildApp, findDashboardDir, isLoopbackHost } from './api/index.js';
+import { EVENT_STREAM_DEFAULTS, buildApp, findDashboardDir, isLoopbackHost } from './api/index.js';
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
 import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
@@ -114,7 +114,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
     name: 'http',
     async start() {
       if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the HTTP API starts after the mode and the store');
-      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, dashboardDir: findDashboardDir() });
+      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir() });
       app = a;
       const { host, port } = config.http;
       try {

@@ -13,6 +13,7 @@ import { RouteMethods } from './methods.js';
 import { allowedHostNames, checkHost, requireJsonForChanges } from './origin.js';
 import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
 import { dashboardRoutes, loadDashboard } from './dashboard.js';
+import { EventStreams, attachEventStreams, eventRoutes, type EventStreamOptions } from './events.js';
 import { healthRoutes } from './health.js';
 import { historyRoutes } from './history.js';
 import type { TransactionLog } from './log.js';
@@ -42,6 +43,8 @@ export interface AppDeps {
   readonly refusalLog?: { readonly windowMs?: number; readonly maxKeys?: number };
   /** The built dashboard's directory (`findDashboardDir()`); without one, `GET /` redirects to /docs. */
   readonly dashboardDir?: string | undefined;
+  /** GET /events: ring size, backlog bound per stream, keep-alive interval, most open streams (EVENT_STREAM_DEFAULTS when absent). */
+  readonly events?: EventStreamOptions;
 }
 
 /** Where the versioned API lives. */
@@ -209,5 +212,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store });
   await app.register(parameterRoutes, { prefix: API_PREFIX });
   await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service });
+
+  // One set of hub subscriptions for every event stream; the streams end before the server
+  // closes, so that closing never waits on a client.
+  const streams = new EventStreams(service.events, deps.events ?? {}, deps.logger ? fastifyLogger(deps.logger) : silentLogger);
+  streams.start();
+  attachEventStreams(root, streams);
+  root.addHook('preClose', async () => streams.close());
+  root.addHook('onClose', async () => streams.close());
+  await app.register(eventRoutes, { prefix: API_PREFIX, streams });
   return root;
 }

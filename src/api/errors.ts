@@ -23,6 +23,7 @@
  * | 422    | BUS_STATUS, BUS_ERROR_FRAME                                           | the instrument refused; the message names the status |
  * | 502    | BUS_BAD_REPLY                                                         | the answer could not be decoded           |
  * | 503    | BUS_UNAVAILABLE, BUS_NODE_BACKOFF, BUS_QUEUE_DEADLINE, BUS_ABORTED, TRANSPORT_UNAVAILABLE, TRANSPORT_WRITE_FAILED, GATEWAY_NO_BUS, API_NOT_READY | the bus cannot serve the request now |
+ * | 503    | API_TOO_MANY_STREAMS                                                  | GET /events while the most event streams are open |
  * | 503    | PARAM_CAPACITY_UNKNOWN                                                | a setpoint cannot be checked: the instrument's capacity could not be read |
  * | 400    | STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET                    | bad cursor, time or bucket in a log query |
  * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT, STORE_AUTH, STORE_NO_DATABASE       | the transaction log database cannot answer now (or refuses the store's user, or has no such database) |
@@ -56,6 +57,7 @@ export const HTTP_ERRORS: Readonly<Record<ApiErrorCode, ErrorMapping>> = {
   API_UNSUPPORTED_MEDIA_TYPE: { status: 415 },
   API_BAD_HOST: { status: 421 },
   API_NOT_READY: { status: 503 },
+  API_TOO_MANY_STREAMS: { status: 503 },
   API_INTERNAL: { status: 500 },
   // instruments and parameters
   GATEWAY_BAD_NODE: { status: 400 },

@@ -35,7 +35,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   422: 'The instrument refused: ProPar status or error frame',
   500: 'Unexpected error',
   502: 'The instrument answered something the gateway could not use',
-  503: 'Bus unavailable, node backed off, queue deadline passed, or aborted; a setpoint that cannot be checked; or the transaction log database unreachable',
+  503: 'Bus unavailable, node backed off, queue deadline passed, or aborted; a setpoint that cannot be checked; the transaction log database unreachable; or too many event streams open',
   504: 'The instrument did not answer in time',
 };
 
@@ -143,6 +143,18 @@ export const NodeParams = Type.Object(
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page (store only)' })),
     format: Format,
   });
+
+  const EventId = Type.String({ pattern: '^[0-9]{1,16}$', description: 'resume after this event id (the `id:` of the last event received)' });
+
+  export const EventsQuery = Type.Object({
+    types: Type.Optional(Type.String({ maxLength: 200, description: 'comma list of event types to stream: values, instrument, bus, store, bridge, write (default all)', examples: ['values,bus'] })),
+    instrument: Type.Optional(
+      Type.String({ maxLength: 2000, description: 'comma list of instruments (`3` or `bus:3`): only events about them; bus, store and bridge events pass', examples: ['main:3'] }),
+    ),
+    lastEventId: Type.Optional(EventId),
+  });
+
+  export const EventsHeaders = Type.Object({ 'last-event-id': Type.Optional(EventId) });
 
   export const HistoryQuery = Type.Object({
     since: Type.Optional(TimeParam('from (default: one hour before until)')),

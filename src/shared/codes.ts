@@ -38,6 +38,8 @@ export const API_ERROR_CODES = [
   'API_BAD_HOST',
   /** /readyz while a bus is not open; a history query without a transaction log. */
   'API_NOT_READY',
+  /** GET /events while the most event streams are open. */
+  'API_TOO_MANY_STREAMS',
   /** Anything unexpected (not a GatewayError, or an internal code): the message is generic. */
   'API_INTERNAL',
   // gateway: instruments and modes

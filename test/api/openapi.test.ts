@@ -21,6 +21,7 @@ describe('openapi/openapi.json', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/api/v1/bus',
       '/api/v1/discover',
+      '/api/v1/events',
       '/api/v1/instruments',
       '/api/v1/instruments/{node}',
       '/api/v1/instruments/{node}/parameters',

@@ -11,15 +11,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
+import { freePort } from '../helpers/serve.js';
 import { waitUntil } from '../helpers/wait.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 interface Running {
   readonly child: ChildProcess;
