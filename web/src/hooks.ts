@@ -17,7 +17,8 @@ export function useToken(): string | null {
 
 /** The route is the part of the URL after `#`: `/`, `/instrument/main:3`, `/transactions`, `/bridge`. */
 export function currentRoute(): string[] {
-  const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+  // A page's own query (`#/transactions?node=main:3`) is not part of the route.
+  const hash = decodeURIComponent(location.hash.replace(/^#\/?/, '').replace(/\?.*$/, ''));
   return hash === '' ? [] : hash.split('/');
 }
 

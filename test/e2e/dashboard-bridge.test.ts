@@ -1,0 +1,115 @@
+/**
+ * The dashboard's bridge page in Chromium against a real bridge gateway (startGateway in bridge
+ * mode): the simulator on one socat pty pair, our own master (Bus + ParamClient) reading through
+ * another, the bridge between them. The page shows both links, the counters, master silence with
+ * its link events, and the instruments observed on the wire, read-only.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSimulator, type Simulator } from '../../simulator/index.js';
+import { Bus, ParamClient } from '../../src/bus/index.js';
+import { configFrom } from '../../src/config/index.js';
+import { startGateway, type RunningGateway } from '../../src/main.js';
+import { resolveParam } from '../../src/params/index.js';
+import { silentLogger } from '../../src/shared/index.js';
+import { serialOpener, Transport } from '../../src/transport/index.js';
+import { ptyPair, simOnPty, type PtyPair, type SimOnPty } from '../bridge/helpers.js';
+import { HAVE_CHROMIUM, launchBrowser, openPage, screenshot } from '../helpers/browser.js';
+import { BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
+import { SOCAT } from '../helpers/socat.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const IDENTITY = ['serialNumber', 'fluidName', 'capacity', 'capacityUnit', 'bhtModelNumber', 'userTag'].map((k) => resolveParam(k));
+const POLL = ['measure', 'setpoint', 'fMeasure', 'valveOutput'].map((k) => resolveParam(k));
+
+describe.skipIf(!HAVE_CHROMIUM || !SOCAT)('the dashboard bridge page in a browser', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flowbus-dash-bridge-'));
+  let sim: Simulator;
+  let inst: SimOnPty | undefined;
+  let masterPair: PtyPair | undefined;
+  let gw: RunningGateway | undefined;
+  let transport: Transport | undefined;
+  let bus: Bus | undefined;
+  let client: ParamClient;
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    buildOnce(); // dist/dashboard/, which the in-process gateway serves
+    sim = createSimulator({ nodes: [3, 5] });
+    inst = await simOnPty(sim, join(dir, 'inst'));
+    masterPair = await ptyPair(join(dir, 'master'), join(dir, 'master.bridge'));
+    gw = await startGateway(
+      configFrom({
+        mode: 'bridge',
+        bridge: { instrumentPort: join(dir, 'inst'), masterPort: join(dir, 'master.bridge'), masterSilenceMs: 1000 },
+        http: { host: '127.0.0.1', port: 0 },
+        store: { url: `sqlite:${join(dir, 'log.db')}`, spoolDir: join(dir, 'spool'), batchMs: 20 },
+        log: { level: 'silent' },
+      }),
+      silentLogger,
+    );
+    transport = new Transport(join(dir, 'master'), serialOpener(join(dir, 'master'), 38400), { initialDelayMs: 50, maxDelayMs: 200 });
+    bus = new Bus(transport, { replyTimeoutMs: 500 });
+    await transport.start();
+    client = new ParamClient(bus);
+    for (const node of [3, 5]) await client.read(node, IDENTITY);
+    browser = await launchBrowser();
+  }, BUILD_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await browser?.close();
+    await bus?.close();
+    await transport?.close();
+    await gw?.close();
+    await inst?.close();
+    await masterPair?.close();
+    await sim?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows both links, the counters, master silence and the observed instruments, read-only', async () => {
+    const { page, errors } = await openPage(browser!, `${gw!.url}/#/bridge`, { width: 1920 });
+    // The master polls while the page watches.
+    for (let i = 0; i < 5; i++) for (const node of [3, 5]) await client.read(node, POLL);
+    await expect.poll(() => page.getByRole('link', { name: 'Bridge' }).count(), { timeout: 15_000 }).toBe(1);
+    for (const side of ['instrument', 'master']) {
+      await expect.poll(() => page.locator(`[data-side="${side}"]`).getAttribute('data-state'), { timeout: 10_000 }).toBe('open');
+      expect(await page.locator(`[data-side="${side}"] .mono`).textContent()).toBe(join(dir, side === 'master' ? 'master.bridge' : 'inst'));
+    }
+    // Frames counted per direction as the gateway counts them: at least the 12 exchanges so far.
+    const frames = page.locator('[data-counter="frames"] td');
+    await expect.poll(async () => (await frames.allTextContents()).map((t) => Number(t.replace(/\D/g, ''))).every((n) => n >= 12), { timeout: 10_000 }).toBe(true);
+    const view = (await (await fetch(`${gw!.url}/api/v1/bus`)).json()) as { buses: { bridge: { directions: Record<string, { frames: number }> } }[] };
+    expect(view.buses[0]!.bridge.directions['>']!.frames).toBeGreaterThanOrEqual(12);
+    // The instruments seen on the wire, with the serial numbers the master read.
+    const cards = page.getByRole('article');
+    await expect.poll(() => cards.count(), { timeout: 10_000 }).toBe(2);
+    const serials = [3, 5].map((n) => String(sim.instruments.get(n)!.get('serialNumber')));
+    expect((await page.locator('[data-field="serial"]').allTextContents()).sort()).toEqual(serials.sort());
+    expect(await page.locator('[data-event="open"]').count()).toBeGreaterThanOrEqual(2);
+    // Writes: no token box, the reason instead.
+    expect(await page.getByLabel('API token').count()).toBe(0);
+    expect(await page.locator('header [data-writes]').getAttribute('data-writes')).toBe('bridge');
+    await expect.poll(() => page.locator('header [data-writes]').textContent()).toContain('another master owns the bus');
+
+    // The master stops: after masterSilenceMs the page says it is silent, with the link event.
+    await expect.poll(() => page.locator('[data-master-silent]').getAttribute('data-master-silent'), { timeout: 15_000 }).toBe('true');
+    await expect.poll(() => page.locator('[data-event="master-silent"]').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await client.read(3, POLL);
+    await expect.poll(() => page.locator('[data-event="master-resumed"]').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await waitUntil(async () => (await page.locator('[data-master-silent]').getAttribute('data-master-silent')) === 'false' || undefined, { timeoutMs: 10_000, what: 'the master speaking again' });
+    await screenshot(page, 'bridge-1920');
+    expect(errors).toEqual([]);
+  }, 90_000);
+
+  it('fits a 375 px phone without sideways scrolling', async () => {
+    const { page, errors } = await openPage(browser!, `${gw!.url}/#/bridge`, { width: 375, height: 800 });
+    await expect.poll(() => page.getByRole('article').count(), { timeout: 15_000 }).toBe(2);
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await screenshot(page, 'bridge-375');
+    expect(errors).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,134 @@
+/**
+ * The dashboard's transaction log in Chromium, against `flowbus serve --simulator` (three
+ * simulated instruments polled, the embedded SQLite log): rows of the simulator's traffic,
+ * filters that reach the API, cursor paging, the CSV download and a row opened to its bytes.
+ */
+import { readFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAVE_CHROMIUM, launchBrowser, openPage, screenshot } from '../helpers/browser.js';
+import { BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
+import { startServe, untilReady, type ServeProcess } from '../helpers/serve.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/** A datetime-local value: local time, to the second. */
+function localTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+interface Tx {
+  readonly id: string;
+  readonly bus: string;
+  readonly node: number | null;
+  readonly outcome: string;
+  readonly request: string | null;
+  readonly reply: string | null;
+  readonly params: readonly { key?: string }[];
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('the dashboard transactions page in a browser', () => {
+  let gw: ServeProcess;
+  let browser: Browser;
+  const api = async (query: string): Promise<Tx[]> => ((await (await fetch(`${gw.url}/api/v1/transactions?${query}`)).json()) as { transactions: Tx[] }).transactions;
+  const cells = (page: Page, field: string) => page.locator(`tr.tx [data-field="${field}"]`).allTextContents();
+  const ids = (page: Page) => page.locator('tr.tx').evaluateAll((rows) => rows.map((r) => (r as unknown as { dataset: { tx: string } }).dataset.tx));
+
+  beforeAll(async () => {
+    buildOnce();
+    gw = await startServe();
+    await untilReady(gw, 3);
+    browser = await launchBrowser();
+  }, BUILD_TIMEOUT_MS);
+  afterAll(async () => {
+    await browser?.close();
+    expect(await gw?.stop()).toBe(0);
+  });
+
+  it('shows the simulator\'s traffic, and filters by instrument and by outcome through the API', async () => {
+    const { page, errors } = await openPage(browser, `${gw.url}/#/transactions`, { width: 1920 });
+    await expect.poll(async () => (await cells(page, 'instrument')).length, { timeout: 15_000 }).toBeGreaterThan(20);
+    // All three instruments are polled; their polls are in the table with their values.
+    for (const id of ['main:3', 'main:5', 'main:7']) expect(await cells(page, 'instrument')).toContain(id);
+    expect((await cells(page, 'params')).some((p) => p.includes('fMeasure='))).toBe(true);
+
+    await page.getByLabel('Instrument').fill('main:5');
+    await page.getByLabel('Instrument').press('Enter');
+    await expect.poll(async () => new Set(await cells(page, 'instrument')), { timeout: 10_000 }).toEqual(new Set(['main:5']));
+    expect(page.url()).toContain('node=main%3A5');
+    await screenshot(page, 'transactions-1920');
+
+    // The scan at start asked nodes 1 and 2, which are not there: error frames.
+    await page.getByLabel('Instrument').fill('');
+    await page.getByLabel('Instrument').press('Enter');
+    await page.getByLabel('Outcome').selectOption('error-frame');
+    await expect.poll(async () => new Set(await cells(page, 'outcome')), { timeout: 10_000 }).toEqual(new Set(['error-frame']));
+    const expected = await api('outcome=error-frame&limit=100');
+    expect(expected.length).toBeGreaterThan(0);
+    expect(await ids(page)).toEqual(expected.map((t) => t.id));
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('pages on with the cursor and back, and downloads the same query as CSV', async () => {
+    // A fixed end ("To", in the browser's time zone as datetime-local gives it) keeps the first page still while the log grows.
+    await waitUntil(async () => (await api('limit=200')).length >= 150 || undefined, { timeoutMs: 60_000, what: '150 transactions logged' });
+    const to = localTime(new Date(Date.now() - 2000));
+    const { page, errors } = await openPage(browser, `${gw.url}/#/transactions?limit=50&to=${to}`, { width: 1280 });
+    expect(await page.getByLabel('To', { exact: true }).inputValue()).toBe(to);
+    await expect.poll(async () => (await ids(page)).length, { timeout: 15_000 }).toBe(50);
+    const first = await ids(page);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await expect.poll(async () => (await ids(page))[0], { timeout: 10_000 }).not.toBe(first[0]);
+    const second = await ids(page);
+    expect(second).toHaveLength(50);
+    expect(second.filter((id) => first.includes(id))).toEqual([]);
+    // The second page is the API's page after the first one.
+    const all = await api(`limit=100&until=${new Date(to).toISOString()}`);
+    expect(all.findIndex((t) => t.id === second[0])).toBeGreaterThan(all.findIndex((t) => t.id === first[first.length - 1]));
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await expect.poll(() => ids(page), { timeout: 10_000 }).toEqual(first);
+
+    await page.getByLabel('Instrument').fill('main:3');
+    await page.getByLabel('Instrument').press('Enter');
+    await expect.poll(async () => new Set(await cells(page, 'instrument')), { timeout: 10_000 }).toEqual(new Set(['main:3']));
+    const shown = await ids(page);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+    const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n');
+    expect(lines[0]?.split(',').slice(0, 7)).toEqual(['id', 'time', 'started_us', 'ended_us', 'bus', 'mode', 'node']);
+    const rows = lines.slice(1).map((l) => l.split(','));
+    expect(rows.map((r) => r[0])).toEqual(shown);
+    expect(new Set(rows.map((r) => `${r[4]}:${r[6]}`))).toEqual(new Set(['main:3']));
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('opens a row to its request and reply bytes and decoded parameters, by click and by keyboard', async () => {
+    const { page, errors } = await openPage(browser, `${gw.url}/#/transactions?param=fMeasure&limit=50`, { width: 375 });
+    await expect.poll(async () => (await ids(page)).length, { timeout: 15_000 }).toBe(50);
+    const [id] = await ids(page);
+    const tx = (await api('param=fMeasure&limit=50')).find((t) => t.id === id)!;
+    expect(tx.params.map((p) => p.key)).toContain('fMeasure');
+    const button = page.locator(`tr[data-tx="${id}"] button`);
+    expect(await button.getAttribute('aria-expanded')).toBe('false');
+    await button.click();
+    expect(await button.getAttribute('aria-expanded')).toBe('true');
+    const details = page.locator(`[data-details="${id}"]`);
+    expect(await details.locator('[data-field="request"]').textContent()).toBe(tx.request);
+    expect(await details.locator('[data-field="reply"]').textContent()).toBe(tx.reply);
+    expect(await details.getByRole('cell', { name: 'fMeasure', exact: true }).count()).toBe(1);
+    await screenshot(page, 'transactions-open-375');
+    await button.focus();
+    await page.keyboard.press('Enter');
+    expect(await button.getAttribute('aria-expanded')).toBe('false');
+    expect(await details.count()).toBe(0);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('shows the API\'s error for a query it refuses', async () => {
+    const { page, errors } = await openPage(browser, `${gw.url}/#/transactions?node=not-a-node`, { width: 1280 });
+    const alert = page.getByRole('alert');
+    await expect.poll(() => alert.textContent(), { timeout: 15_000 }).toContain('API_BAD_REQUEST');
+    expect(await page.locator('tr.tx').count()).toBe(0);
+    // The browser reports the 400 itself; nothing else went wrong.
+    expect(errors.filter((e) => !e.includes('400 (Bad Request)'))).toEqual([]);
+  }, 60_000);
+});
