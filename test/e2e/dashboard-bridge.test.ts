@@ -105,6 +105,20 @@ describe.skipIf(!HAVE_CHROMIUM || !SOCAT)('the dashboard bridge page in a browse
     expect(errors).toEqual([]);
   }, 90_000);
 
+  it("an observed instrument's page has its write controls disabled, saying why", async () => {
+    const list = (await (await fetch(`${gw!.url}/api/v1/instruments`)).json()) as { instruments: { id: string; node: number }[] };
+    const id = list.instruments.find((i) => i.node === 3)?.id;
+    expect(id).toBeDefined();
+    const { page, errors } = await openPage(browser!, `${gw!.url}/#/instrument/${encodeURIComponent(id!)}`, { width: 1280 });
+    const entry = page.getByRole('form', { name: 'Setpoint entry' });
+    await expect.poll(() => entry.getByLabel('Setpoint', { exact: true }).count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => entry.getByLabel('Setpoint', { exact: true }).isDisabled(), { timeout: 10_000 }).toBe(true);
+    expect(await entry.getByRole('button', { name: /Apply/ }).isDisabled()).toBe(true);
+    expect(await page.getByRole('form', { name: 'Control mode entry' }).getByRole('button', { name: /Apply/ }).isDisabled()).toBe(true);
+    await expect.poll(() => entry.textContent()).toContain('another master owns the bus');
+    expect(errors).toEqual([]);
+  }, 60_000);
+
   it('fits a 375 px phone without sideways scrolling', async () => {
     const { page, errors } = await openPage(browser!, `${gw!.url}/#/bridge`, { width: 375, height: 800 });
     await expect.poll(() => page.getByRole('article').count(), { timeout: 15_000 }).toBe(2);

@@ -219,24 +219,32 @@ function ControlModeForm({ i, block }: { i: Instrument; block: string | null }) 
   const [current, setCurrent] = useState<ValueView | null>(null);
   const [choice, setChoice] = useState<string>('');
   const [outcome, setOutcome] = useState<Outcome>(null);
+  // Unknown until GET /bus has answered: nothing is read before the mode is known.
+  const mode = useLive().bus?.mode;
   useEffect(() => {
     let alive = true;
     parameters().then(
       (ps) => alive && setModes(ps.find((p) => p.key === 'controlMode')?.enumeration ?? []),
       (err: unknown) => alive && setOutcome(errorOutcome(err)),
     );
-    get<ValueView>(path(i.id, 'controlMode')).then(
-      (v) => {
-        if (!alive) return;
-        setCurrent(v);
-        setChoice(String(v.value));
-      },
-      (err: unknown) => alive && setOutcome(errorOutcome(err)),
-    );
+    const show = (v: ValueView) => {
+      setCurrent(v);
+      setChoice(String(v.value));
+    };
+    // In bridge mode the gateway never asks the instrument: the mode is known only if the master read it.
+    const seen = i.values.controlMode;
+    if (mode === 'bridge') {
+      if (seen) show(seen);
+    } else if (mode === 'master') {
+      get<ValueView>(path(i.id, 'controlMode')).then(
+        (v) => alive && show(v),
+        (err: unknown) => alive && setOutcome(errorOutcome(err)),
+      );
+    }
     return () => {
       alive = false;
     };
-  }, [i.id]);
+  }, [i.id, mode]);
   const apply = async () => {
     const mode = modes?.find((m) => String(m.value) === choice);
     if (!mode) return;
