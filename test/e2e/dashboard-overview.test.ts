@@ -67,6 +67,24 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard overview in a browser', () => {
     expect(errors).toEqual([]);
   }, 60_000);
 
+  it('asks for the instrument list once while it is slow, whatever the stream brings meanwhile', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let asked = 0;
+    // The list answers after 2 s; values events of the three instruments arrive meanwhile.
+    await page.route('**/api/v1/instruments', async (route) => {
+      asked++;
+      await new Promise((r) => setTimeout(r, 2000));
+      await route.continue();
+    });
+    await page.goto(`${gw.url}/`);
+    await expect.poll(() => page.getByRole('article').count(), { timeout: 15_000 }).toBe(3);
+    // Long enough for events to arrive after the list too (polled every 500 ms).
+    await page.waitForTimeout(1500);
+    expect(asked).toBe(1);
+    await context.close();
+  }, 60_000);
+
   it('fits a 375 px phone without sideways scrolling', async () => {
     const { page, errors } = await openPage(browser, `${gw.url}/`, { width: 375, height: 800 });
     await expect.poll(() => page.getByRole('article').count(), { timeout: 15_000 }).toBe(3);

@@ -129,7 +129,30 @@ export class Live {
     if (this.busTimer) clearInterval(this.busTimer);
   }
 
-  async reload(): Promise<void> {
+  private reloading: Promise<void> | null = null;
+  private reloadAgain = false;
+
+  /**
+   * Fetches the instruments and the bus anew. One fetch at a time: asked again while one runs
+   * (values of an instrument not listed yet arrive before the list), it runs once more after it,
+   * not once per event, so that 50 tabs reconnecting at once cost 50 fetches, not thousands.
+   */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = this.fetchAll().finally(() => {
+      this.reloading = null;
+      if (this.reloadAgain) {
+        this.reloadAgain = false;
+        void this.reload();
+      }
+    });
+    return this.reloading;
+  }
+
+  private async fetchAll(): Promise<void> {
     try {
       const [list] = await Promise.all([get<{ instruments: Instrument[] }>('/instruments'), this.refreshBus()]);
       this.instruments.clear();
@@ -192,7 +215,8 @@ export class Live {
   private onValues(e: ValuesEvent): void {
     const known = this.instruments.get(e.instrument);
     if (!known) {
-      void this.reload();
+      // The list being fetched will hold it; otherwise the instrument is new to this tab.
+      if (!this.reloading) void this.reload();
       return;
     }
     const values = { ...known.values };
