@@ -70,6 +70,7 @@ describe('defaults', () => {
         retention: { transactionsDays: null, parameterValuesDays: null },
       },
       log: { level: 'info' },
+      metrics: { enabled: true },
     });
   });
 
