@@ -129,6 +129,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
         url = await a.listen({ host, port });
       } catch (e) {
         await a.close();
+        metrics?.close();
         const err = e as NodeJS.ErrnoException;
         const why = LISTEN_PROBLEMS[err.code ?? ''];
         throw why ? new GatewayError('API_LISTEN_FAILED', why(`${host}:${port}`), { host, port }, { cause: err }) : err;
