@@ -22,7 +22,7 @@ export interface BenchGateway {
   readonly pollParameters: number;
 }
 
-export async function startBenchGateway(opts: { readonly nodes: readonly number[]; readonly pollMs: number; readonly baud?: number; readonly turnaroundMs?: number }): Promise<BenchGateway> {
+export async function startBenchGateway(opts: { readonly nodes: readonly number[]; readonly pollMs: number; readonly baud?: number; readonly turnaroundMs?: number; readonly discoveryTimeoutMs?: number }): Promise<BenchGateway> {
   const port = `sim://?nodes=${opts.nodes.join(',')}&baud=${opts.baud ?? 38400}&turnaround=${opts.turnaroundMs ?? 2}`;
   const config = configFrom({ buses: [{ port }], poll: { intervalMs: opts.pollMs }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } });
   const tStart = performance.now();
@@ -32,7 +32,7 @@ export async function startBenchGateway(opts: { readonly nodes: readonly number[
   for (;;) {
     const list = service.instruments();
     if (list.length === opts.nodes.length && list.every((i) => i.online && i.identity.serial !== undefined)) break;
-    if (performance.now() - tStart > 20_000) throw new Error(`discovery did not find ${opts.nodes.length} instruments: ${JSON.stringify(list.map((i) => i.id))}`);
+    if (performance.now() - tStart > (opts.discoveryTimeoutMs ?? 20_000)) throw new Error(`discovery did not find ${opts.nodes.length} instruments: ${JSON.stringify(list.map((i) => i.id))}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return { gateway, service, url: new URL(gateway.url), discoveryS: (performance.now() - tStart) / 1000, startedAt: tStart, port, pollParameters: config.poll.parameters.length };

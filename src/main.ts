@@ -7,9 +7,11 @@ import { EVENT_STREAM_DEFAULTS, buildApp, findDashboardDir, isLoopbackHost } fro
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
 import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
+import { GatewayMetrics } from './metrics/index.js';
 import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
 import { simulatorFactory } from './sim.js';
+import { hostname } from 'node:os';
 
 export { simulatorFactory, simulatorOptions } from './sim.js';
 
@@ -60,6 +62,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
   let service: MasterGateway | BridgeGateway | undefined;
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   let url = '';
+  let metrics: GatewayMetrics | undefined;
   let stopLog: (() => Promise<void>) | undefined;
 
   life.add({
@@ -114,13 +117,19 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
     name: 'http',
     async start() {
       if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the HTTP API starts after the mode and the store');
-      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir() });
+      // Prometheus metrics, read from the service and the store at scrape time.
+      if (config.metrics.enabled) {
+        metrics = new GatewayMetrics({ service, store, gateway: hostname() });
+        metrics.start();
+      }
+      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir(), metrics });
       app = a;
       const { host, port } = config.http;
       try {
         url = await a.listen({ host, port });
       } catch (e) {
         await a.close();
+        metrics?.close();
         const err = e as NodeJS.ErrnoException;
         const why = LISTEN_PROBLEMS[err.code ?? ''];
         throw why ? new GatewayError('API_LISTEN_FAILED', why(`${host}:${port}`), { host, port }, { cause: err }) : err;
@@ -128,6 +137,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
     },
     async close() {
       await app?.close();
+      metrics?.close();
     },
   });
 

@@ -18,6 +18,7 @@ import { healthRoutes } from './health.js';
 import { historyRoutes } from './history.js';
 import type { TransactionLog } from './log.js';
 import { instrumentRoutes } from './instruments.js';
+import { metricsRoutes, type MetricsEndpoint } from './metrics.js';
 import { parameterRoutes } from './parameters.js';
 import { systemRoutes } from './system.js';
 
@@ -45,6 +46,8 @@ export interface AppDeps {
   readonly dashboardDir?: string | undefined;
   /** GET /events: ring size, backlog bound per stream, keep-alive interval, most open streams (EVENT_STREAM_DEFAULTS when absent). */
   readonly events?: EventStreamOptions;
+  /** GET /metrics (Prometheus); absent: no such route. */
+  readonly metrics?: MetricsEndpoint | undefined;
 }
 
 /** Where the versioned API lives. */
@@ -221,5 +224,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   root.addHook('preClose', async () => streams.close());
   root.addHook('onClose', async () => streams.close());
   await app.register(eventRoutes, { prefix: API_PREFIX, streams });
+  if (deps.metrics) metricsRoutes(root, deps.metrics);
   return root;
 }

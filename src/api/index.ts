@@ -8,3 +8,4 @@ export { clientAddress, tokenMatches } from './auth.js';
 export { openApiDocument, renderOpenApi, stableJson } from './openapi.js';
 export { ErrorBody } from './schemas.js';
 export type { TransactionLog } from './log.js';
+export type { MetricsEndpoint } from './metrics.js';

@@ -225,6 +225,11 @@ export const LogSchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'logging' },
 );
 
+export const MetricsSchema = Type.Object(
+  { enabled: Type.Boolean({ default: true, description: 'serve Prometheus metrics on GET /metrics' }) },
+  { additionalProperties: false, default: {}, description: 'Prometheus metrics' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     mode: Type.Enum(MODES, { default: 'master', description: 'operating mode' }),
@@ -239,6 +244,7 @@ export const ConfigSchema = Type.Object(
     }),
     store: StoreSchema,
     log: LogSchema,
+    metrics: MetricsSchema,
   },
   { additionalProperties: false, description: 'flowbus gateway configuration' },
 );
