@@ -3,7 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { LoggedTransaction } from '../gateway/index.js';
 import type { ObservedParam } from '../observe/index.js';
 import { GatewayError } from '../shared/index.js';
-import type { DB, Dialect, ParameterValuesTable } from './db.js';
+import type { DB, Dialect, ParameterValuesTable, TransactionsTable } from './db.js';
 import { paramFromRow, transactionFromRow } from './rows.js';
 
 /**
@@ -53,11 +53,10 @@ export function decodeCursor(cursor: string): { startedUs: number; id: string } 
   return { startedUs: Number(m[1]), id: m[2] as string };
 }
 
-export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Promise<TransactionPage> {
-  const limit = Math.max(1, Math.min(MAX_PAGE, q.limit ?? 100));
+/** One page of transaction rows, newest first: `limit` + 1, so that the caller knows whether more follow. */
+function pageRows(db: Kysely<DB>, q: TransactionQuery, gateway: string | null | undefined, limit: number): Promise<TransactionsTable[]> {
   let query = db.selectFrom('transactions as t').selectAll('t');
-  const g = q.gateway;
-  if (g !== undefined) query = query.where((eb) => (g.unnamed ? eb.or([eb('t.gateway', '=', g.name), eb('t.gateway', 'is', null)]) : eb('t.gateway', '=', g.name)));
+  if (gateway !== undefined) query = gateway === null ? query.where('t.gateway', 'is', null) : query.where('t.gateway', '=', gateway);
   if (q.bus !== undefined) query = query.where('t.bus', '=', q.bus);
   if (q.node !== undefined) query = query.where('t.node', '=', q.node);
   if (q.outcome !== undefined) query = query.where('t.outcome', '=', q.outcome);
@@ -73,7 +72,19 @@ export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Pro
     const c = decodeCursor(q.cursor);
     query = query.where((eb) => eb.or([eb('t.started_us', '<', c.startedUs), eb.and([eb('t.started_us', '=', c.startedUs), eb('t.id', '<', c.id)])]));
   }
-  const rows = await query.orderBy('t.started_us', 'desc').orderBy('t.id', 'desc').limit(limit + 1).execute();
+  return query.orderBy('t.started_us', 'desc').orderBy('t.id', 'desc').limit(limit + 1).execute();
+}
+
+const newerFirst = (a: TransactionsTable, b: TransactionsTable) => Number(b.started_us) - Number(a.started_us) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Promise<TransactionPage> {
+  const limit = Math.max(1, Math.min(MAX_PAGE, q.limit ?? 100));
+  const g = q.gateway;
+  // One gateway's rows and the unnamed ones are two index-ordered scans merged here: as one
+  // query (`gateway = ? OR gateway IS NULL`) the databases sort every matching row for a page.
+  const rows = g?.unnamed
+    ? (await Promise.all([pageRows(db, q, g.name, limit), pageRows(db, q, null, limit)])).flat().sort(newerFirst).slice(0, limit + 1)
+    : await pageRows(db, q, g?.name, limit);
   const page = rows.slice(0, limit);
   const byId = new Map<string, ObservedParam[]>();
   if (page.length > 0) {
