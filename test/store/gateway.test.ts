@@ -26,6 +26,20 @@ function oldRows(ts: readonly LoggedTransaction[]) {
   });
 }
 
+describe('a gateway without a store', () => {
+  it('serves its in-memory transactions as its own', async () => {
+    const app = await buildApp({ service: new FakeService(), logger: false, version: '1', gateway: 'bench-a' });
+    try {
+      type List = { transactions: { gateway: string | null }[] };
+      expect((await app.inject({ url: '/api/v1/transactions' })).json<List>().transactions.map((t) => t.gateway)).toEqual(['bench-a']);
+      expect((await app.inject({ url: '/api/v1/transactions?gateway=*' })).json<List>().transactions).toHaveLength(1);
+      expect((await app.inject({ url: '/api/v1/transactions?gateway=bench-b' })).json<List>().transactions).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe.each(DIALECTS)('gateways sharing one %s database', (dialect) => {
   let target: TestTarget;
   let a: Store;
