@@ -7,8 +7,10 @@
  * does (default batching, two writer connections), fed synthetic poll transactions (4 parameter
  * values each) as fast as it takes them, with at most 10,000 waiting, so the figure is what
  * the database and the writer sustain, not the bus. The gateways differ only in gateway.name;
- * both log a node 3 on a bus called main. Rounds alternate alone / two at once, each into a
- * fresh database; afterwards the rows per gateway are counted (nothing lost, nothing twice).
+ * both log a node 3 on a bus called main. Each round runs, each into a fresh database: one
+ * gateway alone; one alone into a database without the three indexes migration 0002 added (what
+ * recording the gateway costs the writer); two at once. Afterwards the rows per gateway are
+ * counted (nothing lost, nothing twice).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -94,7 +96,7 @@ function startChild(url: string, gateway: string, n: number, spoolDir: string): 
   return { ready, done, go: () => p.stdin.end('go\n') };
 }
 
-async function freshDb(): Promise<{ url: string; count: () => Promise<Record<string, number>>; drop: () => Promise<void> }> {
+async function freshDb(): Promise<{ url: string; count: () => Promise<Record<string, number>>; dropIndexes: () => Promise<void>; drop: () => Promise<void> }> {
   const u = new URL(BASE);
   const name = `flowbus_bench_mgw_${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
   const c = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) });
@@ -106,6 +108,9 @@ async function freshDb(): Promise<{ url: string; count: () => Promise<Record<str
       const [rows] = await c.query(`SELECT gateway, COUNT(*) AS n FROM ${name}.transactions GROUP BY gateway`);
       return Object.fromEntries((rows as { gateway: string; n: number }[]).map((r) => [r.gateway, Number(r.n)]));
     },
+    dropIndexes: async () => {
+      for (const [table, index] of GATEWAY_INDEXES) await c.query(`DROP INDEX ${index} ON ${name}.${table}`);
+    },
     drop: async () => {
       await c.query(`DROP DATABASE ${name}`);
       await c.end();
@@ -114,9 +119,16 @@ async function freshDb(): Promise<{ url: string; count: () => Promise<Record<str
 }
 
 /** The gateways write `n` each into one fresh database at once; rows/s overall and per gateway. */
-async function round(names: readonly string[], n: number, dir: string): Promise<{ total: number; each: number[]; lost: number; spooled: number }> {
+const GATEWAY_INDEXES = [
+  ['transactions', 'transactions_gateway_started'],
+  ['transactions', 'transactions_gateway_bus_node_started'],
+  ['parameter_values', 'parameter_values_gateway_node_dde_time'],
+] as const;
+
+async function round(names: readonly string[], n: number, dir: string, withoutGatewayIndexes = false): Promise<{ total: number; each: number[]; lost: number; spooled: number }> {
   const db = await freshDb();
   await migrateStore(db.url, silentLogger);
+  if (withoutGatewayIndexes) await db.dropIndexes();
   const kids = names.map((g) => startChild(db.url, g, n, join(dir, `${g}-${Math.random().toString(36).slice(2, 7)}`)));
   await Promise.all(kids.map((k) => k.ready));
   const t0 = performance.now();
@@ -138,16 +150,21 @@ if (childArgs) {
   const dir = mkdtempSync(join(tmpdir(), 'flowbus-bench-mgw-'));
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
   const alone: number[] = [];
+  const bare: number[] = [];
   const two: { total: number; each: number[] }[] = [];
   let problems = 0;
   await round(['bench-a', 'bench-b'], 10_000, dir); // the server's warm-up, not reported
   for (let r = 0; r < ROUNDS; r++) {
     const a = await round(['bench-a'], N, dir);
+    const x = await round(['bench-a'], N, dir, true);
     const b = await round(['bench-a', 'bench-b'], N, dir);
-    problems += a.lost + b.lost + a.spooled + b.spooled;
+    problems += a.lost + x.lost + b.lost + a.spooled + x.spooled + b.spooled;
     alone.push(a.total);
+    bare.push(x.total);
     two.push(b);
-    console.error(`round ${r + 1}: alone ${fmt(a.total)} tx/s; two at once ${fmt(b.total)} tx/s (${b.each.map(fmt).join(' + ')}); lost ${a.lost + b.lost}, spooled ${a.spooled + b.spooled}`);
+    console.error(
+      `round ${r + 1}: alone ${fmt(a.total)} tx/s; alone without the gateway indexes ${fmt(x.total)}; two at once ${fmt(b.total)} tx/s (${b.each.map(fmt).join(' + ')}); lost ${a.lost + x.lost + b.lost}, spooled ${a.spooled + x.spooled + b.spooled}`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
@@ -159,7 +176,9 @@ if (childArgs) {
   const ratio = (x: number) => `${x.toFixed(2)} x`;
   console.log(`\n${N.toLocaleString('en-US')} transactions per gateway, 4 parameter values each, into one MariaDB database (node ${process.version}, median of ${ROUNDS} rounds, range in brackets):\n`);
   console.log('| writers | transactions/s, all gateways | parameter rows/s | per gateway | ratio to one alone |\n|---|---:|---:|---:|---:|');
+  const bareRatios = bare.map((x, i) => x / (alone[i] as number));
   console.log(`| one gateway alone | ${fmt(median(alone))} (${range(alone, fmt)}) | ${fmt(median(alone) * 4)} | ${fmt(median(alone))} | 1 |`);
+  console.log(`| one alone, without the 3 gateway indexes | ${fmt(median(bare))} (${range(bare, fmt)}) | ${fmt(median(bare) * 4)} | ${fmt(median(bare))} | ${ratio(median(bareRatios))} (${range(bareRatios, ratio)}) |`);
   console.log(`| two gateways at once | ${fmt(median(bothAll))} (${range(bothAll, fmt)}) | ${fmt(median(bothAll) * 4)} | ${fmt(median(perGwAll))} | **${ratio(median(ratios))}** (${range(ratios, ratio)}) |`);
   console.log(`\nrows lost or written twice, and transactions that went through the spool: ${problems}\n`);
 }
