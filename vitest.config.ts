@@ -10,6 +10,7 @@ export const E2E: readonly string[] = [
   'test/e2e/',
   'test/store/crash.test.ts',
   'test/store/dropped.test.ts',
+  'test/store/gateway.test.ts',
   'test/store/literals.test.ts',
   'test/store/lock.test.ts',
   'test/store/loss.test.ts',

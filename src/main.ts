@@ -4,14 +4,13 @@
  * The only place that listens or reads process.env.
  */
 import { EVENT_STREAM_DEFAULTS, buildApp, findDashboardDir, isLoopbackHost } from './api/index.js';
-import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
+import { applyOverrides, defaultConfig, gatewayName, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
 import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
 import { GatewayMetrics } from './metrics/index.js';
 import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
 import { simulatorFactory } from './sim.js';
-import { hostname } from 'node:os';
 
 export { simulatorFactory, simulatorOptions } from './sim.js';
 
@@ -40,7 +39,7 @@ export async function openReplaySink(where: { readonly store?: string; readonly 
   const base = where.config ? await loadConfig(where.config) : defaultConfig();
   const config = applyOverrides(base, { env: process.env, flags: where.store ? { storeUrl: where.store } : {} });
   const spoolDir = config.store.spoolDir ?? defaultSpoolDir(config.store.url);
-  return openStore({ ...config.store, spoolDir: `${spoolDir}-replay` }, { logger: createLogger('warn', 'pretty') });
+  return openStore({ ...config.store, spoolDir: `${spoolDir}-replay` }, { logger: createLogger('warn', 'pretty'), gateway: gatewayName(config) });
 }
 
 /** What a failed listen means for the person starting the gateway, by errno. */
@@ -64,12 +63,14 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
   let url = '';
   let metrics: GatewayMetrics | undefined;
   let stopLog: (() => Promise<void>) | undefined;
+  // Recorded with every transaction, so that gateways sharing one database keep their rows apart.
+  const gateway = gatewayName(config);
 
   life.add({
     name: 'store',
     async start() {
       // It migrates the schema, and starts spooling rather than failing when a MySQL server is unreachable.
-      const s = await openStore(config.store, { logger, ...(opts.storeOptions ? { options: opts.storeOptions } : {}) });
+      const s = await openStore(config.store, { logger, gateway, ...(opts.storeOptions ? { options: opts.storeOptions } : {}) });
       store = s;
       // The transaction log is a consumer of the gateway's events like any other; it must lose
       // nothing, so its queue is not bounded (the store bounds its memory itself, by spooling).
@@ -117,12 +118,12 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
     name: 'http',
     async start() {
       if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the HTTP API starts after the mode and the store');
-      // Prometheus metrics, read from the service and the store at scrape time.
+      // Prometheus metrics, read from the service and the store at scrape time; labelled with the gateway's name.
       if (config.metrics.enabled) {
-        metrics = new GatewayMetrics({ service, store, gateway: hostname() });
+        metrics = new GatewayMetrics({ service, store, gateway });
         metrics.start();
       }
-      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir(), metrics });
+      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, gateway, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir(), metrics });
       app = a;
       const { host, port } = config.http;
       try {
@@ -209,7 +210,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       ...(config.mode === 'bridge' && config.bridge
         ? { instrumentPort: config.bridge.instrumentPort, masterPort: config.bridge.masterPort }
         : { buses: config.buses.map((b) => `${b.name}=${b.port}`) }),
-      store: running.store.status().url, spool: running.store.status().spoolFile, writes: config.http.token ? 'enabled (token)' : 'disabled (no token)' },
+      gateway: running.store.gateway, store: running.store.status().url, spool: running.store.status().spoolFile, writes: config.http.token ? 'enabled (token)' : 'disabled (no token)' },
     `flowbus-gateway ${VERSION} listening: API ${shown}/api/v1/instruments, docs ${shown}/docs`,
   );
 }

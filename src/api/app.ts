@@ -36,6 +36,8 @@ export interface AppDeps {
   readonly version: string;
   /** The transaction log; without it, /transactions serves the in-memory ring and /history answers 503. */
   readonly store?: TransactionLog;
+  /** This gateway's name (gateway.name): shown by /healthz and /bus; log queries without `gateway=` are about its rows. */
+  readonly gateway?: string;
   /** The address the API listens on (http.host): a name it is also reached under, unless a wildcard. */
   readonly listenHost?: string;
   /** More names for the Host check (http.allowedHosts); `*` allows any. Loopback names always pass. */
@@ -210,11 +212,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   dashboardRoutes(root, loadDashboard(deps.dashboardDir), HOME_PAGE);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(healthRoutes, { service, version });
+  await app.register(healthRoutes, { service, version, gateway: deps.gateway });
   await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });
-  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store });
+  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store, gateway: deps.gateway });
   await app.register(parameterRoutes, { prefix: API_PREFIX });
-  await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service });
+  await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service, gateway: deps.gateway });
 
   // One set of hub subscriptions for every event stream; the streams end before the server
   // closes, so that closing never waits on a client.

@@ -7,6 +7,8 @@ import { Health, Ready, errorResponses } from './schemas.js';
 export interface HealthOptions {
   readonly service: GatewayService;
   readonly version: string;
+  /** This gateway's name (gateway.name), shown by /healthz. */
+  readonly gateway?: string | undefined;
 }
 
 /** Why the service is not ready: every bus whose transport is not open. */
@@ -23,7 +25,7 @@ export function notReadyReasons(service: GatewayService): string[] {
   return reasons.length > 0 ? reasons : ['the gateway reports not ready'];
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { service, version }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { service, version, gateway }) => {
   app.get(
     '/healthz',
     {
@@ -34,7 +36,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
         response: { 200: Health },
       },
     },
-    async () => ({ status: 'ok' as const, version, uptimeS: Math.round(process.uptime() * 1000) / 1000 }),
+    async () => ({ status: 'ok' as const, version, ...(gateway === undefined ? {} : { gateway }), uptimeS: Math.round(process.uptime() * 1000) / 1000 }),
   );
 
   app.get(

@@ -4,13 +4,13 @@ import { parseInstrumentRef, unitFor, type GatewayService } from '../gateway/ind
 import { resolveParam } from '../params/index.js';
 import { GatewayError } from '../shared/index.js';
 import { historyCsv, isoFromMicros, parseBucket, parseTime } from '../store/index.js';
-import { sendCsv, wantsCsv, type LogOptions } from './log.js';
+import { gatewayFilter, sendCsv, wantsCsv, type LogOptions } from './log.js';
 import { HistoryQuery, HistoryResultSchema, ParamParams, errorResponses } from './schemas.js';
 
 const HOUR_US = 3_600_000_000;
 
 
-export const historyRoutes: FastifyPluginAsyncTypebox<LogOptions & { service?: GatewayService }> = async (app, { store, service }) => {
+export const historyRoutes: FastifyPluginAsyncTypebox<LogOptions & { service?: GatewayService }> = async (app, { store, service, gateway }) => {
   app.get(
     '/instruments/:node/parameters/:param/history',
     {
@@ -19,7 +19,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox<LogOptions & { service?: G
         tags: ['instruments'],
         summary: 'Logged values of one parameter over time: raw, or min/mean/max per bucket for a chart',
         description:
-          'From the transaction log (the store). Without `bucket`: every value read, written or observed, oldest first. With `bucket` (`1s`, `1m`, `1h`, ...): count, min, mean and max of the numeric values per bucket, computed in the database; buckets without values are absent. `format=csv` or `Accept: text/csv` gives CSV (`time,time_us,value` or `time,time_us,count,min,mean,max`). 409 GATEWAY_NODE_AMBIGUOUS when a bare node number has history on several buses in the range (the message names `bus:node` for each). 503 API_NOT_READY when the gateway runs without a store.',
+          'From the transaction log (the store). Without `bucket`: every value read, written or observed, oldest first. With `bucket` (`1s`, `1m`, `1h`, ...): count, min, mean and max of the numeric values per bucket, computed in the database; buckets without values are absent. `format=csv` or `Accept: text/csv` gives CSV (`time,time_us,value` or `time,time_us,count,min,mean,max`). 409 GATEWAY_NODE_AMBIGUOUS when a bare node number has history on several buses in the range (the message names `bus:node` for each), or, with `gateway=*`, from several gateways (naming `gateway/bus:node`). Without `gateway=`, this gateway\'s own rows (and those from before gateways were recorded). 503 API_NOT_READY when the gateway runs without a store.',
         params: ParamParams,
         querystring: HistoryQuery,
         response: { 200: HistoryResultSchema, ...errorResponses(400, 404, 409, 503) },
@@ -36,8 +36,10 @@ export const historyRoutes: FastifyPluginAsyncTypebox<LogOptions & { service?: G
       const untilUs = q.until === undefined ? Date.now() * 1000 : parseTime(q.until, 'until');
       const sinceUs = q.since === undefined ? untilUs - HOUR_US : parseTime(q.since, 'since');
       const bucketUs = q.bucket === undefined ? undefined : parseBucket(q.bucket);
+      const g = gatewayFilter(q.gateway, gateway);
       const h = await store.parameterHistory({
         ...ref,
+        ...(g === undefined ? {} : { gateway: g }),
         dde: def.dde,
         sinceUs,
         untilUs,

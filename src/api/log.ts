@@ -1,12 +1,24 @@
 /** What the transaction-log routes need from the store, and content negotiation for CSV. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Store } from '../store/index.js';
+import type { GatewayFilter, Store } from '../store/index.js';
 
 /** The part of the store the API uses; absent when the gateway runs without one. */
 export type TransactionLog = Pick<Store, 'status' | 'listTransactions' | 'parameterHistory'>;
 
 export interface LogOptions {
   readonly store: TransactionLog | undefined;
+  /** This gateway's name: what a query without `gateway=` is about. */
+  readonly gateway: string | undefined;
+}
+
+/**
+ * The `gateway=` of a log query: absent = this gateway's own rows and those that record no
+ * gateway (from before names were recorded); a name = that gateway's rows only; `*` = all.
+ */
+export function gatewayFilter(asked: string | undefined, own: string | undefined): GatewayFilter | undefined {
+  if (asked === '*') return undefined;
+  if (asked !== undefined) return { name: asked };
+  return own === undefined ? undefined : { name: own, unnamed: true };
 }
 
 /** `format=csv`, or an Accept header that names text/csv (and format is not json). */

@@ -131,7 +131,16 @@ export const NodeParams = Type.Object(
 
   const Format = Type.Optional(Type.Enum(['json', 'csv'], { description: 'csv gives text/csv, like `Accept: text/csv`; default json' }));
 
+  const GatewayParam = Type.Optional(
+    Type.String({
+      pattern: '^(?:\\*|[A-Za-z0-9._-]{1,64})$',
+      description: "whose rows, in a database several gateways log into: a gateway's name, or `*` for all; default this gateway's own (and rows from before gateways were recorded)",
+      examples: ['reactor-2', '*'],
+    }),
+  );
+
   export const TransactionsQuery = Type.Object({
+    gateway: GatewayParam,
     node: Type.Optional(Type.String({ pattern: '^(?:[A-Za-z0-9_-]+:)?[0-9]{1,3}$', description: 'only transactions with this node: `3`, or `bus:3` for node 3 of one bus' })),
     param: Type.Optional(
       Type.String({ minLength: 1, maxLength: 80, description: 'only transactions that carry this parameter (key, name or DDE number); needs the store' }),
@@ -157,6 +166,7 @@ export const NodeParams = Type.Object(
   export const EventsHeaders = Type.Object({ 'last-event-id': Type.Optional(EventId) });
 
   export const HistoryQuery = Type.Object({
+    gateway: GatewayParam,
     since: Type.Optional(TimeParam('from (default: one hour before until)')),
     until: Type.Optional(TimeParam('to, exclusive (default: now)')),
     bucket: Type.Optional(
@@ -358,6 +368,7 @@ export const BusViewSchema = Type.Object(
   export const StoreStatusSchema = Type.Object(
     {
       state: Type.Enum(['healthy', 'spooling', 'recovering', 'closed'], { description: 'healthy: writing directly; spooling: the database is away, rows go to the spool; recovering: writing the spool' }),
+      gateway: Type.String({ description: 'the gateway name recorded with every transaction written (gateway.name)' }),
       dialect: Type.Enum(['mysql', 'sqlite']),
       url: Type.String({ description: 'store URL without the password' }),
       rowsWaiting: Type.Integer({ description: 'transactions not yet in the database (memory + spool)' }),
@@ -375,6 +386,7 @@ export const BusViewSchema = Type.Object(
   );
 
   export const BusList = Type.Object({
+    gateway: Type.Optional(Type.String({ description: "this gateway's name (gateway.name)" })),
     mode: Type.Enum(['master', 'bridge']),
     buses: Type.Immutable(Type.Array(BusViewSchema)),
     store: Type.Optional(StoreStatusSchema),
@@ -427,6 +439,7 @@ export const TransactionViewSchema = Type.Object(
     attempts: Type.Integer(),
     params: Type.Immutable(Type.Array(ObservedParamSchema)),
     error: Type.Union([Type.String(), Type.Null()], { description: 'a sentence for failures' }),
+    gateway: Type.Union([Type.String(), Type.Null()], { description: 'the gateway that logged it; null for rows written before gateways were recorded' }),
   });
   export type TransactionView = Static<typeof TransactionViewSchema>;
 
@@ -459,6 +472,7 @@ export const Health = Type.Object(
   {
     status: Type.Literal('ok'),
     version: Type.String(),
+    gateway: Type.Optional(Type.String({ description: "this gateway's name (gateway.name)" })),
     uptimeS: Type.Number({ description: 'seconds since the process started' }),
   },
   { description: 'the process is alive' },

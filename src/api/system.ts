@@ -5,7 +5,7 @@ import { resolveParam } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
 import { parseTime, transactionsCsv } from '../store/index.js';
 import type { RouteOptions } from './instruments.js';
-import { sendCsv, wantsCsv, type LogOptions } from './log.js';
+import { gatewayFilter, sendCsv, wantsCsv, type LogOptions } from './log.js';
 import { BusList, DiscoverBody, InstrumentList, TransactionList, TransactionsQuery, errorResponses, type TransactionView } from './schemas.js';
 
 const TAG = ['bus'];
@@ -35,10 +35,11 @@ export function transactionView(t: LoggedTransaction): TransactionView {
     attempts: t.attempts,
     params: t.params,
     error: t.error ?? null,
+    gateway: t.gateway ?? null,
   };
 }
 
-export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> = async (app, { service, store }) => {
+export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> = async (app, { service, store, gateway }) => {
   app.get(
     '/bus',
     {
@@ -49,7 +50,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> 
         response: { 200: BusList, ...errorResponses() },
       },
     },
-    async () => ({ mode: service.mode, buses: service.buses(), ...(store ? { store: store.status() } : {}) }),
+    async () => ({ ...(gateway === undefined ? {} : { gateway }), mode: service.mode, buses: service.buses(), ...(store ? { store: store.status() } : {}) }),
   );
 
   // Discovery is open like reads: it only reads identity parameters. Concurrent calls share
@@ -89,7 +90,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> 
         tags: TAG,
         summary: 'Logged bus transactions, newest first, with their decoded parameters',
         description:
-          'From the transaction log (the store): filter by node, parameter, outcome and time, page with `cursor` (keyset: pass the previous page\'s `nextCursor`). Without a store, the last 1000 transactions kept in memory (node, outcome, since, until and limit apply; param and cursor need the store). `format=csv` or `Accept: text/csv` gives CSV.',
+          'From the transaction log (the store): filter by node, parameter, outcome and time, page with `cursor` (keyset: pass the previous page\'s `nextCursor`). In a database several gateways log into, this gateway\'s own rows (and those from before gateways were recorded) unless `gateway=NAME` or `gateway=*` says otherwise. Without a store, the last 1000 transactions kept in memory (node, outcome, since, until and limit apply; param and cursor need the store). `format=csv` or `Accept: text/csv` gives CSV.',
         querystring: TransactionsQuery,
         response: { 200: TransactionList, ...errorResponses(400, 404, 503) },
       },
@@ -103,8 +104,10 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> 
       let list: LoggedTransaction[];
       let nextCursor: string | null = null;
       if (store) {
+        const g = gatewayFilter(q.gateway, gateway);
         const page = await store.listTransactions({
           limit,
+          ...(g === undefined ? {} : { gateway: g }),
           ...(ref === undefined ? {} : { node: ref.node, ...(ref.bus === undefined ? {} : { bus: ref.bus }) }),
           ...(q.outcome === undefined ? {} : { outcome: q.outcome }),
           ...(q.param === undefined ? {} : { dde: resolveParam(q.param).dde }),
@@ -118,7 +121,10 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> 
         if (q.param !== undefined || q.cursor !== undefined) {
           throw new GatewayError('API_NOT_READY', 'param and cursor need the transaction log: the gateway runs without a store');
         }
+        // The ring holds this gateway's transactions only.
+        const ours = q.gateway === undefined || q.gateway === '*' || q.gateway === gateway;
         const inRange = (t: LoggedTransaction) =>
+          ours &&
           (sinceUs === undefined || t.startedAt * 1000 >= sinceUs) &&
           (untilUs === undefined || t.startedAt * 1000 < untilUs) &&
           (ref?.bus === undefined || t.bus === ref.bus);
@@ -128,6 +134,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> 
           .filter(inRange)
           .slice(0, limit);
       }
+      if (!store && gateway !== undefined) list = list.map((t) => (t.gateway === undefined ? { ...t, gateway } : t));
       if (wantsCsv(request, q.format)) return sendCsv(reply, transactionsCsv(list));
       return { transactions: list.map(transactionView), nextCursor };
     },

@@ -3,6 +3,7 @@ export {
   type BridgeConfig,
   type BusConfig,
   type Config,
+  type GatewayConfig,
   type InstrumentConfig,
   type LogLevel,
   type Mode,
@@ -12,6 +13,7 @@ export {
   DEFAULT_BUS_NAME,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_POLL_PARAMETERS,
+  GATEWAY_NAME_PATTERN,
   LOG_LEVELS,
   MODES,
   PROTOCOLS,
@@ -31,5 +33,6 @@ export {
   readExampleConfig,
   simulatorConfig,
 } from './load.js';
+export { gatewayName, isGatewayName, safeGatewayName } from './gateway-name.js';
 export { redactUrl, summariseConfig } from './summary.js';
 export { registerConfigCommand, runConfigCheck } from './cli.js';

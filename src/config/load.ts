@@ -121,6 +121,7 @@ export const CONFIG_OVERRIDES: readonly Override[] = [
   { env: 'FLOWBUS_HTTP_ALLOWED_HOSTS', path: ['http', 'allowedHosts'], list: true },
   { flag: 'storeUrl', option: '--store-url', env: 'FLOWBUS_STORE_URL', path: ['store', 'url'] },
   { flag: 'spoolDir', option: '--spool-dir', env: 'FLOWBUS_SPOOL_DIR', path: ['store', 'spoolDir'] },
+  { env: 'FLOWBUS_GATEWAY_NAME', path: ['gateway', 'name'] },
   { flag: 'logLevel', option: '--log-level', env: 'FLOWBUS_LOG_LEVEL', path: ['log', 'level'] },
   { flag: 'mode', option: '--mode', path: ['mode'] },
   { flag: 'instrumentPort', option: '--instrument-port', path: ['bridge', 'instrumentPort'] },

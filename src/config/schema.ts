@@ -220,6 +220,19 @@ export const BridgeSchema = Type.Object(
   { additionalProperties: false, description: 'passive bridge: forward every byte between the two ports, decode and log the traffic' },
 );
 
+/** Characters of a gateway name: letters, digits, '.', '_' and '-', 1..64 (a host name fits). */
+export const GATEWAY_NAME_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
+
+export const GatewaySchema = Type.Object(
+  {
+    name: Type.Union([Type.String({ pattern: GATEWAY_NAME_PATTERN }), Type.Null()], {
+      default: null,
+      description: "this gateway's name in a shared database: 1..64 letters, digits, '.', '_' or '-'; null = the host name",
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'this gateway among others that log into one database' },
+);
+
 export const LogSchema = Type.Object(
   { level: Type.Enum(LOG_LEVELS, { default: 'info', description: 'log verbosity' }) },
   { additionalProperties: false, default: {}, description: 'logging' },
@@ -233,6 +246,7 @@ export const MetricsSchema = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     mode: Type.Enum(MODES, { default: 'master', description: 'operating mode' }),
+    gateway: GatewaySchema,
     buses: Type.Array(BusSchema, { default: [], description: 'the buses to open in master mode, at least one' }),
     bridge: Type.Optional(BridgeSchema),
     poll: PollSchema,
@@ -257,4 +271,5 @@ export type PollConfig = Config['poll'];
 export type Mode = Config['mode'];
 export type BridgeConfig = Static<typeof BridgeSchema>;
 export type StoreConfig = Config['store'];
+export type GatewayConfig = Config['gateway'];
 export type LogLevel = Config['log']['level'];

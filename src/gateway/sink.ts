@@ -35,6 +35,8 @@ export interface LoggedTransaction {
   readonly params: readonly ObservedParam[];
   /** A human sentence for failures. */
   readonly error: string | undefined;
+  /** The gateway that logged it (`gateway.name`): set on rows read back from the store, absent on rows from before it was recorded. */
+  readonly gateway?: string;
 }
 
 /** Where transactions go: the store (next issue), or memory. `write` must not block or throw. */

@@ -1,11 +1,11 @@
 /** `flowbus db migrate` and `flowbus export transactions|history`. */
 import type { Command } from 'commander';
-import { applyOverrides, defaultConfig, loadConfig } from '../config/index.js';
+import { applyOverrides, defaultConfig, isGatewayName, loadConfig } from '../config/index.js';
 import { resolveParam } from '../params/index.js';
 import { parseInstrumentRef } from '../gateway/index.js';
 import { GatewayError, type Logger } from '../shared/index.js';
 import { TRANSACTION_CSV_HEADER, historyCsv, transactionCsvLine } from './csv.js';
-import { MAX_PAGE, isoFromMicros, parseBucket, parseTime, type TransactionQuery } from './query.js';
+import { MAX_PAGE, isoFromMicros, parseBucket, parseTime, type GatewayFilter, type TransactionQuery } from './query.js';
 import { migrateStore, openStoreReader } from './store.js';
 import { redactStoreUrl } from './url.js';
 
@@ -39,7 +39,17 @@ async function run(action: () => Promise<void>): Promise<void> {
   }
 }
 
+/** `--gateway NAME`: that gateway's rows; absent or `*`: every gateway's (the database has no gateway of its own). */
+function gatewayOption(name: string | undefined): { gateway?: GatewayFilter } {
+  if (name === undefined || name === '*') return {};
+  if (!isGatewayName(name)) {
+    throw new GatewayError('CLI_BAD_OPTION', `--gateway ${JSON.stringify(name.slice(0, 80))} is not a gateway name (1..64 letters, digits, '.', '_' or '-') nor *`, { option: '--gateway', value: name });
+  }
+  return { gateway: { name } };
+}
+
 interface ExportFlags extends StoreFlags {
+  readonly gateway?: string;
   readonly node?: string;
   readonly param?: string;
   readonly outcome?: string;
@@ -72,6 +82,7 @@ export function registerStoreCommands(program: Command): void {
     exp
       .command('transactions')
       .description('transactions, newest first, with their decoded parameters')
+      .option('--gateway <name>', "only the rows this gateway logged (gateway.name); default: every gateway's")
       .option('--node <node>', 'only this instrument: 3 or bus:3')
       .option('--param <param>', 'only transactions carrying this parameter (key, name or DDE number)')
       .option('--outcome <outcome>', 'only this outcome: ok, timeout, status, ...')
@@ -85,6 +96,7 @@ export function registerStoreCommands(program: Command): void {
       try {
         const ref = flags.node === undefined ? {} : parseInstrumentRef(flags.node);
         const base: TransactionQuery = {
+          ...gatewayOption(flags.gateway),
           ...ref,
           ...(flags.param === undefined ? {} : { dde: resolveParam(flags.param).dde }),
           ...(flags.outcome === undefined ? {} : { outcome: flags.outcome }),
@@ -122,6 +134,7 @@ export function registerStoreCommands(program: Command): void {
       .option('--since <time>', 'from: ISO 8601 or ms since the epoch (default: one hour before --until)')
       .option('--until <time>', 'to (exclusive): ISO 8601 or ms since the epoch (default: now)')
       .option('--bucket <width>', 'min, mean and max per bucket: 100ms, 1s, 1m, 1h, 1d')
+      .option('--gateway <name>', 'the instrument of this gateway (gateway.name), when several gateways log into the database')
       .option('--format <format>', 'csv or json', 'csv'),
   ).action((node: string, param: string, flags: ExportFlags) =>
     run(async () => {
@@ -130,6 +143,7 @@ export function registerStoreCommands(program: Command): void {
         const untilUs = flags.until === undefined ? Date.now() * 1000 : parseTime(flags.until, '--until');
         const sinceUs = flags.since === undefined ? untilUs - 3_600_000_000 : parseTime(flags.since, '--since');
         const h = await reader.parameterHistory({
+          ...gatewayOption(flags.gateway),
           ...parseInstrumentRef(node),
           dde: resolveParam(param).dde,
           sinceUs,

@@ -36,6 +36,7 @@ export const TRANSACTION_CSV_HEADER = csvLine([
   'reply',
   'params',
   'error',
+  'gateway',
 ]);
 
 export function transactionCsvLine(t: LoggedTransaction): string {
@@ -61,6 +62,7 @@ export function transactionCsvLine(t: LoggedTransaction): string {
     t.replyBytes ? toHex(t.replyBytes, '') : '',
     t.params.map(formatParam).join('; '),
     t.error,
+    t.gateway,
   ]);
 }
 

@@ -31,6 +31,8 @@ export interface TransactionsTable {
   latency_us: number | null;
   attempts: number;
   error: string | null;
+  /** The gateway that logged it (`gateway.name`); NULL for rows written before migration 0002. */
+  gateway: string | null;
 }
 
 /** `parameter_values`: one row per parameter of a transaction, keyed by (transaction_id, position). */
@@ -46,6 +48,8 @@ export interface ParameterValuesTable {
   value_text: string | null;
   raw: Buffer | null;
   time_us: number;
+  /** As `transactions.gateway`. */
+  gateway: string | null;
 }
 
 export interface DB {
@@ -172,6 +176,8 @@ export const TX_COLUMNS: readonly Column<TransactionsTable>[] = [
   col('latency_us', 'int', true),
   col('attempts', 'int'),
   col('error', 'text', true),
+  // Last: a batch spooled before the column existed has tuples one shorter (the store fills it in).
+  col('gateway', 'text', true),
 ];
 
 export const PV_COLUMNS: readonly Column<ParameterValuesTable>[] = [
@@ -185,6 +191,7 @@ export const PV_COLUMNS: readonly Column<ParameterValuesTable>[] = [
   col('value_text', 'text', true),
   col('raw', 'hex', true),
   col('time_us', 'int'),
+  col('gateway', 'text', true),
 ];
 
 function sqliteString(s: string): string {

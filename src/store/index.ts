@@ -3,6 +3,7 @@ export { openStore, openStoreReader, migrateStore, type StoreReader, type Store,
 export { resolveStoreOptions, type ResolvedStoreOptions } from './options.js';
 export {
   type BucketPoint,
+  type GatewayFilter,
   type HistoryQuery,
   type HistoryResult,
   type RawPoint,

@@ -16,6 +16,8 @@ function types(dialect: Dialect) {
     text: mysql ? sql`varchar(1024)` : sql`text`,
     bytes: mysql ? sql`varbinary(1024)` : sql`blob`,
     real: mysql ? sql`double` : sql`real`,
+    // Compared byte for byte in both dialects (MySQL's default collation ignores case).
+    gateway: mysql ? sql`varchar(64) character set ascii collate ascii_bin` : sql`text`,
   };
 }
 
@@ -72,7 +74,42 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         throw new GatewayError('STORE_MIGRATION', 'migrations are never undone: they would lose data');
       },
     },
+    // Many gateways into one database: each row says which gateway logged it. Nullable, so that
+    // adding it is instant and rows from before keep NULL ("not recorded"): nothing is guessed.
+    '0002_gateway': {
+      async up(db: Kysely<unknown>) {
+        for (const table of ['transactions', 'parameter_values']) {
+          if (!(await hasColumn(db, dialect, table, 'gateway'))) await db.schema.alterTable(table).addColumn('gateway', t.gateway).execute();
+        }
+        // Listing one gateway's rows newest first, and by bus and node; one gateway's history.
+        await db.schema.createIndex('transactions_gateway_started').ifNotExists().on('transactions').columns(['gateway', 'started_us', 'id']).execute();
+        await db.schema
+          .createIndex('transactions_gateway_bus_node_started')
+          .ifNotExists()
+          .on('transactions')
+          .columns(['gateway', 'bus', 'node', 'started_us', 'id'])
+          .execute();
+        await db.schema
+          .createIndex('parameter_values_gateway_node_dde_time')
+          .ifNotExists()
+          .on('parameter_values')
+          .columns(['gateway', 'node', 'dde', 'time_us'])
+          .execute();
+      },
+      async down() {
+        throw new GatewayError('STORE_MIGRATION', 'migrations are never undone: they would lose data');
+      },
+    },
   };
+}
+
+/** Whether the table has the column: MySQL's DDL is not transactional, so a migration that stopped halfway is run again. */
+async function hasColumn(db: Kysely<unknown>, dialect: Dialect, table: string, column: string): Promise<boolean> {
+  const rows =
+    dialect === 'mysql'
+      ? await sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ${table} AND column_name = ${column}`.execute(db)
+      : await sql<{ n: number }>`SELECT COUNT(*) AS n FROM pragma_table_info(${table}) WHERE name = ${column}`.execute(db);
+  return Number(rows.rows[0]?.n ?? 0) > 0;
 }
 
 class InlineProvider implements MigrationProvider {
@@ -82,10 +119,10 @@ class InlineProvider implements MigrationProvider {
   }
 }
 
-/** Applies every pending migration; returns the names applied now. Throws STORE_MIGRATION. */
-export async function migrate(db: Kysely<unknown>, dialect: Dialect, logger: Logger): Promise<string[]> {
+/** Applies every pending migration (or those up to `upTo`, for tests of an older schema); returns the names applied now. Throws STORE_MIGRATION. */
+export async function migrate(db: Kysely<unknown>, dialect: Dialect, logger: Logger, upTo?: string): Promise<string[]> {
   const migrator = new Migrator({ db, provider: new InlineProvider(dialect), migrationTableName: 'flowbus_migrations', migrationLockTableName: 'flowbus_migrations_lock' });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = upTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(upTo);
   const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   for (const r of results ?? []) if (r.status === 'Error') logger.error({ migration: r.migrationName }, 'store migration failed');
   if (error) {

@@ -3,10 +3,20 @@ import { type Kysely, sql } from 'kysely';
 import type { LoggedTransaction } from '../gateway/index.js';
 import type { ObservedParam } from '../observe/index.js';
 import { GatewayError } from '../shared/index.js';
-import type { DB, Dialect, ParameterValuesTable } from './db.js';
+import type { DB, Dialect, ParameterValuesTable, TransactionsTable } from './db.js';
 import { paramFromRow, transactionFromRow } from './rows.js';
 
+/**
+ * Which gateways' rows: `name` only, and with `unnamed` also the rows that record no gateway
+ * (written before migration 0002). Absent: every gateway's.
+ */
+export interface GatewayFilter {
+  readonly name: string;
+  readonly unnamed?: boolean;
+}
+
 export interface TransactionQuery {
+  readonly gateway?: GatewayFilter;
   readonly bus?: string;
   readonly node?: number;
   /** Only transactions that carry this DDE parameter. */
@@ -43,9 +53,10 @@ export function decodeCursor(cursor: string): { startedUs: number; id: string } 
   return { startedUs: Number(m[1]), id: m[2] as string };
 }
 
-export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Promise<TransactionPage> {
-  const limit = Math.max(1, Math.min(MAX_PAGE, q.limit ?? 100));
+/** One page of transaction rows, newest first: `limit` + 1, so that the caller knows whether more follow. */
+function pageRows(db: Kysely<DB>, q: TransactionQuery, gateway: string | null | undefined, limit: number): Promise<TransactionsTable[]> {
   let query = db.selectFrom('transactions as t').selectAll('t');
+  if (gateway !== undefined) query = gateway === null ? query.where('t.gateway', 'is', null) : query.where('t.gateway', '=', gateway);
   if (q.bus !== undefined) query = query.where('t.bus', '=', q.bus);
   if (q.node !== undefined) query = query.where('t.node', '=', q.node);
   if (q.outcome !== undefined) query = query.where('t.outcome', '=', q.outcome);
@@ -61,7 +72,19 @@ export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Pro
     const c = decodeCursor(q.cursor);
     query = query.where((eb) => eb.or([eb('t.started_us', '<', c.startedUs), eb.and([eb('t.started_us', '=', c.startedUs), eb('t.id', '<', c.id)])]));
   }
-  const rows = await query.orderBy('t.started_us', 'desc').orderBy('t.id', 'desc').limit(limit + 1).execute();
+  return query.orderBy('t.started_us', 'desc').orderBy('t.id', 'desc').limit(limit + 1).execute();
+}
+
+const newerFirst = (a: TransactionsTable, b: TransactionsTable) => Number(b.started_us) - Number(a.started_us) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Promise<TransactionPage> {
+  const limit = Math.max(1, Math.min(MAX_PAGE, q.limit ?? 100));
+  const g = q.gateway;
+  // One gateway's rows and the unnamed ones are two index-ordered scans merged here: as one
+  // query (`gateway = ? OR gateway IS NULL`) the databases sort every matching row for a page.
+  const rows = g?.unnamed
+    ? (await Promise.all([pageRows(db, q, g.name, limit), pageRows(db, q, null, limit)])).flat().sort(newerFirst).slice(0, limit + 1)
+    : await pageRows(db, q, g?.name, limit);
   const page = rows.slice(0, limit);
   const byId = new Map<string, ObservedParam[]>();
   if (page.length > 0) {
@@ -90,6 +113,7 @@ export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Pro
 }
 
 export interface HistoryQuery {
+  readonly gateway?: GatewayFilter;
   readonly bus?: string;
   readonly node: number;
   readonly dde: number;
@@ -128,15 +152,17 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
     .where('time_us', '>=', q.sinceUs)
     .where('time_us', '<', q.untilUs);
   if (q.bus !== undefined) base = base.where('bus', '=', q.bus);
+  const g = q.gateway;
+  if (g !== undefined) base = base.where((eb) => (g.unnamed ? eb.or([eb('gateway', '=', g.name), eb('gateway', 'is', null)]) : eb('gateway', '=', g.name)));
   if (q.bucketUs === undefined) {
     const rows = await base
-      .select(['time_us', 'value_num', 'value_text', 'bus'])
+      .select(['time_us', 'value_num', 'value_text', 'bus', 'gateway'])
       .where((eb) => eb.or([eb('value_num', 'is not', null), eb('value_text', 'is not', null)]))
       .orderBy('time_us')
       .orderBy('transaction_id')
       .limit(limit)
       .execute();
-    if (q.bus === undefined) refuseMixedBuses(q.node, rows);
+    refuseMixed(q, rows);
     return {
       kind: 'raw',
       points: rows.map((r: Pick<ParameterValuesTable, 'time_us' | 'value_num' | 'value_text'>) => ({ timeUs: Number(r.time_us), value: r.value_num ?? (r.value_text as string) })),
@@ -151,6 +177,7 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
   const rows = await base
     .select([
       'bus',
+      'gateway',
       bucket.as('bucket'),
       (eb) => eb.fn.countAll<number>().as('n'),
       (eb) => eb.fn.min<number>('value_num').as('lo'),
@@ -158,11 +185,11 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
       (eb) => eb.fn.max<number>('value_num').as('hi'),
     ])
     .where('value_num', 'is not', null)
-    .groupBy(['bus', sql`bucket`])
+    .groupBy(['gateway', 'bus', sql`bucket`])
     .orderBy(sql`bucket`)
     .limit(limit)
     .execute();
-  if (q.bus === undefined) refuseMixedBuses(q.node, rows);
+  refuseMixed(q, rows);
   return {
     kind: 'buckets',
     bucketUs: b,
@@ -173,13 +200,29 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
 /**
  * Node numbers are per bus: node 3 on two buses (two gas lines, or a live bus and a replayed
  * capture) are two instruments. A history asked for by node alone that would mix them is refused,
- * naming the candidates, as the instrument routes do; with `bus:node` it is one series.
+ * naming the candidates, as the instrument routes do; with `bus:node` it is one series. Likewise
+ * node 3 of bus main on two gateways, when the query does not name one gateway: the candidates
+ * then name the gateway too (`gateway/bus:node`). Rows that record no gateway mix with any.
  */
-function refuseMixedBuses(node: number, rows: readonly { bus: string }[]): void {
-  const buses = [...new Set(rows.map((r) => r.bus))];
-  if (buses.length < 2) return;
-  const candidates = buses.sort().map((b) => `${b}:${node}`);
-  throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', `node ${node} has history on several buses; say which: ${candidates.join(', ')}`, { node, candidates });
+function refuseMixed(q: HistoryQuery, rows: readonly { bus: string; gateway: string | null }[]): void {
+  if (q.bus === undefined) {
+    const buses = [...new Set(rows.map((r) => r.bus))];
+    if (buses.length >= 2) {
+      const candidates = buses.sort().map((b) => `${b}:${q.node}`);
+      throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', `node ${q.node} has history on several buses; say which: ${candidates.join(', ')}`, { node: q.node, candidates });
+    }
+  }
+  if (q.gateway !== undefined) return;
+  const gateways = [...new Set(rows.map((r) => r.gateway).filter((g): g is string => g !== null))];
+  if (gateways.length < 2) return;
+  const bus = q.bus ?? rows[0]?.bus ?? '';
+  const candidates = gateways.sort().map((g) => `${g}/${bus}:${q.node}`);
+  throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', `node ${bus}:${q.node} has history from several gateways; say which with gateway=: ${candidates.join(', ')}`, {
+    node: q.node,
+    bus,
+    gateways,
+    candidates,
+  });
 }
 
 const BUCKET_UNITS: Record<string, number> = { ms: 1_000, s: 1_000_000, m: 60_000_000, h: 3_600_000_000, d: 86_400_000_000 };

@@ -26,8 +26,9 @@ export function encodeAddress(p: ObservedParam): number {
   return (p.indexOnly ? INDEX_ONLY : 0) + (p.process & 0xff) * 65536 + (p.fbnr & 0xff) * 256 + (p.wireType & 0xff);
 }
 
-/** Converts a transaction to rows. Never throws for any LoggedTransaction. */
-export function toRows(t: LoggedTransaction): Rows {
+/** Converts a transaction to rows, recorded as logged by `gateway` (unless it says which). Never throws for any LoggedTransaction. */
+export function toRows(t: LoggedTransaction, gateway: string | null = null): Rows {
+  const by = t.gateway ?? gateway;
   const startedUs = toMicros(t.startedAt);
   const endedUs = toMicros(t.endedAt);
   const tx: RowTuple = [
@@ -49,6 +50,7 @@ export function toRows(t: LoggedTransaction): Rows {
     t.latencyMs === undefined ? null : toMicros(t.latencyMs),
     t.attempts,
     t.error === undefined ? null : t.error.slice(0, 1024),
+    by,
   ];
   const pv: RowTuple[] = [];
   for (let i = 0; i < t.params.length; i++) {
@@ -65,6 +67,7 @@ export function toRows(t: LoggedTransaction): Rows {
       typeof v === 'string' ? v.slice(0, 1024) : null,
       p.raw ?? null,
       endedUs,
+      by,
     ]);
   }
   return { tx, pv };
@@ -116,5 +119,6 @@ export function transactionFromRow(r: TransactionsTable, params: readonly Observ
     attempts: Number(r.attempts),
     params,
     error: r.error ?? undefined,
+    ...(r.gateway === null || r.gateway === undefined ? {} : { gateway: r.gateway }),
   };
 }

@@ -18,10 +18,11 @@
  * crash before the spool was emptied) is not duplicated.
  */
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
-import type { Config } from '../config/index.js';
+import { safeGatewayName, type Config } from '../config/index.js';
 import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
 import { dropped, GatewayError, idFloor, type Logger } from '../shared/index.js';
 import { connect, insertStatements, PV_COLUMNS, TX_COLUMNS, type Connection, type DB, type Dialect } from './db.js';
@@ -41,6 +42,8 @@ export type StoreState = 'healthy' | 'spooling' | 'recovering' | 'closed';
 
 export interface StoreStatus {
   readonly state: StoreState;
+  /** The gateway name recorded with every transaction this store writes. */
+  readonly gateway: string;
   readonly dialect: Dialect;
   /** The store URL without its password. */
   readonly url: string;
@@ -65,6 +68,8 @@ export interface StoreStatus {
 /** The transaction log as the gateway, the API and the CLI use it. */
 export interface Store extends TransactionSink {
   readonly dialect: Dialect;
+  /** The gateway name recorded with every transaction written here (`gateway.name`). */
+  readonly gateway: string;
   /** Queues a transaction; never throws, never waits. */
   write(t: LoggedTransaction): void;
   /** Resolves when everything written so far is in the database or in the spool. */
@@ -180,6 +185,7 @@ class SqlStore implements Store {
     private readonly spool: Spool,
     private readonly log: Logger,
     options: StoreOptions,
+    readonly gateway: string,
   ) {
     this.options = resolveStoreOptions(options, config);
     this.maxRows = this.options.maxRowsInMemory;
@@ -269,7 +275,7 @@ class SqlStore implements Store {
     }
     let rows: Rows;
     try {
-      rows = toRows(t);
+      rows = toRows(t, this.gateway);
     } catch (err) {
       this.log.error({ err, id: t.id }, 'transaction could not be turned into rows: not logged');
       return;
@@ -390,9 +396,13 @@ class SqlStore implements Store {
 
   private statements(rows: readonly Rows[]): { tx: string[]; pv: string[] } {
     const d = this.target.dialect;
+    // Rows spooled by a version that did not record the gateway are this gateway's: the spool is its own.
+    const g = this.gateway;
+    const tx = (r: Rows) => (r.tx.length < TX_COLUMNS.length ? [...r.tx, g] : r.tx);
+    const pv = (r: Rows) => ((r.pv[0]?.length ?? PV_COLUMNS.length) < PV_COLUMNS.length ? r.pv.map((p) => [...p, g]) : r.pv);
     return {
-      tx: insertStatements(d, 'transactions', TX_COLUMNS, rows.map((r) => r.tx)),
-      pv: insertStatements(d, 'parameter_values', PV_COLUMNS, rows.flatMap((r) => r.pv)),
+      tx: insertStatements(d, 'transactions', TX_COLUMNS, rows.map(tx)),
+      pv: insertStatements(d, 'parameter_values', PV_COLUMNS, rows.flatMap(pv)),
     };
   }
 
@@ -566,6 +576,7 @@ class SqlStore implements Store {
   status(): StoreStatus {
     return {
       state: this.state,
+      gateway: this.gateway,
       dialect: this.target.dialect,
       url: redactStoreUrl(this.config.url),
       rowsWaiting: this.rowsWaiting(),
@@ -692,14 +703,15 @@ export async function spoolDirFor(config: StoreConfig, log: Logger): Promise<str
 
 /**
  * Opens the transaction log: parses the URL, opens the spool, connects and migrates, and
- * starts the writer. An unreachable MySQL server does not fail the start: the store begins
+ * starts the writer; `gateway` is the name recorded with every row (default: the host name
+ * made safe). An unreachable MySQL server does not fail the start: the store begins
  * in `spooling` and writes when the server answers. A SQLite file that cannot be opened does.
  */
-export async function openStore(config: StoreConfig, deps: { logger: Logger; options?: StoreOptions }): Promise<Store> {
+export async function openStore(config: StoreConfig, deps: { logger: Logger; options?: StoreOptions; gateway?: string }): Promise<Store> {
   const target = parseStoreUrl(config.url);
   const log = deps.logger.child({ component: 'store' });
   const spool = await Spool.open(await spoolDirFor(config, log), log);
-  const store = new SqlStore(config, target, spool, log, deps.options ?? {});
+  const store = new SqlStore(config, target, spool, log, deps.options ?? {}, deps.gateway ?? safeGatewayName(hostname()));
   await store.start();
   return store;
 }

@@ -44,6 +44,7 @@ describe('defaults', () => {
     const config = parseConfig(MINIMAL, 'test.yaml');
     expect(config).toEqual<Config>({
       mode: 'master',
+      gateway: { name: null },
       buses: [
         {
           name: 'main',
@@ -233,7 +234,8 @@ describe('unknown keys', () => {
     [`${MINIMAL}pol: { intervalMs: 100 }\n`, 'pol: unknown key "pol", did you mean "poll"?'],
     [`${MINIMAL}http: { tokn: secret-secret }\n`, 'http.tokn: unknown key "tokn", did you mean "token"?'],
     [`${MINIMAL}instruments: [{ node: 3, poll: { interval: 100 } }]\n`, 'instruments[0].poll.interval: unknown key "interval", did you mean "intervalMs"?'],
-    [`${MINIMAL}colour: blue\n`, 'colour: unknown key "colour"; known keys here: mode, buses, bridge, poll, instruments, http, secured, store, log, metrics'],
+    [`${MINIMAL}colour: blue
+`, 'colour: unknown key "colour"; known keys here: mode, gateway, buses, bridge, poll, instruments, http, secured, store, log, metrics'],
   ])('%#', (text, expected) => {
     expect(only(text)).toBe(expected);
   });
@@ -305,9 +307,11 @@ describe('applyOverrides', () => {
         FLOWBUS_PORT: 'tcp://moxa:4001',
         FLOWBUS_LOG_LEVEL: 'debug',
         FLOWBUS_HTTP_ALLOWED_HOSTS: ' flowbus.lab.example, 10.0.0.5 ,,',
+        FLOWBUS_GATEWAY_NAME: 'reactor-3',
         UNRELATED: 'x',
       },
     });
+    expect(config.gateway.name).toBe('reactor-3');
     expect(config.http).toEqual({ host: '0.0.0.0', port: 9000, token: 'a-long-secret', allowedHosts: ['flowbus.lab.example', '10.0.0.5'] });
     expect(config.store.url).toBe('mysql://u:p@db:3306/flowbus');
     expect(config.buses.map((b) => b.port)).toEqual(['tcp://moxa:4001', '/dev/ttyUSB1']);

@@ -91,6 +91,7 @@ describe('GET /metrics in master mode (simulator over TCP)', () => {
     gw = await startGateway(
       configFrom({
         buses: [{ port: `tcp://127.0.0.1:${tcp.port}`, replyTimeoutMs: 100, retries: 0 }],
+        gateway: { name: 'bench-7' },
         instruments: [{ node: 3, name: 'H2 line' }],
         poll: { intervalMs: 100 },
         http: { host: '127.0.0.1', port: 0, token: 'metrics-test-token' },
@@ -115,6 +116,9 @@ describe('GET /metrics in master mode (simulator over TCP)', () => {
     scrapes.master = s;
     expect(s.status).toBe(200);
     expect(s.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+    // Every series names the gateway it comes from: gateway.name of the config.
+    expect(s.samples.length).toBeGreaterThan(50);
+    expect(s.samples.filter((x) => x.labels.gateway !== 'bench-7').map((x) => x.name)).toEqual([]);
     const expected: Record<string, string> = {
       flowbus_bus_transactions_total: 'counter',
       flowbus_bus_retries_total: 'counter',
