@@ -16,6 +16,7 @@ const LAYERS = {
   gateway: ['bus', 'transport', 'observe', 'codec', 'params', 'shared', 'config'],
   store: ['gateway', 'observe', 'codec', 'params', 'shared', 'config'],
   api: ['gateway', 'store', 'bus', 'observe', 'codec', 'params', 'shared', 'config'],
+  mqtt: ['gateway', 'params', 'shared', 'config'],
 };
 const FOLDERS = Object.keys(LAYERS);
 

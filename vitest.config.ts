@@ -22,6 +22,7 @@ export const E2E: readonly string[] = [
   'test/bridge/bridge.test.ts',
   'test/bridge/events.test.ts',
   'test/gateway/master.test.ts',
+  'test/mqtt/',
   'test/observe/cli.test.ts',
   'test/observe/socat.test.ts',
   'test/simulator/cli.test.ts',

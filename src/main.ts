@@ -7,6 +7,8 @@ import { EVENT_STREAM_DEFAULTS, buildApp, findDashboardDir, isLoopbackHost } fro
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
 import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
+import { MqttLink } from './mqtt/index.js';
+import { hostname } from 'node:os';
 import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
 import { simulatorFactory } from './sim.js';
@@ -48,8 +50,14 @@ const LISTEN_PROBLEMS: Record<string, (where: string) => string> = {
   EACCES: (where) => `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`,
 };
 
+export interface StartOptions {
+  storeOptions?: StoreOptions;
+  /** The MQTT password (default FLOWBUS_MQTT_PASSWORD) and reconnect timing (tests shorten it). */
+  mqtt?: { password?: string; reconnectInitialMs?: number; reconnectMaxMs?: number; staleAfterMs?: number };
+}
+
 /** Starts the gateway for a validated config: mode, API, listening. */
-export async function startGateway(config: Config, logger: Logger, opts: { storeOptions?: StoreOptions } = {}): Promise<RunningGateway> {
+export async function startGateway(config: Config, logger: Logger, opts: StartOptions = {}): Promise<RunningGateway> {
   // The parts, started in this order and closed in reverse, once (SIGTERM, SIGINT, a failed start):
   // the store first, so that every transaction from the first discovery on is logged, and last to
   // close, so that the transactions of the shutdown itself are logged too.
@@ -61,7 +69,25 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   let url = '';
   let stopLog: (() => Promise<void>) | undefined;
-
+  // MQTT is optional: a broker that is down is retried by the lifecycle, and never stops the rest.
+  const mqttConfig = config.mqtt;
+  const mqtt = mqttConfig?.url
+    ? new MqttLink({
+        config: { ...mqttConfig, url: mqttConfig.url },
+        password: opts.mqtt?.password ?? process.env.FLOWBUS_MQTT_PASSWORD,
+        events,
+        logger,
+        version: VERSION,
+        // The dashboard as others reach it: a wildcard bind is shown under the host name.
+        dashboardUrl: () => {
+          const base = mqttConfig.homeAssistant.dashboardUrl ?? url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, `//${hostname()}`);
+          return base.endsWith('/') ? base : `${base}/`;
+        },
+        ...(opts.mqtt?.reconnectInitialMs === undefined ? {} : { reconnectInitialMs: opts.mqtt.reconnectInitialMs }),
+        ...(opts.mqtt?.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: opts.mqtt.reconnectMaxMs }),
+        ...(opts.mqtt?.staleAfterMs === undefined ? {} : { staleAfterMs: opts.mqtt.staleAfterMs }),
+      })
+    : undefined;
   life.add({
     name: 'store',
     async start() {
@@ -114,7 +140,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
     name: 'http',
     async start() {
       if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the HTTP API starts after the mode and the store');
-      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir() });
+      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir(), mqtt: mqtt ? () => mqtt.status() : undefined });
       app = a;
       const { host, port } = config.http;
       try {
@@ -130,6 +156,20 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
       await app?.close();
     },
   });
+
+  if (mqtt) {
+    life.add({
+      name: 'mqtt',
+      optional: true,
+      async start(signal) {
+        if (!service) throw new GatewayError('GATEWAY_INTERNAL', 'MQTT starts after the mode');
+        await mqtt.start(service, signal);
+      },
+      async close() {
+        await mqtt.close();
+      },
+    });
+  }
 
   await life.start();
   if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the gateway started without its mode or store');

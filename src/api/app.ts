@@ -19,7 +19,7 @@ import { historyRoutes } from './history.js';
 import type { TransactionLog } from './log.js';
 import { instrumentRoutes } from './instruments.js';
 import { parameterRoutes } from './parameters.js';
-import { systemRoutes } from './system.js';
+import { systemRoutes, type MqttStatusSource } from './system.js';
 
 export interface AppDeps {
   /** The mode the API serves (master now; bridge later). */
@@ -45,6 +45,8 @@ export interface AppDeps {
   readonly dashboardDir?: string | undefined;
   /** GET /events: ring size, backlog bound per stream, keep-alive interval, most open streams (EVENT_STREAM_DEFAULTS when absent). */
   readonly events?: EventStreamOptions;
+  /** The MQTT link's state, shown in GET /bus (absent without mqtt.url). */
+  readonly mqtt?: MqttStatusSource | undefined;
 }
 
 /** Where the versioned API lives. */
@@ -209,7 +211,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { service, version });
   await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });
-  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store });
+  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store, mqtt: deps.mqtt });
   await app.register(parameterRoutes, { prefix: API_PREFIX });
   await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service });
 

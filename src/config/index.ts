@@ -6,6 +6,7 @@ export {
   type InstrumentConfig,
   type LogLevel,
   type Mode,
+  type MqttConfig,
   type PollConfig,
   BridgeSchema,
   ConfigSchema,
@@ -14,6 +15,8 @@ export {
   DEFAULT_POLL_PARAMETERS,
   LOG_LEVELS,
   MODES,
+  MQTT_PUBLISH,
+  MqttSchema,
   PROTOCOLS,
 } from './schema.js';
 export { type ConfigProblem, formatProblems, validateConfig } from './validate.js';
