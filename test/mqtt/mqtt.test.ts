@@ -3,7 +3,7 @@
  * The gateway on the real Mosquitto (FLOWBUS_TEST_MQTT_URL, default mqtt://127.0.0.1:1883): state
  * per poll, availability, Home Assistant discovery, commands. Each test has topics of its own.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../src/main.js';
 import { HA_REQUIRED_KEYS, controlModeOptions, type HaComponent } from '../../src/mqtt/index.js';
 import { waitUntil } from '../helpers/wait.js';
