@@ -134,3 +134,20 @@ describe('the mqtt config section', () => {
     expect(() => parseConfig(`${MINIMAL}mqtt: { url: "mqtt://b", baseTopic: "lab/#" }\n`, 't')).toThrow(/mqtt\.baseTopic/);
   });
 });
+
+describe('flowbus.example.yaml', () => {
+  it('documents the mqtt section, commented out, valid once uncommented, every key named', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(new URL('../../flowbus.example.yaml', import.meta.url), 'utf8');
+    const lines = text.split('\n');
+    const block = lines
+      .slice(lines.indexOf('# mqtt:'))
+      .filter((l) => l.startsWith('#'))
+      .map((l) => l.slice(2))
+      .join('\n');
+    const mqtt = parseConfig(`${MINIMAL}${block}\n`, 'example').mqtt;
+    expect(mqtt?.url).toBe('mqtt://127.0.0.1:1883');
+    for (const key of [...Object.keys(mqtt ?? {}), ...Object.keys(mqtt?.homeAssistant ?? {})]) expect(block).toMatch(new RegExp(`^\\s*${key}:`, 'm'));
+    expect(block).toContain('FLOWBUS_MQTT_PASSWORD');
+  });
+});
