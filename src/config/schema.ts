@@ -232,7 +232,7 @@ export const MqttSchema = Type.Object(
       description: 'the broker: mqtt://host:1883, mqtts://host:8883, ws://host/mqtt; null turns MQTT off',
     }),
     baseTopic: Type.String({ minLength: 1, maxLength: 100, pattern: TOPIC_LEVELS, default: 'flowbus', description: 'first level of every topic the gateway publishes (no + or #)' }),
-    clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'MQTT client id; default flowbus-HOSTNAME' })),
+    clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'MQTT client id, unique on the broker; default flowbus-HOSTNAME-PID' })),
     username: Type.Optional(Type.String({ minLength: 1, description: 'user name at the broker; the password comes only from FLOWBUS_MQTT_PASSWORD' })),
     qos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 0, description: 'QoS of what the gateway publishes and subscribes: 0, 1 or 2' }),
     retain: Type.Boolean({ default: false, description: 'retain the state messages (availability and discovery are always retained)' }),

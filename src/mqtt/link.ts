@@ -81,6 +81,9 @@ function refusal(err: unknown): Refusal {
   return { code: 'GATEWAY_INTERNAL', message: 'the write failed unexpectedly; see the gateway log', details: {} };
 }
 
+/** Links made in this process, for distinct default client ids. */
+let links = 0;
+
 export class MqttLink {
   readonly clientId: string;
   private readonly cfg: MqttLinkOptions['config'];
@@ -122,7 +125,9 @@ export class MqttLink {
 
   constructor(private readonly opts: MqttLinkOptions) {
     this.cfg = opts.config;
-    this.clientId = this.cfg.clientId ?? `flowbus-${hostname()}`;
+    // Two clients with one id take the session from each other: the default differs per process.
+    const n = ++links;
+    this.clientId = this.cfg.clientId ?? `flowbus-${hostname()}-${process.pid}${n > 1 ? `-${n}` : ''}`;
     this.topics = topicsFor(this.cfg.baseTopic);
     this.outbox = new Outbox(this.cfg.maxQueued);
     this.log = opts.logger.child({ component: 'mqtt' });

@@ -51,6 +51,8 @@ describe.runIf(runs)('MQTT', () => {
     await waitUntil(() => wanted.every((w) => [...configsOf(rec, prefix).keys()].includes(`${prefix}/${w.split('/')[0]}/flowbus_${serial}/${w.split('/')[1]}/config`)), {
       what: `discovery configs ${wanted.join(', ')}`,
     });
+    const devices = new Set(gw.service.instruments().map((i) => `flowbus_${i.identity.serial}`));
+    await waitUntil(() => [...devices].every((d) => [...configsOf(rec, prefix).values()].filter((c) => c.device === d).length === wanted.length), { what: 'the configs of both devices' });
     const configs = [...configsOf(rec, prefix).values()];
     expect(new Set(configs.map((c) => c.device))).toEqual(new Set(gw.service.instruments().map((i) => `flowbus_${i.identity.serial}`)));
     for (const c of configs) {
