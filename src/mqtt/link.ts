@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../config/index.js';
 import type { GatewayEvents, GatewayService, InstrumentEvent, InstrumentView, ValueView, ValuesEvent, WriteResult } from '../gateway/index.js';
-import { GatewayError, dropped, errorLine, isGatewayError, redactUrl, type ErrorCode, type Logger } from '../shared/index.js';
+import { GatewayError, RefusalLimiter, dropped, errorLine, isGatewayError, redactUrl, type ErrorCode, type Logger } from '../shared/index.js';
 import { discoveryConfigs, type DiscoveryContext } from './discovery.js';
 import { Outbox, type OutMessage } from './outbox.js';
 import { changedBeyond, instrumentTopic, stateMessage, topicsFor, type Topics } from './topics.js';
@@ -19,6 +19,8 @@ export const MAX_COMMAND_BYTES = 1024;
 const MAX_COMMAND_KEYS = 8;
 /** Commands waiting for one instrument (besides the one running) beyond which more are refused. */
 export const MAX_PENDING_COMMANDS = 4;
+/** Command answers waiting for the broker beyond which the oldest are dropped: a flood of commands cannot push state out. */
+const MAX_ANSWERS = 100;
 /** Publishes handed to the client and not yet confirmed. */
 const MAX_IN_FLIGHT = 64;
 /** How long the retained discovery record is waited for after subscribing, ms. */
@@ -89,6 +91,10 @@ export class MqttLink {
   private readonly cfg: MqttLinkOptions['config'];
   private readonly topics: Topics;
   private readonly outbox: Outbox;
+  /** Answers to commands, bounded apart from the state. */
+  private readonly answers = new Outbox(MAX_ANSWERS);
+  /** Refused commands are logged in full once per instrument topic and code a minute, then counted. */
+  private readonly refusals: RefusalLimiter;
   private readonly log: Logger;
   private readonly haStatusTopic: string;
   private client?: MqttClient | undefined;
@@ -131,6 +137,7 @@ export class MqttLink {
     this.topics = topicsFor(this.cfg.baseTopic);
     this.outbox = new Outbox(this.cfg.maxQueued);
     this.log = opts.logger.child({ component: 'mqtt' });
+    this.refusals = new RefusalLimiter(this.log);
     this.haStatusTopic = `${this.cfg.homeAssistant.prefix}/status`;
     this.reconnectMs = opts.reconnectInitialMs ?? 500;
   }
@@ -142,10 +149,10 @@ export class MqttLink {
       state: this.state,
       since: this.since,
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
-      queued: this.outbox.size,
+      queued: this.outbox.size + this.answers.size,
       inFlight: this.inFlight,
       published: this.published,
-      dropped: this.outbox.dropped,
+      dropped: this.outbox.dropped + this.answers.dropped,
       reconnects: this.reconnects,
       commands: { accepted: this.accepted, refused: this.refused },
     };
@@ -233,6 +240,7 @@ export class MqttLink {
     for (const off of this.offEvents.splice(0)) off();
     clearTimeout(this.recordTimer);
     clearTimeout(this.staleTimer);
+    this.refusals.close();
     const client = this.client;
     this.client = undefined;
     this.setState('closed');
@@ -287,7 +295,9 @@ export class MqttLink {
   private flush(): void {
     const client = this.client;
     while (client?.connected && !this.closing && this.inFlight < MAX_IN_FLIGHT) {
-      const next = this.outbox.take();
+      // State first: answers are few and bounded apart.
+      const box = this.outbox.size > 0 ? this.outbox : this.answers;
+      const next = box.take();
       if (!next) return;
       const { key, message: m } = next;
       const gen = this.generation;
@@ -297,7 +307,7 @@ export class MqttLink {
         this.inFlight--;
         if (err) {
           this.lastError = errorLine(err);
-          this.outbox.putBack(key, m);
+          box.putBack(key, m);
         } else {
           this.published++;
         }
@@ -468,17 +478,18 @@ export class MqttLink {
     const payload = JSON.stringify({ ...body, time: new Date().toISOString() });
     const seq = ++this.responseSeq;
     // Results are not replaced by later ones: each answers its own command.
-    this.enqueue(this.out(this.topics.result(inst), payload, false), `result ${seq}`);
+    this.answers.put(this.out(this.topics.result(inst), payload, false), `result ${seq}`);
     const to = packet.properties?.responseTopic;
     if (typeof to === 'string' && to.length > 0 && !/[#+]/.test(to)) {
       const correlationData = packet.properties?.correlationData;
-      this.enqueue(this.out(to, payload, false, correlationData ? { correlationData } : undefined), `response ${seq}`);
+      this.answers.put(this.out(to, payload, false, correlationData ? { correlationData } : undefined), `response ${seq}`);
     }
+    this.flush();
   }
 
   private refuse(inst: string, packet: IPublishPacket, code: ErrorCode, message: string, details: Record<string, unknown> = {}): void {
     this.refused++;
-    this.log.warn({ instrument: inst, code, source: `mqtt:${this.clientId}` }, `MQTT command refused: ${message}`);
+    this.refusals.refused(`mqtt:${inst}`, code, () => this.log.warn({ instrument: inst, code, source: `mqtt:${this.clientId}` }, `MQTT command refused: ${message}`));
     this.respond(inst, packet, { ok: false, error: { code, message, details } });
   }
 
@@ -545,7 +556,9 @@ export class MqttLink {
           } catch (err) {
             this.refused++;
             const why = refusal(err);
-            this.log.warn({ instrument: job.id, param, code: why.code, source: `mqtt:${this.clientId}` }, `MQTT write refused: ${why.message}`);
+            this.refusals.refused(`mqtt:${job.inst}`, why.code, () =>
+              this.log.warn({ instrument: job.id, param, code: why.code, source: `mqtt:${this.clientId}` }, `MQTT write refused: ${why.message}`),
+            );
             results.push({ param, ok: false, error: why });
           }
         }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { configFrom, type Config } from '../../src/config/index.js';
 import { startGateway, type RunningGateway, type StartOptions } from '../../src/main.js';
-import { silentLogger } from '../../src/shared/index.js';
+import { silentLogger, type Logger } from '../../src/shared/index.js';
 import { waitUntil } from '../helpers/wait.js';
 
 export const MQTT_URL = process.env.FLOWBUS_TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
@@ -108,8 +108,8 @@ export function simConfig(mqtt: Record<string, unknown>, more: { nodes?: string;
   });
 }
 
-export async function simGateway(config: Config, opts: StartOptions = {}): Promise<RunningGateway> {
-  return startGateway(config, silentLogger, opts);
+export async function simGateway(config: Config, opts: StartOptions = {}, logger: Logger = silentLogger): Promise<RunningGateway> {
+  return startGateway(config, logger, opts);
 }
 
 /** A Mosquitto of the test's own on `port` (the shared one on 1883 is never stopped). */

@@ -4,7 +4,10 @@
  * per poll, availability, Home Assistant discovery, commands. Each test has topics of its own.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { RunningGateway } from '../../src/main.js';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/logging.js';
+import type { RunningGateway, StartOptions } from '../../src/main.js';
+import type { Logger } from '../../src/shared/index.js';
 import { HA_REQUIRED_KEYS, controlModeOptions, type HaComponent } from '../../src/mqtt/index.js';
 import { waitUntil } from '../helpers/wait.js';
 import { mqttRuns, recorder, removeStoreDirs, simConfig, simGateway, uniqueTopics, type Recorder } from './helpers.js';
@@ -20,12 +23,12 @@ afterEach(async () => {
 });
 afterAll(() => removeStoreDirs());
 
-async function setup(mqtt: Record<string, unknown>, more: Parameters<typeof simConfig>[1] = {}) {
+async function setup(mqtt: Record<string, unknown>, more: Parameters<typeof simConfig>[1] = {}, start: { opts?: StartOptions; logger?: Logger } = {}) {
   const t = uniqueTopics();
   const rec = await recorder([`${t.base}/#`, `${t.prefix}/#`]);
   const entry: { gw?: RunningGateway; rec?: Recorder } = { rec };
   open.push(entry);
-  const gw = await simGateway(simConfig({ baseTopic: t.base, ...mqtt, homeAssistant: { enabled: true, prefix: t.prefix, ...((mqtt.homeAssistant as object) ?? {}) } }, more));
+  const gw = await simGateway(simConfig({ baseTopic: t.base, ...mqtt, homeAssistant: { enabled: true, prefix: t.prefix, ...((mqtt.homeAssistant as object) ?? {}) } }, more), start.opts, start.logger);
   entry.gw = gw;
   await waitUntil(() => gw.service.instruments().length === 2 && gw.service.instruments().every((i) => i.identity.serial), { what: 'both instruments and their identity' });
   return { ...t, gw, rec };
@@ -200,5 +203,29 @@ describe.runIf(runs)('MQTT', () => {
     expect(cleared.length).toBeGreaterThanOrEqual(3);
     // Node 3's stay.
     expect([...configsOf(rec, t.prefix).values()].some((c) => c.device === `flowbus_${serial3}`)).toBe(true);
+  });
+
+  it('bounds what a flood of commands costs (answers, log lines), keeps publishing state, and never logs the password', async () => {
+    let log = '';
+    const out = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        log += chunk.toString('utf8');
+        done();
+      },
+    });
+    const { gw, rec, base } = await setup({ writes: false, username: 'flowbus' }, {}, { opts: { mqtt: { password: 'hunter2-mqtt-pw' } }, logger: createLogger('debug', 'json', out) });
+    const flood = 500;
+    for (let i = 0; i < flood; i++) rec.client.publish(`${base}/${i % 2 ? 'h2_line' : `x${i}`}/set`, '{"fSetpoint": 1}');
+    await waitUntil(async () => (((await (await fetch(`${gw.url}/api/v1/bus`)).json()) as any).mqtt.commands.refused as number) === flood, { what: 'every command refused', timeoutMs: 10_000 });
+    const answered = rec.on((t) => t.endsWith('/set/result')).length;
+    const seen = rec.on(`${base}/h2_line`).length;
+    await waitUntil(() => rec.on(`${base}/h2_line`).length > seen + 2, { what: 'state messages after the flood' });
+    expect(answered).toBeGreaterThan(0);
+    // One full line per instrument topic and code a minute, at most 100 topics remembered; the rest counted.
+    const lines = log.split('\n').filter((l) => l.includes('MQTT command refused'));
+    expect(lines.length).toBeLessThanOrEqual(101);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(log).toContain('MQTT connected');
+    expect(log).not.toContain('hunter2');
   });
 });
