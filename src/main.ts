@@ -7,7 +7,7 @@ import { EVENT_STREAM_DEFAULTS, buildApp, findDashboardDir, isLoopbackHost } fro
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
 import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
-import { MqttLink } from './mqtt/index.js';
+import { MqttLink, type MqttStatus } from './mqtt/index.js';
 import { hostname } from 'node:os';
 import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
@@ -28,6 +28,8 @@ export interface RunningGateway {
   readonly url: string;
   /** The parts and their states. */
   readonly lifecycle: Lifecycle;
+  /** The MQTT link's state (connected, queued, dropped, published, reconnects), when mqtt.url is set: for GET /bus and metrics. */
+  readonly mqtt?: { status(): MqttStatus };
   close(): Promise<void>;
 }
 
@@ -173,7 +175,7 @@ export async function startGateway(config: Config, logger: Logger, opts: StartOp
 
   await life.start();
   if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the gateway started without its mode or store');
-  return { config, service, store, events, url, lifecycle: life, close: () => life.close() };
+  return { config, service, store, events, url, lifecycle: life, ...(mqtt ? { mqtt: { status: () => mqtt.status() } } : {}), close: () => life.close() };
 }
 
 /**

@@ -101,6 +101,7 @@ describe.runIf(runs)('MQTT', () => {
     const bus = (await (await fetch(`${gw.url}/api/v1/bus`)).json()) as any;
     expect(bus.mqtt).toMatchObject({ state: 'connected', url: expect.stringMatching(/^mqtt:\/\//), dropped: expect.any(Number), reconnects: 0 });
     expect(bus.mqtt.published).toBeGreaterThan(5);
+    expect(gw.mqtt?.status().state).toBe('connected');
   });
 
   it('publishes only changes beyond the deadband with publish: change', async () => {
