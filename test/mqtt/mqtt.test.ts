@@ -229,4 +229,18 @@ describe.runIf(runs)('MQTT', () => {
     expect(log).toContain('MQTT connected');
     expect(log).not.toContain('hunter2');
   });
+
+  it('publishes availability: online for an instrument that answers, offline for one that does not', async () => {
+    const t = uniqueTopics();
+    const rec = await recorder([`${t.base}/#`]);
+    const entry: { gw?: RunningGateway; rec?: Recorder } = { rec };
+    open.push(entry);
+    const config = simConfig({ baseTopic: t.base }, { nodes: '3' });
+    const bus = config.buses[0] as (typeof config.buses)[number];
+    config.buses[0] = { ...bus, discover: false, nodes: [3, 9], replyTimeoutMs: 100, retries: 0 };
+    entry.gw = await simGateway(config);
+    await waitUntil(() => rec.on(`${t.base}/h2_line/availability`).at(-1)?.text === 'online', { what: 'node 3 online' });
+    await waitUntil(() => rec.on(`${t.base}/main-9/availability`).at(-1)?.text === 'offline', { what: 'node 9 offline', timeoutMs: 10_000 });
+    expect(rec.on(`${t.base}/main-9/availability`).every((m) => m.text === 'offline')).toBe(true);
+  });
 });
