@@ -17,6 +17,7 @@ const LAYERS = {
   store: ['gateway', 'observe', 'codec', 'params', 'shared', 'config'],
   api: ['gateway', 'store', 'bus', 'observe', 'codec', 'params', 'shared', 'config'],
   metrics: ['gateway', 'store', 'bus', 'params', 'shared', 'config'],
+  mqtt: ['gateway', 'params', 'shared', 'config'],
 };
 const FOLDERS = Object.keys(LAYERS);
 

@@ -23,6 +23,8 @@ export const E2E: readonly string[] = [
   'test/bridge/bridge.test.ts',
   'test/bridge/events.test.ts',
   'test/gateway/master.test.ts',
+  'test/mqtt/mqtt.test.ts',
+  'test/mqtt/outage.test.ts',
   'test/observe/cli.test.ts',
   'test/observe/socat.test.ts',
   'test/simulator/cli.test.ts',

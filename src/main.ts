@@ -8,6 +8,8 @@ import { applyOverrides, defaultConfig, gatewayName, loadConfig, simulatorConfig
 import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
 import { GatewayMetrics } from './metrics/index.js';
+import { MqttLink, type MqttStatus } from './mqtt/index.js';
+import { hostname } from 'node:os';
 import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
 import { simulatorFactory } from './sim.js';
@@ -27,6 +29,8 @@ export interface RunningGateway {
   readonly url: string;
   /** The parts and their states. */
   readonly lifecycle: Lifecycle;
+  /** The MQTT link's state (connected, queued, dropped, published, reconnects), when mqtt.url is set: for GET /bus and metrics. */
+  readonly mqtt?: { status(): MqttStatus };
   close(): Promise<void>;
 }
 
@@ -49,8 +53,14 @@ const LISTEN_PROBLEMS: Record<string, (where: string) => string> = {
   EACCES: (where) => `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`,
 };
 
+export interface StartOptions {
+  storeOptions?: StoreOptions;
+  /** The MQTT password (default FLOWBUS_MQTT_PASSWORD) and reconnect timing (tests shorten it). */
+  mqtt?: { password?: string; reconnectInitialMs?: number; reconnectMaxMs?: number; staleAfterMs?: number };
+}
+
 /** Starts the gateway for a validated config: mode, API, listening. */
-export async function startGateway(config: Config, logger: Logger, opts: { storeOptions?: StoreOptions } = {}): Promise<RunningGateway> {
+export async function startGateway(config: Config, logger: Logger, opts: StartOptions = {}): Promise<RunningGateway> {
   // The parts, started in this order and closed in reverse, once (SIGTERM, SIGINT, a failed start):
   // the store first, so that every transaction from the first discovery on is logged, and last to
   // close, so that the transactions of the shutdown itself are logged too.
@@ -66,6 +76,25 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
   // Recorded with every transaction, so that gateways sharing one database keep their rows apart.
   const gateway = gatewayName(config);
 
+  // MQTT is optional: a broker that is down is retried by the lifecycle, and never stops the rest.
+  const mqttConfig = config.mqtt;
+  const mqtt = mqttConfig?.url
+    ? new MqttLink({
+        config: { ...mqttConfig, url: mqttConfig.url },
+        password: opts.mqtt?.password ?? process.env.FLOWBUS_MQTT_PASSWORD,
+        events,
+        logger,
+        version: VERSION,
+        // The dashboard as others reach it: a wildcard bind is shown under the host name.
+        dashboardUrl: () => {
+          const base = mqttConfig.homeAssistant.dashboardUrl ?? url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, `//${hostname()}`);
+          return base.endsWith('/') ? base : `${base}/`;
+        },
+        ...(opts.mqtt?.reconnectInitialMs === undefined ? {} : { reconnectInitialMs: opts.mqtt.reconnectInitialMs }),
+        ...(opts.mqtt?.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: opts.mqtt.reconnectMaxMs }),
+        ...(opts.mqtt?.staleAfterMs === undefined ? {} : { staleAfterMs: opts.mqtt.staleAfterMs }),
+      })
+    : undefined;
   life.add({
     name: 'store',
     async start() {
@@ -123,7 +152,20 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
         metrics = new GatewayMetrics({ service, store, gateway });
         metrics.start();
       }
-      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, gateway, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir(), metrics });
+      const a = await buildApp({
+        service,
+        token: config.http.token,
+        logger,
+        version: VERSION,
+        store,
+        gateway,
+        listenHost: config.http.host,
+        allowedHosts: config.http.allowedHosts,
+        events: EVENT_STREAM_DEFAULTS,
+        dashboardDir: findDashboardDir(),
+        metrics,
+        mqtt: mqtt ? () => mqtt.status() : undefined,
+      });
       app = a;
       const { host, port } = config.http;
       try {
@@ -142,9 +184,23 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
     },
   });
 
+  if (mqtt) {
+    life.add({
+      name: 'mqtt',
+      optional: true,
+      async start(signal) {
+        if (!service) throw new GatewayError('GATEWAY_INTERNAL', 'MQTT starts after the mode');
+        await mqtt.start(service, signal);
+      },
+      async close() {
+        await mqtt.close();
+      },
+    });
+  }
+
   await life.start();
   if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the gateway started without its mode or store');
-  return { config, service, store, events, url, lifecycle: life, close: () => life.close() };
+  return { config, service, store, events, url, lifecycle: life, ...(mqtt ? { mqtt: { status: () => mqtt.status() } } : {}), close: () => life.close() };
 }
 
 /**

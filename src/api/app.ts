@@ -20,7 +20,7 @@ import type { TransactionLog } from './log.js';
 import { instrumentRoutes } from './instruments.js';
 import { metricsRoutes, type MetricsEndpoint } from './metrics.js';
 import { parameterRoutes } from './parameters.js';
-import { systemRoutes } from './system.js';
+import { systemRoutes, type MqttStatusSource } from './system.js';
 
 export interface AppDeps {
   /** The mode the API serves (master now; bridge later). */
@@ -50,6 +50,8 @@ export interface AppDeps {
   readonly events?: EventStreamOptions;
   /** GET /metrics (Prometheus); absent: no such route. */
   readonly metrics?: MetricsEndpoint | undefined;
+  /** The MQTT link's state, shown in GET /bus (absent without mqtt.url). */
+  readonly mqtt?: MqttStatusSource | undefined;
 }
 
 /** Where the versioned API lives. */
@@ -214,7 +216,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { service, version, gateway: deps.gateway });
   await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });
-  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store, gateway: deps.gateway });
+  await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store, gateway: deps.gateway, mqtt: deps.mqtt });
   await app.register(parameterRoutes, { prefix: API_PREFIX });
   await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service, gateway: deps.gateway });
 

@@ -385,11 +385,29 @@ export const BusViewSchema = Type.Object(
     { description: 'the transaction log' },
   );
 
+  export const MqttStatusSchema = Type.Object(
+    {
+      url: Type.String({ description: 'the broker, without a password' }),
+      clientId: Type.String(),
+      state: Type.Enum(['connecting', 'connected', 'reconnecting', 'closed']),
+      since: IsoTime('when the state last changed'),
+      lastError: Type.Optional(Type.String()),
+      queued: Type.Integer({ description: 'messages waiting for the broker, at most one per topic' }),
+      inFlight: Type.Integer({ description: 'messages handed to the client, not yet confirmed' }),
+      published: Type.Integer({ description: 'messages published since start' }),
+      dropped: Type.Integer({ description: 'messages replaced by a newer one of their topic before they went out, or pushed out by mqtt.maxQueued' }),
+      reconnects: Type.Integer(),
+      commands: Type.Object({ accepted: Type.Integer(), refused: Type.Integer() }, { description: 'parameter writes asked for over MQTT' }),
+    },
+    { description: 'the MQTT link (present when mqtt.url is set)' },
+  );
+
   export const BusList = Type.Object({
     gateway: Type.Optional(Type.String({ description: "this gateway's name (gateway.name)" })),
     mode: Type.Enum(['master', 'bridge']),
     buses: Type.Immutable(Type.Array(BusViewSchema)),
     store: Type.Optional(StoreStatusSchema),
+    mqtt: Type.Optional(MqttStatusSchema),
   },
   { description: 'the mode and every bus' },
 );

@@ -5,8 +5,9 @@ import { resolveParam } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
 import { parseTime, transactionsCsv } from '../store/index.js';
 import type { RouteOptions } from './instruments.js';
+import type { Static } from 'typebox';
 import { gatewayFilter, sendCsv, wantsCsv, type LogOptions } from './log.js';
-import { BusList, DiscoverBody, InstrumentList, TransactionList, TransactionsQuery, errorResponses, type TransactionView } from './schemas.js';
+import { BusList, DiscoverBody, type MqttStatusSchema, InstrumentList, TransactionList, TransactionsQuery, errorResponses, type TransactionView } from './schemas.js';
 
 const TAG = ['bus'];
 
@@ -39,7 +40,10 @@ export function transactionView(t: LoggedTransaction): TransactionView {
   };
 }
 
-export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> = async (app, { service, store, gateway }) => {
+/** The MQTT link's state for GET /bus, passed in by the composition root (the API does not import src/mqtt). */
+export type MqttStatusSource = () => Static<typeof MqttStatusSchema>;
+
+export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions & { mqtt?: MqttStatusSource | undefined }> = async (app, { service, store, gateway, mqtt }) => {
   app.get(
     '/bus',
     {
@@ -50,7 +54,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions> 
         response: { 200: BusList, ...errorResponses() },
       },
     },
-    async () => ({ ...(gateway === undefined ? {} : { gateway }), mode: service.mode, buses: service.buses(), ...(store ? { store: store.status() } : {}) }),
+    async () => ({ ...(gateway === undefined ? {} : { gateway }), mode: service.mode, buses: service.buses(), ...(store ? { store: store.status() } : {}), ...(mqtt ? { mqtt: mqtt() } : {}) }),
   );
 
   // Discovery is open like reads: it only reads identity parameters. Concurrent calls share

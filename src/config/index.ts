@@ -7,6 +7,7 @@ export {
   type InstrumentConfig,
   type LogLevel,
   type Mode,
+  type MqttConfig,
   type PollConfig,
   BridgeSchema,
   ConfigSchema,
@@ -16,6 +17,8 @@ export {
   GATEWAY_NAME_PATTERN,
   LOG_LEVELS,
   MODES,
+  MQTT_PUBLISH,
+  MqttSchema,
   PROTOCOLS,
 } from './schema.js';
 export { type ConfigProblem, formatProblems, validateConfig } from './validate.js';

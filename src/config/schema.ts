@@ -233,6 +233,40 @@ export const GatewaySchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'this gateway among others that log into one database' },
 );
 
+/** MQTT: what may not appear in a topic level the gateway builds (wildcards, separators, NUL). */
+const TOPIC_LEVELS = '^[^#+\\u0000]+$';
+
+export const MQTT_PUBLISH = ['poll', 'change'] as const;
+
+export const MqttSchema = Type.Object(
+  {
+    url: Type.Union([Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://' }), Type.Null()], {
+      default: null,
+      description: 'the broker: mqtt://host:1883, mqtts://host:8883, ws://host/mqtt; null turns MQTT off',
+    }),
+    baseTopic: Type.String({ minLength: 1, maxLength: 100, pattern: TOPIC_LEVELS, default: 'flowbus', description: 'first level of every topic the gateway publishes (no + or #)' }),
+    clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'MQTT client id, unique on the broker; default flowbus-HOSTNAME-PID' })),
+    username: Type.Optional(Type.String({ minLength: 1, description: 'user name at the broker; the password comes only from FLOWBUS_MQTT_PASSWORD' })),
+    qos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 0, description: 'QoS of what the gateway publishes and subscribes: 0, 1 or 2' }),
+    retain: Type.Boolean({ default: false, description: 'retain the state messages (availability and discovery are always retained)' }),
+    publish: Type.Enum(MQTT_PUBLISH, { default: 'poll', description: 'poll: a state message per poll; change: only when a value moved beyond the deadband' }),
+    deadband: Type.Number({ minimum: 0, default: 0, description: 'with publish change: smallest change of a number that counts, in its own unit' }),
+    writes: Type.Boolean({ default: false, description: 'accept commands on BASE/INSTRUMENT/set (through the same checks as the API)' }),
+    maxQueued: Type.Integer({ minimum: 10, maximum: 1_000_000, default: 10_000, description: 'topics waiting for the broker beyond which the oldest are dropped (counted)' }),
+    homeAssistant: Type.Object(
+      {
+        enabled: Type.Boolean({ default: false, description: 'publish Home Assistant discovery configs' }),
+        prefix: Type.String({ minLength: 1, maxLength: 100, pattern: TOPIC_LEVELS, default: 'homeassistant', description: "Home Assistant's discovery prefix" }),
+        dashboardUrl: Type.Optional(
+          Type.String({ pattern: '^https?://', description: 'the dashboard as Home Assistant users reach it; default http://HTTP_HOST:HTTP_PORT/' }),
+        ),
+      },
+      { additionalProperties: false, default: {}, description: 'Home Assistant MQTT discovery' },
+    ),
+  },
+  { additionalProperties: false, description: 'publish state to an MQTT broker, with Home Assistant discovery' },
+);
+
 export const LogSchema = Type.Object(
   { level: Type.Enum(LOG_LEVELS, { default: 'info', description: 'log verbosity' }) },
   { additionalProperties: false, default: {}, description: 'logging' },
@@ -259,6 +293,7 @@ export const ConfigSchema = Type.Object(
     store: StoreSchema,
     log: LogSchema,
     metrics: MetricsSchema,
+    mqtt: Type.Optional(MqttSchema),
   },
   { additionalProperties: false, description: 'flowbus gateway configuration' },
 );
@@ -273,3 +308,4 @@ export type BridgeConfig = Static<typeof BridgeSchema>;
 export type StoreConfig = Config['store'];
 export type GatewayConfig = Config['gateway'];
 export type LogLevel = Config['log']['level'];
+export type MqttConfig = Static<typeof MqttSchema>;

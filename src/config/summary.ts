@@ -34,6 +34,13 @@ export function summariseConfig(config: Config): string {
       ? 'keeping everything (no retention)'
       : `keeping transactions ${r.transactionsDays === null ? 'for ever' : `${r.transactionsDays} days`} and parameter values ${r.parameterValuesDays === null ? 'for ever' : `${r.parameterValuesDays} days`}`;
   const store = `Store ${redactUrl(config.store.url)}, ${keeps}; log level ${config.log.level}.`;
+  const m = config.mqtt;
+  const mqtt = m?.url
+    ? [
+        `MQTT to ${redactUrl(m.url)} under ${m.baseTopic}/ (${m.publish === 'poll' ? 'a state message per poll' : `on change beyond ${m.deadband}`}; ` +
+          `Home Assistant discovery ${m.homeAssistant.enabled ? `under ${m.homeAssistant.prefix}/` : 'off'}; commands ${m.writes ? 'accepted' : 'refused'}).`,
+      ]
+    : [];
   if (config.mode === 'bridge' && config.bridge) {
     const b = config.bridge;
     return [
@@ -42,6 +49,7 @@ export function summariseConfig(config: Config): string {
       `A request unanswered after ${b.replyTimeoutMs} ms is logged as unanswered; a master silent for ${b.masterSilenceMs} ms is reported.`,
       `${http}; the bridge never writes to instruments.`,
       store,
+      ...mqtt,
     ].join(' ');
   }
   return [
@@ -52,5 +60,6 @@ export function summariseConfig(config: Config): string {
     `The gateway ${poll}.`,
     `${http}; ${writes}.`,
     store,
+    ...mqtt,
   ].join(' ');
 }

@@ -12,7 +12,7 @@
  */
 
 /** The layer prefixes; each code starts with one and an underscore. */
-export type ErrorLayer = 'API' | 'GATEWAY' | 'BRIDGE' | 'PARAM' | 'BUS' | 'TRANSPORT' | 'STORE' | 'CODEC' | 'CONFIG' | 'CLI' | 'SIM';
+export type ErrorLayer = 'API' | 'GATEWAY' | 'BRIDGE' | 'PARAM' | 'BUS' | 'TRANSPORT' | 'STORE' | 'CODEC' | 'CONFIG' | 'CLI' | 'SIM' | 'MQTT';
 
 type LayerCode = `${ErrorLayer}_${string}`;
 
@@ -187,6 +187,19 @@ export const INTERNAL_ERROR_CODES = [
   'SIM_SOCAT_MISSING',
   /** A behaviour names a parameter the database does not have. */
   'SIM_UNKNOWN_PARAM',
+  // mqtt: answered on BASE/INSTRUMENT/set/result, never over HTTP
+  /** The broker cannot be reached or refuses the connection; retried with backoff. */
+  'MQTT_CONNECT_FAILED',
+  /** A command while mqtt.writes is false. */
+  'MQTT_WRITES_DISABLED',
+  /** A command that is not a JSON object of parameter names and values. */
+  'MQTT_BAD_COMMAND',
+  /** A command larger than the limit. */
+  'MQTT_COMMAND_TOO_LARGE',
+  /** A command topic that names no instrument. */
+  'MQTT_UNKNOWN_INSTRUMENT',
+  /** Too many commands waiting for one instrument. */
+  'MQTT_BUSY',
 ] as const satisfies readonly LayerCode[];
 
 /** A code the API answers with its own status. */
