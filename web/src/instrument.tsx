@@ -9,6 +9,7 @@ import { LiveChart, type Feed, type Reading } from './chart';
 import { fmt, pct, ago } from './format';
 import { href, useLive, useToken } from './hooks';
 import { live, percentOf, readings } from './live';
+import { OnlineBadge, instrumentTitle } from './overview';
 
 export interface ParamDef {
   readonly dde: number;
@@ -67,7 +68,8 @@ function useInstrument(id: string, feed: Feed): { instrument: Instrument | undef
   const l = useLive();
   const [polled, setPolled] = useState<Instrument | undefined>(undefined);
   const [missing, setMissing] = useState<string | null>(null);
-  const streaming = l.stream === 'live';
+  // Not polled while the gateway is unreachable either: the stream's reconnects are the probe.
+  const streaming = l.stream === 'live' || l.unreachable;
   useEffect(() => {
     const onValues = (e: { instrument: string }) => {
       const i = live.instruments.get(id);
@@ -106,10 +108,12 @@ function Header({ i }: { i: Instrument }) {
   const r = readings(i.values, id);
   const unit = id.capacityUnit ?? '';
   return (
-    <section class="panel" aria-label="Instrument">
+    <section class={`panel ${live.unreachable ? 'stale' : ''}`} aria-label="Instrument">
       <div class="inst-head">
-        <h1>{id.userTag?.trim() || id.model || `node ${i.node}`}</h1>
-        <span class={`badge ${i.online ? 'ok' : 'bad'}`}>{i.online ? 'online' : 'offline'}</span>
+        <h1>
+          {instrumentTitle(i)} <span class="addr">· {i.id}</span>
+        </h1>
+        <OnlineBadge online={i.online} stale={live.unreachable} />
         <span class="muted">last seen {ago(i.lastSeen)}</span>
       </div>
       <dl class="facts inst-facts">

@@ -1,6 +1,6 @@
 /**
  * The transaction log (GET /api/v1/transactions): filters, keyset paging with a stack of cursors
- * for "Previous", a CSV download of the same query, and each row opening to its bytes and
+ * for "Previous", a CSV download of the whole filter (every page), and each row opening to its bytes and
  * decoded parameters. The filters are kept in the hash's query so that a reload keeps them.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -284,7 +284,8 @@ export function TransactionsPage(_props: { route: string[] }) {
   };
   const instruments = [...l.instruments.keys()].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const rows = page?.transactions ?? [];
-  const csv = withQuery(`${API}/transactions`, { ...queryOf(filters, cursor), format: 'csv' });
+  // The whole filter, not this page: no cursor and no page size (the API streams up to its cap).
+  const csv = withQuery(`${API}/transactions`, { ...queryOf(filters, undefined), limit: undefined, format: 'csv' });
 
   return (
     <main>
