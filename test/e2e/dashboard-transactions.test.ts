@@ -115,11 +115,30 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard transactions page in a browser', 
     expect(tx.params.map((p) => p.key)).toContain('fMeasure');
     const button = page.locator(`tr[data-tx="${id}"] button`);
     expect(await button.getAttribute('aria-expanded')).toBe('false');
+    // On a phone: time, instrument, outcome and latency on the row's first line, inside the screen; parameters on one line.
+    const row = page.locator(`tr[data-tx="${id}"]`);
+    const box = async (sel: string) => (await row.locator(sel).boundingBox())!;
+    const time = await box('[data-field="time"]');
+    for (const sel of ['[data-field="instrument"]', '[data-field="outcome"]', '[data-field="latency"]']) {
+      const b = await box(sel);
+      expect(Math.abs(b.y - time.y), sel).toBeLessThan(time.height);
+      expect(b.x + b.width, sel).toBeLessThanOrEqual(375);
+    }
+    const params = await box('[data-field="params"]');
+    expect(params.height).toBeLessThan(2 * time.height);
+    expect(params.x + params.width).toBeLessThanOrEqual(375);
     await button.click();
     expect(await button.getAttribute('aria-expanded')).toBe('true');
     const details = page.locator(`[data-details="${id}"]`);
     expect(await details.locator('[data-field="request"]').textContent()).toBe(tx.request);
     expect(await details.locator('[data-field="reply"]').textContent()).toBe(tx.reply);
+    // The bytes wrap inside the screen.
+    const request = details.locator('[data-field="request"]');
+    const fits = await request.evaluate((e) => {
+      const el = e as unknown as { scrollWidth: number; clientWidth: number; getBoundingClientRect(): { right: number } };
+      return el.scrollWidth <= el.clientWidth && el.getBoundingClientRect().right <= 375;
+    });
+    expect(fits).toBe(true);
     expect(await details.getByRole('cell', { name: 'fMeasure', exact: true }).count()).toBe(1);
     await screenshot(page, 'transactions-open-375');
     await button.focus();
