@@ -245,9 +245,11 @@ export class Live {
   /**
    * Fills the sparklines of instruments not filled yet with the last minutes from the history
    * API (5 s buckets of fMeasure and fSetpoint): once per instrument and page, a few at a time.
-   * Without a store (503) or on any error they just start empty.
+   * Without a store (none in /bus, or 503) or on any error they just start empty.
    */
   private async backfill(): Promise<void> {
+    // No store, no history: not asked (each 503 would be a console error).
+    if (this.bus && !this.bus.store) return;
     const todo = [...this.instruments.values()].filter((i) => !this.backfilled.has(i.id));
     for (const i of todo) this.backfilled.add(i.id);
     const since = new Date(Date.now() - BACKFILL_MS).toISOString();
