@@ -20,6 +20,7 @@ export const E2E: readonly string[] = [
   'test/api/error-shape.test.ts',
   'test/api/events.test.ts',
   'test/api/history-times.test.ts',
+  'test/api/transactions-csv.test.ts',
   'test/bridge/bridge.test.ts',
   'test/bridge/events.test.ts',
   'test/gateway/master.test.ts',

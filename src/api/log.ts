@@ -1,4 +1,5 @@
 /** What the transaction-log routes need from the store, and content negotiation for CSV. */
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayFilter, Store } from '../store/index.js';
 
@@ -28,7 +29,7 @@ export function wantsCsv(request: FastifyRequest, format: 'json' | 'csv' | undef
   return /\btext\/csv\b/i.test(accept);
 }
 
-/** Sends CSV text past the route's JSON response schema (strings are not serialized). */
-export function sendCsv(reply: { type(t: string): unknown }, text: string): FastifyReply {
+/** Sends CSV text or a stream of it past the route's JSON response schema (neither is serialized). */
+export function sendCsv(reply: { type(t: string): unknown }, text: string | Readable): FastifyReply {
   return (reply as unknown as FastifyReply).type('text/csv; charset=utf-8').send(text);
 }

@@ -148,8 +148,14 @@ export const NodeParams = Type.Object(
     outcome: Type.Optional(Type.Enum([...TRANSACTION_OUTCOMES], { description: `only transactions with this outcome: ${TRANSACTION_OUTCOMES.join(', ')}` })),
     since: Type.Optional(TimeParam('started at or after')),
     until: Type.Optional(TimeParam('started before')),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'at most this many, newest first (default 100)' })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page (store only)' })),
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1_000_000,
+        description: 'at most this many, newest first. JSON: default 100, at most 1000 (400 API_BAD_REQUEST above). CSV from the store: default and at most 1,000,000 (the whole filter, streamed)',
+      }),
+    ),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page (store only); for CSV, where the export starts' })),
     format: Format,
   });
 

@@ -1,17 +1,47 @@
 /** The buses, discovery and the recent transactions: `/api/v1/bus`, `/api/v1/discover`, `/api/v1/transactions`. */
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { parseInstrumentRef, type InstrumentView, type LoggedTransaction } from '../gateway/index.js';
 import { resolveParam } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
-import { parseTime, transactionsCsv } from '../store/index.js';
+import { parseTime, TRANSACTION_CSV_HEADER, transactionCsvLine, transactionsCsv, type TransactionPage, type TransactionQuery } from '../store/index.js';
 import type { RouteOptions } from './instruments.js';
 import type { Static } from 'typebox';
-import { gatewayFilter, sendCsv, wantsCsv, type LogOptions } from './log.js';
+import { gatewayFilter, sendCsv, wantsCsv, type LogOptions, type TransactionLog } from './log.js';
 import { BusList, DiscoverBody, type MqttStatusSchema, InstrumentList, TransactionList, TransactionsQuery, errorResponses, type TransactionView } from './schemas.js';
 
 const TAG = ['bus'];
 
 const DEFAULT_LIMIT = 100;
+/** Rows of one JSON page. */
+export const MAX_JSON_LIMIT = 1000;
+/** Rows of one CSV export from the store (the default: the whole filter, up to this). */
+export const MAX_CSV_ROWS = 1_000_000;
+/** Rows fetched per store query while a CSV export streams. */
+const CSV_PAGE = 1000;
+
+/**
+ * A CSV export page by page along the keyset cursor: one page in memory at a time, and the next
+ * one is fetched only when the client has taken the last (the stream's backpressure). The first
+ * page is given, fetched before the answer starts, so that a bad filter or a store that cannot be
+ * reached is still an error answer; a later failure cuts the download short.
+ */
+function csvStream(store: TransactionLog, q: TransactionQuery, first: TransactionPage, limit: number): Readable {
+  async function* lines(): AsyncGenerator<string> {
+    let page = first;
+    let left = limit;
+    let header = TRANSACTION_CSV_HEADER;
+    for (;;) {
+      const rows = page.transactions.slice(0, left);
+      yield header + rows.map(transactionCsvLine).join('');
+      header = '';
+      left -= rows.length;
+      if (left <= 0 || !page.nextCursor) return;
+      page = await store.listTransactions({ ...q, limit: Math.min(left, CSV_PAGE), cursor: page.nextCursor });
+    }
+  }
+  return Readable.from(lines());
+}
 
 /** A logged transaction for JSON: bytes as spaced hex, absent values as null. */
 export function transactionView(t: LoggedTransaction): TransactionView {
@@ -94,14 +124,18 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions &
         tags: TAG,
         summary: 'Logged bus transactions, newest first, with their decoded parameters',
         description:
-          'From the transaction log (the store): filter by node, parameter, outcome and time, page with `cursor` (keyset: pass the previous page\'s `nextCursor`). In a database several gateways log into, this gateway\'s own rows (and those from before gateways were recorded) unless `gateway=NAME` or `gateway=*` says otherwise. Without a store, the last 1000 transactions kept in memory (node, outcome, since, until and limit apply; param and cursor need the store). `format=csv` or `Accept: text/csv` gives CSV.',
+          'From the transaction log (the store): filter by node, parameter, outcome and time, page with `cursor` (keyset: pass the previous page\'s `nextCursor`). In a database several gateways log into, this gateway\'s own rows (and those from before gateways were recorded) unless `gateway=NAME` or `gateway=*` says otherwise. Without a store, the last 1000 transactions kept in memory (node, outcome, since, until and limit apply; param and cursor need the store). `format=csv` or `Accept: text/csv` gives CSV: from the store, the whole filter (not one page), streamed along the cursor, at most `limit` rows and never more than 1,000,000 (narrow the time range for more); without a store, the transactions kept in memory.',
         querystring: TransactionsQuery,
         response: { 200: TransactionList, ...errorResponses(400, 404, 503) },
       },
     },
     async (request, reply) => {
       const q = request.query;
-      const limit = q.limit ?? DEFAULT_LIMIT;
+      const csv = wantsCsv(request, q.format);
+      if (!csv && q.limit !== undefined && q.limit > MAX_JSON_LIMIT) {
+        throw new GatewayError('API_BAD_REQUEST', `limit is at most ${MAX_JSON_LIMIT} for JSON (page with cursor, or ask for format=csv)`, { field: 'limit', max: MAX_JSON_LIMIT });
+      }
+      const limit = q.limit ?? (csv && store ? MAX_CSV_ROWS : DEFAULT_LIMIT);
       const sinceUs = q.since === undefined ? undefined : parseTime(q.since, 'since');
       const untilUs = q.until === undefined ? undefined : parseTime(q.until, 'until');
       const ref = q.node === undefined ? undefined : parseInstrumentRef(q.node);
@@ -109,16 +143,19 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions &
       let nextCursor: string | null = null;
       if (store) {
         const g = gatewayFilter(q.gateway, gateway);
-        const page = await store.listTransactions({
-          limit,
+        const query: TransactionQuery = {
           ...(g === undefined ? {} : { gateway: g }),
           ...(ref === undefined ? {} : { node: ref.node, ...(ref.bus === undefined ? {} : { bus: ref.bus }) }),
           ...(q.outcome === undefined ? {} : { outcome: q.outcome }),
           ...(q.param === undefined ? {} : { dde: resolveParam(q.param).dde }),
           ...(sinceUs === undefined ? {} : { sinceUs }),
           ...(untilUs === undefined ? {} : { untilUs }),
-          ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
-        });
+        };
+        if (csv) {
+          const first = await store.listTransactions({ ...query, limit: Math.min(limit, CSV_PAGE), ...(q.cursor === undefined ? {} : { cursor: q.cursor }) });
+          return sendCsv(reply, csvStream(store, query, first, limit));
+        }
+        const page = await store.listTransactions({ ...query, limit, ...(q.cursor === undefined ? {} : { cursor: q.cursor }) });
         list = page.transactions;
         nextCursor = page.nextCursor;
       } else {
@@ -139,7 +176,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions &
           .slice(0, limit);
       }
       if (!store && gateway !== undefined) list = list.map((t) => (t.gateway === undefined ? { ...t, gateway } : t));
-      if (wantsCsv(request, q.format)) return sendCsv(reply, transactionsCsv(list));
+      if (csv) return sendCsv(reply, transactionsCsv(list));
       return { transactions: list.map(transactionView), nextCursor };
     },
   );

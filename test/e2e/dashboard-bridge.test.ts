@@ -74,7 +74,7 @@ describe.skipIf(!HAVE_CHROMIUM || !SOCAT)('the dashboard bridge page in a browse
     const { page, errors } = await openPage(browser!, `${gw!.url}/#/bridge`, { width: 1920 });
     // The master polls while the page watches.
     for (let i = 0; i < 5; i++) for (const node of [3, 5]) await client.read(node, POLL);
-    await expect.poll(() => page.getByRole('link', { name: 'Bridge' }).count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => page.getByRole('link', { name: 'Bridge', exact: true }).count(), { timeout: 15_000 }).toBe(1);
     for (const side of ['instrument', 'master']) {
       await expect.poll(() => page.locator(`[data-side="${side}"]`).getAttribute('data-state'), { timeout: 10_000 }).toBe('open');
       expect(await page.locator(`[data-side="${side}"] .mono`).textContent()).toBe(join(dir, side === 'master' ? 'master.bridge' : 'inst'));

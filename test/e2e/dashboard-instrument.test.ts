@@ -106,7 +106,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard instrument page in a browser', ()
     await form.getByLabel('Unit').selectOption('%');
     await form.getByLabel('Setpoint', { exact: true }).fill('10');
     await form.getByRole('button', { name: 'Apply' }).click();
-    await expect.poll(() => form.getByRole('status').textContent(), { timeout: 15_000 }).toMatch(/read back 681\.7/);
+    await expect.poll(() => form.getByRole('status').textContent(), { timeout: 15_000 }).toMatch(/read back 681\.7 mg\/min \(10\.0 % of capacity\)/);
     expect(Number((await read('main:5', 'fSetpoint')).value)).toBeCloseTo(681.7, 1);
     expect(errors).toEqual([]);
   }, 60_000);
@@ -127,7 +127,13 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard instrument page in a browser', ()
     await form.getByLabel('Setpoint', { exact: true }).fill('99999');
     await form.getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => form.getByRole('status').textContent(), { timeout: 15_000 }).toMatch(/PARAM_INVALID_VALUE.*Allowed range: 0 \.\. 6,?980\.39 mg\/min/);
-    expect(await form.textContent()).toContain('outside 0 .. 6,817 mg/min');
+    // The page does not contradict the API with a range of its own.
+    expect(await form.textContent()).not.toContain('sent anyway');
+    // A new attempt clears the last answer: no stale error under "Enter a number."
+    await form.getByLabel('Setpoint', { exact: true }).fill('');
+    await form.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => form.textContent()).toContain('Enter a number.');
+    expect(await form.getByRole('status').textContent()).toBe('');
     // Chromium reports the two refused requests; nothing else went wrong.
     expect(errors.filter((e) => !/status of (401|400)/.test(e))).toEqual([]);
     expect(errors).toHaveLength(2);
@@ -157,6 +163,15 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard instrument page in a browser', ()
     await expect.poll(() => form.getByRole('status').textContent(), { timeout: 15_000 }).toContain('close valve');
     expect((await read('main:7', 'controlMode')).value).toBe(3);
     await write('main:7', 'controlMode', 0);
+    // "setpoint = 0%" closes the valve too: asked as well.
+    asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      void d.dismiss();
+    });
+    await select.selectOption({ label: 'setpoint = 0%' });
+    await form.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => asked).toContain('Are you sure');
     expect(errors).toEqual([]);
   }, 60_000);
 
@@ -169,9 +184,30 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard instrument page in a browser', ()
     expect(await detail.textContent()).toContain('DDE21');
     await detail.getByRole('button', { name: 'Read' }).click();
     await expect.poll(() => detail.getByRole('status').first().textContent(), { timeout: 15_000 }).toMatch(/6,?817 mg\/min/);
-    // Factory parameters have no Write; writable ones have.
+    // Factory parameters have no Write; writable ones have. Capacity is secured: `npm start` refuses it.
     expect(await detail.getByRole('button', { name: 'Write' }).count()).toBe(1);
+    expect(await detail.locator('[data-field="writable"]').textContent()).toContain("written only when the gateway's config allows secured writes");
     expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('the parameter browser ranks exact and word matches first, says the length allowed, and drops a read after a write', async () => {
+    const { page, errors } = await open('main:3');
+    await useToken(page, TOKEN);
+    const hits = page.getByRole('list', { name: 'Matching parameters' }).getByRole('button');
+    await page.getByLabel('Search parameters').fill('tag');
+    await expect.poll(async () => (await hits.first().textContent())?.split(' ')[0], { timeout: 15_000 }).toBe('userTag');
+    await hits.first().click();
+    const detail = page.getByRole('region', { name: 'Parameter userTag' });
+    await detail.getByRole('button', { name: 'Read' }).click();
+    const readOut = detail.getByRole('status').first();
+    await expect.poll(() => readOut.textContent(), { timeout: 15_000 }).toContain(' at ');
+    const writeForm = detail.getByRole('form', { name: 'Write userTag' });
+    await writeForm.getByLabel('Value').fill('x'.repeat(20));
+    await writeForm.getByRole('button', { name: 'Write' }).click();
+    await expect.poll(() => writeForm.getByRole('status').textContent(), { timeout: 15_000 }).toContain('Allowed: at most 16 characters');
+    expect(await writeForm.textContent()).not.toContain('…');
+    expect(await readOut.textContent()).toBe('');
+    expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
   }, 60_000);
 
   it('without a store the chart shows the live samples with a note; fits 375 px', async () => {

@@ -85,6 +85,27 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard overview in a browser', () => {
     await context.close();
   }, 60_000);
 
+  it('fills the sparklines from the history at load: one fMeasure and one fSetpoint request per instrument', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const history: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/history?')) history.push(r.url());
+    });
+    await page.goto(`${gw.url}/`);
+    await expect.poll(() => page.getByRole('article').count(), { timeout: 15_000 }).toBe(3);
+    await expect.poll(() => history.length, { timeout: 15_000 }).toBe(6);
+    for (const id of ['main:3', 'main:5', 'main:7']) {
+      for (const param of ['fMeasure', 'fSetpoint']) {
+        expect(history.filter((u) => u.includes(`/instruments/${encodeURIComponent(id)}/parameters/${param}/history?`) && u.includes('bucket=5s') && u.includes('since='))).toHaveLength(1);
+      }
+    }
+    // Renders with new values (polled every 500 ms) ask nothing more.
+    await page.waitForTimeout(1500);
+    expect(history).toHaveLength(6);
+    await context.close();
+  }, 60_000);
+
   it('fits a 375 px phone without sideways scrolling', async () => {
     const { page, errors } = await openPage(browser, `${gw.url}/`, { width: 375, height: 800 });
     await expect.poll(() => page.getByRole('article').count(), { timeout: 15_000 }).toBe(3);

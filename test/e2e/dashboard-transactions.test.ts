@@ -69,9 +69,12 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard transactions page in a browser', 
     expect(errors).toEqual([]);
   }, 60_000);
 
-  it('pages on with the cursor and back, and downloads the same query as CSV', async () => {
+  it('pages on with the cursor and back, and downloads the whole filter as CSV', async () => {
     // A fixed end ("To", in the browser's time zone as datetime-local gives it) keeps the first page still while the log grows.
-    await waitUntil(async () => (await api('limit=200')).length >= 150 || undefined, { timeoutMs: 60_000, what: '150 transactions logged' });
+    await waitUntil(async () => ((await api('limit=200')).length >= 150 && (await api('node=main:3&limit=100')).length >= 80) || undefined, {
+      timeoutMs: 60_000,
+      what: '150 transactions logged, 80 of main:3',
+    });
     const to = localTime(new Date(Date.now() - 2000));
     const { page, errors } = await openPage(browser, `${gw.url}/#/transactions?limit=50&to=${to}`, { width: 1280 });
     expect(await page.getByLabel('To', { exact: true }).inputValue()).toBe(to);
@@ -96,7 +99,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard transactions page in a browser', 
     const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n');
     expect(lines[0]?.split(',').slice(0, 7)).toEqual(['id', 'time', 'started_us', 'ended_us', 'bus', 'mode', 'node']);
     const rows = lines.slice(1).map((l) => l.split(','));
-    expect(rows.map((r) => r[0])).toEqual(shown);
+    // The whole filter, not the 50 rows on screen: the page first, then the older ones.
+    expect(shown).toHaveLength(50);
+    expect(rows.length).toBeGreaterThan(shown.length);
+    expect(rows.slice(0, shown.length).map((r) => r[0])).toEqual(shown);
     expect(new Set(rows.map((r) => `${r[4]}:${r[6]}`))).toEqual(new Set(['main:3']));
     expect(errors).toEqual([]);
   }, 60_000);
@@ -109,11 +115,30 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard transactions page in a browser', 
     expect(tx.params.map((p) => p.key)).toContain('fMeasure');
     const button = page.locator(`tr[data-tx="${id}"] button`);
     expect(await button.getAttribute('aria-expanded')).toBe('false');
+    // On a phone: time, instrument, outcome and latency on the row's first line, inside the screen; parameters on one line.
+    const row = page.locator(`tr[data-tx="${id}"]`);
+    const box = async (sel: string) => (await row.locator(sel).boundingBox())!;
+    const time = await box('[data-field="time"]');
+    for (const sel of ['[data-field="instrument"]', '[data-field="outcome"]', '[data-field="latency"]']) {
+      const b = await box(sel);
+      expect(Math.abs(b.y - time.y), sel).toBeLessThan(time.height);
+      expect(b.x + b.width, sel).toBeLessThanOrEqual(375);
+    }
+    const params = await box('[data-field="params"]');
+    expect(params.height).toBeLessThan(2 * time.height);
+    expect(params.x + params.width).toBeLessThanOrEqual(375);
     await button.click();
     expect(await button.getAttribute('aria-expanded')).toBe('true');
     const details = page.locator(`[data-details="${id}"]`);
     expect(await details.locator('[data-field="request"]').textContent()).toBe(tx.request);
     expect(await details.locator('[data-field="reply"]').textContent()).toBe(tx.reply);
+    // The bytes wrap inside the screen.
+    const request = details.locator('[data-field="request"]');
+    const fits = await request.evaluate((e) => {
+      const el = e as unknown as { scrollWidth: number; clientWidth: number; getBoundingClientRect(): { right: number } };
+      return el.scrollWidth <= el.clientWidth && el.getBoundingClientRect().right <= 375;
+    });
+    expect(fits).toBe(true);
     expect(await details.getByRole('cell', { name: 'fMeasure', exact: true }).count()).toBe(1);
     await screenshot(page, 'transactions-open-375');
     await button.focus();

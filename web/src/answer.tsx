@@ -16,14 +16,15 @@ export function valueText(v: ValueView | undefined): string {
   return `${shown}${v.unit ? ` ${v.unit}` : ''}${v.label ? ` (${v.label})` : ''}`;
 }
 
-export function writeOutcome(a: WriteAnswer): Outcome {
+/** `backNote` goes after the read-back value (the setpoint's % of capacity). */
+export function writeOutcome(a: WriteAnswer, backNote = ''): Outcome {
   const status = a.status ? `${a.status.name}${a.status.code ? ` (status ${a.status.code})` : ''}` : 'done';
-  const back = a.readBack ? `; read back ${valueText(a.readBack)} at ${time(a.readBack.time)}` : '';
+  const back = a.readBack ? `; read back ${valueText(a.readBack)}${backNote} at ${time(a.readBack.time)}` : '';
   return { kind: 'ok', text: `${status}${back}` };
 }
 
 /** What the error's details say is allowed: a range, or a list of values. */
-function allowedText(details: unknown): string | undefined {
+export function allowedText(details: unknown): string | undefined {
   if (typeof details !== 'object' || details === null) return undefined;
   const d = details as Record<string, unknown>;
   const unit = typeof d.unit === 'string' ? ` ${d.unit}` : '';
@@ -37,11 +38,14 @@ function allowedText(details: unknown): string | undefined {
     });
     return `Allowed: ${items.join(', ')}`;
   }
-  if (d.min !== undefined || d.max !== undefined) {
-    const show = (x: unknown) => (typeof x === 'number' ? fmt(x, 6) : String(x ?? '…'));
-    return `Allowed range: ${show(d.min)} .. ${show(d.max)}${unit}`;
-  }
-  if (typeof d.maxLength === 'number') return `At most ${d.maxLength} characters`;
+  // The API sends null for a bound that does not apply (strings: `min: null, max: null, length: 16`).
+  const min = typeof d.min === 'number' ? d.min : null;
+  const max = typeof d.max === 'number' ? d.max : null;
+  if (min !== null && max !== null) return `Allowed range: ${fmt(min, 6)} .. ${fmt(max, 6)}${unit}`;
+  if (min !== null) return `Allowed: at least ${fmt(min, 6)}${unit}`;
+  if (max !== null) return `Allowed: at most ${fmt(max, 6)}${unit}`;
+  const length = typeof d.maxLength === 'number' ? d.maxLength : typeof d.length === 'number' ? d.length : null;
+  if (length !== null) return `Allowed: at most ${length} characters`;
   return undefined;
 }
 

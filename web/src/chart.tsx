@@ -136,6 +136,7 @@ export function LiveChart({ id, unit, feed }: { id: string; unit: string; feed: 
     const fg = cssVar('--fg', '#1b1f24');
     const grid = cssVar('--line', '#d9dde3');
     const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const narrow = el.clientWidth < 500;
     const u = new uPlot(
       {
         width: Math.max(200, el.clientWidth),
@@ -151,11 +152,18 @@ export function LiveChart({ id, unit, feed }: { id: string; unit: string; feed: 
           { label: 'Setpoint', scale: 'y', stroke: '#c77d12', width: 1.5, dash: [6, 4], spanGaps: true, value: (_u, v) => (v === null ? '–' : `${v.toPrecision(4)} ${unit}`) },
           { label: 'Valve', scale: 'pct', stroke: '#1a7f37', width: 1, spanGaps: true, value: (_u, v) => (v === null ? '–' : `${v.toFixed(1)} %`) },
         ],
-        axes: [
-          { ...axis },
-          { ...axis, scale: 'y', label: unit, size: 60 },
-          { ...axis, scale: 'pct', side: 1, label: 'valve %', grid: { show: false }, size: 50 },
-        ],
+        // On a phone the axis labels go (the legend names the series) and the axes narrow, so that the plot keeps most of the width.
+        axes: narrow
+          ? [
+              { ...axis, size: 30 },
+              { ...axis, scale: 'y', size: 42 },
+              { ...axis, scale: 'pct', side: 1, grid: { show: false }, size: 30 },
+            ]
+          : [
+              { ...axis },
+              { ...axis, scale: 'y', label: unit, size: 60 },
+              { ...axis, scale: 'pct', side: 1, label: 'valve %', grid: { show: false }, size: 50 },
+            ],
         legend: { live: true },
         cursor: { drag: { x: false, y: false } },
       },

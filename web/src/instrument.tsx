@@ -9,6 +9,7 @@ import { LiveChart, type Feed, type Reading } from './chart';
 import { fmt, pct, ago } from './format';
 import { href, useLive, useToken } from './hooks';
 import { live, percentOf, readings } from './live';
+import { OnlineBadge, instrumentTitle } from './overview';
 
 export interface ParamDef {
   readonly dde: number;
@@ -67,7 +68,8 @@ function useInstrument(id: string, feed: Feed): { instrument: Instrument | undef
   const l = useLive();
   const [polled, setPolled] = useState<Instrument | undefined>(undefined);
   const [missing, setMissing] = useState<string | null>(null);
-  const streaming = l.stream === 'live';
+  // Not polled while the gateway is unreachable either: the stream's reconnects are the probe.
+  const streaming = l.stream === 'live' || l.unreachable;
   useEffect(() => {
     const onValues = (e: { instrument: string }) => {
       const i = live.instruments.get(id);
@@ -106,10 +108,12 @@ function Header({ i }: { i: Instrument }) {
   const r = readings(i.values, id);
   const unit = id.capacityUnit ?? '';
   return (
-    <section class="panel" aria-label="Instrument">
+    <section class={`panel ${live.unreachable ? 'stale' : ''}`} aria-label="Instrument">
       <div class="inst-head">
-        <h1>{id.userTag?.trim() || id.model || `node ${i.node}`}</h1>
-        <span class={`badge ${i.online ? 'ok' : 'bad'}`}>{i.online ? 'online' : 'offline'}</span>
+        <h1>
+          {instrumentTitle(i)} <span class="addr">· {i.id}</span>
+        </h1>
+        <OnlineBadge online={i.online} stale={live.unreachable} />
         <span class="muted">last seen {ago(i.lastSeen)}</span>
       </div>
       <dl class="facts inst-facts">
@@ -160,20 +164,27 @@ function SetpointForm({ i, block }: { i: Instrument; block: string | null }) {
   const [outcome, setOutcome] = useState<Outcome>(null);
   const [warning, setWarning] = useState<string | null>(null);
   const apply = async () => {
+    // A new attempt: nothing of the last one stays on screen.
+    setOutcome(null);
+    setWarning(null);
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n)) {
       setWarning('Enter a number.');
       return;
     }
-    const limit = inUnit === '%' ? 100 : cap;
-    // Outside 0..capacity is flagged here; the API decides (it allows a little over 100 %).
-    setWarning(n < 0 || (limit !== undefined && n > limit) ? `${fmt(n)} ${inUnit === '%' ? '%' : unit} is outside 0 .. ${fmt(limit ?? null)} ${inUnit === '%' ? '%' : unit}; sent anyway, the gateway decides.` : null);
     // Percent goes as fSetpoint in the capacity unit (n % of capacity) rather than as the raw
     // 0..32000 setpoint: one write path, and the read-back and any range error come in the unit shown.
     const v = inUnit === '%' && cap ? (n / 100) * cap : n;
+    // The API decides what is allowed (up to 102.4 % of capacity); above 100 % only a note.
+    const percent = percentOf(v, cap);
+    if (percent !== null && percent > 100 && percent <= 102.4) setWarning(`${pct(percent)} of capacity: the instrument may not reach it.`);
     setOutcome({ kind: 'busy' });
     try {
-      setOutcome(writeOutcome(await send<WriteAnswer>('PUT', path(i.id, 'fSetpoint'), { value: v })));
+      const a = await send<WriteAnswer>('PUT', path(i.id, 'fSetpoint'), { value: v });
+      // In % mode the read-back is also shown in % of capacity.
+      const back = a.readBack?.value;
+      const inPct = inUnit === '%' && typeof back === 'number' ? percentOf(back, cap) : null;
+      setOutcome(writeOutcome(a, inPct === null ? undefined : ` (${pct(inPct)} of capacity)`));
     } catch (err) {
       setOutcome(errorOutcome(err));
     }
@@ -211,8 +222,11 @@ function SetpointForm({ i, block }: { i: Instrument; block: string | null }) {
   );
 }
 
-/** Modes that drive the valve fully closed or fully open, asked about first. */
-const VALVE_EXTREMES = /close valve|valve clos|fully open|purge|safe state|setpoint = 100%/i;
+/**
+ * Modes that drive the valve fully closed or open, or hand it to something else, asked about first
+ * (controlMode: close valve, setpoint = 100 %, purge valve, setpoint = 0 %, valve steering, valve safe state).
+ */
+const VALVE_EXTREMES = /close valve|valve clos|fully open|purge|safe state|setpoint = (?:0|100)%|valve ste(?:a|e)ring/i;
 
 function ControlModeForm({ i, block }: { i: Instrument; block: string | null }) {
   const [modes, setModes] = useState<ParamDef['enumeration']>(undefined);
@@ -248,7 +262,7 @@ function ControlModeForm({ i, block }: { i: Instrument; block: string | null }) 
   const apply = async () => {
     const mode = modes?.find((m) => String(m.value) === choice);
     if (!mode) return;
-    if (VALVE_EXTREMES.test(mode.label) && !confirm(`"${mode.label}" drives the valve of ${i.id} fully open or closed. Are you sure?`)) {
+    if (VALVE_EXTREMES.test(mode.label) && !confirm(`"${mode.label}" drives the valve of ${i.id} fully open or closed, or past its setpoint control. Are you sure?`)) {
       setOutcome({ kind: 'error', text: 'Not sent: cancelled.' });
       return;
     }
@@ -293,13 +307,24 @@ function ControlModeForm({ i, block }: { i: Instrument; block: string | null }) 
   );
 }
 
-function rank(p: ParamDef, q: string): number {
+/** The words of a key (camelCase) or a name, lower case. */
+function words(text: string): string[] {
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9%]+/)
+    .filter((w) => w !== '');
+}
+
+/** Exact key, name or DDE first, then a prefix of the key or name, of one of their words, then any substring, then the description. */
+export function rank(p: ParamDef, q: string): number {
   const key = p.key.toLowerCase();
   const name = p.name.toLowerCase();
   if (String(p.dde) === q || key === q || name === q) return 0;
   if (key.startsWith(q) || name.startsWith(q)) return 1;
-  if (key.includes(q) || name.includes(q)) return 2;
-  if (p.description?.toLowerCase().includes(q)) return 3;
+  if ([...words(p.key), ...words(p.name)].some((w) => w.startsWith(q))) return 2;
+  if (key.includes(q) || name.includes(q)) return 3;
+  if (p.description?.toLowerCase().includes(q)) return 4;
   return -1;
 }
 
@@ -332,6 +357,8 @@ function ParamDetail({ p, i, block }: { p: ParamDef; i: Instrument; block: strin
     const n = Number(draft);
     const value = numeric && draft.trim() !== '' && Number.isFinite(n) ? n : draft;
     setWrote({ kind: 'busy' });
+    // The last read is of the old value.
+    setRead(null);
     try {
       setWrote(writeOutcome(await send<WriteAnswer>('PUT', path(i.id, p.key), { value })));
     } catch (err) {
@@ -354,7 +381,21 @@ function ParamDetail({ p, i, block }: { p: ParamDef; i: Instrument; block: strin
         <dt>Range</dt>
         <dd>{rangeText(p, unit)}</dd>
         <dt>Writable</dt>
-        <dd>{p.highlySecured ? 'no (factory parameter)' : p.write ? (p.secured ? 'yes (secured: the gateway unlocks it)' : 'yes') : 'no'}</dd>
+        <dd data-field="writable">
+          {p.highlySecured ? (
+            'no (factory parameter)'
+          ) : p.write ? (
+            p.secured ? (
+              <>
+                yes (secured: written only when the gateway's config allows secured writes, <code>secured: true</code>)
+              </>
+            ) : (
+              'yes'
+            )
+          ) : (
+            'no'
+          )}
+        </dd>
         <dt>Secured</dt>
         <dd>{p.highlySecured ? 'factory' : p.secured ? 'yes' : 'no'}</dd>
       </dl>
@@ -453,7 +494,7 @@ function ParamBrowser({ i, block }: { i: Instrument; block: string | null }) {
         {error && <p class="error">Cannot load the parameter database: {error}</p>}
         <label>
           Search parameters{' '}
-          <input type="search" value={q} placeholder="key, name or DDE number" onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+          <input type="search" size={24} value={q} placeholder="key, name or DDE number" onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
         </label>{' '}
         <span class="muted">{all ? `${all.length} parameters` : 'loading…'}</span>
         <div class="params">

@@ -7,12 +7,29 @@
  * Last-Event-ID. A `missed` event (the gateway restarted, or this tab fell too far behind)
  * makes it fetch everything again. /bus is also fetched every few seconds: its counters
  * (wire utilisation, transactions) change with every poll and are not sent as events.
+ * While the stream is down and a fetch fails, the gateway counts as unreachable: /bus is not
+ * polled (the EventSource's own reconnects are the probe), and everything shown is stale until
+ * the stream opens again and a reload succeeds.
  */
-import { get, type BusStatus, type Identity, type Instrument, type ValueView } from './api';
+import { ApiError, get, withQuery, type BusStatus, type Identity, type Instrument, type ValueView } from './api';
 
 /** How much of the past the sparklines and the live chart keep in memory. */
 export const KEEP_MS = 15 * 60_000;
 const BUS_REFRESH_MS = 3000;
+/** How far back the sparklines are filled from the history API at load. */
+const BACKFILL_MS = 5 * 60_000;
+/** History requests in flight at once while filling. */
+const BACKFILL_CONCURRENCY = 3;
+/** The window of the error rate. */
+const ERROR_WINDOW_MS = 60_000;
+/** Outcomes counted as errors in the strip. */
+export const ERROR_OUTCOMES = ['timeout', 'status', 'error-frame', 'bus-unavailable', 'queue-deadline'];
+
+export function errorTotal(transactions: Readonly<Record<string, number>> | undefined): number {
+  let n = 0;
+  for (const k of ERROR_OUTCOMES) n += transactions?.[k] ?? 0;
+  return n;
+}
 
 export interface Samples {
   /** Seconds since the epoch (uPlot's time scale). */
@@ -93,6 +110,12 @@ export class Live {
   /** The last write results seen on the stream, newest last, bounded. */
   readonly writes: WriteEvent[] = [];
   loadError: string | null = null;
+  /** The stream is down and the last fetch failed: what is shown is stale. */
+  unreachable = false;
+  /** Per bus: (time, error total) at each /bus answer of the last minute, oldest first. */
+  private readonly errorSamples = new Map<string, { at: number; total: number }[]>();
+  /** Instruments whose sparklines were filled (or asked to be) from the history API. */
+  private readonly backfilled = new Set<string>();
   /** Bumped on every change, so that views can tell. */
   version = 0;
 
@@ -120,7 +143,10 @@ export class Live {
   start(): void {
     void this.reload();
     this.openStream();
-    this.busTimer = setInterval(() => void this.refreshBus(), BUS_REFRESH_MS);
+    // While the gateway is unreachable the stream's reconnects are the probe: no /bus polls.
+    this.busTimer = setInterval(() => {
+      if (!this.unreachable) void this.refreshBus();
+    }, BUS_REFRESH_MS);
   }
 
   stop(): void {
@@ -161,30 +187,135 @@ export class Live {
         this.sample(i.id, i.values, i.identity);
       }
       this.loadError = null;
+      void this.backfill();
     } catch (err) {
-      this.loadError = err instanceof Error ? err.message : String(err);
+      this.failed(err);
     }
     this.changed();
   }
 
   async refreshBus(): Promise<void> {
     try {
-      this.bus = await get<BusStatus>('/bus');
+      const bus = await get<BusStatus>('/bus');
+      this.bus = bus;
+      this.countErrors(bus);
+      this.reached();
     } catch (err) {
-      this.loadError = err instanceof Error ? err.message : String(err);
+      this.failed(err);
     }
     this.changed();
+  }
+
+  /** A fetch answered. An API error is an answer too: the gateway is there. */
+  private reached(): void {
+    if (this.stream === 'live') this.unreachable = false;
+  }
+
+  private failed(err: unknown): void {
+    this.loadError = err instanceof Error ? err.message : String(err);
+    if (!(err instanceof ApiError) && this.stream !== 'live') this.unreachable = true;
+  }
+
+  /** Errors of `bus` in the last minute, from the deltas of its counters; null before two answers. */
+  errorsPerMinute(bus: string): number | null {
+    const s = this.errorSamples.get(bus);
+    if (!s || s.length < 2) return null;
+    const first = s[0]!;
+    const last = s[s.length - 1]!;
+    return Math.max(0, last.total - first.total);
+  }
+
+  private countErrors(status: BusStatus): void {
+    const now = Date.now();
+    for (const b of status.buses) {
+      let s = this.errorSamples.get(b.name);
+      if (!s) {
+        s = [];
+        this.errorSamples.set(b.name, s);
+      }
+      const total = errorTotal(b.transactions);
+      // A restarted gateway counts from 0 again: start over.
+      if (s.length > 0 && total < s[s.length - 1]!.total) s.length = 0;
+      s.push({ at: now, total });
+      // Keep one sample at or before the window's start, so that the delta spans the whole minute.
+      while (s.length > 2 && s[1]!.at <= now - ERROR_WINDOW_MS) s.shift();
+    }
+  }
+
+  /**
+   * Fills the sparklines of instruments not filled yet with the last minutes from the history
+   * API (5 s buckets of fMeasure and fSetpoint): once per instrument and page, a few at a time.
+   * Without a store (none in /bus, or 503) or on any error they just start empty.
+   */
+  private async backfill(): Promise<void> {
+    // No store, no history: not asked (each 503 would be a console error).
+    if (this.bus && !this.bus.store) return;
+    const todo = [...this.instruments.values()].filter((i) => !this.backfilled.has(i.id));
+    for (const i of todo) this.backfilled.add(i.id);
+    const since = new Date(Date.now() - BACKFILL_MS).toISOString();
+    const one = async (i: Instrument) => {
+      const history = (param: string) =>
+        get<{ points: { time: string; mean?: number }[] }>(withQuery(`/instruments/${encodeURIComponent(i.id)}/parameters/${param}/history`, { since, bucket: '5s' })).then(
+          (h) => h.points,
+          // 503: no store; 404 and the rest: nothing to fill with. The live samples still come.
+          () => [] as { time: string; mean?: number }[],
+        );
+      const [m, sp] = await Promise.all([history('fMeasure'), history('fSetpoint')]);
+      this.prepend(i.id, m, sp);
+    };
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length) await one(todo[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(BACKFILL_CONCURRENCY, todo.length) }, worker));
+    if (todo.length > 0) this.changed();
+  }
+
+  /** Puts history points (5 s buckets) before the samples this tab has seen. */
+  private prepend(id: string, measure: readonly { time: string; mean?: number }[], setpoint: readonly { time: string; mean?: number }[]): void {
+    const byT = new Map<number, { m: number | null; s: number | null }>();
+    for (const p of measure) if (typeof p.mean === 'number') byT.set(Date.parse(p.time) / 1000, { m: p.mean, s: null });
+    for (const p of setpoint) {
+      if (typeof p.mean !== 'number') continue;
+      const t = Date.parse(p.time) / 1000;
+      byT.set(t, { m: byT.get(t)?.m ?? null, s: p.mean });
+    }
+    let s = this.samples.get(id);
+    if (!s) {
+      s = { t: [], measure: [], setpoint: [], valve: [] };
+      this.samples.set(id, s);
+    }
+    const firstSeen = s.t[0] ?? Infinity;
+    const older = [...byT.entries()].filter(([t]) => Number.isFinite(t) && t < firstSeen).sort((a, b) => a[0] - b[0]);
+    if (older.length === 0) return;
+    s.t.unshift(...older.map(([t]) => t));
+    s.measure.unshift(...older.map(([, v]) => v.m));
+    s.setpoint.unshift(...older.map(([, v]) => v.s));
+    s.valve.unshift(...older.map(() => null));
   }
 
   private openStream(): void {
     const es = new EventSource('/api/v1/events?types=values,instrument,bus,store,bridge,write');
     this.source = es;
     es.onopen = () => {
+      const wasDown = this.unreachable;
       this.stream = 'live';
+      // Back after an outage: what is shown is stale, fetch it all again.
+      if (wasDown) void this.reload();
       this.changed();
     };
     es.onerror = () => {
+      const wasLive = this.stream === 'live';
       this.stream = 'reconnecting';
+      // One probe: if it fails too, the gateway is unreachable (and polls stop).
+      if (wasLive) void this.refreshBus();
+      // A stream refused outright (not a dropped connection) is not retried by the browser.
+      if (es.readyState === EventSource.CLOSED) {
+        this.source = null;
+        setTimeout(() => {
+          if (this.source === null) this.openStream();
+        }, 5000);
+      }
       this.changed();
     };
     es.addEventListener('values', (m) => this.onValues(JSON.parse((m as MessageEvent<string>).data) as ValuesEvent));

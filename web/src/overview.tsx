@@ -5,6 +5,21 @@ import { percentOf, readings, type Live } from './live';
 import { Sparkline } from './sparkline';
 import { StatusStrip } from './status';
 
+/** The configured name, else the user tag, model or node; the address goes beside it (tags repeat). */
+export function instrumentTitle(i: Instrument): string {
+  return i.name ?? (i.identity.userTag?.trim() || i.identity.model || `node ${i.node}`);
+}
+
+/** Online or offline; "unknown" while the gateway cannot be reached. */
+export function OnlineBadge({ online, stale }: { online: boolean; stale: boolean }) {
+  if (stale) return <span class="badge unknown" data-field="online">unknown</span>;
+  return (
+    <span class={`badge ${online ? 'ok' : 'bad'}`} data-field="online">
+      {online ? 'online' : 'offline'}
+    </span>
+  );
+}
+
 function alarmText(i: Instrument): { text: string; bad: boolean } {
   const v = i.values.alarmInfo;
   if (!v || typeof v.value !== 'number') return { text: 'unknown', bad: false };
@@ -16,15 +31,18 @@ export function InstrumentCard({ instrument: i, live }: { instrument: Instrument
   const id = i.identity;
   const r = readings(i.values, id);
   const unit = id.capacityUnit ?? '';
-  const title = i.name ?? (id.userTag?.trim() || id.model || `node ${i.node}`);
+  const title = instrumentTitle(i);
   const alarm = alarmText(i);
+  const stale = live.unreachable;
   return (
-    <article class={`card ${i.online ? '' : 'offline'}`} aria-label={`Instrument ${i.id}`} data-instrument={i.id}>
+    <article class={`card ${i.online ? '' : 'offline'} ${stale ? 'stale' : ''}`} aria-label={`Instrument ${i.id}`} data-instrument={i.id}>
       <header>
         <h2>
-          <a href={href('instrument', i.id)}>{title}</a>
+          <a href={href('instrument', i.id)}>
+            {title} <span class="addr">· {i.id}</span>
+          </a>
         </h2>
-        <span class={`badge ${i.online ? 'ok' : 'bad'}`}>{i.online ? 'online' : 'offline'}</span>
+        <OnlineBadge online={i.online} stale={stale} />
       </header>
       <dl class="facts">
         <dt>Address</dt>
@@ -73,7 +91,7 @@ export function Overview() {
   return (
     <main>
       <StatusStrip />
-      {l.loadError && <p class="error" role="alert">Cannot reach the gateway: {l.loadError}</p>}
+      {l.loadError && !l.unreachable && <p class="error" role="alert">Cannot reach the gateway: {l.loadError}</p>}
       {list.length === 0 && !l.loadError && <p class="muted">No instruments found yet.</p>}
       <section class="cards" aria-label="Instruments">
         {list.map((i) => (

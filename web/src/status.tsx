@@ -1,36 +1,42 @@
-import type { BusView } from './api';
 import { useLive } from './hooks';
+import { errorTotal } from './live';
 
-const ERROR_OUTCOMES = ['timeout', 'status', 'error-frame', 'bus-unavailable', 'queue-deadline'];
-
-function errors(b: BusView): number {
-  let n = 0;
-  for (const k of ERROR_OUTCOMES) n += b.transactions?.[k] ?? 0;
-  return n;
-}
-
-/** One line per bus (transport, wire use, errors, backed-off nodes), the store, and the event stream. */
+/** One line per bus (transport, wire use, errors per minute, backed-off nodes), the store, and the event stream. */
 export function StatusStrip() {
   const l = useLive();
   const s = l.bus?.store;
+  const stale = l.unreachable;
   return (
-    <section class="strip" aria-label="Gateway status">
+    <section class={`strip ${stale ? 'stale' : ''}`} aria-label="Gateway status" data-reachable={stale ? 'no' : 'yes'}>
+      {stale && (
+        <div class="item" role="alert">
+          <span class="badge bad">gateway unreachable</span> <span class="muted">retrying; the values below are stale</span>
+        </div>
+      )}
       {(l.bus?.buses ?? []).map((b) => {
-        const state = b.transport?.state ?? 'unknown';
+        const state = stale ? 'unknown' : (b.transport?.state ?? 'unknown');
         const backedOff = b.nodesBackedOff?.length ?? 0;
+        const rate = l.errorsPerMinute(b.name);
         return (
           <div class="item" key={b.name} data-bus={b.name}>
-            <strong>bus {b.name}</strong> <span class={`badge ${state === 'open' ? 'ok' : 'bad'}`}>{state}</span>
-            {typeof b.wireUtilisation === 'number' && <span> wire {(b.wireUtilisation * 100).toFixed(0)} %</span>}
-            <span> errors {errors(b)}</span>
-            {backedOff > 0 && <span class="bad"> backed off: {backedOff}</span>}
-            {b.transport?.reason && state !== 'open' && <span class="muted"> ({b.transport.reason})</span>}
+            <strong>bus {b.name}</strong> <span class={`badge ${state === 'open' ? 'ok' : stale ? 'unknown' : 'bad'}`}>{state}</span>
+            <span class="values">
+              {typeof b.wireUtilisation === 'number' && <span> wire {(b.wireUtilisation * 100).toFixed(0)} %</span>}
+              <span data-field="errors" title={`${errorTotal(b.transactions)} errors since the gateway started`}>
+                {' '}
+                errors/min {rate === null ? '–' : rate}
+              </span>
+              {backedOff > 0 && <span class="bad"> backed off: {backedOff}</span>}
+              {b.transport?.reason && state !== 'open' && !stale && <span class="muted"> ({b.transport.reason})</span>}
+            </span>
           </div>
         );
       })}
-      <div class="item" data-store={s?.state ?? 'none'}>
+      <div class="item" data-store={stale ? 'unknown' : (s?.state ?? 'none')}>
         <strong>log</strong>{' '}
-        {s ? (
+        {stale ? (
+          <span class="badge unknown">unknown</span>
+        ) : s ? (
           <>
             <span class={`badge ${s.state === 'healthy' ? 'ok' : 'warn'}`}>{s.state}</span>
             {s.state !== 'healthy' && typeof s.rowsWaiting === 'number' && <span> {s.rowsWaiting} rows waiting</span>}

@@ -1,6 +1,6 @@
 /**
  * The transaction log (GET /api/v1/transactions): filters, keyset paging with a stack of cursors
- * for "Previous", a CSV download of the same query, and each row opening to its bytes and
+ * for "Previous", a CSV download of the whole filter (every page), and each row opening to its bytes and
  * decoded parameters. The filters are kept in the hash's query so that a reload keeps them.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -99,10 +99,15 @@ export function queryOf(f: Filters, cursor: string | undefined): Record<string, 
   return { node: f.node.trim(), param: f.param.trim(), outcome: f.outcome, since: isoOf(f.from), until: isoOf(f.to), limit: f.limit, cursor };
 }
 
-function when(iso: string): string {
+/** Date and time of day (to the ms), in the browser's time zone. */
+function whenParts(iso: string): [string, string] {
   const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toLocaleDateString()} ${d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3 } as Intl.DateTimeFormatOptions)}`;
+  if (Number.isNaN(d.getTime())) return ['', iso];
+  return [d.toLocaleDateString(), d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3 } as Intl.DateTimeFormatOptions)];
+}
+
+function when(iso: string): string {
+  return whenParts(iso).join(' ').trim();
 }
 
 function outcomeClass(outcome: string): string {
@@ -208,13 +213,17 @@ function Row({ t, open, toggle }: { t: Tx; open: boolean; toggle: () => void }) 
           <button type="button" class="link" aria-expanded={open} aria-controls={`tx-${t.id}`} aria-label={`Details of ${t.commandName} ${instrument} at ${when(t.time)}`}>
             {open ? '▾' : '▸'}
           </button>{' '}
-          <span data-field="time">{when(t.time)}</span>
+          <span data-field="time">
+            {/* The date goes on a phone: the time of day is what tells rows apart there. */}
+            <span class="tx-date">{whenParts(t.time)[0]} </span>
+            {whenParts(t.time)[1]}
+          </span>
         </td>
         <td data-field="instrument">{instrument}</td>
         <td data-field="command">{t.commandName}</td>
         <td data-field="purpose">{t.purpose}</td>
         <td data-field="params" title={params}>
-          {short(params)}
+          <span class="tx-params">{short(params)}</span>
         </td>
         <td data-field="outcome">
           <span class={`badge ${outcomeClass(t.outcome)}`}>{t.outcome}</span>
@@ -284,7 +293,8 @@ export function TransactionsPage(_props: { route: string[] }) {
   };
   const instruments = [...l.instruments.keys()].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const rows = page?.transactions ?? [];
-  const csv = withQuery(`${API}/transactions`, { ...queryOf(filters, cursor), format: 'csv' });
+  // The whole filter, not this page: no cursor and no page size (the API streams up to its cap).
+  const csv = withQuery(`${API}/transactions`, { ...queryOf(filters, undefined), limit: undefined, format: 'csv' });
 
   return (
     <main>
@@ -299,7 +309,7 @@ export function TransactionsPage(_props: { route: string[] }) {
       >
         <label>
           Instrument
-          <input list="tx-instruments" placeholder="any (bus:node)" size={12} {...field('node')} />
+          <input list="tx-instruments" placeholder="any (bus:node)" size={16} {...field('node')} />
           <datalist id="tx-instruments">
             {instruments.map((id) => (
               <option key={id} value={id} />
@@ -308,7 +318,7 @@ export function TransactionsPage(_props: { route: string[] }) {
         </label>
         <label>
           Parameter
-          <input placeholder="key, name or DDE" size={14} {...field('param')} />
+          <input placeholder="key, name or DDE" size={18} {...field('param')} />
         </label>
         <label>
           Outcome
