@@ -57,3 +57,34 @@ export function buildSnapshot(instrument: string, identity: InstrumentIdentity, 
   }
   return { instrument, identity, time: new Date(time).toISOString(), parameters, unsupported, ...(failed.length > 0 ? { failed } : {}) };
 }
+
+/**
+ * Writable parameters a restore leaves alone, by key, with the reason: values that change by
+ * themselves or move the process (restoring one would start a flow or reset a total), commands,
+ * the bus's own addressing, and index-addressed windows (their value belongs to whatever index
+ * was selected when the backup was read).
+ */
+/** Why a restore leaves measure, setpoints, counters and the like alone. */
+export const RESTORE_LIVE = 'a live value or setpoint';
+
+export const RESTORE_SKIPPED: ReadonlyMap<string, string> = new Map(
+  (
+    [
+      [RESTORE_LIVE, ['measure', 'setpoint', 'fSetpoint', 'valveOutput', 'counterValue', 'temperature', 'pressure', 'time', 'totalizerValue', 'deltaP']],
+      ['a command, not a setting', ['identificationString', 'initReset', 'modify', 'globalModify', 'claimNode']],
+      ['bus addressing', ['nextNodeAddress', 'lastNodeAddress', 'temporaryBaudrate', 'fieldbus1Address', 'fieldbus1Baudrate', 'fieldbus2Address', 'fieldbus2Baudrate', 'fieldbus1IpAddress', 'fieldbus1GatewayAddress']],
+      [
+        'an index-addressed window',
+        [
+          'specialParameterIndex', 'specialParameterILong', 'specialParameterIFloat', 'specialParameterIName', 'specialParameterL1Long', 'specialParameterL2Long',
+          'specialParameterL3Long', 'specialParameterL4Long', 'specialParameterL5Long', 'specialParameterF1Float', 'specialParameterF2Float', 'specialParameterF3Float',
+          'specialParameterF4Float', 'specialParameterF5Float', 'pioChannelSelection', 'pioParameter', 'pioInputOutputFilter', 'pioParameterCapacity0',
+          'pioParameterCapacity100', 'pioConfigurationSelection', 'pioHardwareCapacityMax', 'pioCapacitysetSelection', 'pioHardwareCapacity0',
+          'pioHardwareCapacity100', 'pioAnalogZeroAdjust', 'pioAnalogSpanAdjust', 'selftestBlockIndex', 'selftestTestIndex', 'diagnosticEventIndex',
+          'operationalHistoryParameterIndex', 'mixtureComponentIndex', 'pcbSerialNumberIndex', 'lookupTableIndex', 'lookupTableTemperatureIndex',
+          'scanChannel', 'scanParameter', 'dspRegisterAddress', 'ifiData', 'featureUnlockCode',
+        ],
+      ],
+    ] as const
+  ).flatMap(([why, keys]) => keys.map((k): [string, string] => [k, why])),
+);

@@ -178,6 +178,12 @@ export const INTERNAL_ERROR_CODES = [
   'CLI_BAD_NODE',
   /** `scan` found nothing. */
   'CLI_NO_INSTRUMENTS',
+  /** `flowbus restore`: the file is not a backup. */
+  'CLI_BAD_BACKUP',
+  /** `flowbus restore`: the backup is of another instrument (device type, model or serial); --force restores it anyway. */
+  'CLI_BACKUP_MISMATCH',
+  /** `flowbus restore` without --yes and no terminal to ask on. */
+  'CLI_NOT_CONFIRMED',
   // sim: the simulator
   /** A simulator option with a bad value. */
   'SIM_BAD_OPTION',
