@@ -166,6 +166,17 @@ describe('GET /instruments/{node}/snapshot', () => {
     expect(reads.length).toBeGreaterThan(10);
   });
 
+  it('polling goes on while a snapshot is read: polls come between its chained reads', async () => {
+    const { gw } = await start({ poll: { parameters: ['fMeasure'], intervalMs: 20 } });
+    await gw.snapshot('3');
+    const log = gw.recentTransactions({ limit: 5000 }).slice().reverse();
+    const snapshotAt = log.map((t, i) => (t.purpose === 'snapshot' ? i : -1)).filter((i) => i >= 0);
+    const first = snapshotAt[0]!;
+    const last = snapshotAt[snapshotAt.length - 1]!;
+    expect(snapshotAt.length).toBeGreaterThan(10);
+    expect(log.slice(first, last).some((t) => t.purpose === 'poll')).toBe(true);
+  });
+
   it('one snapshot per instrument at a time: a second request meanwhile shares the first', async () => {
     const { gw } = await start();
     const a = gw.snapshot('3');
