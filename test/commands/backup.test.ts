@@ -108,6 +108,20 @@ describe('flowbus backup and restore', () => {
     expect(instrument().get('userTag')).not.toBe('changed');
   });
 
+  it('secured parameters only with --secured, inside Init Reset 64 ... 82', async () => {
+    const file = await backupFile();
+    const saved = instrument().get('polynomialConstantA');
+    instrument().set('polynomialConstantA', 42);
+    const locked = await flowbus('restore', '3', file, '-p', PORT, '--yes');
+    expect(locked.out).toMatch(/polynomialConstantA\s+42\s+\S+\s+not restored: secured \(add --secured\)/);
+    expect(instrument().get('polynomialConstantA')).toBe(42);
+    const open = await flowbus('restore', '3', file, '-p', PORT, '--yes', '--secured');
+    expect(open.out).toMatch(/polynomialConstantA\s+42\s+\S+\s+write/);
+    expect(open.status).toBe(0);
+    expect(instrument().get('polynomialConstantA')).toBe(saved);
+    expect(instrument().get('initReset')).toBe(82);
+  });
+
   it('without --yes and no terminal it refuses to write', async () => {
     const file = await backupFile();
     instrument().set('userTag', 'changed');
