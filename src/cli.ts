@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { registerSimulateCommand } from '../simulator/cli.js';
+import { registerBackupCommands } from './commands/backup.js';
 import { registerOneShotCommands } from './commands/oneshot.js';
 import { registerConfigCommand } from './config/index.js';
 import { registerDemoCommand } from './demo.js';
@@ -47,7 +48,9 @@ program
 
 registerDemoCommand(program);
 registerSimulateCommand(program);
-registerOneShotCommands(program, simulatorFactory());
+const simulator = simulatorFactory();
+registerOneShotCommands(program, simulator);
+registerBackupCommands(program, simulator);
 registerDecodeCommand(program);
 registerParamsCommand(program);
 registerConfigCommand(program);

@@ -8,6 +8,7 @@
  * | 400    | API_BAD_REQUEST                                                       | request validation (names the field), malformed JSON |
  * | 400    | GATEWAY_BAD_NODE, PARAM_NONE                                          | bad node syntax, no parameter named       |
  * | 400    | PARAM_INVALID_VALUE, PARAM_BAD_ENUM                                   | invalid value; the message names the allowed range (the instrument's, for a setpoint), maximum length or listed values |
+ * | 400    | PARAM_BAD_UNIT, PARAM_WRITE_REFUSED                                   | a unit other than % or the capacity unit; a multi-parameter write refused as a whole (details.problems) |
  * | 401    | API_UNAUTHORIZED                                                      | missing or wrong bearer token             |
  * | 403    | API_WRITES_DISABLED                                                   | no token configured, so no writes         |
  * | 404    | GATEWAY_NODE_UNKNOWN, PARAM_UNKNOWN, API_NOT_FOUND                    | unknown instrument, parameter or route    |
@@ -73,6 +74,8 @@ export const HTTP_ERRORS: Readonly<Record<ApiErrorCode, ErrorMapping>> = {
   PARAM_FACTORY: { status: 409 },
   PARAM_WRITE_ONLY: { status: 409 },
   PARAM_CAPACITY_UNKNOWN: { status: 503 },
+  PARAM_BAD_UNIT: { status: 400 },
+  PARAM_WRITE_REFUSED: { status: 400 },
   // the bus
   BUS_STATUS: { status: 422 },
   BUS_ERROR_FRAME: { status: 422 },

@@ -18,11 +18,14 @@ function refuseInBridgeMode(service: GatewayService, refusals: RefusalLimiter) {
 import {
   InstrumentList,
   InstrumentViewSchema,
+  MultiWriteBody,
+  MultiWriteResultSchema,
   NodeParams,
   ParamParams,
   ReadOneQuery,
   ReadQuery,
   ReadResultSchema,
+  SnapshotSchema,
   ValueViewSchema,
   WriteBody,
   WriteResultSchema,
@@ -160,7 +163,52 @@ export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     },
     async (request) => {
       const { node, param } = request.params;
-      return service.writeParam(node, param, request.body.value, { source: clientAddress(request) });
+      const { value, unit } = request.body;
+      return service.writeParam(node, param, value, { source: clientAddress(request), ...(unit !== undefined ? { unit } : {}) });
+    },
+  );
+
+  app.put(
+    '/instruments/:node/parameters',
+    {
+      onRequest: [refuseInBridgeMode(service, refusals), requireToken(token, refusals)],
+      onError: logWriteRefusals(refusals),
+      schema: {
+        operationId: 'writeParameters',
+        tags: TAG,
+        summary: 'Write several parameters at once (needs the API token)',
+        description:
+          'Every value is checked first, as for the single write; any refusal refuses them all (400 PARAM_WRITE_REFUSED, `details.problems` lists each; nothing is written). Then the values go out as chained writes in the order given, as few as `maxRequestBytes` allows (`transactionIds` has one per request), secured parameters inside Init Reset 64 ... 82 (with `secured: true`), and are read back in one chained read. Values checked against the capacity cannot be written together with fluidsetIndex, capacity or capacityUnit.',
+        security: [{ bearer: [] }],
+        params: NodeParams,
+        body: MultiWriteBody,
+        response: { 200: MultiWriteResultSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504) },
+      },
+    },
+    async (request) => {
+      if (!service.writeParams) throw new GatewayError('BRIDGE_READ_ONLY', 'this gateway mode does not write to instruments', {});
+      return service.writeParams(request.params.node, request.body, { source: clientAddress(request) });
+    },
+  );
+
+  app.get(
+    '/instruments/:node/snapshot',
+    {
+      schema: {
+        operationId: 'snapshotInstrument',
+        tags: TAG,
+        summary: 'Every readable parameter of one instrument (for a backup)',
+        description:
+          'Reads every parameter the database marks readable, in chained requests one after the other at the lowest bus priority, so polling goes on meanwhile (a few seconds of bus time). Parameters the instrument refuses are listed in `unsupported`. While one snapshot of an instrument is being read, another request gets the same one.',
+        params: NodeParams,
+        response: { 200: SnapshotSchema, ...errorResponses(400, 404, 409, 502, 503, 504) },
+      },
+    },
+    async (request) => {
+      if (!service.snapshot) {
+        throw new GatewayError('BRIDGE_READ_ONLY', 'the gateway runs as a passive bridge: another master owns the bus, so it does not read instruments itself; a snapshot needs master mode', {});
+      }
+      return service.snapshot(request.params.node);
     },
   );
 };

@@ -107,6 +107,14 @@ export const NodeParams = Type.Object(
         description: 'a number; a string for text parameters; hex text for byte parameters; for enumerations also a label or alias (`"valve closed"`)',
         examples: [40, 'valve closed'],
       }),
+      unit: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: 32,
+          description: "setpoint, fSetpoint (and measure): the value's unit, `%` of capacity or the instrument's capacity unit (e.g. `mg/min`); absent = the parameter's own scale",
+          examples: ['%', 'mg/min'],
+        }),
+      ),
     },
     { additionalProperties: false },
   );
@@ -196,6 +204,13 @@ export const NodeParams = Type.Object(
       raw: Type.String({ description: 'wire bytes in hex (strings without length byte or terminator)' }),
       value: Type.Union([Type.Number(), Type.String()]),
       label: Type.Optional(Type.String({ description: 'enumeration label of the value' })),
+      inUnit: Type.Optional(
+        Type.Object(
+          { value: Type.Number(), unit: Type.String() },
+          { description: "measure, setpoint, fMeasure, fSetpoint: the value in the instrument's capacity unit (absent while the capacity is not known)" },
+        ),
+      ),
+      percent: Type.Optional(Type.Number({ description: 'measure, setpoint, fMeasure, fSetpoint: percent of capacity (raw 32000 = 100 %)' })),
       time: Type.String({ format: 'date-time', description: 'when the value was read, written or observed' }),
       cached: Type.Boolean({ description: 'served from the cache, no bus transaction' }),
     },
@@ -278,6 +293,63 @@ export const WriteResultSchema = Type.Object(
     transactionId: Type.String(),
   },
   { description: 'the write was acknowledged' },
+);
+
+const WriteValue = Type.Union([Type.Number(), Type.String()]);
+
+export const MultiWriteBody = Type.Record(
+  Type.String({ minLength: 1, maxLength: 100 }),
+  Type.Union([
+    WriteValue,
+    Type.Object(
+      {
+        value: WriteValue,
+        unit: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: '`%` or the capacity unit (setpoint, fSetpoint)' })),
+      },
+      { additionalProperties: false },
+    ),
+  ]),
+  {
+    minProperties: 1,
+    maxProperties: 32,
+    description: 'parameters (key, name or DDE number) and their values: a value as for the single write, or `{ "value": 50, "unit": "%" }`',
+    examples: [{ fSetpoint: 100, controlMode: 0 }, { setpoint: { value: 50, unit: '%' } }],
+  },
+);
+
+export const MultiWriteResultSchema = Type.Object(
+  {
+    instrument: Type.String(),
+    parameters: Type.Record(
+      Type.String(),
+      Type.Object({
+        param: Type.Object({ dde: Type.Integer(), key: Type.String(), name: Type.String() }),
+        written: WriteValue,
+        status: Type.Object({ code: Type.Integer(), name: Type.String() }),
+        readBack: Type.Optional(ValueViewSchema),
+        transactionId: Type.String({ description: 'the chained write that carried it' }),
+      }),
+      { description: 'by parameter key' },
+    ),
+    transactionIds: Type.Immutable(Type.Array(Type.String(), { description: 'one per chained write; several when the values did not fit in one request of maxRequestBytes' })),
+  },
+  { description: 'every value was written and read back' },
+);
+
+export const SnapshotSchema = Type.Object(
+  {
+    instrument: Type.String(),
+    identity: IdentitySchema,
+    time: IsoTime('when the reading ended'),
+    parameters: Type.Record(
+      Type.String(),
+      Type.Object({ dde: Type.Integer(), value: WriteValue, raw: Type.String({ description: 'wire bytes in hex' }), unit: Type.Optional(Type.String()) }),
+      { description: 'every parameter that answered, by key' },
+    ),
+    unsupported: Type.Immutable(Type.Array(Type.String(), { description: 'parameters the instrument refused to read (it has no such parameter)' })),
+    failed: Type.Optional(Type.Immutable(Type.Array(Type.Object({ key: Type.String(), code: Type.String(), message: Type.String() }), { description: 'reads that failed otherwise (timeout, bad answer)' }))),
+  },
+  { description: 'every readable parameter of the instrument' },
 );
 
 const DirectionCountersSchema = Type.Object(

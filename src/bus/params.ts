@@ -221,6 +221,38 @@ export class ParamClient {
   }
 
   /**
+   * Splits values to write into chained writes that each stay within the bus's request budget
+   * (`maxRequestBytes`), in their order. A write holding a secured parameter (`param.secured`)
+   * is wrapped in Init Reset 64 ... 82, and its wrap counts in its size.
+   */
+  packWrites(values: readonly { param: ParamDef; value: Value }[]): { values: { param: ParamDef; value: Value }[]; unlock: boolean }[] {
+    const initReset = paramByDde(INIT_RESET);
+    const size = (list: readonly { param: ParamDef; value: Value }[], unlock: boolean) => {
+      const located = list.map(({ param, value }) => this.located(param, value));
+      if (unlock && initReset) {
+        located.unshift(this.located(initReset, 64));
+        located.push(this.located(initReset, 82));
+      }
+      return encodeMessage(buildValues('sendWithStatus', located)).length;
+    };
+    const chunks: { values: { param: ParamDef; value: Value }[]; unlock: boolean }[] = [];
+    let current: { values: { param: ParamDef; value: Value }[]; unlock: boolean } | undefined;
+    for (const v of values) {
+      if (current) {
+        const unlock = current.unlock || v.param.secured;
+        if (size([...current.values, v], unlock) <= this.bus.options.maxRequestBytes) {
+          current.values.push(v);
+          current.unlock = unlock;
+          continue;
+        }
+      }
+      current = { values: [v], unlock: v.param.secured };
+      chunks.push(current);
+    }
+    return chunks;
+  }
+
+  /**
    * The longest text (string characters, or bytes) a write of a variable-length `param` can carry
    * within the bus's request budget (`maxRequestBytes`): the budget less what the same write
    * with an empty value takes (command, process and parameter bytes, length byte, NUL, and the

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Bus, ParamClient, Priority, type ParamResult } from '../bus/index.js';
 import type { Protocol } from '../codec/index.js';
-import { capacityRange, isCapacityBound, refuseUnwritable, unitFor, writeValidation } from '../gateway/index.js';
+import { capacityRange, fromUnit, isCapacityBound, isScaled, parseValueWithUnit, rawFlowRange, refuseUnwritable, scaledValues, unitFor, writeValidation } from '../gateway/index.js';
 import { enumLabel, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type SimulatorFactory } from '../transport/index.js';
@@ -41,7 +41,7 @@ export async function openPort(opts: PortOptions, simulator: SimulatorFactory | 
   };
 }
 
-function parseNode(text: string): number {
+export function parseNode(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 255) throw new GatewayError('CLI_BAD_NODE', `node must be 0..255 (128 = the instrument on this port), got ${JSON.stringify(text)}`);
   return n;
@@ -64,8 +64,11 @@ function capacityUnitOf(results: readonly ParamResult[]): string | undefined {
  * of the results to show.
  */
 function withCapacityUnit(defs: readonly ParamDef[]): { read: ParamDef[]; shown: number } {
-  if (!defs.some((d) => d.unit === 'capacity') || defs.some((d) => d.key === 'capacityUnit')) return { read: [...defs], shown: defs.length };
-  return { read: [...defs, resolveParam('capacityUnit')], shown: defs.length };
+  const extra: ParamDef[] = [];
+  if (defs.some((d) => d.unit === 'capacity' || isScaled(d)) && !defs.some((d) => d.key === 'capacityUnit')) extra.push(resolveParam('capacityUnit'));
+  // The flow values are shown in percent and in the capacity unit too: that takes the capacity.
+  if (defs.some((d) => isScaled(d)) && !defs.some((d) => d.key === 'capacity')) extra.push(resolveParam('capacity'));
+  return { read: [...defs, ...extra], shown: defs.length };
 }
 
 /**
@@ -74,8 +77,11 @@ function withCapacityUnit(defs: readonly ParamDef[]): { read: ParamDef[]; shown:
  */
 function printResults(all: ParamResult[], json: boolean, shown = all.length): boolean {
   const capacityUnit = capacityUnitOf(all);
+  const capacityReading = all.find((x) => x.ok && x.reading.param.key === 'capacity');
+  const capacity = capacityReading?.ok && typeof capacityReading.reading.value === 'number' ? capacityReading.reading.value : undefined;
+  const identity = { ...(capacityUnit === undefined ? {} : { capacityUnit }), ...(capacity === undefined ? {} : { capacity }) };
   const results = all.slice(0, shown);
-  const unitOf = (p: ParamDef) => unitFor(p, capacityUnit === undefined ? {} : { capacityUnit });
+  const unitOf = (p: ParamDef) => unitFor(p, identity);
   const labelOf = (p: ParamDef, v: unknown) => (typeof v === 'number' && p.enumeration && !p.bits ? enumLabel(p, v) : undefined);
   let ok = true;
   if (json) {
@@ -86,6 +92,7 @@ function printResults(all: ParamResult[], json: boolean, shown = all.length): bo
           const p = r.reading.param;
           const unit = unitOf(p);
           const label = labelOf(p, r.reading.value);
+          const scaled = scaledValues(p, r.reading.value, identity);
           return {
             dde: p.dde,
             key: p.key,
@@ -94,6 +101,8 @@ function printResults(all: ParamResult[], json: boolean, shown = all.length): bo
             raw: toHex(r.reading.raw, ''),
             value: r.reading.value instanceof Uint8Array ? toHex(r.reading.value, '') : r.reading.value,
             ...(label ? { label } : {}),
+            ...(scaled?.inUnit ? { inUnit: scaled.inUnit } : {}),
+            ...(scaled?.percent !== undefined ? { percent: scaled.percent } : {}),
             time: new Date(r.reading.at).toISOString(),
           };
         }),
@@ -108,7 +117,9 @@ function printResults(all: ParamResult[], json: boolean, shown = all.length): bo
       const p = r.reading.param;
       const label = labelOf(p, r.reading.value);
       const unit = unitOf(p);
-      console.log(`${p.key.padEnd(24)} ${show(r.reading.value)}${label ? ` (${label})` : ''}${unit ? ' ' + unit : ''}`);
+      const scaled = scaledValues(p, r.reading.value, identity);
+      const also = [scaled?.percent !== undefined ? `${scaled.percent} %` : '', scaled?.inUnit && p.unit !== 'capacity' ? `${scaled.inUnit.value} ${scaled.inUnit.unit}` : ''].filter((x) => x);
+      console.log(`${p.key.padEnd(24)} ${show(r.reading.value)}${label ? ` (${label})` : ''}${unit ? ' ' + unit : ''}${also.length > 0 ? ` (${also.join(', ')})` : ''}`);
     } else {
       ok = false;
       console.log(`${r.param.key.padEnd(24)} error ${r.error.code}: ${r.error.message}`);
@@ -117,7 +128,7 @@ function printResults(all: ParamResult[], json: boolean, shown = all.length): bo
   return ok;
 }
 
-function portOptions(cmd: Command): Command {
+export function portOptions(cmd: Command): Command {
   return cmd
     .requiredOption('-p, --port <address>', 'bus address: /dev/ttyUSB0, serial:///dev/ttyUSB0?baud=38400, tcp://host:port or sim://?nodes=3,5')
     .option('--baud <n>', 'baud rate of a serial port (default 38400)')
@@ -126,7 +137,7 @@ function portOptions(cmd: Command): Command {
     .option('--json', 'print JSON');
 }
 
-async function run(fn: () => Promise<boolean | void>): Promise<void> {
+export async function run(fn: () => Promise<boolean | void>): Promise<void> {
   try {
     const ok = await fn();
     if (ok === false) process.exitCode = 1;
@@ -182,30 +193,38 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
       .description('write one parameter (command 1, with status) and read it back')
       .argument('<node>', 'node address (128 = the instrument on this port)')
       .argument('<param>', 'parameter by key, name or DDE number, e.g. fSetpoint or controlMode')
-      .argument('<value>', 'the value; enumeration names work too, e.g. "valve closed"'),
+      .argument('<value>', 'the value; enumeration names work too, e.g. "valve closed"; setpoints also in % or the capacity unit: 50%, "3000 mg/min"'),
   )
     .option('--secured', 'allow a secured parameter (written inside Init Reset 64 ... 82)')
-    .action((nodeText: string, name: string, valueText: string, opts: PortOptions & { secured?: boolean }) =>
+    .option('--unit <unit>', 'the unit of the value: % or the capacity unit (setpoint, fSetpoint)')
+    .action((nodeText: string, name: string, valueText: string, opts: PortOptions & { secured?: boolean; unit?: string }) =>
       run(async () => {
         const node = parseNode(nodeText);
         const param: ParamDef = resolveParam(name);
         refuseUnwritable(param, opts.secured === true, 'add --secured');
-        const numeric = valueText.trim() !== '' && !Number.isNaN(Number(valueText)) && param.valueType !== 'string';
-        const input = numeric ? Number(valueText) : valueText;
+        // "50%" or "3000 mg/min" on a flow value: the number and its unit.
+        const withUnit = opts.unit === undefined && isScaled(param) ? parseValueWithUnit(valueText) : undefined;
+        const unit = opts.unit ?? withUnit?.unit;
+        const text = withUnit ? String(withUnit.value) : valueText;
+        const numeric = text.trim() !== '' && !Number.isNaN(Number(text)) && param.valueType !== 'string';
+        const given = numeric ? Number(text) : text;
+        const needsCapacity = isCapacityBound(param) || (unit !== undefined && isScaled(param));
         // What needs no bus is refused before the port opens (a wrong type, a label that does not exist).
-        if (!isCapacityBound(param)) validateValue(param, input);
+        if (!needsCapacity) validateValue(param, unit === undefined ? given : fromUnit(param, given, unit, {}));
         const port = await openPort(opts, simulator);
         try {
           let range: InstrumentRange | undefined;
-          if (isCapacityBound(param)) {
+          let input: unknown = given;
+          if (needsCapacity) {
             // Its database range is any float; the instrument's own follows from its capacity, read first,
             // so that a typo is refused here, as the API refuses it, and never reaches the valve.
-            const [capacity, unit] = await port.client.read(node, [resolveParam('capacity'), resolveParam('capacityUnit')]);
+            const [capacity, capUnit] = await port.client.read(node, [resolveParam('capacity'), resolveParam('capacityUnit')]);
             const identity = {
               ...(capacity?.ok && typeof capacity.reading.value === 'number' ? { capacity: capacity.reading.value } : {}),
-              ...(unit?.ok ? { capacityUnit: String(unit.reading.value).trim() } : {}),
+              ...(capUnit?.ok ? { capacityUnit: String(capUnit.reading.value).trim() } : {}),
             };
-            range = capacityRange(param, identity, capacity && !capacity.ok ? `reading it failed: ${capacity.error.message}` : undefined);
+            if (unit !== undefined) input = fromUnit(param, given, unit, identity);
+            range = isCapacityBound(param) ? capacityRange(param, identity, capacity && !capacity.ok ? `reading it failed: ${capacity.error.message}` : undefined) : rawFlowRange(param, identity);
           }
           const value = validateValue(param, input, writeValidation(param, port.client, range));
           await port.client.write(node, [{ param, value }], { unlock: param.secured });

@@ -7,3 +7,5 @@ export * from './bridge/index.js';
 export * from './replay.js';
 export * from './events.js';
 export * from './write-checks.js';
+export * from './units.js';
+export * from './snapshot.js';

@@ -35,6 +35,46 @@ export interface WriteResult {
   readonly transactionId: string;
 }
 
+/** Who asks for a write, and the unit of its value (absent: the parameter's own scale). */
+export interface WriteContext {
+  /** `ip:port` for HTTP, `mqtt`, `cli`, `program`. */
+  readonly source: string;
+  /** `%` or the instrument's capacity unit, for measure, setpoint, fMeasure, fSetpoint (see units.ts). */
+  readonly unit?: string;
+}
+
+/** One value of a multi-parameter write: as it is, or with its unit. */
+export type WriteInput = number | string | { readonly value: number | string; readonly unit?: string };
+
+/** The answer of a write of several parameters: each parameter's written value and read-back, and the chained requests it took. */
+export interface MultiWriteResult {
+  readonly instrument: string;
+  readonly parameters: Record<string, Omit<WriteResult, 'instrument' | 'transactionId'> & { readonly transactionId: string }>;
+  /** One per chained request; more than one when the values did not fit in one request of `maxRequestBytes`. */
+  readonly transactionIds: readonly string[];
+}
+
+/** Every readable parameter of an instrument, as a backup holds it. */
+export interface Snapshot {
+  readonly instrument: string;
+  readonly identity: InstrumentIdentity;
+  /** When the reading ended (ISO). */
+  readonly time: string;
+  readonly parameters: Record<string, SnapshotValue>;
+  /** Parameters the instrument refused to read (it has no such parameter). */
+  readonly unsupported: readonly string[];
+  /** Parameters whose read failed otherwise (timeout, bad answer), with the reason. */
+  readonly failed?: readonly { readonly key: string; readonly code: string; readonly message: string }[];
+}
+
+export interface SnapshotValue {
+  readonly dde: number;
+  readonly value: number | string;
+  /** Wire bytes in hex. */
+  readonly raw: string;
+  readonly unit?: string;
+}
+
 export interface BusView {
   readonly name: string;
   readonly address: string;
@@ -75,7 +115,11 @@ export interface GatewayService {
   /** `3`, `128` (the local instrument) or `bus:3`. Throws GATEWAY_NODE_UNKNOWN. */
   instrument(ref: string): InstrumentView;
   readParams(ref: string, params: readonly string[], opts: { maxAge?: number }): Promise<ReadResult>;
-  writeParam(ref: string, param: string, value: unknown, ctx: { source: string }): Promise<WriteResult>;
+  writeParam(ref: string, param: string, value: unknown, ctx: WriteContext): Promise<WriteResult>;
+  /** Several parameters, checked together (all or nothing), written chained. Master mode only. */
+  writeParams?(ref: string, values: Readonly<Record<string, WriteInput>>, ctx: { source: string }): Promise<MultiWriteResult>;
+  /** Every readable parameter, at low priority, one snapshot per instrument at a time. Master mode only. */
+  snapshot?(ref: string): Promise<Snapshot>;
   buses(): BusView[];
   discover(): Promise<InstrumentView[]>;
   recentTransactions(filter: TransactionFilter): LoggedTransaction[];

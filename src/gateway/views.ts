@@ -1,6 +1,7 @@
 import { LOCAL_NODE, type Value } from '../codec/index.js';
 import type { ParamDef } from '../params/index.js';
 import { GatewayError, toHex, type ErrorCode } from '../shared/index.js';
+import { scaledValues } from './units.js';
 
 /** Who an instrument says it is (DDE numbers in brackets). Fields it does not answer stay undefined. */
 export interface InstrumentIdentity {
@@ -87,6 +88,10 @@ export interface ValueView {
   readonly value: number | string;
   /** Enumeration label of the value, where the database has one. */
   readonly label?: string;
+  /** Flow values (measure, setpoint, fMeasure, fSetpoint): the value in the capacity unit, once the capacity is known. */
+  readonly inUnit?: { readonly value: number; readonly unit: string };
+  /** Flow values: percent of capacity. */
+  readonly percent?: number;
   /** ISO time the value was read (or written, or observed). */
   readonly time: string;
   /** Served from the cache (no bus transaction). */
@@ -159,6 +164,7 @@ export function buildValueView(
 ): ValueView {
   const unit = unitFor(param, identity);
   const label = v.label ?? labelOf(param, v.value);
+  const scaled = scaledValues(param, v.value, identity);
   return {
     dde: param.dde,
     key: param.key,
@@ -167,6 +173,8 @@ export function buildValueView(
     raw: v.raw,
     value: v.value,
     ...(label ? { label } : {}),
+    ...(scaled?.inUnit ? { inUnit: scaled.inUnit } : {}),
+    ...(scaled?.percent !== undefined ? { percent: scaled.percent } : {}),
     time: new Date(v.time).toISOString(),
     cached: v.cached,
   };

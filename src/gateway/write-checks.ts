@@ -6,6 +6,7 @@
 import type { ParamClient } from '../bus/index.js';
 import type { InstrumentRange, ParamDef, ValidateOptions } from '../params/index.js';
 import { GatewayError } from '../shared/index.js';
+import { SETPOINT_MAX_FRACTION } from './units.js';
 import type { InstrumentIdentity } from './views.js';
 
 /** Init Reset: 64 unlocks the secured parameters for every master on the bus, 82 locks them. */
@@ -45,8 +46,6 @@ export function refuseUnwritable(param: ParamDef, allowSecured: boolean, enable:
  */
 const CAPACITY_BOUND: ReadonlySet<string> = new Set(['fSetpoint']);
 
-/** A setpoint in capacity units can go to 32767/32000 of the capacity (102.4 %), as the raw setpoint can. */
-const SETPOINT_MAX_FRACTION = 32767 / 32000;
 
 export function isCapacityBound(param: ParamDef): boolean {
   return CAPACITY_BOUND.has(param.key);
@@ -72,7 +71,7 @@ export function capacityRange(param: ParamDef, identity: InstrumentIdentity, why
     min: 0,
     max: Number((capacity * SETPOINT_MAX_FRACTION).toPrecision(6)),
     ...(unit ? { unit } : {}),
-    why: `this instrument's capacity is ${capacity}${unit ? ` ${unit}` : ''}; a setpoint can go to 102.4 % of it`,
+    why: `0..102.4 %: this instrument's capacity is ${capacity}${unit ? ` ${unit}` : ''}; a setpoint can go to 102.4 % of it`,
   };
 }
 

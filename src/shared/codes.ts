@@ -77,6 +77,10 @@ export const API_ERROR_CODES = [
   'PARAM_WRITE_ONLY',
   /** A setpoint that cannot be checked: the instrument's capacity is not known. */
   'PARAM_CAPACITY_UNKNOWN',
+  /** A value given in a unit the parameter does not take (not % nor the instrument's capacity unit). */
+  'PARAM_BAD_UNIT',
+  /** A write of several parameters refused as a whole: `details.problems` lists each refusal. */
+  'PARAM_WRITE_REFUSED',
   // bus: transactions (BusError, one per BusFailure kind, and reply checks)
   /** The instrument answered a non-zero ProPar status. */
   'BUS_STATUS',
@@ -174,6 +178,12 @@ export const INTERNAL_ERROR_CODES = [
   'CLI_BAD_NODE',
   /** `scan` found nothing. */
   'CLI_NO_INSTRUMENTS',
+  /** `flowbus restore`: the file is not a backup. */
+  'CLI_BAD_BACKUP',
+  /** `flowbus restore`: the backup is of another instrument (device type, model or serial); --force restores it anyway. */
+  'CLI_BACKUP_MISMATCH',
+  /** `flowbus restore` without --yes and no terminal to ask on. */
+  'CLI_NOT_CONFIRMED',
   // sim: the simulator
   /** A simulator option with a bad value. */
   'SIM_BAD_OPTION',

@@ -27,6 +27,7 @@ describe('openapi/openapi.json', () => {
       '/api/v1/instruments/{node}/parameters',
       '/api/v1/instruments/{node}/parameters/{param}',
       '/api/v1/instruments/{node}/parameters/{param}/history',
+      '/api/v1/instruments/{node}/snapshot',
       '/api/v1/parameters',
       '/api/v1/transactions',
       '/healthz',
@@ -35,5 +36,6 @@ describe('openapi/openapi.json', () => {
     const put = doc.paths['/api/v1/instruments/{node}/parameters/{param}']?.put;
     expect(put?.security).toEqual([{ bearer: [] }]);
     expect(put?.responses['401']?.content?.['application/json']?.schema.required).toEqual(['code', 'message', 'details']);
+    expect(doc.paths['/api/v1/instruments/{node}/parameters']?.put?.security).toEqual([{ bearer: [] }]);
   });
 });

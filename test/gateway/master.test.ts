@@ -210,7 +210,7 @@ describe('master mode against the simulator', () => {
     expect([identity.fluidName, identity.capacity, identity.capacityUnit]).toEqual(['Ar', 140, 'mg/min']);
     const e = (await gw.writeParam('3', 'fSetpoint', 1000, { source: 'test' }).catch((x: unknown) => x)) as GatewayError;
     expect(e.code).toBe('PARAM_INVALID_VALUE');
-    expect(e.message).toMatch(/1000 is outside 0\.\.143\.356 mg\/min \(this instrument's capacity is 140 mg\/min/);
+    expect(e.message).toMatch(/1000 is outside 0\.\.143\.356 mg\/min \(0\.\.102\.4 %: this instrument's capacity is 140 mg\/min/);
   });
 
   it('a change made at the instrument (front panel, another master) is adopted from polls once two reads agree', async () => {

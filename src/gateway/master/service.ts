@@ -11,7 +11,8 @@ import { GatewayError, silentLogger, type Logger } from '../../shared/index.js';
 import type { Transport } from '../../transport/index.js';
 import { GatewayEvents } from '../events.js';
 import { TransactionOutlet } from '../outlet.js';
-import type { BusView, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from '../service.js';
+import type { BusView, GatewayService, InstrumentView, MultiWriteResult, ParamErrorView, ReadResult, Snapshot, TransactionFilter, WriteContext, WriteInput, WriteResult } from '../service.js';
+import { buildSnapshot, readAll, snapshotParams } from '../snapshot.js';
 import { MemorySink, type LoggedTransaction } from '../sink.js';
 import { errorView, readResult, type ValueView } from '../views.js';
 import { openBus, watchBus, type BusHandle } from './buses.js';
@@ -37,6 +38,8 @@ export class MasterGateway implements GatewayService {
   private readonly discovery: Discovery;
   private readonly poller: Poller;
   private readonly writer: Writer;
+  /** The snapshot being read, by instrument id: one at a time per instrument, shared by whoever asks meanwhile. */
+  private readonly snapshots = new Map<string, Promise<Snapshot>>();
 
   constructor(
     options: MasterOptionsInput,
@@ -116,8 +119,32 @@ export class MasterGateway implements GatewayService {
     );
   }
 
-  writeParam(ref: string, name: string, value: unknown, ctx: { source: string }): Promise<WriteResult> {
+  writeParam(ref: string, name: string, value: unknown, ctx: WriteContext): Promise<WriteResult> {
     return this.writer.write(ref, name, value, ctx);
+  }
+
+  writeParams(ref: string, values: Readonly<Record<string, WriteInput>>, ctx: { source: string }): Promise<MultiWriteResult> {
+    return this.writer.writeMany(ref, values, ctx);
+  }
+
+  /**
+   * Every readable parameter of one instrument, read chunk by chunk at scan priority, so that the
+   * poll loops and people's reads go first. While one is being read, asking again gets the same one.
+   */
+  snapshot(ref: string): Promise<Snapshot> {
+    const inst = this.registry.find(ref);
+    const running = this.snapshots.get(inst.id);
+    if (running) return running;
+    const p = (async () => {
+      const results = await readAll(inst.handle.client, inst.node, snapshotParams(), { signal: this.stop.signal });
+      this.identity.note(inst, results);
+      // Every parameter failing alike (the bus down, the node silent) is that failure, not a snapshot.
+      const first = results[0];
+      if (first && !first.ok && first.error.code !== 'BUS_STATUS' && results.every((r) => !r.ok && r.error.code === first.error.code)) throw first.error;
+      return buildSnapshot(inst.id, { ...inst.identity }, results);
+    })().finally(() => this.snapshots.delete(inst.id));
+    this.snapshots.set(inst.id, p);
+    return p;
   }
 
   buses(): BusView[] {

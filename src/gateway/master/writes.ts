@@ -4,11 +4,12 @@
  * accepted or refused; refusals are logged rate-limited (the event is not, the hub bounds it).
  */
 import { BusError, Priority, type ParamReading, type TransactionRecord } from '../../bus/index.js';
-import { statusInfo } from '../../codec/index.js';
+import { statusInfo, type Value } from '../../codec/index.js';
 import { resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../../params/index.js';
 import { clip, GatewayError, RefusalLimiter, type Logger } from '../../shared/index.js';
 import type { GatewayEvents } from '../events.js';
-import type { WriteResult } from '../service.js';
+import type { MultiWriteResult, WriteContext, WriteInput, WriteResult } from '../service.js';
+import { fromUnit, isScaled, rawFlowRange } from '../units.js';
 import { IDENTITY_FIELD_BY_DDE, identityAfterWrite, jsonValue } from '../views.js';
 import { capacityRange, isCapacityBound, refuseUnwritable, writeValidation } from '../write-checks.js';
 import type { PlainValue } from './agree.js';
@@ -18,6 +19,23 @@ import type { Instrument, Registry } from './registry.js';
 
 /** Writes after which the capacity may differ: fluidset index, capacity, capacity unit. */
 const CAPACITY_SOURCES: ReadonlySet<number> = new Set([24, 21, 129]);
+
+/** A value checked and ready for the wire. */
+interface Prepared {
+  readonly param: ParamDef;
+  readonly value: Value;
+  /** As the answer and the log show it (bytes as hex). */
+  readonly written: number | string;
+}
+
+/** Most parameters one multi-parameter write takes. */
+export const MAX_WRITE_PARAMS = 32;
+
+/** `{ value, unit }` or a plain value. */
+function splitInput(input: WriteInput): { value: unknown; unit?: string } {
+  if (typeof input === 'object' && input !== null) return { value: input.value, ...(input.unit !== undefined ? { unit: input.unit } : {}) };
+  return { value: input };
+}
 
 export class Writer {
   /** Refused writes: each client host and code in full once a minute, the rest counted. Accepted writes are logged one by one. */
@@ -33,21 +51,39 @@ export class Writer {
     this.refusals = new RefusalLimiter(log.child({ write: true }));
   }
 
-  async write(ref: string, name: string, value: unknown, ctx: { source: string }): Promise<WriteResult> {
+  /**
+   * Checks one value to write: who may write it, its unit (percent or the capacity unit, turned
+   * into the parameter's own scale), and the instrument's range. Sets `seen.param` as soon as the
+   * parameter is known, for the refusal's event.
+   */
+  private async prepare(inst: Instrument, name: string, value: unknown, unit: string | undefined, seen: { param?: ParamDef }): Promise<Prepared> {
+    const param = resolveParam(name);
+    seen.param = param;
+    refuseUnwritable(param, this.options.secured, 'set "secured: true" in the config');
+    let identity = inst.identity;
+    let why: string | undefined;
+    if (isCapacityBound(param) || (unit !== undefined && isScaled(param))) {
+      const known = await this.identity.knownCapacity(inst);
+      identity = known.identity;
+      why = known.why;
+    }
+    const input = unit === undefined ? value : fromUnit(param, value, unit, identity);
+    const range: InstrumentRange | undefined = isCapacityBound(param) ? capacityRange(param, identity, why) : rawFlowRange(param, identity);
+    const v = validateValue(param, input, writeValidation(param, inst.handle.client, range));
+    return { param, value: v, written: v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v };
+  }
+
+  async write(ref: string, name: string, value: unknown, ctx: WriteContext): Promise<WriteResult> {
     const log = this.log.child({ write: true, source: ctx.source });
+    const seen: { param?: ParamDef } = {};
     let param: ParamDef | undefined;
     let inst: Instrument | undefined;
     try {
       inst = this.registry.find(ref);
-      param = resolveParam(name);
-      refuseUnwritable(param, this.options.secured, 'set "secured: true" in the config');
-      let range: InstrumentRange | undefined;
-      if (isCapacityBound(param)) {
-        const known = await this.identity.knownCapacity(inst);
-        range = capacityRange(param, known.identity, known.why);
-      }
-      const v = validateValue(param, value, writeValidation(param, inst.handle.client, range));
-      const written = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+      const prepared = await this.prepare(inst, name, value, ctx.unit, seen);
+      param = prepared.param;
+      const v = prepared.value;
+      const written = prepared.written;
       let record: TransactionRecord;
       try {
         record = await inst.handle.client.write(inst.node, [{ param, value: v }], { unlock: param.secured });
@@ -108,6 +144,7 @@ export class Writer {
         transactionId: record.id,
       };
     } catch (err) {
+      param ??= seen.param;
       const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
       const shown = { param: param?.key ?? clip(name), value: loggedValue(value) };
       this.refusals.refused(ctx.source, e.code, () => log.warn({ instrument: clip(ref), ...shown, code: e.code }, `write refused: ${clip(e.message, 500)} (from ${ctx.source})`));
@@ -124,6 +161,127 @@ export class Writer {
       }
       throw e;
     }
+  }
+
+  /**
+   * Writes several parameters of one instrument: every value is checked first, and any refusal
+   * refuses them all (PARAM_WRITE_REFUSED listing each problem; nothing is written). The values
+   * go out as chained writes, as few as `maxRequestBytes` allows, in the order given; a request
+   * holding a secured parameter is wrapped in Init Reset 64 ... 82. Then one chained read back.
+   */
+  async writeMany(ref: string, inputs: Readonly<Record<string, WriteInput>>, ctx: { source: string }): Promise<MultiWriteResult> {
+    const log = this.log.child({ write: true, source: ctx.source });
+    const inst = this.registry.find(ref);
+    const names = Object.keys(inputs);
+    if (names.length === 0) throw new GatewayError('PARAM_NONE', 'name at least one parameter to write', {});
+    if (names.length > MAX_WRITE_PARAMS) {
+      throw new GatewayError('PARAM_WRITE_REFUSED', `${names.length} parameters in one write; one write takes at most ${MAX_WRITE_PARAMS}; nothing was written`, { count: names.length, max: MAX_WRITE_PARAMS, problems: [] });
+    }
+    const prepared: Prepared[] = [];
+    const problems: { param: string; code: string; message: string; details: Record<string, unknown> }[] = [];
+    const byDde = new Map<number, string>();
+    for (const name of names) {
+      const seen: { param?: ParamDef } = {};
+      const { value, unit } = splitInput(inputs[name] as WriteInput);
+      try {
+        const p = await this.prepare(inst, name, value, unit, seen);
+        const twice = byDde.get(p.param.dde);
+        if (twice !== undefined) throw new GatewayError('PARAM_INVALID_VALUE', `${p.param.key} (DDE ${p.param.dde}) is named twice (${JSON.stringify(twice)} and ${JSON.stringify(name)})`, { param: p.param.key, dde: p.param.dde });
+        byDde.set(p.param.dde, name);
+        prepared.push(p);
+      } catch (err) {
+        const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
+        problems.push({ param: seen.param?.key ?? clip(name), code: e.code, message: e.message, details: e.details });
+      }
+    }
+    // A value checked against the capacity is only valid for the capacity it was checked against.
+    const source = prepared.find((p) => CAPACITY_SOURCES.has(p.param.dde));
+    if (source) {
+      for (const p of prepared.filter((x) => isScaled(x.param))) {
+        problems.push({
+          param: p.param.key,
+          code: 'PARAM_INVALID_VALUE',
+          message: `${p.param.key} is checked against the capacity, which writing ${source.param.key} changes: write ${source.param.key} on its own first`,
+          details: { param: p.param.key, dde: p.param.dde, with: source.param.key },
+        });
+      }
+    }
+    if (problems.length > 0) {
+      const e = new GatewayError(
+        'PARAM_WRITE_REFUSED',
+        `${problems.length} of ${names.length} parameters refused, nothing was written: ${problems.map((p) => `${p.param}: ${p.message}`).join('; ')}`,
+        { problems },
+      );
+      this.refusals.refused(ctx.source, e.code, () => log.warn({ instrument: inst.id, problems: problems.map((p) => ({ param: p.param, code: p.code })) }, `write refused: ${clip(e.message, 500)} (from ${ctx.source})`));
+      if (this.events.listened('write')) {
+        for (const p of problems) {
+          this.events.emit('write', { instrument: inst.id, param: p.param, value: loggedValue(inputs[p.param]), source: clip(ctx.source), result: 'refused', code: p.code as GatewayError['code'], message: clip(p.message, 500) });
+        }
+      }
+      throw e;
+    }
+    const chunks = inst.handle.client.packWrites(prepared.map((p) => ({ param: p.param, value: p.value })));
+    const transactionIds: string[] = [];
+    const txOf = new Map<number, string>();
+    let sent = 0;
+    for (const chunk of chunks) {
+      try {
+        const record = await inst.handle.client.write(inst.node, chunk.values, { unlock: chunk.unlock });
+        transactionIds.push(record.id);
+        for (const v of chunk.values) txOf.set(v.param.dde, record.id);
+        sent += chunk.values.length;
+      } catch (err) {
+        const done = prepared.slice(0, sent).map((p) => p.param.key);
+        const failed = chunk.values.map((v) => v.param.key);
+        const later = prepared.slice(sent + chunk.values.length).map((p) => p.param.key);
+        const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
+        const detail = err instanceof BusError && err.failure.kind === 'status' ? `status ${err.failure.status} ${statusInfo(err.failure.status).key}` : e.message;
+        log.warn({ instrument: inst.id, written: done, failed, notSent: later, code: e.code }, `write of ${failed.join(', ')} on ${inst.id} failed: ${detail}`);
+        throw new GatewayError(
+          e.code,
+          `node ${inst.node}: writing ${failed.join(', ')} failed (${detail})${done.length > 0 ? `; already written: ${done.join(', ')}` : ''}${later.length > 0 ? `; not sent: ${later.join(', ')}` : ''}`,
+          { ...e.details, written: done, failed, notSent: later },
+        );
+      }
+    }
+    for (const p of prepared) if (CAPACITY_SOURCES.has(p.param.dde)) this.registry.forget(inst, ['capacity']);
+    const readable = prepared.filter((p) => p.param.read).map((p) => p.param);
+    const readBack = new Map<number, ParamReading>();
+    if (readable.length > 0) {
+      const results = await inst.handle.client.read(inst.node, readable, { priority: Priority.Write, purpose: 'read-back' });
+      for (const r of results) if (r.ok) readBack.set(r.reading.param.dde, r.reading);
+      this.registry.emitValues(inst, 'read-back', [...readBack.values()]);
+    }
+    const affected = [...new Set(prepared.flatMap((p) => identityAfterWrite(p.param.dde)))];
+    if (affected.length > 0) {
+      const seed = new Map<number, PlainValue[]>([...readBack.values()].filter((r) => IDENTITY_FIELD_BY_DDE.has(r.param.dde)).map((r) => [r.param.dde, [jsonValue(r.value)]]));
+      const changed = await this.identity.read(inst, affected, seed).catch((err: unknown) => {
+        log.debug({ err, instrument: inst.id, affected }, 'identity re-read after the write failed; the poll loop reads it again');
+        return [];
+      });
+      if (changed.length > 0) log.info({ instrument: inst.id, changed, identity: inst.identity }, `identity of ${inst.id} changed: ${changed.join(', ')}`);
+    }
+    const parameters: MultiWriteResult['parameters'] = {};
+    for (const p of prepared) {
+      const r = readBack.get(p.param.dde);
+      const view = r ? this.registry.valueView(inst, r) : undefined;
+      const transactionId = txOf.get(p.param.dde) as string;
+      parameters[p.param.key] = {
+        param: { dde: p.param.dde, key: p.param.key, name: p.param.name },
+        written: p.written,
+        status: { code: 0, name: statusInfo(0).key },
+        ...(view ? { readBack: view } : {}),
+        transactionId,
+      };
+      if (this.events.listened('write')) {
+        this.events.emit('write', { instrument: inst.id, param: p.param.key, dde: p.param.dde, value: p.written, source: ctx.source, result: 'accepted', transactionId, ...(view ? { readBack: view.value } : {}) });
+      }
+    }
+    log.info(
+      { instrument: inst.id, values: Object.fromEntries(prepared.map((p) => [p.param.key, p.written])), transactions: transactionIds },
+      `write ${inst.id} ${prepared.map((p) => `${p.param.key}=${String(p.written)}`).join(' ')} from ${ctx.source} (${transactionIds.length} request${transactionIds.length === 1 ? '' : 's'})`,
+    );
+    return { instrument: inst.id, parameters, transactionIds };
   }
 
   close(): void {
