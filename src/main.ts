@@ -149,7 +149,7 @@ export async function startGateway(config: Config, logger: Logger, opts: StartOp
       if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the HTTP API starts after the mode and the store');
       // Prometheus metrics, read from the service and the store at scrape time; labelled with the gateway's name.
       if (config.metrics.enabled) {
-        metrics = new GatewayMetrics({ service, store, gateway });
+        metrics = new GatewayMetrics({ service, store, gateway, mqtt: mqtt ? () => mqtt.status() : undefined });
         metrics.start();
       }
       const a = await buildApp({

@@ -13,9 +13,22 @@ export interface StoreStatusSource {
   status(): StoreStatus;
 }
 
+/** What the metrics read of the MQTT link (src/mqtt's MqttStatus has it; metrics does not import mqtt). */
+export interface MqttStatusView {
+  readonly state: string;
+  readonly queued: number;
+  readonly inFlight: number;
+  readonly published: number;
+  readonly dropped: number;
+  readonly reconnects: number;
+  readonly commands: { readonly accepted: number; readonly refused: number };
+}
+
 export interface MetricsOptions {
   readonly service: GatewayService;
   readonly store?: StoreStatusSource;
+  /** The MQTT link, when mqtt.url is set. */
+  readonly mqtt?: (() => MqttStatusView) | undefined;
   /** The `gateway` label on every series (the host name until `gateway.name` exists). */
   readonly gateway: string;
   /** prom-client's process metrics (memory, CPU, event-loop lag) under their standard names. Default true. */
@@ -229,6 +242,53 @@ export class GatewayMetrics {
       storeGauge('flowbus_store_spooled_batches', 'Batches in the spool file waiting to be written', (s) => s.spooledBatches);
       storeCounter('flowbus_store_rows_written_total', 'Transactions committed to the database since start', (s) => s.written);
       storeCounter('flowbus_store_rows_spooled_total', 'Transactions that went through the spool since start', (s) => s.spooled);
+    }
+
+    // ------------------------------------------------------------ MQTT
+    const mqtt = opts.mqtt;
+    if (mqtt) {
+      new Gauge({
+        name: 'flowbus_mqtt_connected',
+        help: 'Whether the MQTT link is connected to the broker (1) or not (0)',
+        registers: [r],
+        collect() {
+          this.set(mqtt().state === 'connected' ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'flowbus_mqtt_queued_messages',
+        help: 'Messages waiting for the broker (at most one per topic) or in flight',
+        registers: [r],
+        collect() {
+          const s = mqtt();
+          this.set(s.queued + s.inFlight);
+        },
+      });
+      const mqttCounter = (name: string, help: string, value: (s: MqttStatusView) => number) =>
+        new Counter({
+          name,
+          help,
+          registers: [r],
+          collect() {
+            this.reset();
+            setCounter(this, {}, value(mqtt()));
+          },
+        });
+      mqttCounter('flowbus_mqtt_published_total', 'Messages the broker took', (s) => s.published);
+      mqttCounter('flowbus_mqtt_dropped_total', 'Messages replaced by a newer one of their topic, or pushed out by the bound, before they went out', (s) => s.dropped);
+      mqttCounter('flowbus_mqtt_reconnects_total', 'Connections to the broker made again after a loss', (s) => s.reconnects);
+      new Counter({
+        name: 'flowbus_mqtt_commands_total',
+        help: 'Commands received on the set topics, by result',
+        labelNames: ['result'],
+        registers: [r],
+        collect() {
+          this.reset();
+          const c = mqtt().commands;
+          setCounter(this, { result: 'accepted' }, c.accepted);
+          setCounter(this, { result: 'refused' }, c.refused);
+        },
+      });
     }
 
     // ------------------------------------------------------------ bridge mode

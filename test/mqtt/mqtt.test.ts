@@ -102,6 +102,12 @@ describe.runIf(runs)('MQTT', () => {
     expect(bus.mqtt).toMatchObject({ state: 'connected', url: expect.stringMatching(/^mqtt:\/\//), dropped: expect.any(Number), reconnects: 0 });
     expect(bus.mqtt.published).toBeGreaterThan(5);
     expect(gw.mqtt?.status().state).toBe('connected');
+    // And in the metrics: connected, with what the broker took.
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const sample = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(sample('flowbus_mqtt_connected')).toBe(1);
+    expect(sample('flowbus_mqtt_published_total')).toBeGreaterThan(5);
+    expect(sample('flowbus_mqtt_reconnects_total')).toBe(0);
   });
 
   it('publishes only changes beyond the deadband with publish: change', async () => {
@@ -218,6 +224,7 @@ describe.runIf(runs)('MQTT', () => {
     const flood = 500;
     for (let i = 0; i < flood; i++) rec.client.publish(`${base}/${i % 2 ? 'h2_line' : `x${i}`}/set`, '{"fSetpoint": 1}');
     await waitUntil(async () => (((await (await fetch(`${gw.url}/api/v1/bus`)).json()) as any).mqtt.commands.refused as number) === flood, { what: 'every command refused', timeoutMs: 10_000 });
+    expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(new RegExp(`^flowbus_mqtt_commands_total\\{[^}]*result="refused"[^}]*\\} ${flood}$`, 'm'));
     const answered = rec.on((t) => t.endsWith('/set/result')).length;
     const seen = rec.on(`${base}/h2_line`).length;
     await waitUntil(() => rec.on(`${base}/h2_line`).length > seen + 2, { what: 'state messages after the flood' });
