@@ -39,6 +39,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard overview in a browser', () => {
     await expect.poll(() => page.getByText('open', { exact: true }).count()).toBeGreaterThan(0);
     // Writes need the token: without it the page says it is read-only.
     expect(await page.locator('[data-writes]').getAttribute('data-writes')).toBe('none');
+    // The header and the tab name the gateway (gateway.name, by default the host name), as GET /bus does.
+    const { gateway } = (await (await fetch(`${gw.url}/api/v1/bus`)).json()) as { gateway: string };
+    expect(gateway).toBeTruthy();
+    await expect.poll(() => page.locator('[data-gateway]').getAttribute('data-gateway')).toBe(gateway);
+    expect(await page.title()).toBe(`flowbus · ${gateway}`);
     await expect.poll(() => inkedPixels(page, 'canvas.spark'), { timeout: 15_000 }).toBeGreaterThan(0);
     await screenshot(page, 'overview-1920');
     expect(errors).toEqual([]);

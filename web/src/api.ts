@@ -142,6 +142,8 @@ export interface StoreView {
 }
 
 export interface BusStatus {
+  /** gateway.name: which gateway this is, where several log into one database. */
+  readonly gateway?: string;
   readonly mode: 'master' | 'bridge';
   readonly buses: readonly BusView[];
   readonly store?: StoreView | null;

@@ -36,11 +36,15 @@ export function App() {
   const l = useLive();
   const name = route[0] ?? '';
   const bridge = l.bus?.mode === 'bridge';
+  // The tab says which bench it shows, where several gateways run.
+  useEffect(() => {
+    document.title = l.bus?.gateway ? `flowbus · ${l.bus.gateway}` : 'flowbus-gateway';
+  }, [l.bus?.gateway]);
   return (
     <>
       <header class="top">
         <a class="brand" href={href()}>
-          flowbus
+          flowbus{l.bus?.gateway ? <span class="muted" data-gateway={l.bus.gateway}> · {l.bus.gateway}</span> : null}
         </a>
         <nav aria-label="Pages">
           <a href={href()} aria-current={name === '' ? 'page' : undefined}>
