@@ -4,11 +4,9 @@
  * and its flow follows, errors of the API are shown in words, the control modes and the
  * parameter browser.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_CHROMIUM, inkedPixels, launchBrowser, openPage, screenshot } from '../helpers/browser.js';
-import { BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
-import { startServe, untilReady, type ServeProcess } from '../helpers/serve.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { HAVE_CHROMIUM, dashboardRig, inkedPixels, openPage, screenshot } from '../helpers/browser.js';
 
 const TOKEN = 'dashboard-instrument-test-token';
 
@@ -18,11 +16,10 @@ interface Value {
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('the dashboard instrument page in a browser', () => {
-  let gw: ServeProcess;
-  let browser: Browser;
-  const read = async (id: string, param: string): Promise<Value> => (await (await fetch(`${gw.url}/api/v1/instruments/${id}/parameters/${param}`)).json()) as Value;
+  const rig = dashboardRig({ FLOWBUS_API_TOKEN: TOKEN });
+  const read = async (id: string, param: string): Promise<Value> => (await (await fetch(`${rig.gw.url}/api/v1/instruments/${id}/parameters/${param}`)).json()) as Value;
   const write = async (id: string, param: string, value: number): Promise<void> => {
-    const res = await fetch(`${gw.url}/api/v1/instruments/${id}/parameters/${param}`, {
+    const res = await fetch(`${rig.gw.url}/api/v1/instruments/${id}/parameters/${param}`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ value }),
@@ -33,22 +30,12 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard instrument page in a browser', ()
     await page.getByLabel('API token').fill(token);
     await page.getByRole('button', { name: 'Use token' }).click();
   };
-  const open = (id: string, width = 1280) => openPage(browser, `${gw.url}/#/instrument/${id}`, { width });
+  const open = (id: string, width = 1280) => openPage(rig.browser, `${rig.gw.url}/#/instrument/${id}`, { width });
 
-  beforeAll(async () => {
-    buildOnce();
-    gw = await startServe({ env: { FLOWBUS_API_TOKEN: TOKEN } });
-    await untilReady(gw, 3);
-    browser = await launchBrowser();
-  }, BUILD_TIMEOUT_MS);
-  afterAll(async () => {
-    await browser?.close();
-    expect(await gw?.stop()).toBe(0);
-  });
 
   it('shows the facts and draws the chart; the window buttons are radio-like', async () => {
     const { page, errors } = await open('main:3', 1920);
-    const serial = ((await (await fetch(`${gw.url}/api/v1/instruments/main:3`)).json()) as { identity: { serial: string } }).identity.serial;
+    const serial = ((await (await fetch(`${rig.gw.url}/api/v1/instruments/main:3`)).json()) as { identity: { serial: string } }).identity.serial;
     await expect.poll(() => page.locator('[data-field="serial"]').textContent(), { timeout: 15_000 }).toBe(serial);
     await expect.poll(() => inkedPixels(page, '.chart canvas'), { timeout: 15_000 }).toBeGreaterThan(500);
     const one = page.getByRole('button', { name: '1 minute' });
@@ -211,12 +198,12 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard instrument page in a browser', ()
   }, 60_000);
 
   it('without a store the chart shows the live samples with a note; fits 375 px', async () => {
-    const context = await browser.newContext({ viewport: { width: 375, height: 800 } });
+    const context = await rig.browser.newContext({ viewport: { width: 375, height: 800 } });
     const page = await context.newPage();
     await page.route('**/history?*', (route) =>
       route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ code: 'API_NOT_READY', message: 'no transaction log', details: {} }) }),
     );
-    await page.goto(`${gw.url}/#/instrument/main:3`);
+    await page.goto(`${rig.gw.url}/#/instrument/main:3`);
     await expect.poll(() => page.getByRole('note').textContent(), { timeout: 15_000 }).toContain('keeps no transaction log');
     await expect.poll(() => inkedPixels(page, '.chart canvas'), { timeout: 15_000 }).toBeGreaterThan(500);
     expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);

@@ -4,11 +4,9 @@
  * filters that reach the API, cursor paging, the CSV download and a row opened to its bytes.
  */
 import { readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_CHROMIUM, launchBrowser, openPage, screenshot } from '../helpers/browser.js';
-import { BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
-import { startServe, untilReady, type ServeProcess } from '../helpers/serve.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { HAVE_CHROMIUM, dashboardRig, openPage, screenshot } from '../helpers/browser.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /** A datetime-local value: local time, to the second. */
@@ -28,25 +26,14 @@ interface Tx {
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('the dashboard transactions page in a browser', () => {
-  let gw: ServeProcess;
-  let browser: Browser;
-  const api = async (query: string): Promise<Tx[]> => ((await (await fetch(`${gw.url}/api/v1/transactions?${query}`)).json()) as { transactions: Tx[] }).transactions;
+  const rig = dashboardRig();
+  const api = async (query: string): Promise<Tx[]> => ((await (await fetch(`${rig.gw.url}/api/v1/transactions?${query}`)).json()) as { transactions: Tx[] }).transactions;
   const cells = (page: Page, field: string) => page.locator(`tr.tx [data-field="${field}"]`).allTextContents();
   const ids = (page: Page) => page.locator('tr.tx').evaluateAll((rows) => rows.map((r) => (r as unknown as { dataset: { tx: string } }).dataset.tx));
 
-  beforeAll(async () => {
-    buildOnce();
-    gw = await startServe();
-    await untilReady(gw, 3);
-    browser = await launchBrowser();
-  }, BUILD_TIMEOUT_MS);
-  afterAll(async () => {
-    await browser?.close();
-    expect(await gw?.stop()).toBe(0);
-  });
 
   it('shows the simulator\'s traffic, and filters by instrument and by outcome through the API', async () => {
-    const { page, errors } = await openPage(browser, `${gw.url}/#/transactions`, { width: 1920 });
+    const { page, errors } = await openPage(rig.browser, `${rig.gw.url}/#/transactions`, { width: 1920 });
     await expect.poll(async () => (await cells(page, 'instrument')).length, { timeout: 15_000 }).toBeGreaterThan(20);
     // All three instruments are polled; their polls are in the table with their values.
     for (const id of ['main:3', 'main:5', 'main:7']) expect(await cells(page, 'instrument')).toContain(id);
@@ -76,7 +63,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard transactions page in a browser', 
       what: '150 transactions logged, 80 of main:3',
     });
     const to = localTime(new Date(Date.now() - 2000));
-    const { page, errors } = await openPage(browser, `${gw.url}/#/transactions?limit=50&to=${to}`, { width: 1280 });
+    const { page, errors } = await openPage(rig.browser, `${rig.gw.url}/#/transactions?limit=50&to=${to}`, { width: 1280 });
     expect(await page.getByLabel('To', { exact: true }).inputValue()).toBe(to);
     await expect.poll(async () => (await ids(page)).length, { timeout: 15_000 }).toBe(50);
     const first = await ids(page);
@@ -108,7 +95,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard transactions page in a browser', 
   }, 60_000);
 
   it('opens a row to its request and reply bytes and decoded parameters, by click and by keyboard', async () => {
-    const { page, errors } = await openPage(browser, `${gw.url}/#/transactions?param=fMeasure&limit=50`, { width: 375 });
+    const { page, errors } = await openPage(rig.browser, `${rig.gw.url}/#/transactions?param=fMeasure&limit=50`, { width: 375 });
     await expect.poll(async () => (await ids(page)).length, { timeout: 15_000 }).toBe(50);
     const [id] = await ids(page);
     const tx = (await api('param=fMeasure&limit=50')).find((t) => t.id === id)!;
@@ -149,7 +136,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the dashboard transactions page in a browser', 
   }, 60_000);
 
   it('shows the API\'s error for a query it refuses', async () => {
-    const { page, errors } = await openPage(browser, `${gw.url}/#/transactions?node=not-a-node`, { width: 1280 });
+    const { page, errors } = await openPage(rig.browser, `${rig.gw.url}/#/transactions?node=not-a-node`, { width: 1280 });
     const alert = page.getByRole('alert');
     await expect.poll(() => alert.textContent(), { timeout: 15_000 }).toContain('API_BAD_REQUEST');
     expect(await page.locator('tr.tx').count()).toBe(0);

@@ -6,7 +6,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
-import { ROOT } from './cli.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { BUILD_TIMEOUT_MS, ROOT, buildOnce } from './cli.js';
+import { startServe, untilReady, type ServeProcess } from './serve.js';
 
 export const CHROMIUM = process.env.FLOWBUS_TEST_CHROMIUM ?? '/usr/bin/chromium';
 /** As the workplace's probe starts it: headless, no sandbox (root), and none of its own network traffic. */
@@ -78,4 +80,30 @@ export async function inkedPixels(page: Page, selector: string): Promise<number>
     }
     return n;
   });
+}
+
+export interface DashboardRig {
+  /** Set in beforeAll. */
+  gw: ServeProcess;
+  browser: Browser;
+}
+
+/**
+ * The set-up of most browser tests, registered as this describe block's beforeAll and afterAll:
+ * `flowbus serve --simulator` as `npm start` runs it (three instruments online and identified)
+ * and a browser; at the end both are closed and the gateway must exit 0.
+ */
+export function dashboardRig(env: Readonly<Record<string, string>> = {}): DashboardRig {
+  const rig = {} as DashboardRig;
+  beforeAll(async () => {
+    buildOnce();
+    rig.gw = await startServe({ env });
+    await untilReady(rig.gw, 3);
+    rig.browser = await launchBrowser();
+  }, BUILD_TIMEOUT_MS);
+  afterAll(async () => {
+    await rig.browser?.close();
+    expect(await rig.gw?.stop()).toBe(0);
+  });
+  return rig;
 }

@@ -9,7 +9,7 @@ import { LiveChart, type Feed, type Reading } from './chart';
 import { fmt, pct, ago } from './format';
 import { href, useLive, useToken } from './hooks';
 import { live, percentOf, readings } from './live';
-import { OnlineBadge, instrumentTitle } from './overview';
+import { OnlineBadge, Readings, instrumentTitle } from './overview';
 
 export interface ParamDef {
   readonly dde: number;
@@ -105,7 +105,6 @@ function useInstrument(id: string, feed: Feed): { instrument: Instrument | undef
 
 function Header({ i }: { i: Instrument }) {
   const id = i.identity;
-  const r = readings(i.values, id);
   const unit = id.capacityUnit ?? '';
   return (
     <section class={`panel ${live.unreachable ? 'stale' : ''}`} aria-label="Instrument">
@@ -132,26 +131,7 @@ function Header({ i }: { i: Instrument }) {
         <dt>Firmware</dt>
         <dd>{id.firmware ?? '–'}</dd>
       </dl>
-      <div class="readings">
-        <div>
-          <span class="label">Measure</span>
-          <span class="value" data-field="measure">
-            {fmt(r.measure)} <small>{unit}</small>
-          </span>
-          <span class="sub">{pct(percentOf(r.measure, id.capacity))}</span>
-        </div>
-        <div>
-          <span class="label">Setpoint</span>
-          <span class="value" data-field="setpoint">
-            {fmt(r.setpoint)} <small>{unit}</small>
-          </span>
-          <span class="sub">{pct(percentOf(r.setpoint, id.capacity))}</span>
-        </div>
-        <div>
-          <span class="label">Valve</span>
-          <span class="value" data-field="valve">{pct(r.valve)}</span>
-        </div>
-      </div>
+      <Readings instrument={i} />
     </section>
   );
 }

@@ -27,9 +27,38 @@ function alarmText(i: Instrument): { text: string; bad: boolean } {
   return { text: v.label ?? `0x${v.value.toString(16)}`, bad: true };
 }
 
-export function InstrumentCard({ instrument: i, live }: { instrument: Instrument; live: Live }) {
+/** Measure and setpoint in the capacity unit and in percent, and valve output: on the cards and the instrument page. */
+export function Readings({ instrument: i, alarm }: { instrument: Instrument; alarm?: { text: string; bad: boolean } }) {
   const id = i.identity;
   const r = readings(i.values, id);
+  const unit = id.capacityUnit ?? '';
+  return (
+    <div class="readings">
+      <div>
+        <span class="label">Measure</span>
+        <span class="value" data-field="measure">
+          {fmt(r.measure)} <small>{unit}</small>
+        </span>
+        <span class="sub">{pct(percentOf(r.measure, id.capacity))}</span>
+      </div>
+      <div>
+        <span class="label">Setpoint</span>
+        <span class="value" data-field="setpoint">
+          {fmt(r.setpoint)} <small>{unit}</small>
+        </span>
+        <span class="sub">{pct(percentOf(r.setpoint, id.capacity))}</span>
+      </div>
+      <div>
+        <span class="label">Valve</span>
+        <span class="value" data-field="valve">{pct(r.valve)}</span>
+        {alarm && <span class={`sub ${alarm.bad ? 'bad' : ''}`}>alarm: {alarm.text}</span>}
+      </div>
+    </div>
+  );
+}
+
+export function InstrumentCard({ instrument: i, live }: { instrument: Instrument; live: Live }) {
+  const id = i.identity;
   const unit = id.capacityUnit ?? '';
   const title = instrumentTitle(i);
   const alarm = alarmText(i);
@@ -58,27 +87,7 @@ export function InstrumentCard({ instrument: i, live }: { instrument: Instrument
           {fmt(id.capacity ?? null)} {unit}
         </dd>
       </dl>
-      <div class="readings">
-        <div>
-          <span class="label">Measure</span>
-          <span class="value" data-field="measure">
-            {fmt(r.measure)} <small>{unit}</small>
-          </span>
-          <span class="sub">{pct(percentOf(r.measure, id.capacity))}</span>
-        </div>
-        <div>
-          <span class="label">Setpoint</span>
-          <span class="value" data-field="setpoint">
-            {fmt(r.setpoint)} <small>{unit}</small>
-          </span>
-          <span class="sub">{pct(percentOf(r.setpoint, id.capacity))}</span>
-        </div>
-        <div>
-          <span class="label">Valve</span>
-          <span class="value" data-field="valve">{pct(r.valve)}</span>
-          <span class={`sub ${alarm.bad ? 'bad' : ''}`}>alarm: {alarm.text}</span>
-        </div>
-      </div>
+      <Readings instrument={i} alarm={alarm} />
       <Sparkline samples={live.samples.get(i.id)} label={`Measure and setpoint of ${i.id}, last 5 minutes`} />
       <footer class="muted">last seen {ago(i.lastSeen)}</footer>
     </article>
