@@ -5,13 +5,14 @@
  */
 import { EVENT_STREAM_DEFAULTS, buildApp, findDashboardDir, isLoopbackHost } from './api/index.js';
 import { applyOverrides, defaultConfig, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
-import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService } from './gateway/index.js';
+import { BridgeGateway, GatewayEvents, jsonProgramFile, MasterGateway, Programs, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
 import { GatewayMetrics } from './metrics/index.js';
 import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
 import { simulatorFactory } from './sim.js';
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 
 export { simulatorFactory, simulatorOptions } from './sim.js';
 
@@ -63,6 +64,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   let url = '';
   let metrics: GatewayMetrics | undefined;
+  let programs: Programs | undefined;
   let stopLog: (() => Promise<void>) | undefined;
 
   life.add({
@@ -114,6 +116,24 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
     },
   });
   life.add({
+    name: 'programs',
+    async start() {
+      if (!(service instanceof MasterGateway)) return;
+      const file = config.programs.file ?? join(dirname(config.store.spoolDir ?? defaultSpoolDir(config.store.url)), 'programs.json');
+      programs = new Programs(service, {
+        file: jsonProgramFile(file),
+        logger,
+        defaults: { onRestart: config.programs.onRestart, rate: config.programs.rate },
+        restoreWaitMs: config.programs.restoreWaitMs,
+      });
+      // In the background: a restored program waits for its instruments to come online.
+      void programs.restore().catch((err: unknown) => logger.error({ err }, 'programs of the last run could not be restored'));
+    },
+    async close() {
+      await programs?.close();
+    },
+  });
+  life.add({
     name: 'http',
     async start() {
       if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the HTTP API starts after the mode and the store');
@@ -122,7 +142,7 @@ export async function startGateway(config: Config, logger: Logger, opts: { store
         metrics = new GatewayMetrics({ service, store, gateway: hostname() });
         metrics.start();
       }
-      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir(), metrics });
+      const a = await buildApp({ service, token: config.http.token, logger, version: VERSION, store, listenHost: config.http.host, allowedHosts: config.http.allowedHosts, events: EVENT_STREAM_DEFAULTS, dashboardDir: findDashboardDir(), metrics, programs });
       app = a;
       const { host, port } = config.http;
       try {

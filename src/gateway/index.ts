@@ -7,3 +7,4 @@ export * from './bridge/index.js';
 export * from './replay.js';
 export * from './events.js';
 export * from './write-checks.js';
+export * from './programs/index.js';

@@ -71,6 +71,7 @@ describe('defaults', () => {
       },
       log: { level: 'info' },
       metrics: { enabled: true },
+      programs: { onRestart: 'safe', rate: 10, restoreWaitMs: 30000 },
     });
   });
 
