@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { registerSimulateCommand } from '../simulator/cli.js';
 import { registerOneShotCommands } from './commands/oneshot.js';
+import { registerProgramCommand } from './commands/program.js';
 import { registerConfigCommand } from './config/index.js';
 import { registerDemoCommand } from './demo.js';
 import { openReplaySink, serve, simulatorFactory, VERSION } from './main.js';
@@ -48,6 +49,7 @@ program
 registerDemoCommand(program);
 registerSimulateCommand(program);
 registerOneShotCommands(program, simulatorFactory());
+registerProgramCommand(program, simulatorFactory());
 registerDecodeCommand(program);
 registerParamsCommand(program);
 registerConfigCommand(program);
