@@ -168,6 +168,19 @@ describe('setpoint programs on the simulator', () => {
     expect(gw.instrument('main:3').online).toBe(true);
   });
 
+  it('auto ramps stepped where the slope cannot give the ramp, and clears a slope found on the instrument', async () => {
+    const { gw, sink, sim, programs } = await start();
+    // Left on the instrument by someone: every setpoint of the program would ramp at it.
+    await gw.writeParam('main:3', 'setpointSlope', 500, { source: 'test' });
+    // 0 -> 2 mg/min in 1 s would need a slope of 34085 x 0.1 s for 0..100 %: more than 30000.
+    const p = await programs.start({ instruments: ['main:3'], steps: [{ type: 'hold', seconds: 0, values: { 'main:3': 0 } }, { type: 'ramp', seconds: 1, values: { 'main:3': 2 } }] }, 'test');
+    await waitUntil(() => programs.get(p.id).step?.ramp === 'stepped', { what: 'the stepped ramp' });
+    expect((await ended(programs, p.id)).state).toBe('completed');
+    expect(writesOf(sink, 3, 'setpointSlope').map((w) => w.value)).toEqual([500, 0]);
+    expect(sim.instruments.get(3)!.get('setpointSlope')).toBe(0);
+    expect(writesOf(sink, 3, 'fSetpoint').length).toBeGreaterThan(3);
+  });
+
   it('an instrument going offline fails the program and puts the others into their safe state', async () => {
     const { sim, programs } = await start();
     const p = await programs.start({ instruments: ['main:3', 'main:5'], steps: [{ type: 'hold', seconds: 60, values: { 'main:3': 1000, 'main:5': 1000 } }] }, 'test');

@@ -42,8 +42,10 @@ interface Member {
   readonly capacity: number;
   readonly unit: string | null;
   readonly follow?: { readonly of: string; readonly ratio: number };
-  /** The setpoint slope was set by a ramp and is not 0 again yet. */
+  /** The setpoint slope may be non-zero (set by a ramp, or found so): cleared before a hold and the safe state. */
   slopeSet: boolean;
+  /** The instrument answers its setpoint slope (DDE 10). */
+  hasSlope: boolean;
 }
 
 class Stop extends Error {}
@@ -82,7 +84,17 @@ export class Programs {
     const members = this.checkInstruments(spec);
     // Where each instrument's setpoint is now: the start of a first ramp.
     const targets: Record<string, number | null> = {};
-    for (const m of members) targets[m.id] = await this.readSetpoint(m.id);
+    for (const m of members) {
+      const now = await this.readState(m.id);
+      targets[m.id] = now.setpoint;
+      m.hasSlope = now.slope !== undefined;
+      // A slope left on the instrument would smooth every setpoint of the program: cleared by the first step.
+      m.slopeSet = (now.slope ?? 0) > 0;
+    }
+    if (spec.ramp === 'slope' && spec.steps.some((st) => st.type === 'ramp')) {
+      const without = members.filter((m) => !m.hasSlope).map((m) => m.id);
+      if (without.length > 0) throw new GatewayError('GATEWAY_PROGRAM_INVALID', `ramp: slope, but ${without.join(', ')} ${without.length > 1 ? 'have' : 'has'} no setpoint slope (DDE 10) to read`, { field: 'ramp', instruments: without });
+    }
     const record: ProgramRecord = { id: newId(), spec, state: 'running', createdAt: new Date().toISOString(), stepIndex: 0, stepElapsedMs: 0, targets };
     const run = new ProgramRun(this, record, members);
     this.runs.set(record.id, run);
@@ -100,7 +112,7 @@ export class Programs {
       if (capacity === undefined || !(capacity > 0)) {
         throw new GatewayError('PARAM_CAPACITY_UNKNOWN', `${view.id}: its capacity is not known, so its setpoints cannot be checked; try again when it answers`, { instrument: view.id });
       }
-      return { ref: i.ref, id: view.id, safe: i.safe, capacity, unit: view.identity.capacityUnit?.trim() || null, slopeSet: false, ...(i.follow ? { follow: i.follow } : {}) };
+      return { ref: i.ref, id: view.id, safe: i.safe, capacity, unit: view.identity.capacityUnit?.trim() || null, slopeSet: false, hasSlope: false, ...(i.follow ? { follow: i.follow } : {}) };
     });
     const ids = members.map((m) => m.id);
     ids.forEach((id, i) => {
@@ -134,12 +146,12 @@ export class Programs {
     return members;
   }
 
-  async readSetpoint(id: string): Promise<number | null> {
-    const r = await this.service.readParams(id, ['fSetpoint'], {});
-    const v = r.values[0];
-    if (v && 'value' in v && typeof v.value === 'number') return v.value;
-    if (v && 'error' in v) throw new GatewayError(v.error.code, `${id}: the setpoint cannot be read: ${v.error.message}`, v.error.details);
-    return null;
+  /** The instrument's setpoint now, and its setpoint slope (undefined when it has none or it cannot be read). */
+  async readState(id: string): Promise<{ setpoint: number | null; slope: number | undefined }> {
+    const r = await this.service.readParams(id, ['fSetpoint', 'setpointSlope'], {});
+    const [sp, slope] = r.values;
+    if (sp && 'error' in sp) throw new GatewayError(sp.error.code, `${id}: the setpoint cannot be read: ${sp.error.message}`, sp.error.details);
+    return { setpoint: sp && typeof sp.value === 'number' ? sp.value : null, slope: slope && 'value' in slope && typeof slope.value === 'number' ? slope.value : undefined };
   }
 
   list(): ProgramView[] {
@@ -216,7 +228,7 @@ export class Programs {
           // Not discovered yet: the id as written in the program; the restore waits for it below.
           id = Object.keys(rec.targets)[rec.spec.instruments.indexOf(i)] ?? i.ref;
         }
-        return { ref: i.ref, id, safe: i.safe, capacity, unit, slopeSet: wasActive, ...(i.follow ? { follow: i.follow } : {}) };
+        return { ref: i.ref, id, safe: i.safe, capacity, unit, slopeSet: false, hasSlope: false, ...(i.follow ? { follow: i.follow } : {}) };
       });
       const run = new ProgramRun(this, rec, members);
       this.runs.set(rec.id, run);
@@ -487,6 +499,7 @@ export class ProgramRun {
     if (mode === 'stepped') return undefined;
     const out = new Map<Member, number>();
     for (const [m, to] of ends) {
+      if (!m.hasSlope) return undefined;
       const delta = Math.abs(to - (from.get(m) as number));
       if (delta === 0) continue;
       // 0.1 s units for 0 -> 100 % of capacity.
@@ -618,7 +631,9 @@ export class ProgramRun {
               await svc.writeParam(m.id, 'controlMode', CONTROL_MODE_VALVE_CLOSED, { source });
             } else {
               // A slope left set would ramp down slowly: off first (both queued at once, in this order).
-              const slope = m.slopeSet ? svc.writeParam(m.id, 'setpointSlope', 0, { source }) : undefined;
+              const slope = m.slopeSet
+                ? svc.writeParam(m.id, 'setpointSlope', 0, { source }).catch((err: unknown) => this.log.warn({ instrument: m.id, err: errorLine(err) }, `program ${this.record.id}: setpoint slope of ${m.id} not set back to 0; the setpoint 0 may ramp`))
+                : undefined;
               const zero = svc.writeParam(m.id, 'fSetpoint', 0, { source });
               await Promise.all([slope, zero]);
               m.slopeSet = false;
@@ -653,6 +668,29 @@ export class ProgramRun {
     const how = rec.spec.onRestart;
     const step = `step ${rec.stepIndex + 1} of ${rec.spec.steps.length}`;
     const online = await this.owner.online(this.instrumentIds(), waitMs);
+    // Aborted by hand meanwhile: done.
+    if (!this.active) return;
+    if (online) {
+      // The capacity, now that the instrument is known.
+      for (const [i, m] of this.members.entries()) {
+        const v = this.owner.service.instrument(m.ref);
+        this.members[i] = { ...m, id: v.id, capacity: v.identity.capacity ?? m.capacity, unit: v.identity.capacityUnit?.trim() || m.unit };
+      }
+      // Each target as the instrument has it now (a ramp continues on from there).
+      for (const m of this.members) {
+        try {
+          const now = await this.owner.readState(m.id);
+          rec.targets[m.id] = now.setpoint;
+          m.hasSlope = now.slope !== undefined;
+          m.slopeSet = (now.slope ?? 0) > 0;
+        } catch (err) {
+          this.log.warn({ instrument: m.id, err: errorLine(err) }, 'setpoint not read after the restart; the last target written is used');
+        }
+      }
+    } else {
+      // Not known whether a ramp left a slope set: the safe state tries to clear it.
+      for (const m of this.members) m.slopeSet = true;
+    }
     if (how === 'safe' || !online) {
       const why = how === 'safe' ? 'the gateway restarted (onRestart: safe)' : `the gateway restarted and ${this.instrumentIds().join(', ')} did not come online within ${waitMs} ms`;
       this.log.warn(`program ${rec.id} (${rec.spec.name}) was ${rec.state} at ${step} when the gateway stopped: ${why}; every instrument to its safe state`);
@@ -660,19 +698,6 @@ export class ProgramRun {
       await this.toSafe();
       this.owner.emit(this, 'restored');
       return;
-    }
-    // The capacity, now that the instrument is known.
-    for (const [i, m] of this.members.entries()) {
-      const v = this.owner.service.instrument(m.ref);
-      this.members[i] = { ...m, id: v.id, capacity: v.identity.capacity ?? m.capacity, unit: v.identity.capacityUnit?.trim() || m.unit };
-    }
-    // Each target as the instrument has it now (a ramp continues on from there).
-    for (const m of this.members) {
-      try {
-        rec.targets[m.id] = await this.owner.readSetpoint(m.id);
-      } catch (err) {
-        this.log.warn({ instrument: m.id, err: errorLine(err) }, 'setpoint not read after the restart; the last target written is used');
-      }
     }
     if (how === 'hold' || rec.state !== 'running') {
       const was = rec.state;
