@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MasterGateway, MemorySink, Programs, type LoggedTransaction, type ProgramEvent } from '../../src/gateway/index.js';
+import { MasterGateway, MemorySink, Programs, type LoggedTransaction, type ProgramEvent, type WriteEvent } from '../../src/gateway/index.js';
 import { simulatorFactory } from '../../src/sim.js';
 import type { GatewayError } from '../../src/shared/index.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -151,6 +151,8 @@ describe('setpoint programs on the simulator', () => {
 
   it('ramps with the instrument\'s own setpoint slope where it gives the ramp, and reading back mid-ramp does not fail', async () => {
     const { gw, sink, sim, programs } = await start();
+    const writes: WriteEvent[] = [];
+    gw.events.on('write', (e) => void writes.push(e));
     const p = await programs.start({ instruments: ['main:3'], steps: [{ type: 'hold', seconds: 0, values: { 'main:3': 0 } }, { type: 'ramp', seconds: 2, values: { 'main:3': 3408.5 } }] }, 'test');
     await waitUntil(() => programs.get(p.id).step?.ramp === 'slope', { what: 'the slope ramp' });
     // Half of the capacity in 2 s: 4 s for 0..100 %, 40 x 0.1 s.
@@ -163,6 +165,10 @@ describe('setpoint programs on the simulator', () => {
     expect(mid).toBeLessThan(3300);
     expect((await ended(programs, p.id)).state).toBe('completed');
     expect(writesOf(sink, 3, 'fSetpoint').map((w) => w.value)).toEqual([0, 3408.5]);
+    // The write of the final setpoint was accepted with the ramp's value read back, well short of 3408.5.
+    const final = writes.find((w) => w.param === 'fSetpoint' && w.value === 3408.5);
+    expect(final?.result).toBe('accepted');
+    expect(Number(final?.readBack)).toBeLessThan(1000);
     // The slope is 0 again at the end, so that later setpoints take effect at once.
     expect(sim.instruments.get(3)!.get('setpointSlope')).toBe(0);
     expect(gw.instrument('main:3').online).toBe(true);
