@@ -119,7 +119,7 @@ describe('programs across a restart of flowbus serve', () => {
 describe('flowbus program run', () => {
   beforeAll(buildOnce, BUILD_TIMEOUT_MS);
 
-  it('runs a program from a YAML file on a simulated bus with progress lines', () => {
+  it('runs a program from a YAML file on a simulated bus, and on a gateway with --url, with progress lines', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flowbus-program-run-'));
     try {
       const file = join(dir, 'p.yaml');
@@ -130,6 +130,17 @@ describe('flowbus program run', () => {
       expect(r.stdout).toMatch(/^program \S+ \(cli\): 2 steps on main:3/);
       expect(r.stdout).toMatch(/running step 2\/2 ramp/);
       expect(r.stdout).toMatch(/completed 2 steps main:3=2000 mg\/min/);
+      // The same file on a running gateway, which owns the port.
+      const s = await startServe({ env });
+      try {
+        await untilReady(s);
+        const r2 = spawnSync(process.execPath, [BIN, 'program', 'run', file, '--url', s.url], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+        expect(r2.status).toBe(0);
+        expect(r2.stdout).toMatch(/completed 2 steps main:3=2000 mg\/min/);
+        expect((await api<{ programs: View[] }>(s, 'GET', '/programs')).body.programs.map((p) => p.state)).toEqual(['completed']);
+      } finally {
+        await s.stop();
+      }
       const bad = spawnSync(process.execPath, [BIN, 'program', 'run', file], { encoding: 'utf8', timeout: 30_000 });
       expect(bad.status).toBe(2);
       expect(bad.stderr).toContain('CLI_BAD_OPTION');
