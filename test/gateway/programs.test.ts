@@ -248,6 +248,14 @@ describe('setpoint programs on the simulator', () => {
       await expect(programs.start({ instruments: ['3'], steps: [{ type: 'hold', seconds: 1 }] }, 'test')).rejects.toMatchObject({ code: 'GATEWAY_PROGRAM_BUSY' });
     });
 
+    it('two programs started at once on the same instrument: one of them', async () => {
+      const { programs } = await start();
+      const body = { instruments: ['main:3'], steps: [{ type: 'hold', seconds: 30, values: { 'main:3': 10 } }] };
+      const results = await Promise.allSettled([programs.start(body, 'a'), programs.start(body, 'b')]);
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: 'GATEWAY_PROGRAM_BUSY' });
+    });
+
     it('an offline instrument', async () => {
       const { gw, sim, programs } = await start();
       sim.instruments.get(5)!.defineBehavior({ name: 'mute', onMessage: () => ({ silent: true }) });

@@ -52,6 +52,8 @@ class Stop extends Error {}
 
 export class Programs {
   private readonly runs = new Map<string, ProgramRun>();
+  /** Instruments of programs being checked and started (their setpoints being read). */
+  private readonly starting = new Set<string>();
   readonly limits: ProgramLimits;
   readonly defaults: ProgramDefaults;
   private readonly file: ProgramFile;
@@ -82,14 +84,20 @@ export class Programs {
     if (this.service.mode === 'bridge') throw new GatewayError('BRIDGE_READ_ONLY', 'the gateway runs as a passive bridge: it runs no programs', {});
     const spec = parseProgram(input, this.limits, this.defaults);
     const members = this.checkInstruments(spec);
+    const ids = members.map((m) => m.id);
+    for (const id of ids) this.starting.add(id);
     // Where each instrument's setpoint is now: the start of a first ramp.
     const targets: Record<string, number | null> = {};
-    for (const m of members) {
-      const now = await this.readState(m.id);
-      targets[m.id] = now.setpoint;
-      m.hasSlope = now.slope !== undefined;
-      // A slope left on the instrument would smooth every setpoint of the program: cleared by the first step.
-      m.slopeSet = (now.slope ?? 0) > 0;
+    try {
+      for (const m of members) {
+        const now = await this.readState(m.id);
+        targets[m.id] = now.setpoint;
+        m.hasSlope = now.slope !== undefined;
+        // A slope left on the instrument would smooth every setpoint of the program: cleared by the first step.
+        m.slopeSet = (now.slope ?? 0) > 0;
+      }
+    } finally {
+      for (const id of ids) this.starting.delete(id);
     }
     if (spec.ramp === 'slope' && spec.steps.some((st) => st.type === 'ramp')) {
       const without = members.filter((m) => !m.hasSlope).map((m) => m.id);
@@ -118,6 +126,8 @@ export class Programs {
     ids.forEach((id, i) => {
       if (ids.indexOf(id) !== i) throw new GatewayError('GATEWAY_PROGRAM_INVALID', `instruments[${i}]: ${id} is listed twice`, { field: `instruments[${i}]` });
     });
+    const starting = ids.filter((id) => this.starting.has(id));
+    if (starting.length > 0) throw new GatewayError('GATEWAY_PROGRAM_BUSY', `${starting.join(', ')} ${starting.length > 1 ? 'are' : 'is'} in a program being started`, { instruments: starting });
     for (const run of this.runs.values()) {
       if (!run.active) continue;
       const shared = run.instrumentIds().filter((id) => ids.includes(id));
