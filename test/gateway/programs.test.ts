@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MasterGateway, MemorySink, Programs, type LoggedTransaction, type ProgramEvent, type WriteEvent } from '../../src/gateway/index.js';
+import { jsonProgramFile, MasterGateway, MemorySink, Programs, type LoggedTransaction, type ProgramEvent, type WriteEvent } from '../../src/gateway/index.js';
 import { simulatorFactory } from '../../src/sim.js';
 import type { GatewayError } from '../../src/shared/index.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -262,5 +265,23 @@ describe('setpoint programs on the simulator', () => {
       await waitUntil(() => !gw.instrument('main:5').online, { what: 'node 5 offline' });
       await expect(programs.start({ instruments: ['main:5'], steps: [{ type: 'hold', seconds: 1 }] }, 'test')).rejects.toMatchObject({ code: 'GATEWAY_PROGRAM_OFFLINE' });
     });
+  });
+});
+
+describe('the programs state file', () => {
+  it('is replaced atomically with each change, and an unreadable one is kept aside, not overwritten', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowbus-programs-file-'));
+    try {
+      const path = join(dir, 'programs.json');
+      writeFileSync(path, '{ not json');
+      const file = jsonProgramFile(path);
+      await expect(file.load()).rejects.toThrow(/moved to/);
+      expect(readdirSync(dir).filter((f) => f.startsWith('programs.json.unreadable-'))).toHaveLength(1);
+      await file.save([]);
+      expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ version: 1, programs: [] });
+      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -20,7 +20,15 @@ export function jsonProgramFile(path: string): ProgramFile {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
         throw err;
       }
-      const doc = JSON.parse(text) as { version?: number; programs?: ProgramRecord[] };
+      let doc: { version?: number; programs?: ProgramRecord[] };
+      try {
+        doc = JSON.parse(text) as typeof doc;
+      } catch (err) {
+        // Kept aside rather than overwritten by the next save.
+        const aside = `${path}.unreadable-${Date.now()}`;
+        await rename(path, aside);
+        throw new Error(`${path} is not valid JSON (${(err as Error).message}); moved to ${aside}`, { cause: err });
+      }
       return Array.isArray(doc.programs) ? doc.programs : [];
     },
     save(records) {
