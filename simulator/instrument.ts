@@ -23,6 +23,7 @@ const DDE = {
   initReset: 7,
   measure: 8,
   setpoint: 9,
+  setpointSlope: 10,
   analogInput: 11,
   controlMode: 12,
   capacity: 21,
@@ -86,6 +87,8 @@ export class Instrument implements InstrumentState {
   /** Setpoint as last written by the bus (raw counts) and fSetpoint as written (float, capacity units). */
   private busSetpoint = 0;
   private busFSetpoint = 0;
+  /** A setpoint change under a setpoint slope (DDE 10): the bus setpoint moves linearly from `from` to the new one. */
+  private slope: { from: number; t0: number; ms: number } | undefined;
   private counterBase = 0;
   private temperatureBase = 21;
   private winkUntil = -Infinity;
@@ -240,14 +243,16 @@ export class Instrument implements InstrumentState {
       case DDE.idString:
         return String.fromCharCode(this.stored(DDE.identificationNumber) as number) + 'SN' + String(this.stored(92));
       case DDE.measure:
+        this.followSlope(t);
         return this.measureAt(t);
       case DDE.setpoint:
-        return this.effectiveSetpoint();
+        return Math.round(this.effectiveSetpoint());
       case DDE.fSetpoint: {
         const sp = this.effectiveSetpoint();
         return sp === this.busSetpoint ? this.busFSetpoint : (sp / FULL_SCALE) * this.capacity();
       }
       case DDE.fMeasure:
+        this.followSlope(t);
         return Math.fround((this.measureAt(t) / FULL_SCALE) * this.capacity());
       case DDE.valveOutput:
         return this.valveAt(t);
@@ -296,13 +301,17 @@ export class Instrument implements InstrumentState {
         if (typeof value === 'string' && /^\d$/.test(value)) this.wink(Number(value), t);
         return;
       case DDE.setpoint:
+        this.startSlope(t);
         this.busSetpoint = Number(value);
         this.busFSetpoint = Math.fround((this.busSetpoint / FULL_SCALE) * this.capacity());
+        this.sizeSlope();
         this.retarget(t);
         return;
       case DDE.fSetpoint:
+        this.startSlope(t);
         this.busFSetpoint = Math.fround(Number(value));
         this.busSetpoint = Math.min(32767, Math.max(0, Math.round((Number(value) / this.capacity()) * FULL_SCALE)));
+        this.sizeSlope();
         this.retarget(t);
         return;
       case DDE.measure:
@@ -381,8 +390,31 @@ export class Instrument implements InstrumentState {
       case 10:
         return Math.max(0, this.stored(DDE.analogInput) as number);
       default:
-        return this.busSetpoint;
+        return this.busSetpointAt(this.clock());
     }
+  }
+
+  /** The bus setpoint at time t: under a setpoint slope, the point the ramp has reached (not rounded). */
+  private busSetpointAt(t: number): number {
+    const r = this.slope;
+    if (!r || t >= r.t0 + r.ms) return this.busSetpoint;
+    return r.from + (this.busSetpoint - r.from) * (Math.max(0, t - r.t0) / r.ms);
+  }
+
+  /** Before a new bus setpoint: with a slope (0.1 s for 0..100 %), the change ramps from where the setpoint is now. */
+  private startSlope(t: number): void {
+    const from = this.busSetpointAt(t);
+    const slope = Number(this.stored(DDE.setpointSlope));
+    this.slope = slope > 0 ? { from, t0: t, ms: 0 } : undefined;
+  }
+
+  private sizeSlope(): void {
+    if (this.slope) this.slope.ms = (Math.abs(this.busSetpoint - this.slope.from) / FULL_SCALE) * Number(this.stored(DDE.setpointSlope)) * 100;
+  }
+
+  /** During a slope ramp the flow heads for where the ramp is: a new segment at each read. */
+  private followSlope(t: number): void {
+    if (this.slope && t < this.slope.t0 + this.slope.ms + 1) this.retarget(t);
   }
 
   /** Where the flow is heading: the setpoint, or 0 with the valve closed, or purge flow. */

@@ -5,7 +5,7 @@
  */
 import { EVENT_STREAM_DEFAULTS, buildApp, findDashboardDir, isLoopbackHost } from './api/index.js';
 import { applyOverrides, defaultConfig, gatewayName, loadConfig, simulatorConfig, type Config, type ConfigFlags } from './config/index.js';
-import { BridgeGateway, GatewayEvents, MasterGateway, type GatewayService } from './gateway/index.js';
+import { BridgeGateway, GatewayEvents, jsonProgramFile, MasterGateway, Programs, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
 import { GatewayMetrics } from './metrics/index.js';
 import { MqttLink, type MqttStatus } from './mqtt/index.js';
@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
 import { simulatorFactory } from './sim.js';
+import { dirname, join } from 'node:path';
 
 export { simulatorFactory, simulatorOptions } from './sim.js';
 
@@ -72,6 +73,7 @@ export async function startGateway(config: Config, logger: Logger, opts: StartOp
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   let url = '';
   let metrics: GatewayMetrics | undefined;
+  let programs: Programs | undefined;
   let stopLog: (() => Promise<void>) | undefined;
   // Recorded with every transaction, so that gateways sharing one database keep their rows apart.
   const gateway = gatewayName(config);
@@ -144,6 +146,24 @@ export async function startGateway(config: Config, logger: Logger, opts: StartOp
     },
   });
   life.add({
+    name: 'programs',
+    async start() {
+      if (!(service instanceof MasterGateway)) return;
+      const file = config.programs.file ?? join(dirname(config.store.spoolDir ?? defaultSpoolDir(config.store.url)), 'programs.json');
+      programs = new Programs(service, {
+        file: jsonProgramFile(file),
+        logger,
+        defaults: { onRestart: config.programs.onRestart, rate: config.programs.rate },
+        restoreWaitMs: config.programs.restoreWaitMs,
+      });
+      // In the background: a restored program waits for its instruments to come online.
+      void programs.restore().catch((err: unknown) => logger.error({ err }, 'programs of the last run could not be restored'));
+    },
+    async close() {
+      await programs?.close();
+    },
+  });
+  life.add({
     name: 'http',
     async start() {
       if (!service || !store) throw new GatewayError('GATEWAY_INTERNAL', 'the HTTP API starts after the mode and the store');
@@ -165,6 +185,7 @@ export async function startGateway(config: Config, logger: Logger, opts: StartOp
         dashboardDir: findDashboardDir(),
         metrics,
         mqtt: mqtt ? () => mqtt.status() : undefined,
+        programs,
       });
       app = a;
       const { host, port } = config.http;

@@ -6,7 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { GatewayService } from '../gateway/index.js';
+import type { GatewayService, Programs } from '../gateway/index.js';
 import { clip, isGatewayError, RefusalLimiter, silentLogger, type Logger } from '../shared/index.js';
 import { clientAddress, loggedUrl } from './auth.js';
 import { RouteMethods } from './methods.js';
@@ -20,6 +20,7 @@ import type { TransactionLog } from './log.js';
 import { instrumentRoutes } from './instruments.js';
 import { metricsRoutes, type MetricsEndpoint } from './metrics.js';
 import { parameterRoutes } from './parameters.js';
+import { programRoutes } from './programs.js';
 import { systemRoutes, type MqttStatusSource } from './system.js';
 
 export interface AppDeps {
@@ -52,6 +53,8 @@ export interface AppDeps {
   readonly metrics?: MetricsEndpoint | undefined;
   /** The MQTT link's state, shown in GET /bus (absent without mqtt.url). */
   readonly mqtt?: MqttStatusSource | undefined;
+  /** Setpoint programs (master mode). */
+  readonly programs?: Programs | undefined;
 }
 
 /** Where the versioned API lives. */
@@ -202,6 +205,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'instruments', description: 'instruments and their parameters' },
         { name: 'bus', description: 'buses, discovery and recent transactions' },
         { name: 'health', description: 'liveness and readiness' },
+        { name: 'programs', description: 'setpoint programs: hold, ramp and wait steps' },
       ],
       components: {
         securitySchemes: {
@@ -218,6 +222,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });
   await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store, gateway: deps.gateway, mqtt: deps.mqtt });
   await app.register(parameterRoutes, { prefix: API_PREFIX });
+  await app.register(programRoutes, { prefix: API_PREFIX, programs: deps.programs, token: deps.token, refusals });
   await app.register(historyRoutes, { prefix: API_PREFIX, store: deps.store, service, gateway: deps.gateway });
 
   // One set of hub subscriptions for every event stream; the streams end before the server

@@ -28,6 +28,10 @@
  * | 503    | PARAM_CAPACITY_UNKNOWN                                                | a setpoint cannot be checked: the instrument's capacity could not be read |
  * | 400    | STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET                    | bad cursor, time or bucket in a log query |
  * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT, STORE_AUTH, STORE_NO_DATABASE       | the transaction log database cannot answer now (or refuses the store's user, or has no such database) |
+ * | 400    | GATEWAY_PROGRAM_INVALID                                               | a program of the wrong shape (names the field) |
+ * | 404    | GATEWAY_PROGRAM_UNKNOWN                                               | no such program                           |
+ * | 409    | GATEWAY_PROGRAM_STATE, GATEWAY_PROGRAM_BUSY                           | pause/resume/abort not possible now; an instrument in another program |
+ * | 503    | GATEWAY_PROGRAM_OFFLINE                                               | a program's instrument is offline         |
  * | 504    | BUS_TIMEOUT                                                           | no reply within the reply timeout         |
  * | 500    | API_INTERNAL (anything else: not a GatewayError, or an internal code) | logged with the original; the message is generic |
  */
@@ -65,6 +69,11 @@ export const HTTP_ERRORS: Readonly<Record<ApiErrorCode, ErrorMapping>> = {
   GATEWAY_NODE_UNKNOWN: { status: 404 },
   GATEWAY_NODE_AMBIGUOUS: { status: 409 },
   GATEWAY_NO_BUS: { status: 503 },
+  GATEWAY_PROGRAM_INVALID: { status: 400 },
+  GATEWAY_PROGRAM_UNKNOWN: { status: 404 },
+  GATEWAY_PROGRAM_STATE: { status: 409 },
+  GATEWAY_PROGRAM_BUSY: { status: 409 },
+  GATEWAY_PROGRAM_OFFLINE: { status: 503 },
   PARAM_NONE: { status: 400 },
   PARAM_UNKNOWN: { status: 404 },
   PARAM_INVALID_VALUE: { status: 400 },

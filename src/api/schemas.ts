@@ -633,3 +633,65 @@ export const ParamListSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+// ------------------------------------------------------------------ setpoint programs
+
+export const ProgramBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ description: 'a name for logs and lists' })),
+    instruments: Type.Array(Type.Unknown(), {
+      description: 'each `"bus:node"` or `{ "ref": "main:3", "safe": "setpoint-zero" | "valve-closed", "follow": { "of": "main:5", "ratio": 0.1 } }`',
+    }),
+    steps: Type.Array(Type.Unknown(), {
+      description:
+        '`{ "type": "hold", "seconds": 10, "values": { "main:3": 50 } }`, `{ "type": "ramp", "seconds": 60, "values": { "main:3": 100 } }` or `{ "type": "wait", "tolerance": 1, "seconds": 5, "timeout": 60 }`; values in the capacity unit',
+    }),
+    onRestart: Type.Optional(Type.String({ description: 'after a gateway restart: resume, hold or safe (default from the config)' })),
+    ramp: Type.Optional(Type.String({ description: 'auto (the instrument\'s setpoint slope where it gives the ramp, else stepped writes), stepped or slope' })),
+    rate: Type.Optional(Type.Number({ description: 'writes per second of a stepped ramp (default 10)' })),
+  },
+  { additionalProperties: true, description: 'a setpoint program; checked in full (shape, ranges, capacity, instruments online) before anything is written' },
+);
+
+export const ProgramParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'the program id' }) });
+
+const Reason = Type.Object({ code: Type.String(), message: Type.String() });
+
+export const ProgramViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    state: Type.String({ description: 'running, paused, held (after a restart with onRestart: hold), completed, failed or aborted' }),
+    createdAt: Type.String(),
+    endedAt: Type.Optional(Type.String()),
+    onRestart: Type.String(),
+    steps: Type.Integer(),
+    step: Type.Union([
+      Type.Object({
+        index: Type.Integer(),
+        type: Type.String(),
+        elapsedMs: Type.Number(),
+        timeLeftMs: Type.Union([Type.Number(), Type.Null()], { description: 'of a wait step: until its timeout' }),
+        ramp: Type.Optional(Type.String({ description: 'how a ramp is made: stepped (writes by the gateway) or slope (the instrument\'s own)' })),
+      }),
+      Type.Null(),
+    ]),
+    instruments: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        target: Type.Union([Type.Number(), Type.Null()], { description: 'the setpoint it is at now, in the capacity unit' }),
+        unit: Type.Union([Type.String(), Type.Null()]),
+        safe: Type.String(),
+        follow: Type.Optional(Type.Object({ of: Type.String(), ratio: Type.Number() })),
+      }),
+    ),
+    reason: Type.Optional(Reason),
+    safe: Type.Optional(
+      Type.Object({ applied: Type.Boolean(), errors: Type.Array(Type.Object({ instrument: Type.String(), code: Type.String(), message: Type.String() })) }, { description: 'the safe state, once the program failed or was aborted' }),
+    ),
+  },
+  { description: 'a setpoint program and where it is' },
+);
+
+export const ProgramList = Type.Object({ programs: Type.Array(ProgramViewSchema) });
+export type ProgramBodyT = Static<typeof ProgramBody>;

@@ -277,6 +277,19 @@ export const MetricsSchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'Prometheus metrics' },
 );
 
+export const ProgramsSchema = Type.Object(
+  {
+    onRestart: Type.Enum(['resume', 'hold', 'safe'] as const, {
+      default: 'safe',
+      description: 'what a restart does with a program that was running, unless the program says: resume it, hold it (resume or abort by hand), or put its instruments into the safe state',
+    }),
+    rate: Type.Number({ exclusiveMinimum: 0, maximum: 20, default: 10, description: 'writes per second of a ramp the gateway steps' }),
+    file: Type.Optional(Type.String({ minLength: 1, description: "the programs' state file (default: programs.json beside the store's spool directory)" })),
+    restoreWaitMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 30_000, description: "after a restart, how long a program waits for its instruments before it goes to the safe state, ms" }),
+  },
+  { additionalProperties: false, default: {}, description: 'setpoint programs' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     mode: Type.Enum(MODES, { default: 'master', description: 'operating mode' }),
@@ -294,6 +307,7 @@ export const ConfigSchema = Type.Object(
     log: LogSchema,
     metrics: MetricsSchema,
     mqtt: Type.Optional(MqttSchema),
+    programs: ProgramsSchema,
   },
   { additionalProperties: false, description: 'flowbus gateway configuration' },
 );

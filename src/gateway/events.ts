@@ -5,6 +5,7 @@
  * Delivery is `EventHub`'s: after the emitter has returned, isolated per subscriber.
  */
 import { EventHub, type ErrorCode, type Logger } from '../shared/index.js';
+import type { ProgramEvent } from './programs/view.js';
 import type { LoggedTransaction } from './sink.js';
 import type { InstrumentIdentity, ValueView } from './views.js';
 
@@ -107,7 +108,11 @@ export type GatewayEventMap = {
   readonly store: StoreEvent;
   readonly bridge: BridgeEvent;
   readonly write: WriteEvent;
+  /** A setpoint program started, changed step, paused, resumed, ended, or was acted on after a restart. */
+  readonly program: ProgramEvent;
 };
+
+export type { ProgramEvent } from './programs/view.js';
 
 export type GatewayEventName = keyof GatewayEventMap & string;
 

@@ -51,6 +51,17 @@ export const API_ERROR_CODES = [
   'GATEWAY_NODE_AMBIGUOUS',
   /** No such bus, or master mode without any bus. */
   'GATEWAY_NO_BUS',
+  // gateway: setpoint programs
+  /** A program of the wrong shape: a step, a duration, a ratio or a reference (names the field). */
+  'GATEWAY_PROGRAM_INVALID',
+  /** No program by that id. */
+  'GATEWAY_PROGRAM_UNKNOWN',
+  /** Pause, resume or abort of a program not in a state that allows it. */
+  'GATEWAY_PROGRAM_STATE',
+  /** An instrument already in another active program. */
+  'GATEWAY_PROGRAM_BUSY',
+  /** A program's instrument is offline (at start), or went offline (the reason of a failed program). */
+  'GATEWAY_PROGRAM_OFFLINE',
   // bridge mode
   /** A parameter never seen on the wire. */
   'BRIDGE_NOT_OBSERVED',
@@ -127,6 +138,12 @@ export const INTERNAL_ERROR_CODES = [
   // gateway
   /** A write failed with something that is not a GatewayError (a bug). */
   'GATEWAY_INTERNAL',
+  /** A program's reason: a wait step's value did not settle within its timeout. */
+  'GATEWAY_PROGRAM_WAIT_TIMEOUT',
+  /** A program's reason: aborted by a client. */
+  'GATEWAY_PROGRAM_ABORTED',
+  /** A program's reason: ended in the safe state at a restart (onRestart: safe, or its instruments did not come back). */
+  'GATEWAY_PROGRAM_RESTARTED',
   /** A master or bridge option outside its range (the config file's checks come first). Start-up. */
   'GATEWAY_BAD_OPTION',
   /** A bridge option outside its range (the config file's checks come first). Start-up. */

@@ -72,6 +72,7 @@ describe('defaults', () => {
       },
       log: { level: 'info' },
       metrics: { enabled: true },
+      programs: { onRestart: 'safe', rate: 10, restoreWaitMs: 30000 },
     });
   });
 
@@ -234,7 +235,7 @@ describe('unknown keys', () => {
     [`${MINIMAL}pol: { intervalMs: 100 }\n`, 'pol: unknown key "pol", did you mean "poll"?'],
     [`${MINIMAL}http: { tokn: secret-secret }\n`, 'http.tokn: unknown key "tokn", did you mean "token"?'],
     [`${MINIMAL}instruments: [{ node: 3, poll: { interval: 100 } }]\n`, 'instruments[0].poll.interval: unknown key "interval", did you mean "intervalMs"?'],
-    [`${MINIMAL}colour: blue\n`, 'colour: unknown key "colour"; known keys here: mode, gateway, buses, bridge, poll, instruments, http, secured, store, log, metrics, mqtt'],
+    [`${MINIMAL}colour: blue\n`, 'colour: unknown key "colour"; known keys here: mode, gateway, buses, bridge, poll, instruments, http, secured, store, log, metrics, mqtt, programs'],
   ])('%#', (text, expected) => {
     expect(only(text)).toBe(expected);
   });

@@ -67,7 +67,7 @@ describe('the gateway as components', () => {
 
   it('starts store, mode and HTTP in order, and closes them in reverse, once', async () => {
     const g = await startGateway(config(0), silentLogger);
-    expect(g.lifecycle.states().map((s) => `${s.name}:${s.state}`)).toEqual(['store:running', 'simulators:running', 'master:running', 'http:running']);
+    expect(g.lifecycle.states().map((s) => `${s.name}:${s.state}`)).toEqual(['store:running', 'simulators:running', 'master:running', 'programs:running', 'http:running']);
     // The transaction log listens to the gateway's events.
     await waitUntil(() => g.store.status().written > 0 || g.store.status().inMemory > 0, { timeoutMs: 10_000, what: 'a logged transaction' });
     await Promise.all([g.close(), g.close()]);
