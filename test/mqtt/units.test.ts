@@ -140,8 +140,11 @@ describe('flowbus.example.yaml', () => {
     const { readFile } = await import('node:fs/promises');
     const text = await readFile(new URL('../../flowbus.example.yaml', import.meta.url), 'utf8');
     const lines = text.split('\n');
+    const start = lines.indexOf('# mqtt:');
+    const end = lines.findIndex((l, i) => i > start && l.trim() === '');
+    // The commented-out section runs to the first blank line.
     const block = lines
-      .slice(lines.indexOf('# mqtt:'))
+      .slice(start, end < 0 ? undefined : end)
       .filter((l) => l.startsWith('#'))
       .map((l) => l.slice(2))
       .join('\n');
