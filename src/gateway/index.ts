@@ -9,3 +9,4 @@ export * from './events.js';
 export * from './write-checks.js';
 export * from './units.js';
 export * from './snapshot.js';
+export * from './lab.js';
