@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { registerSimulateCommand } from '../simulator/cli.js';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerLabCommands } from './commands/lab.js';
 import { registerOneShotCommands } from './commands/oneshot.js';
 import { registerConfigCommand } from './config/index.js';
 import { registerDemoCommand } from './demo.js';
@@ -51,6 +52,7 @@ registerSimulateCommand(program);
 const simulator = simulatorFactory();
 registerOneShotCommands(program, simulator);
 registerBackupCommands(program, simulator);
+registerLabCommands(program, simulator);
 registerDecodeCommand(program);
 registerParamsCommand(program);
 registerConfigCommand(program);

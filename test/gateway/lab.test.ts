@@ -145,7 +145,9 @@ describe('alarms', () => {
     const after = await gw.lab.resetAlarms('3', ctx);
     expect(inst.get('reset')).toBe(2);
     expect(after.alarms).toEqual([]);
+    // Below the limit (read, so the instrument sees the alarm gone), then above it again: a new max alarm.
     await gw.writeParam('3', 'setpoint', 8000, ctx);
+    await waitUntil(async () => inst.get('alarmInfo') === 0 && (await gw.readParams('3', ['alarmInfo'])).values.length > 0);
     await gw.writeParam('3', 'setpoint', 24000, ctx);
     await waitUntil(() => seen.filter((e) => e.raised.includes('max')).length >= 2, { timeoutMs: 5000 });
     expect(seen.some((e) => e.before?.includes('max') === false && e.after.includes('max'))).toBe(true);
