@@ -24,6 +24,7 @@ export const E2E: readonly string[] = [
   'test/bridge/bridge.test.ts',
   'test/bridge/events.test.ts',
   'test/gateway/master.test.ts',
+  'test/gateway/lab.test.ts',
   'test/mqtt/mqtt.test.ts',
   'test/mqtt/outage.test.ts',
   'test/observe/cli.test.ts',

@@ -14,7 +14,22 @@ export type { InstrumentHandle } from './behaviour.js';
 export interface Fluidset {
   name: string;
   capacity: number;
+  /** Absent: the instrument's unit as last written (`baseUnit`). */
+  unit?: string;
+  density?: number;
 }
+
+/** The default fluid sets, 0..7; Air, He and H2 have a unit of their own. */
+const DEFAULT_FLUIDSETS: readonly Fluidset[] = [
+  { name: 'N2', capacity: 100, density: 1.251 },
+  { name: 'Air', capacity: 100, unit: 'ln/min', density: 1.293 },
+  { name: 'EtOH 15mba', capacity: 6817, density: 789 },
+  { name: 'EtOH facto', capacity: 6817, density: 789 },
+  { name: 'Ar', capacity: 140, density: 1.784 },
+  { name: 'He', capacity: 140, unit: 'mln/min', density: 0.1786 },
+  { name: 'H2', capacity: 100, unit: 'ln/min', density: 0.0899 },
+  { name: 'CO2', capacity: 74, density: 1.977 },
+];
 
 /** Parameters the physics owns; a master's write is checked and acknowledged, then becomes the new state. */
 const DDE = {
@@ -42,6 +57,7 @@ const DDE = {
   capacityUnit: 129,
   counterMode: 130,
   temperature: 142,
+  density: 170,
   identificationNumber: 175,
   fMeasure: 205,
   fSetpoint: 206,
@@ -92,6 +108,10 @@ export class Instrument implements InstrumentState {
   private counterBase = 0;
   private temperatureBase = 21;
   private winkUntil = -Infinity;
+  /** The capacity unit of fluid sets that have none of their own. */
+  private baseUnit: string;
+  /** Alarm bits a reset alarm (reset 2) cleared; they show again once they clear and return. */
+  private acknowledged = 0;
   readonly fluidsets: Fluidset[];
   readonly missingProcesses: ReadonlySet<number>;
   readonly missingParams: ReadonlySet<string>;
@@ -116,22 +136,15 @@ export class Instrument implements InstrumentState {
 
     const deviceType = config.deviceType ?? 'DMFC';
     const fluidsetIndex = config.fluidsetIndex ?? 2;
-    this.fluidsets = [
-      { name: 'N2', capacity: 100 },
-      { name: 'Air', capacity: 100 },
-      { name: 'EtOH 15mba', capacity: 6817 },
-      { name: 'EtOH facto', capacity: 6817 },
-      { name: 'Ar', capacity: 140 },
-      { name: 'He', capacity: 140 },
-      { name: 'H2', capacity: 100 },
-      { name: 'CO2', capacity: 74 },
-    ];
+    this.fluidsets = (config.fluidsets ?? DEFAULT_FLUIDSETS).map((f) => ({ ...f }));
     const chosen = this.fluidsets[fluidsetIndex] ?? { name: '', capacity: 1 };
     if (config.fluid !== undefined) chosen.name = config.fluid;
     if (config.capacity !== undefined) chosen.capacity = config.capacity;
     this.fluidsets[fluidsetIndex] = chosen;
     const serial = config.serial ?? defaultSerial(config.node);
-    const unit = config.unit ?? 'mg/min';
+    this.baseUnit = config.unit ?? 'mg/min';
+    if (config.unit !== undefined && chosen.unit !== undefined) chosen.unit = config.unit;
+    const unit = chosen.unit ?? this.baseUnit;
 
     const initial: [number, Value][] = [
       [DDE.pna, config.node],
@@ -142,6 +155,7 @@ export class Instrument implements InstrumentState {
       [DDE.fluidName, chosen.name],
       [DDE.capacity, chosen.capacity],
       [DDE.capacityUnit, unit],
+      [DDE.density, chosen.density ?? 0],
       [128, unit.split('/')[0]?.slice(0, 4) ?? ''],
       [DDE.deviceType, deviceType],
       [DDE.identificationNumber, config.identificationNumber ?? IDENTIFICATION_NUMBERS[deviceType.toUpperCase()] ?? 7],
@@ -328,6 +342,8 @@ export class Instrument implements InstrumentState {
         this.temperatureBase = Number(value);
         return;
       case DDE.reset:
+        // Kept (write-only on the bus) so a test can see which reset arrived.
+        this.values.set(def.dde, value);
         this.reset(Number(value), t);
         return;
       case DDE.fluidsetIndex: {
@@ -336,6 +352,8 @@ export class Instrument implements InstrumentState {
         if (fs) {
           this.apply(this.param(DDE.fluidName), fs.name, t);
           this.apply(this.param(DDE.capacity), fs.capacity, t);
+          this.apply(this.param(DDE.capacityUnit), fs.unit ?? this.baseUnit, t);
+          this.values.set(DDE.density, fs.density ?? 0);
         }
         return;
       }
@@ -352,10 +370,14 @@ export class Instrument implements InstrumentState {
         this.counterBase = this.counterAt(t);
         this.flow.resetIntegral(t);
         this.values.set(def.dde, value);
+        const fs = this.fluidsets[this.stored(DDE.fluidsetIndex) as number];
         if (def.dde === DDE.capacity) {
-          const fs = this.fluidsets[this.stored(DDE.fluidsetIndex) as number];
           if (fs) fs.capacity = Number(value);
           this.busFSetpoint = Math.fround((this.busSetpoint / FULL_SCALE) * this.capacity());
+        }
+        if (def.dde === DDE.capacityUnit) {
+          if (fs?.unit !== undefined) fs.unit = String(value);
+          else this.baseUnit = String(value);
         }
         return;
       }
@@ -466,6 +488,14 @@ export class Instrument implements InstrumentState {
   }
 
   private alarmInfoAt(t: number): number {
+    const bits = this.activeAlarms(t);
+    // A reset alarm hides what was active then, until that alarm has gone.
+    this.acknowledged &= bits;
+    return bits & ~this.acknowledged;
+  }
+
+  /** The alarm conditions now: response, min/max against the limits (alarm mode 1), batch limit reached. */
+  private activeAlarms(t: number): number {
     let bits = 0;
     if (this.flow.minErrorOver(t - RESPONSE_ALARM_MS, t) > RESPONSE_ALARM_COUNTS) bits |= 0x20;
     if (this.stored(DDE.alarmMode) === 1) {
@@ -482,6 +512,13 @@ export class Instrument implements InstrumentState {
     switch (kind) {
       case 1: // counter / common reset
       case 4: // reset counter
+        this.counterBase = 0;
+        this.flow.resetIntegral(t);
+        return;
+      case 2: // reset alarm
+        this.acknowledged = this.activeAlarms(t);
+        return;
+      case 3: // restart batch counter
         this.counterBase = 0;
         this.flow.resetIntegral(t);
         return;

@@ -22,6 +22,12 @@ export interface InstrumentConfig {
   readonly capacity?: number;
   /** Capacity unit (DDE 129, 7 chars). Default 'mg/min'. */
   readonly unit?: string;
+  /**
+   * The fluid sets (DDE 24 selects one; it loads fluid name 25, capacity 21, capacity unit 129 and
+   * density 170). Default: eight sets, 0..7 (N2, Air, EtOH 15mba, ...); a set without `unit` keeps
+   * the instrument's unit. `fluid`, `capacity` and `unit` above override the selected one.
+   */
+  readonly fluidsets?: readonly SimFluidset[];
   /** User tag (DDE 115). Default 'USERTAG'. */
   readonly userTag?: string;
   /** Any other initial values, by key ('setpoint', 'controlMode') or DDE number. Applied last. */
@@ -38,6 +44,16 @@ export interface InstrumentConfig {
    * `CAPTURED_DMFC_MISSING` lists what the captured DMFC refused.
    */
   readonly missing?: MissingParams;
+}
+
+/** One fluid set of a simulated instrument. */
+export interface SimFluidset {
+  readonly name: string;
+  readonly capacity: number;
+  /** Capacity unit; absent: the instrument's unit as last written. */
+  readonly unit?: string;
+  /** kg/m3. */
+  readonly density?: number;
 }
 
 export interface MissingParams {

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { registerSimulateCommand } from '../simulator/cli.js';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerLabCommands } from './commands/lab.js';
 import { registerOneShotCommands } from './commands/oneshot.js';
 import { registerProgramCommand } from './commands/program.js';
 import { registerConfigCommand } from './config/index.js';
@@ -53,6 +54,7 @@ const simulator = simulatorFactory();
 registerOneShotCommands(program, simulator);
 registerBackupCommands(program, simulator);
 registerProgramCommand(program, simulator);
+registerLabCommands(program, simulator);
 registerDecodeCommand(program);
 registerParamsCommand(program);
 registerConfigCommand(program);

@@ -18,6 +18,7 @@ import { healthRoutes } from './health.js';
 import { historyRoutes } from './history.js';
 import type { TransactionLog } from './log.js';
 import { instrumentRoutes } from './instruments.js';
+import { labRoutes } from './lab.js';
 import { metricsRoutes, type MetricsEndpoint } from './metrics.js';
 import { parameterRoutes } from './parameters.js';
 import { programRoutes } from './programs.js';
@@ -220,6 +221,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { service, version, gateway: deps.gateway });
   await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });
+  await app.register(labRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });
   await app.register(systemRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals, store: deps.store, gateway: deps.gateway, mqtt: deps.mqtt });
   await app.register(parameterRoutes, { prefix: API_PREFIX });
   await app.register(programRoutes, { prefix: API_PREFIX, programs: deps.programs, token: deps.token, refusals });

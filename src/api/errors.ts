@@ -17,6 +17,9 @@
  * | 409    | GATEWAY_NODE_AMBIGUOUS                                                | node on several buses: say `bus:node`     |
  * | 409    | PARAM_READ_ONLY, PARAM_SECURED, PARAM_FACTORY, PARAM_WRITE_ONLY       | the parameter cannot be written (or read) |
  * | 409    | BRIDGE_READ_ONLY                                                      | bridge mode: the gateway does not own the bus |
+ * | 409    | GATEWAY_FLUID_BUSY                                                    | fluid sets listed while the setpoint is not 0, or a write during the listing |
+ * | 404    | GATEWAY_FLUID_UNKNOWN                                                 | no fluid set by that name or number       |
+ * | 400    | GATEWAY_NOT_ALARM_SETTING                                             | an alarm-settings write naming another parameter |
  * | 413    | API_BODY_TOO_LARGE                                                    | body over the limit                       |
  * | 414    | API_URI_TOO_LONG                                                      | a path segment over 100 characters        |
  * | 415    | API_UNSUPPORTED_MEDIA_TYPE                                            | a POST/PUT/PATCH/DELETE without `content-type: application/json` |
@@ -108,6 +111,9 @@ export const HTTP_ERRORS: Readonly<Record<ApiErrorCode, ErrorMapping>> = {
   BRIDGE_NOT_OBSERVED: { status: 404 },
   BRIDGE_STALE: { status: 404 },
   BRIDGE_READ_ONLY: { status: 409 },
+  GATEWAY_FLUID_BUSY: { status: 409 },
+  GATEWAY_FLUID_UNKNOWN: { status: 404 },
+  GATEWAY_NOT_ALARM_SETTING: { status: 400 },
 } satisfies Record<ApiErrorCode, ErrorMapping>;
 
 /** An error raised by the API layer itself. */

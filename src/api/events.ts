@@ -15,7 +15,7 @@ import { ApiError } from './errors.js';
 import { EventsHeaders, EventsQuery, errorResponses } from './schemas.js';
 
 /** The event types the stream carries. `transaction` is not one: too many, GET /transactions has them. */
-export const STREAMED_TYPES = ['values', 'instrument', 'bus', 'store', 'bridge', 'write', 'program'] as const;
+export const STREAMED_TYPES = ['values', 'instrument', 'bus', 'store', 'bridge', 'write', 'program', 'alarm', 'counter'] as const;
 export type StreamedType = (typeof STREAMED_TYPES)[number];
 
 export interface EventStreamOptions {
@@ -100,7 +100,7 @@ function frame(id: number | undefined, type: string, data: string): string {
 
 /** What an event is about, for the instrument filter. */
 function targetOf(type: StreamedType, payload: unknown): Pick<Entry, 'target' | 'unmatched'> {
-  if (type !== 'values' && type !== 'instrument' && type !== 'write') return {};
+  if (type !== 'values' && type !== 'instrument' && type !== 'write' && type !== 'alarm' && type !== 'counter') return {};
   const p = payload as { instrument?: unknown; bus?: unknown; node?: unknown };
   if (typeof p.bus === 'string' && typeof p.node === 'number') return { target: { bus: p.bus, node: p.node } };
   // A write event names its instrument by id (`bus:node`); a refused one may carry the reference as asked.
@@ -322,7 +322,7 @@ export function eventStreamStats(app: FastifyInstance): EventStreamStats | undef
 }
 
 const DESCRIPTION = [
-  'Server-Sent Events: `text/event-stream`, first `retry: 2000`, then each event as `id: <n>`, `event: <type>`, `data: <JSON on one line>`. Types: values (new values of an instrument, with their source), instrument (found, online, offline, identity changed), bus (transport state, node backoff), store (transaction log state), bridge (bridge-mode link events), write (a write accepted or refused), program (a setpoint program started, changed step, paused, resumed, ended). Transactions are not streamed: GET /api/v1/transactions.',
+  'Server-Sent Events: `text/event-stream`, first `retry: 2000`, then each event as `id: <n>`, `event: <type>`, `data: <JSON on one line>`. Types: values (new values of an instrument, with their source), instrument (found, online, offline, identity changed), bus (transport state, node backoff), store (transaction log state), bridge (bridge-mode link events), write (a write accepted or refused), program (a setpoint program started, changed step, paused, resumed, ended), alarm (the alarms of an instrument changed: before, after, raised, cleared), counter (`batch-end`: the batch limit reached). Transactions are not streamed: GET /api/v1/transactions.',
   '`types=values,bus` keeps those types (400 for `transaction` or an unknown type). `instrument=main:3,5` keeps events about those instruments; bus, store, bridge and program events, about no single instrument, pass it.',
   'Ids are integers that grow, also across restarts. `Last-Event-ID` (or `lastEventId` for clients that cannot set headers) resumes: the recent events after that id that pass the filters. When they are no longer kept, the first event is `missed` with `{"reason":"expired"}`; for an id of an earlier run, `{"reason":"restarted"}`; both carry the id they resume from, and the kept events follow.',
   'A client that does not read is sent `missed` with `{"reason":"backlog","lastId"}` and the stream is ended: reconnect with Last-Event-ID. A `: keep-alive` comment comes every 15 s, and at most 100 streams are open (503 API_TOO_MANY_STREAMS beyond), by default. Events keep their order within a type; events of different types emitted together may arrive in another order (their ids say the order they were streamed in).',
@@ -339,7 +339,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
       schema: {
         operationId: 'streamEvents',
         tags: ['bus'],
-        summary: 'Live events (Server-Sent Events): values, instrument, bus, store, bridge, write, program',
+        summary: 'Live events (Server-Sent Events): values, instrument, bus, store, bridge, write, alarm, counter',
         description: DESCRIPTION,
         querystring: EventsQuery,
         headers: EventsHeaders,

@@ -211,6 +211,7 @@ export const NodeParams = Type.Object(
         ),
       ),
       percent: Type.Optional(Type.Number({ description: 'measure, setpoint, fMeasure, fSetpoint: percent of capacity (raw 32000 = 100 %)' })),
+      alarms: Type.Optional(Type.Array(Type.String(), { description: 'alarmInfo: the active alarms by name (error, warning, min, max, batch, response, master, hardware)' })),
       time: Type.String({ format: 'date-time', description: 'when the value was read, written or observed' }),
       cached: Type.Boolean({ description: 'served from the cache, no bus transaction' }),
     },

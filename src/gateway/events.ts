@@ -6,8 +6,11 @@
  */
 import { EventHub, type ErrorCode, type Logger } from '../shared/index.js';
 import type { ProgramEvent } from './programs/view.js';
+import type { AlarmName } from './alarms.js';
 import type { LoggedTransaction } from './sink.js';
 import type { InstrumentIdentity, ValueView } from './views.js';
+
+export type { AlarmName } from './alarms.js';
 
 export type BridgeSide = 'instrument' | 'master';
 
@@ -98,6 +101,32 @@ export interface WriteEvent {
   readonly readBack?: unknown;
 }
 
+/** The alarms of an instrument changed (seen in a polled or read Alarm Info). */
+export interface AlarmEvent {
+  readonly instrument: string;
+  readonly bus: string;
+  readonly node: number;
+  /** Absent for the first value seen (with alarms). */
+  readonly before?: readonly AlarmName[];
+  readonly after: readonly AlarmName[];
+  readonly raised: readonly AlarmName[];
+  readonly cleared: readonly AlarmName[];
+  /** Alarm Info as read. */
+  readonly value: number;
+  readonly time: string;
+}
+
+/** Something of the counter: `batch-end`, the batch limit reached (the batch alarm raised). */
+export interface CounterEvent {
+  readonly instrument: string;
+  readonly bus: string;
+  readonly node: number;
+  readonly kind: 'batch-end';
+  /** The counter value, when it was read with the alarm. */
+  readonly value?: number;
+  readonly time: string;
+}
+
 /** Every event of the gateway, by name. */
 export type GatewayEventMap = {
   /** Each transaction, as the transaction log stores it. */
@@ -110,6 +139,8 @@ export type GatewayEventMap = {
   readonly write: WriteEvent;
   /** A setpoint program started, changed step, paused, resumed, ended, or was acted on after a restart. */
   readonly program: ProgramEvent;
+  readonly alarm: AlarmEvent;
+  readonly counter: CounterEvent;
 };
 
 export type { ProgramEvent } from './programs/view.js';

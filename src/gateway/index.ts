@@ -10,3 +10,4 @@ export * from './write-checks.js';
 export * from './units.js';
 export * from './snapshot.js';
 export * from './programs/index.js';
+export * from './lab.js';

@@ -1,5 +1,6 @@
 import type { DiscardReason } from '../codec/index.js';
 import type { BridgeSide, GatewayEvents, LinkEvent } from './events.js';
+import type { LabService } from './lab.js';
 import type { LoggedTransaction } from './sink.js';
 
 export type { BridgeSide, LinkEvent } from './events.js';
@@ -120,6 +121,8 @@ export interface GatewayService {
   writeParams?(ref: string, values: Readonly<Record<string, WriteInput>>, ctx: { source: string }): Promise<MultiWriteResult>;
   /** Every readable parameter, at low priority, one snapshot per instrument at a time. Master mode only. */
   snapshot?(ref: string): Promise<Snapshot>;
+  /** Fluids, counter and alarms (master mode). */
+  readonly lab?: LabService;
   buses(): BusView[];
   discover(): Promise<InstrumentView[]>;
   recentTransactions(filter: TransactionFilter): LoggedTransaction[];

@@ -1,6 +1,7 @@
 import { LOCAL_NODE, type Value } from '../codec/index.js';
 import type { ParamDef } from '../params/index.js';
 import { GatewayError, toHex, type ErrorCode } from '../shared/index.js';
+import { ALARM_INFO_DDE, decodeAlarms } from './alarms.js';
 import { scaledValues } from './units.js';
 
 /** Who an instrument says it is (DDE numbers in brackets). Fields it does not answer stay undefined. */
@@ -92,6 +93,8 @@ export interface ValueView {
   readonly inUnit?: { readonly value: number; readonly unit: string };
   /** Flow values: percent of capacity. */
   readonly percent?: number;
+  /** Alarm Info [28]: the active alarms by name. */
+  readonly alarms?: string[];
   /** ISO time the value was read (or written, or observed). */
   readonly time: string;
   /** Served from the cache (no bus transaction). */
@@ -175,6 +178,7 @@ export function buildValueView(
     ...(label ? { label } : {}),
     ...(scaled?.inUnit ? { inUnit: scaled.inUnit } : {}),
     ...(scaled?.percent !== undefined ? { percent: scaled.percent } : {}),
+    ...(param.dde === ALARM_INFO_DDE && typeof v.value === 'number' ? { alarms: decodeAlarms(v.value) } : {}),
     time: new Date(v.time).toISOString(),
     cached: v.cached,
   };

@@ -62,6 +62,12 @@ export const API_ERROR_CODES = [
   'GATEWAY_PROGRAM_BUSY',
   /** A program's instrument is offline (at start), or went offline (the reason of a failed program). */
   'GATEWAY_PROGRAM_OFFLINE',
+  /** Listing fluid sets while the setpoint is not 0 (without force), or a write while they are being listed. */
+  'GATEWAY_FLUID_BUSY',
+  /** A fluid by a name or number the instrument does not have. */
+  'GATEWAY_FLUID_UNKNOWN',
+  /** An alarm-settings write naming a parameter that is not an alarm setting. */
+  'GATEWAY_NOT_ALARM_SETTING',
   // bridge mode
   /** A parameter never seen on the wire. */
   'BRIDGE_NOT_OBSERVED',

@@ -24,6 +24,12 @@ describe('openapi/openapi.json', () => {
       '/api/v1/events',
       '/api/v1/instruments',
       '/api/v1/instruments/{node}',
+      '/api/v1/instruments/{node}/alarm-settings',
+      '/api/v1/instruments/{node}/alarms/reset',
+      '/api/v1/instruments/{node}/counter',
+      '/api/v1/instruments/{node}/counter/reset',
+      '/api/v1/instruments/{node}/fluid',
+      '/api/v1/instruments/{node}/fluids',
       '/api/v1/instruments/{node}/parameters',
       '/api/v1/instruments/{node}/parameters/{param}',
       '/api/v1/instruments/{node}/parameters/{param}/history',
@@ -42,5 +48,6 @@ describe('openapi/openapi.json', () => {
     expect(put?.security).toEqual([{ bearer: [] }]);
     expect(put?.responses['401']?.content?.['application/json']?.schema.required).toEqual(['code', 'message', 'details']);
     expect(doc.paths['/api/v1/instruments/{node}/parameters']?.put?.security).toEqual([{ bearer: [] }]);
+    for (const p of ['fluid', 'counter', 'alarm-settings']) expect(doc.paths[`/api/v1/instruments/{node}/${p}`]?.put?.security).toEqual([{ bearer: [] }]);
   });
 });

@@ -49,7 +49,7 @@ describe.skipIf(!SOCAT)('bridge mode events, with a listener that throws on ever
   const bridgeMasterPath = join(dir, 'master.bridge');
   const simRecord = { received: [] as Buffer[], sent: [] as Buffer[] };
   const events = new GatewayEvents();
-  const got: { [K in GatewayEventName]: GatewayEventMap[K][] } = { transaction: [], values: [], instrument: [], bus: [], store: [], bridge: [], write: [], program: [] };
+  const got: { [K in GatewayEventName]: GatewayEventMap[K][] } = { transaction: [], values: [], instrument: [], bus: [], store: [], bridge: [], write: [], program: [], alarm: [], counter: [] };
   let sim: Simulator;
   let inst: SimOnPty | undefined;
   let masterPair: PtyPair | undefined;

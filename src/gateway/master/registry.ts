@@ -39,11 +39,15 @@ export interface Instrument {
   lastError?: { code: ErrorCode; message: string } | undefined;
   readonly poll: { readonly params: readonly ParamDef[]; readonly intervalMs: number };
   identityTriedAt: number;
+  /** Set while the gateway does something that refuses writes meanwhile (listing the fluid sets). */
+  busy?: string | undefined;
 }
 
 export class Registry {
   private readonly byId = new Map<string, Instrument>();
   private readonly defaultPoll: Instrument['poll'];
+  /** Sees every fresh reading (polled, read, read back), listened to or not: the alarm watch. */
+  observer?: (i: Instrument, fresh: readonly ParamReading[]) => void;
 
   constructor(
     private readonly options: MasterOptions,
@@ -126,9 +130,10 @@ export class Registry {
 
   /** A `values` event of the fresh readings among `readings` (cached ones say nothing new); nothing built when nobody listens. */
   emitValues(i: Instrument, source: ValueSource, readings: readonly ParamReading[]): void {
-    if (!this.events.listened('values')) return;
     const fresh = readings.filter((r) => !r.cached);
     if (fresh.length === 0) return;
+    this.observer?.(i, fresh);
+    if (!this.events.listened('values')) return;
     this.events.emit('values', { instrument: i.id, bus: i.handle.name, node: i.node, source, values: fresh.map((r) => this.valueView(i, r)) });
   }
 

@@ -23,6 +23,7 @@ import { Poller } from './poller.js';
 import { Registry, type Instrument } from './registry.js';
 import { loggedTransaction } from './transactions.js';
 import { Writer } from './writes.js';
+import { MasterLab } from './lab.js';
 
 export class MasterGateway implements GatewayService {
   readonly mode = 'master' as const;
@@ -38,6 +39,7 @@ export class MasterGateway implements GatewayService {
   private readonly discovery: Discovery;
   private readonly poller: Poller;
   private readonly writer: Writer;
+  readonly lab: MasterLab;
   /** The snapshot being read, by instrument id: one at a time per instrument, shared by whoever asks meanwhile. */
   private readonly snapshots = new Map<string, Promise<Snapshot>>();
 
@@ -58,6 +60,7 @@ export class MasterGateway implements GatewayService {
     this.poller = new Poller(this.options, this.registry, this.identity, signal, this.log);
     this.discovery = new Discovery(this.options, this.registry, this.identity, (h, node) => this.addInstrument(h, node), signal, this.log);
     this.writer = new Writer(this.options, this.registry, this.identity, this.events, this.log);
+    this.lab = new MasterLab(this, this.registry, this.identity, this.events, this.log);
   }
 
   /** Opens every bus and starts discovery and polling in the background; resolves once each bus's first open attempt is done. */

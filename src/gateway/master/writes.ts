@@ -80,6 +80,7 @@ export class Writer {
     let inst: Instrument | undefined;
     try {
       inst = this.registry.find(ref);
+      refuseWhileBusy(inst);
       const prepared = await this.prepare(inst, name, value, ctx.unit, seen);
       param = prepared.param;
       const v = prepared.value;
@@ -172,6 +173,7 @@ export class Writer {
   async writeMany(ref: string, inputs: Readonly<Record<string, WriteInput>>, ctx: { source: string }): Promise<MultiWriteResult> {
     const log = this.log.child({ write: true, source: ctx.source });
     const inst = this.registry.find(ref);
+    refuseWhileBusy(inst);
     const names = Object.keys(inputs);
     if (names.length === 0) throw new GatewayError('PARAM_NONE', 'name at least one parameter to write', {});
     if (names.length > MAX_WRITE_PARAMS) {
@@ -287,6 +289,11 @@ export class Writer {
   close(): void {
     this.refusals.close();
   }
+}
+
+/** A write while the gateway lists the instrument's fluid sets (each selected in turn) would meet another fluid: refused. */
+function refuseWhileBusy(inst: Instrument): void {
+  if (inst.busy) throw new GatewayError('GATEWAY_FLUID_BUSY', `${inst.id} is busy ${inst.busy}; write again when it is done`, { instrument: inst.id });
 }
 
 /** A written value as the log shows it: numbers as they are, anything else as bounded text. */
