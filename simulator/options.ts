@@ -38,6 +38,24 @@ export interface InstrumentConfig {
    * `CAPTURED_DMFC_MISSING` lists what the captured DMFC refused.
    */
   readonly missing?: MissingParams;
+  /**
+   * Channels 2 and up of a multi-channel instrument (PROTOCOL.md 7): each has its own setpoint,
+   * measure, fluid and capacity at the channel processes (1, 33, 65, 97, 104, offset by channel - 1);
+   * everything else (serial, model, node address) is the instrument's. Number Of Channels (DDE 184)
+   * answers 1 + this many.
+   */
+  readonly channels?: readonly ChannelConfig[];
+}
+
+/** What a channel of a multi-channel instrument has of its own. */
+export type ChannelConfig = Pick<InstrumentConfig, 'fluid' | 'fluidsetIndex' | 'capacity' | 'unit' | 'values' | 'tauMs' | 'noise'>;
+
+/** Fluidsets the channels 2, 3, ... of `sim://?channels=5:3` take (Ar 140, H2 100, CO2 74, N2 100, ...). */
+const CHANNEL_FLUIDSETS = [4, 6, 7, 0, 1, 5, 3];
+
+/** Default channels 2..count of a `count`-channel instrument: each its own fluid and capacity, in mln/min. */
+export function defaultChannels(count: number): ChannelConfig[] {
+  return Array.from({ length: Math.max(0, count - 1) }, (_, i) => ({ fluidsetIndex: CHANNEL_FLUIDSETS[i % CHANNEL_FLUIDSETS.length] as number, unit: 'mln/min' }));
 }
 
 export interface MissingParams {
