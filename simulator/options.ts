@@ -53,6 +53,21 @@ export type ChannelConfig = Pick<InstrumentConfig, 'fluid' | 'fluidsetIndex' | '
 /** Fluidsets the channels 2, 3, ... of `sim://?channels=5:3` take (Ar 140, H2 100, CO2 74, N2 100, ...). */
 const CHANNEL_FLUIDSETS = [4, 6, 7, 0, 1, 5, 3];
 
+/**
+ * `5:3,7:2` (node 5 has 3 channels, node 7 has 2) as a map node -> channel count; items that are
+ * not `node:count` with a count of 1..16 are returned in `bad`.
+ */
+export function parseChannelSpec(text: string): { channels: Map<number, number>; bad: string[] } {
+  const channels = new Map<number, number>();
+  const bad: string[] = [];
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+    const m = /^(\d{1,3}):(\d{1,2})$/.exec(item);
+    if (m && Number(m[2]) >= 1 && Number(m[2]) <= 16) channels.set(Number(m[1]), Number(m[2]));
+    else bad.push(item);
+  }
+  return { channels, bad };
+}
+
 /** Default channels 2..count of a `count`-channel instrument: each its own fluid and capacity, in mln/min. */
 export function defaultChannels(count: number): ChannelConfig[] {
   return Array.from({ length: Math.max(0, count - 1) }, (_, i) => ({ fluidsetIndex: CHANNEL_FLUIDSETS[i % CHANNEL_FLUIDSETS.length] as number, unit: 'mln/min' }));

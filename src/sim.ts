@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { SimulatorFactory } from './transport/index.js';
-import { createSimulator, defaultChannels, type Simulator, type SimulatorOptions } from '../simulator/index.js';
+import { createSimulator, defaultChannels, parseChannelSpec, type Simulator, type SimulatorOptions } from '../simulator/index.js';
 
 /** Options of a `sim://` address, e.g. `sim://?nodes=3,5,7&protocol=ascii&baud=38400&turnaround=2&seed=1`; `&channels=5:3` gives node 5 three channels. */
 export function simulatorOptions(params: Readonly<Record<string, string>>): SimulatorOptions {
@@ -9,11 +9,7 @@ export function simulatorOptions(params: Readonly<Record<string, string>>): Simu
     .map((s) => Number(s.trim()))
     .filter((n) => Number.isInteger(n));
   // `channels=5:3,7:2`: node 5 has 3 channels, node 7 has 2 (each channel its own fluid and capacity).
-  const channels = new Map<number, number>();
-  for (const item of (params.channels ?? '').split(',')) {
-    const m = /^\s*(\d+):(\d+)\s*$/.exec(item);
-    if (m) channels.set(Number(m[1]), Number(m[2]));
-  }
+  const { channels } = parseChannelSpec(params.channels ?? '');
   return {
     nodes,
     ...(channels.size > 0 ? { instruments: nodes.map((node) => ({ node, ...(channels.has(node) ? { channels: defaultChannels(channels.get(node) as number) } : {}) })) } : {}),
