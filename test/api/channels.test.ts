@@ -143,6 +143,17 @@ describe('multi-channel instruments in master mode', () => {
     expect(logged).toEqual(expect.arrayContaining([33, 34, 35]));
   });
 
+  it('a snapshot of a channel has the channel\'s own values and the instrument\'s serial', async () => {
+    const { get } = await start();
+    const res = await get('main:5/2', '/snapshot');
+    expect(res.statusCode).toBe(200);
+    const snap = res.json<{ instrument: string; parameters: Record<string, { value: unknown }> }>();
+    expect(snap.instrument).toBe('main:5/2');
+    expect(snap.parameters.capacity?.value).toBe(140);
+    expect(snap.parameters.fluidName?.value).toBe('Ar');
+    expect(snap.parameters.serialNumber?.value).toBe((await get('main:5')).json<InstrumentView>().identity.serial);
+  });
+
   it('a channel the instrument lacks is a 404 naming its channels; a channel outside 1..16 a 400', async () => {
     const { get } = await start();
     const four = await get('main:5/4', '/parameters/fMeasure');
@@ -155,6 +166,13 @@ describe('multi-channel instruments in master mode', () => {
     const zero = await get('main:5/0');
     expect(zero.statusCode).toBe(400);
     expect(zero.json()).toMatchObject({ code: 'GATEWAY_BAD_NODE' });
+    // Transactions are per node: a channel's reference filters by its node.
+    const { app } = running[0]!;
+    const tx = await app.inject('/api/v1/transactions?node=main:5/2&limit=50');
+    expect(tx.statusCode).toBe(200);
+    const nodes = tx.json<{ transactions: { node: number }[] }>().transactions.map((t) => t.node);
+    expect(nodes.length).toBeGreaterThan(0);
+    expect(new Set(nodes)).toEqual(new Set([5]));
     // Channel 1 is the instrument itself.
     const one = await get('main:5/1');
     expect(one.statusCode).toBe(200);
