@@ -94,11 +94,15 @@ export interface InstrumentHandle {
   winking(): boolean;
   /** The database entry for a key or DDE number (throws SIM_UNKNOWN_PARAM). */
   param(ref: string | number): ParamDef;
+  /** Channel `n` (1 = this instrument) of a multi-channel instrument, if it has one. */
+  channel(n: number): InstrumentHandle | undefined;
 }
 
 
 /** What the behaviours use of an instrument, beyond what a test can do with it. */
 export interface InstrumentState extends InstrumentHandle {
+  /** Who answers a parameter of `process`: a channel 2.. for its offset channel process (with the process as channel 1 has it), else this instrument. */
+  channelAt(process: number): { readonly state: InstrumentState; readonly process: number };
   readonly missingProcesses: ReadonlySet<number>;
   readonly missingParams: ReadonlySet<string>;
   /** The stored value (no physics). */

@@ -106,18 +106,21 @@ export function answerRead(ctx: MessageContext, msg: RequestMessage): MessageOut
     blocks.push({ process: block.processIndex, params: out });
     size += 1;
     for (let j = 0; j < block.params.length; j++) {
-      const req = located[k++] as LocatedRequestParam;
+      const asked = located[k++] as LocatedRequestParam;
+      // A channel process offset by the channel is that channel's parameter, as channel 1 numbers it.
+      const at = inst.channelAt(asked.process);
+      const req = at.process === asked.process ? asked : { ...asked, process: at.process };
       const candidates = paramsByAddress(req.process, req.fbnr);
       const param = candidates.length > 0 ? paramByAddress(req.process, req.fbnr, req.wireType) : undefined;
       const rctx: ReadContext = {
-        instrument: inst,
+        instrument: at.state,
         now: ctx.now,
         request: req,
         candidates,
         param,
         valueType: param ? valueTypeFor(param, req.wireType) : undefined,
       };
-      const outcome = ask(inst.behaviours, (b) => b.onRead?.(rctx)) ?? { status: Status.ParameterNumber };
+      const outcome = ask(at.state.behaviours, (b) => b.onRead?.(rctx)) ?? { status: Status.ParameterNumber };
       if ('status' in outcome) {
         if (outcome.status !== Status.Ok) return status(outcome.status, req.end);
         continue;
@@ -144,8 +147,9 @@ export function applyWrite(ctx: MessageContext, msg: ValuesMessage): MessageOutc
     for (const entry of block.params) {
       const fixed = wireTypeSize(entry.wireType);
       at += 1 + (fixed ?? 1 + (entry.stringLength ? entry.stringLength : entry.raw.length + 1));
-      const candidates = paramsByAddress(block.process, entry.fbnr);
-      const param = candidates.length > 0 ? paramByAddress(block.process, entry.fbnr, entry.wireType) : undefined;
+      const target = inst.channelAt(block.process);
+      const candidates = paramsByAddress(target.process, entry.fbnr);
+      const param = candidates.length > 0 ? paramByAddress(target.process, entry.fbnr, entry.wireType) : undefined;
       const valueType = param ? valueTypeFor(param, entry.wireType) : undefined;
       let value: Value | undefined;
       if (valueType !== undefined) {
@@ -156,10 +160,10 @@ export function applyWrite(ctx: MessageContext, msg: ValuesMessage): MessageOutc
         }
       }
       const wctx: WriteContext = {
-        instrument: inst,
+        instrument: target.state,
         now: ctx.now,
         acknowledged,
-        process: block.process,
+        process: target.process,
         entry,
         end: at,
         candidates,
@@ -167,7 +171,7 @@ export function applyWrite(ctx: MessageContext, msg: ValuesMessage): MessageOutc
         valueType,
         value,
       };
-      const outcome = ask(inst.behaviours, (b) => b.onWrite?.(wctx)) ?? { status: Status.ParameterNumber };
+      const outcome = ask(target.state.behaviours, (b) => b.onWrite?.(wctx)) ?? { status: Status.ParameterNumber };
       if (outcome.status !== Status.Ok) return acknowledged ? status(outcome.status, at) : { silent: true };
     }
   }

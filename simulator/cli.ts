@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { SerialPort } from 'serialport';
 import { GatewayError, toHex } from '../src/shared/index.js';
 import { createSimulator, type Simulator, type TransactionRecord } from './index.js';
-import type { FaultOptions, InstrumentConfig, SimulatorOptions } from './options.js';
+import { defaultChannels, parseChannelSpec, type FaultOptions, type InstrumentConfig, type SimulatorOptions } from './options.js';
 
 function isSimulator(x: Simulator | SimulatorOptions): x is Simulator {
   return typeof (x as Simulator).connect === 'function';
@@ -292,6 +292,17 @@ function parseNodes(text: string): number[] {
   });
 }
 
+/** `--nodes` with `--channels`: the instruments, node 5 of `5:3` with channels 2 and 3 of their own. */
+function withChannels(nodes: number[], spec: string | undefined): Pick<SimulatorOptions, 'nodes' | 'instruments'> {
+  if (spec === undefined) return { nodes };
+  const { channels, bad } = parseChannelSpec(spec);
+  const stray = [...channels.keys()].filter((n) => !nodes.includes(n));
+  if (bad.length > 0 || stray.length > 0) {
+    throw badOption(`bad --channels "${spec}": each item is node:channels (1..16) of a node in --nodes, e.g. 5:3`, '--channels');
+  }
+  return { instruments: nodes.map((node) => ({ node, ...(channels.has(node) ? { channels: defaultChannels(channels.get(node) as number) } : {}) })) };
+}
+
 function loadInstruments(file: string): InstrumentConfig[] {
   let text: string;
   try {
@@ -335,6 +346,7 @@ interface SimulateFlags {
   tcp?: string;
   pty?: string;
   nodes?: string;
+  channels?: string;
   instruments?: string;
   protocol: string;
   baud?: number;
@@ -352,6 +364,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--tcp <host:port>', 'serve the bus on TCP (default 127.0.0.1:4001 when --pty is not given)')
     .option('--pty <path>', 'create a pseudo-terminal with socat; a master opens PATH like a serial port')
     .option('--nodes <list>', 'instrument addresses, e.g. 3,5,7 (the first answers node 128)', '3')
+    .option('--channels <list>', 'multi-channel instruments among --nodes, node:channels, e.g. 5:3 (each channel its own fluid and capacity)')
     .option('--instruments <file>', 'JSON file: an array of instrument configs (node, model, serial, fluid, capacity, unit, values ...)')
     .option('--protocol <binary|ascii>', 'framing', 'binary')
     .option('--baud <n>', 'pace the line at this speed (10 bits per byte)', intOption('--baud'))
@@ -366,7 +379,7 @@ export function registerSimulateCommand(program: Command): void {
       if (flags.pty) await checkPtyPath(flags.pty);
       const options: SimulatorOptions = {
         protocol: flags.protocol,
-        ...(flags.instruments ? { instruments: loadInstruments(flags.instruments) } : { nodes: parseNodes(flags.nodes ?? '3') }),
+        ...(flags.instruments ? { instruments: loadInstruments(flags.instruments) } : withChannels(parseNodes(flags.nodes ?? '3'), flags.channels)),
         ...(flags.baud !== undefined ? { baud: flags.baud } : {}),
         ...(flags.turnaroundMs !== undefined ? { turnaroundMs: flags.turnaroundMs } : {}),
         ...(flags.faults ? { faults: parseFaults(flags.faults) } : {}),

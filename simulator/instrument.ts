@@ -1,6 +1,6 @@
 import { GatewayError } from '../src/shared/index.js';
 import type { Value } from '../src/codec/index.js';
-import { findParam, validateValue, type ParamDef } from '../src/params/index.js';
+import { CHANNEL_PROCESSES, findParam, validateValue, type ParamDef } from '../src/params/index.js';
 import type { Behaviour, InstrumentState } from './behaviour.js';
 import { IDENTIFICATION_NUMBERS, defaultSerial, type InstrumentConfig } from './options.js';
 import { FlowModel } from './physics.js';
@@ -115,6 +115,10 @@ export class Instrument implements InstrumentState {
   readonly fluidsets: Fluidset[];
   readonly missingProcesses: ReadonlySet<number>;
   readonly missingParams: ReadonlySet<string>;
+  /** Channels 2.. of a multi-channel instrument, each an instrument of its own at the same node. */
+  private readonly channelUnits: Instrument[];
+  /** Channel 1, for a channel 2..: Init Reset (process 0) is the instrument's, so its secured lock is too. */
+  private owner: Instrument | undefined;
 
   constructor(
     config: InstrumentConfig,
@@ -167,13 +171,32 @@ export class Instrument implements InstrumentState {
       [171, `${serial}-CAL1`],
       [172, '20111209'],
       [29, 1],
-      [184, 1],
+      [184, 1 + (config.channels?.length ?? 0)],
       [182, 3],
       [DDE.counterMode, 1],
       [204, ring.busName],
     ];
     for (const [dde, v] of initial) if (findParam(dde)) this.values.set(dde, v);
     for (const [ref, v] of Object.entries(config.values ?? {})) this.set(/^\d+$/.test(ref) ? Number(ref) : ref, v);
+    this.channelUnits = (config.channels ?? []).map((c, i) => {
+      const { channels: _own, values: _values, fluid: _fluid, capacity: _capacity, unit: _unit, fluidsetIndex: _index, ...shared } = config;
+      const unit = new Instrument({ ...shared, ...c }, clock, seed + 7919 * (i + 1), ring, behaviours);
+      unit.owner = this;
+      return unit;
+    });
+  }
+
+  channel(n: number): Instrument | undefined {
+    if (n === 1) return this;
+    return this.channelUnits[n - 2];
+  }
+
+  channelAt(process: number): { state: Instrument; process: number } {
+    for (const base of CHANNEL_PROCESSES) {
+      const unit = process > base ? this.channelUnits[process - base - 1] : undefined;
+      if (unit) return { state: unit, process: base };
+    }
+    return { state: this, process };
   }
 
   // ------------------------------------------------------------------ handle
@@ -243,6 +266,7 @@ export class Instrument implements InstrumentState {
 
   /** The stored value (no physics). */
   stored(dde: number): Value {
+    if (this.owner && dde === DDE.initReset) return this.owner.stored(dde);
     const v = this.values.get(dde);
     if (v !== undefined) return v;
     const def = findParam(dde);

@@ -44,6 +44,39 @@ export interface InstrumentConfig {
    * `CAPTURED_DMFC_MISSING` lists what the captured DMFC refused.
    */
   readonly missing?: MissingParams;
+  /**
+   * Channels 2 and up of a multi-channel instrument (PROTOCOL.md 7): each has its own setpoint,
+   * measure, fluid and capacity at the channel processes (1, 33, 65, 97, 104, offset by channel - 1);
+   * everything else (serial, model, node address) is the instrument's. Number Of Channels (DDE 184)
+   * answers 1 + this many.
+   */
+  readonly channels?: readonly ChannelConfig[];
+}
+
+/** What a channel of a multi-channel instrument has of its own. */
+export type ChannelConfig = Pick<InstrumentConfig, 'fluid' | 'fluidsetIndex' | 'capacity' | 'unit' | 'values' | 'tauMs' | 'noise'>;
+
+/** Fluidsets the channels 2, 3, ... of `sim://?channels=5:3` take (Ar 140, H2 100, CO2 74, N2 100, ...). */
+const CHANNEL_FLUIDSETS = [4, 6, 7, 0, 1, 5, 3];
+
+/**
+ * `5:3,7:2` (node 5 has 3 channels, node 7 has 2) as a map node -> channel count; items that are
+ * not `node:count` with a count of 1..16 are returned in `bad`.
+ */
+export function parseChannelSpec(text: string): { channels: Map<number, number>; bad: string[] } {
+  const channels = new Map<number, number>();
+  const bad: string[] = [];
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+    const m = /^(\d{1,3}):(\d{1,2})$/.exec(item);
+    if (m && Number(m[2]) >= 1 && Number(m[2]) <= 16) channels.set(Number(m[1]), Number(m[2]));
+    else bad.push(item);
+  }
+  return { channels, bad };
+}
+
+/** Default channels 2..count of a `count`-channel instrument: each its own fluid and capacity, in mln/min. */
+export function defaultChannels(count: number): ChannelConfig[] {
+  return Array.from({ length: Math.max(0, count - 1) }, (_, i) => ({ fluidsetIndex: CHANNEL_FLUIDSETS[i % CHANNEL_FLUIDSETS.length] as number, unit: 'mln/min' }));
 }
 
 /** One fluid set of a simulated instrument. */

@@ -102,10 +102,11 @@ function frame(id: number | undefined, type: string, data: string): string {
 function targetOf(type: StreamedType, payload: unknown): Pick<Entry, 'target' | 'unmatched'> {
   if (type !== 'values' && type !== 'instrument' && type !== 'write' && type !== 'alarm' && type !== 'counter') return {};
   const p = payload as { instrument?: unknown; bus?: unknown; node?: unknown };
+  // The id (`bus:node`, `bus:node/channel`) says the channel; a write event has only the id, and a
+  // refused one may carry the reference as asked.
+  const m = typeof p.instrument === 'string' ? /^([A-Za-z0-9_-]{1,64}):(\d{1,3})(?:\/(\d{1,3}))?$/.exec(p.instrument) : null;
+  if (m?.[1] && m[2]) return { target: { bus: m[1], node: Number(m[2]), ...(m[3] && Number(m[3]) > 1 ? { channel: Number(m[3]) } : {}) } };
   if (typeof p.bus === 'string' && typeof p.node === 'number') return { target: { bus: p.bus, node: p.node } };
-  // A write event names its instrument by id (`bus:node`); a refused one may carry the reference as asked.
-  const m = typeof p.instrument === 'string' ? /^([A-Za-z0-9_-]{1,64}):(\d{1,3})$/.exec(p.instrument) : null;
-  if (m?.[1] && m[2]) return { target: { bus: m[1], node: Number(m[2]) } };
   return { unmatched: true };
 }
 
@@ -116,7 +117,7 @@ function passes(filter: Filter, e: Entry): boolean {
   if (e.unmatched) return false;
   const t = e.target;
   if (!t) return true;
-  return filter.instruments.some((r) => r.node === t.node && (r.bus === undefined || r.bus === t.bus));
+  return filter.instruments.some((r) => r.node === t.node && (r.channel ?? 1) === (t.channel ?? 1) && (r.bus === undefined || r.bus === t.bus));
 }
 
 /** The `types` and `instrument` query parameters as a filter; 400 for what is not streamed. */
@@ -323,7 +324,7 @@ export function eventStreamStats(app: FastifyInstance): EventStreamStats | undef
 
 const DESCRIPTION = [
   'Server-Sent Events: `text/event-stream`, first `retry: 2000`, then each event as `id: <n>`, `event: <type>`, `data: <JSON on one line>`. Types: values (new values of an instrument, with their source), instrument (found, online, offline, identity changed), bus (transport state, node backoff), store (transaction log state), bridge (bridge-mode link events), write (a write accepted or refused), program (a setpoint program started, changed step, paused, resumed, ended), alarm (the alarms of an instrument changed: before, after, raised, cleared), counter (`batch-end`: the batch limit reached). Transactions are not streamed: GET /api/v1/transactions.',
-  '`types=values,bus` keeps those types (400 for `transaction` or an unknown type). `instrument=main:3,5` keeps events about those instruments; bus, store, bridge and program events, about no single instrument, pass it.',
+  '`types=values,bus` keeps those types (400 for `transaction` or an unknown type). `instrument=main:3,5` keeps events about those instruments (`main:3/2`: channel 2 of a multi-channel instrument; `main:3` is channel 1); bus, store, bridge and program events, about no single instrument, pass it.',
   'Ids are integers that grow, also across restarts. `Last-Event-ID` (or `lastEventId` for clients that cannot set headers) resumes: the recent events after that id that pass the filters. When they are no longer kept, the first event is `missed` with `{"reason":"expired"}`; for an id of an earlier run, `{"reason":"restarted"}`; both carry the id they resume from, and the kept events follow.',
   'A client that does not read is sent `missed` with `{"reason":"backlog","lastId"}` and the stream is ended: reconnect with Last-Event-ID. A `: keep-alive` comment comes every 15 s, and at most 100 streams are open (503 API_TOO_MANY_STREAMS beyond), by default. Events keep their order within a type; events of different types emitted together may arrive in another order (their ids say the order they were streamed in).',
 ].join('\n\n');

@@ -30,7 +30,14 @@ export const historyRoutes: FastifyPluginAsyncTypebox<LogOptions & { service?: G
       // The log decides, as in `flowbus export history` (which has no gateway to ask): a bare node is
       // that node when the log holds it on one bus in the range, and a 409 naming `bus:node` for each
       // when on several, even when the gateway itself knows the node on one bus only.
-      const ref = parseInstrumentRef(request.params.node);
+      const { channel, ...ref } = parseInstrumentRef(request.params.node);
+      // The log names a channel's values by their process number (34 for fMeasure of channel 2), not by parameter.
+      if (channel !== undefined) {
+        throw new GatewayError('API_BAD_REQUEST', `history is kept per parameter of channel 1 only; channel ${channel} values are in GET /api/v1/transactions?node=${ref.bus ? `${ref.bus}:` : ''}${ref.node} (process numbers offset by the channel)`, {
+          node: request.params.node,
+          channel,
+        });
+      }
       const def = resolveParam(request.params.param);
       const q = request.query;
       const untilUs = q.until === undefined ? Date.now() * 1000 : parseTime(q.until, 'until');

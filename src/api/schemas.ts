@@ -66,7 +66,7 @@ export const NodeParams = Type.Object(
     node: Type.String({
       minLength: 1,
       maxLength: 64,
-      description: 'instrument: a node number (`3`), `128` for the instrument at the end of a local RS232 line, or `bus:node` (`main:3`)',
+      description: 'instrument: a node number (`3`), `128` for the instrument at the end of a local RS232 line, or `bus:node` (`main:3`); a channel of a multi-channel instrument as `bus:node/channel` (`main:3/2`, encoded `main:3%2F2` in a path)',
       examples: ['3'],
     }),
   });
@@ -149,7 +149,7 @@ export const NodeParams = Type.Object(
 
   export const TransactionsQuery = Type.Object({
     gateway: GatewayParam,
-    node: Type.Optional(Type.String({ pattern: '^(?:[A-Za-z0-9_-]+:)?[0-9]{1,3}$', description: 'only transactions with this node: `3`, or `bus:3` for node 3 of one bus' })),
+    node: Type.Optional(Type.String({ pattern: '^(?:[A-Za-z0-9_-]+:)?[0-9]{1,3}(?:/[0-9]{1,3})?$', description: 'only transactions with this node: `3`, or `bus:3` for node 3 of one bus (a channel, `bus:3/2`, means its node: transactions are per node)' })),
     param: Type.Optional(
       Type.String({ minLength: 1, maxLength: 80, description: 'only transactions that carry this parameter (key, name or DDE number); needs the store' }),
     ),
@@ -252,9 +252,10 @@ export const NodeParams = Type.Object(
   );
 
   export const InstrumentViewSchema = Type.Object({
-    id: Type.String({ description: '`bus:node`, unique across buses' }),
+    id: Type.String({ description: '`bus:node`, unique across buses; `bus:node/channel` for channel 2 and up of a multi-channel instrument' }),
     bus: Type.String(),
     node: Type.Integer(),
+    channel: Type.Optional(Type.Integer({ minimum: 1, description: 'multi-channel instruments only: the channel (1 is the instrument itself, `bus:node`)' })),
     name: Type.Optional(Type.String()),
     online: Type.Boolean(),
     lastSeen: Type.Optional(IsoTime('last successful transaction')),

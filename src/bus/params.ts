@@ -98,6 +98,11 @@ export function packReads(params: readonly ParamDef[], maxRequestBytes: number, 
 
 const INIT_RESET = 7;
 
+/** The cache key of a parameter of a node: channel 2 and up of a channel process are their own values. */
+function cacheKey(node: number, param: ParamDef): string {
+  return param.channel === undefined ? `${node}/${param.dde}` : `${node}/${param.dde}/${param.channel}`;
+}
+
 /**
  * Parameter-level access to one bus: chained reads packed within the byte
  * budget, fallback to single reads when a chained read answers a status error,
@@ -110,9 +115,9 @@ export class ParamClient {
 
   constructor(readonly bus: Bus) {}
 
-  /** The latest value of a parameter seen on this bus (read, polled or written), if any. */
-  latest(node: number, dde: number): ParamReading | undefined {
-    return this.cache.get(`${node}/${dde}`);
+  /** The latest value of a parameter seen on this bus (read, polled or written), if any; `channel` for channel 2 and up (`forChannel`). */
+  latest(node: number, dde: number, channel?: number): ParamReading | undefined {
+    return this.cache.get(channel === undefined || channel <= 1 ? `${node}/${dde}` : `${node}/${dde}/${channel}`);
   }
 
   /** Reads parameters of one node; each result is a value or its own precise error. */
@@ -131,7 +136,7 @@ export class ParamClient {
         });
         continue;
       }
-      const hit = maxAge > 0 ? this.cache.get(`${node}/${p.dde}`) : undefined;
+      const hit = maxAge > 0 ? this.cache.get(cacheKey(node, p)) : undefined;
       if (hit && now - hit.at <= maxAge) results.set(p.dde, { ok: true, reading: { ...hit, cached: true } });
       else toRead.push(p);
     }
@@ -143,7 +148,7 @@ export class ParamClient {
 
   /** Identical concurrent reads share one transaction. */
   private readChunkShared(node: number, chunk: ParamDef[], opts: ReadOptions): Promise<ParamResult[]> {
-    const key = `${node}|${chunk.map((p) => p.dde).join(',')}`;
+    const key = `${node}|${chunk.map((p) => `${p.dde}@${p.process}`).join(',')}`;
     const existing = this.inFlight.get(key);
     if (existing) return existing;
     const p = this.readChunk(node, chunk, opts).finally(() => this.inFlight.delete(key));
@@ -190,7 +195,7 @@ export class ParamClient {
         return { ok: false as const, param, error: err instanceof GatewayError ? err : new GatewayError('BUS_BAD_REPLY', String(err), {}) };
       }
       const reading: ParamReading = { param, node, raw: v.raw, value, at, cached: false, transactionId: record.id };
-      this.cache.set(`${node}/${param.dde}`, reading);
+      this.cache.set(cacheKey(node, param), reading);
       return { ok: true as const, reading };
     });
   }
@@ -215,7 +220,7 @@ export class ParamClient {
     for (const { param, value } of values) {
       // What we wrote is the latest known value until the next read says otherwise.
       const raw = encodeValue(param.valueType, value, param.wireType === WireType.String ? param.length : 0);
-      this.cache.set(`${node}/${param.dde}`, { param, node, raw, value, at: reply.record.endedAt, cached: false, transactionId: reply.record.id });
+      this.cache.set(cacheKey(node, param), { param, node, raw, value, at: reply.record.endedAt, cached: false, transactionId: reply.record.id });
     }
     return reply.record;
   }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Bus, ParamClient, Priority, type ParamResult } from '../bus/index.js';
 import type { Protocol } from '../codec/index.js';
 import { capacityRange, fromUnit, isCapacityBound, isScaled, parseValueWithUnit, rawFlowRange, refuseUnwritable, scaledValues, unitFor, writeValidation } from '../gateway/index.js';
-import { enumLabel, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../params/index.js';
+import { enumLabel, forChannel, MAX_CHANNELS, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
 import { openerFor, parseAddress, Transport, type SimulatorFactory } from '../transport/index.js';
 
@@ -47,6 +47,17 @@ export function parseNode(text: string): number {
   return n;
 }
 
+/** `3` or `3/2` (channel 2 of a multi-channel instrument at node 3; channel 1 is `3`). */
+export function parseNodeChannel(text: string): { node: number; channel: number } {
+  const m = /^([^/]*)\/(.*)$/.exec(text.trim());
+  if (!m) return { node: parseNode(text), channel: 1 };
+  const channel = Number(m[2]);
+  if (!Number.isInteger(channel) || channel < 1 || channel > MAX_CHANNELS) {
+    throw new GatewayError('CLI_BAD_NODE', `channel must be 1..${MAX_CHANNELS} (node/channel, e.g. 5/2), got ${JSON.stringify(text)}`);
+  }
+  return { node: parseNode(m[1] as string), channel };
+}
+
 function show(value: unknown): string {
   if (value instanceof Uint8Array) return toHex(value, '');
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
@@ -63,11 +74,11 @@ function capacityUnitOf(results: readonly ParamResult[]): string | undefined {
  * instrument's capacity unit (fMeasure, fSetpoint), in the same chained request. Returns how many
  * of the results to show.
  */
-function withCapacityUnit(defs: readonly ParamDef[]): { read: ParamDef[]; shown: number } {
+function withCapacityUnit(defs: readonly ParamDef[], channel = 1): { read: ParamDef[]; shown: number } {
   const extra: ParamDef[] = [];
-  if (defs.some((d) => d.unit === 'capacity' || isScaled(d)) && !defs.some((d) => d.key === 'capacityUnit')) extra.push(resolveParam('capacityUnit'));
+  if (defs.some((d) => d.unit === 'capacity' || isScaled(d)) && !defs.some((d) => d.key === 'capacityUnit')) extra.push(forChannel(resolveParam('capacityUnit'), channel));
   // The flow values are shown in percent and in the capacity unit too: that takes the capacity.
-  if (defs.some((d) => isScaled(d)) && !defs.some((d) => d.key === 'capacity')) extra.push(resolveParam('capacity'));
+  if (defs.some((d) => isScaled(d)) && !defs.some((d) => d.key === 'capacity')) extra.push(forChannel(resolveParam('capacity'), channel));
   return { read: [...defs, ...extra], shown: defs.length };
 }
 
@@ -172,12 +183,12 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
     program
       .command('get')
       .description('read parameters of one instrument in one chained request')
-      .argument('<node>', 'node address (128 = the instrument on this port)')
+      .argument('<node>', 'node address (128 = the instrument on this port); node/channel for a channel of a multi-channel instrument, e.g. 5/2')
       .argument('<param...>', 'parameters by key, name or DDE number, e.g. fMeasure fluidName 21'),
   ).action((nodeText: string, names: string[], opts: PortOptions) =>
     run(async () => {
-      const node = parseNode(nodeText);
-      const { read, shown } = withCapacityUnit(names.map((n) => resolveParam(n)));
+      const { node, channel } = parseNodeChannel(nodeText);
+      const { read, shown } = withCapacityUnit(names.map((n) => forChannel(resolveParam(n), channel)), channel);
       const port = await openPort(opts, simulator);
       try {
         return printResults(await port.client.read(node, read, { priority: Priority.Interactive }), Boolean(opts.json), shown);
@@ -191,7 +202,7 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
     program
       .command('set')
       .description('write one parameter (command 1, with status) and read it back')
-      .argument('<node>', 'node address (128 = the instrument on this port)')
+      .argument('<node>', 'node address (128 = the instrument on this port); node/channel for a channel of a multi-channel instrument, e.g. 5/2')
       .argument('<param>', 'parameter by key, name or DDE number, e.g. fSetpoint or controlMode')
       .argument('<value>', 'the value; enumeration names work too, e.g. "valve closed"; setpoints also in % or the capacity unit: 50%, "3000 mg/min"'),
   )
@@ -199,8 +210,8 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
     .option('--unit <unit>', 'the unit of the value: % or the capacity unit (setpoint, fSetpoint)')
     .action((nodeText: string, name: string, valueText: string, opts: PortOptions & { secured?: boolean; unit?: string }) =>
       run(async () => {
-        const node = parseNode(nodeText);
-        const param: ParamDef = resolveParam(name);
+        const { node, channel } = parseNodeChannel(nodeText);
+        const param: ParamDef = forChannel(resolveParam(name), channel);
         refuseUnwritable(param, opts.secured === true, 'add --secured');
         // "50%" or "3000 mg/min" on a flow value: the number and its unit.
         const withUnit = opts.unit === undefined && isScaled(param) ? parseValueWithUnit(valueText) : undefined;
@@ -218,7 +229,7 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
           if (needsCapacity) {
             // Its database range is any float; the instrument's own follows from its capacity, read first,
             // so that a typo is refused here, as the API refuses it, and never reaches the valve.
-            const [capacity, capUnit] = await port.client.read(node, [resolveParam('capacity'), resolveParam('capacityUnit')]);
+            const [capacity, capUnit] = await port.client.read(node, [forChannel(resolveParam('capacity'), channel), forChannel(resolveParam('capacityUnit'), channel)]);
             const identity = {
               ...(capacity?.ok && typeof capacity.reading.value === 'number' ? { capacity: capacity.reading.value } : {}),
               ...(capUnit?.ok ? { capacityUnit: String(capUnit.reading.value).trim() } : {}),
@@ -232,7 +243,7 @@ export function registerOneShotCommands(program: Command, simulator: SimulatorFa
             console.log(`${param.key} written (status 0)`);
             return true;
           }
-          const { read, shown } = withCapacityUnit([param]);
+          const { read, shown } = withCapacityUnit([param], channel);
           return printResults(await port.client.read(node, read), Boolean(opts.json), shown);
         } finally {
           await port.close();

@@ -10,10 +10,12 @@ export type { ParamErrorView, ReadResult } from './views.js';
 
 /** An instrument as the API shows it. */
 export interface InstrumentView {
-  /** `bus:node`, unique across buses. */
+  /** `bus:node`, unique across buses; `bus:node/channel` for channel 2 and up of a multi-channel instrument. */
   readonly id: string;
   readonly bus: string;
   readonly node: number;
+  /** Multi-channel instruments only: which channel this is (1 is the instrument itself). */
+  readonly channel?: number;
   readonly name?: string;
   readonly online: boolean;
   readonly lastSeen?: string;

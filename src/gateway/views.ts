@@ -1,5 +1,5 @@
 import { LOCAL_NODE, type Value } from '../codec/index.js';
-import type { ParamDef } from '../params/index.js';
+import { MAX_CHANNELS, type ParamDef } from '../params/index.js';
 import { GatewayError, toHex, type ErrorCode } from '../shared/index.js';
 import { ALARM_INFO_DDE, decodeAlarms } from './alarms.js';
 import { scaledValues } from './units.js';
@@ -112,21 +112,35 @@ export function jsonValue(v: Value): number | string {
   return v instanceof Uint8Array ? toHex(v, '') : v;
 }
 
-/** A reference to an instrument as people write it: `3`, `128` (the local one), or `main:3` (bus name, colon, node). */
+/**
+ * A reference to an instrument as people write it: `3`, `128` (the local one), or `main:3` (bus
+ * name, colon, node); a channel of a multi-channel instrument after a slash: `main:3/2`, `3/2`.
+ * Channel 1 is the instrument itself (`main:3`).
+ */
 export interface InstrumentRef {
   readonly bus?: string;
   readonly node: number;
+  /** 2 and up; absent for channel 1 (`main:3/1` is `main:3`). */
+  readonly channel?: number;
+}
+
+/** The id of an instrument, or of one of its channels: `main:3`, `main:3/2`. */
+export function instrumentId(bus: string, node: number, channel = 1): string {
+  return channel > 1 ? `${bus}:${node}/${channel}` : `${bus}:${node}`;
 }
 
 /**
  * Parses an instrument reference; throws GATEWAY_BAD_NODE for anything else, a node outside
- * 1..128 included (128 is the instrument at the end of a local RS232 line), in either form.
+ * 1..128 included (128 is the instrument at the end of a local RS232 line), in either form, and a
+ * channel outside 1..MAX_CHANNELS.
  */
 export function parseInstrumentRef(ref: string): InstrumentRef {
   const text = String(ref).trim();
   const shown = JSON.stringify(text.length > 70 ? `${text.slice(0, 70)}...` : text);
-  const m = /^(?:([A-Za-z0-9_-]{1,64}):)?(\d{1,3})$/.exec(text);
-  if (!m) throw new GatewayError('GATEWAY_BAD_NODE', `not an instrument reference: ${shown} (use a node number, e.g. 3, or bus:node)`, { node: text });
+  const m = /^(?:([A-Za-z0-9_-]{1,64}):)?(\d{1,3})(?:\/(\d{1,3}))?$/.exec(text);
+  if (!m) {
+    throw new GatewayError('GATEWAY_BAD_NODE', `not an instrument reference: ${shown} (use a node number, e.g. 3, or bus:node, and /channel for a channel: main:3/2)`, { node: text });
+  }
   const node = Number(m[2]);
   if (node < 1 || node > LOCAL_NODE) {
     throw new GatewayError('GATEWAY_BAD_NODE', `node ${node}${m[1] ? ` in ${shown}` : ''} is outside 1..${LOCAL_NODE} (1..127 on the bus, ${LOCAL_NODE} for the instrument on the local RS232 port)`, {
@@ -135,7 +149,16 @@ export function parseInstrumentRef(ref: string): InstrumentRef {
       max: LOCAL_NODE,
     });
   }
-  return { ...(m[1] ? { bus: m[1] } : {}), node };
+  const channel = m[3] === undefined ? 1 : Number(m[3]);
+  if (channel < 1 || channel > MAX_CHANNELS) {
+    throw new GatewayError('GATEWAY_BAD_NODE', `channel ${channel} in ${shown} is outside 1..${MAX_CHANNELS} (channel 1 is the instrument itself: ${m[1] ? `${m[1]}:` : ''}${node})`, {
+      node: text,
+      channel,
+      min: 1,
+      max: MAX_CHANNELS,
+    });
+  }
+  return { ...(m[1] ? { bus: m[1] } : {}), node, ...(channel > 1 ? { channel } : {}) };
 }
 
 // ---------------------------------------------------------------- shared by both modes
@@ -205,10 +228,14 @@ export function readResult(instrument: string, values: readonly (ValueView | Par
 
 /** What `findInstrument` needs to know of each instrument a mode has. */
 export interface Locatable {
-  /** `bus:node`. */
+  /** `bus:node`, or `bus:node/channel` for channel 2 and up. */
   readonly id: string;
   readonly bus: string;
   readonly node: number;
+  /** 1 unless the instrument has several channels. */
+  readonly channel: number;
+  /** How many channels the instrument says it has (1 when it does not say). */
+  readonly channels: number;
   /** This one answers at node 128 (it is the instrument on the local RS232 port of its bus). */
   readonly local: boolean;
 }
@@ -221,13 +248,27 @@ export interface Locatable {
 export function findInstrument<T extends Locatable>(ref: string, items: Iterable<T>, none: (ref: InstrumentRef, text: string) => never): T {
   const text = String(ref).trim();
   const parsed = parseInstrumentRef(text);
-  const candidates = [...items].filter((i) => (parsed.bus === undefined || i.bus === parsed.bus) && (i.node === parsed.node || (parsed.node === LOCAL_NODE && i.local)));
+  const channel = parsed.channel ?? 1;
+  const atNode = [...items].filter((i) => (parsed.bus === undefined || i.bus === parsed.bus) && (i.node === parsed.node || (parsed.node === LOCAL_NODE && i.local)));
+  const candidates = atNode.filter((i) => i.channel === channel);
   if (candidates.length === 1) return candidates[0] as T;
   if (candidates.length > 1) {
     throw new GatewayError('GATEWAY_NODE_AMBIGUOUS', `node ${parsed.node} exists on several buses; say which: ${candidates.map((c) => c.id).join(', ')}`, {
       node: parsed.node,
       candidates: candidates.map((c) => c.id),
     });
+  }
+  // The instrument is there, the channel is not: say which channels it has.
+  const first = atNode.find((i) => i.channel === 1);
+  if (first && atNode.every((i) => i.bus === first.bus)) {
+    const ids = atNode.map((i) => i.id);
+    throw new GatewayError(
+      'GATEWAY_NODE_UNKNOWN',
+      first.channels > 1
+        ? `${first.id} has ${first.channels} channels (${ids.join(', ')}); there is no channel ${channel}`
+        : `${first.id} has one channel; there is no channel ${channel} (address it as ${first.id})`,
+      { node: text, instrument: first.id, channel, channels: first.channels, known: ids },
+    );
   }
   return none(parsed, text);
 }

@@ -61,7 +61,8 @@ export function discoveryConfigs(view: InstrumentView, inst: string, ctx: Discov
   const { identity } = view;
   const serial = identity.serial?.trim();
   if (!serial) return [];
-  const id = deviceId(serial);
+  // The channels of a multi-channel instrument share its serial number: each is a device of its own.
+  const id = deviceId(view.channel !== undefined && view.channel > 1 ? `${serial}_${view.channel}` : serial);
   const polled = new Set(view.polling.parameters.map((p) => findParam(p)?.key ?? p));
   const unit = identity.capacityUnit?.trim();
   const state = ctx.topics.state(inst);

@@ -11,7 +11,7 @@ import type { GatewayEvents, GatewayService, InstrumentEvent, InstrumentView, Va
 import { GatewayError, RefusalLimiter, dropped, errorLine, isGatewayError, redactUrl, type ErrorCode, type Logger } from '../shared/index.js';
 import { discoveryConfigs, type DiscoveryContext } from './discovery.js';
 import { Outbox, type OutMessage } from './outbox.js';
-import { changedBeyond, instrumentTopic, stateMessage, topicsFor, type Topics } from './topics.js';
+import { changedBeyond, instrumentTopic, nodeTopic, stateMessage, topicsFor, type Topics } from './topics.js';
 
 /** Largest command payload, bytes; a command is a few dozen. */
 export const MAX_COMMAND_BYTES = 1024;
@@ -329,7 +329,7 @@ export class MqttLink {
     const byName = new Map<string, string>();
     for (const v of [...views].sort((a, b) => a.id.localeCompare(b.id))) {
       let name = instrumentTopic(v);
-      if (byName.has(name) || name === 'bridge') name = `${v.bus}-${v.node}`;
+      if (byName.has(name) || name === 'bridge') name = nodeTopic(v);
       names.set(v.id, name);
       byName.set(name, v.id);
     }

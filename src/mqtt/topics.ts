@@ -10,10 +10,15 @@ export function topicSafe(name: string): string {
   return s;
 }
 
-/** The instrument's topic level: its configured name made topic-safe, else `bus-node`. */
-export function instrumentTopic(view: Pick<InstrumentView, 'bus' | 'node' | 'name'>): string {
+/** The instrument's topic level: its configured name made topic-safe, else `bus-node` (`bus-node-channel` for channel 2 and up). */
+export function instrumentTopic(view: Pick<InstrumentView, 'bus' | 'node' | 'name' | 'channel'>): string {
   const named = view.name ? topicSafe(view.name) : '';
-  return named || `${view.bus}-${view.node}`;
+  return named || nodeTopic(view);
+}
+
+/** `bus-node`, or `bus-node-channel` for channel 2 and up of a multi-channel instrument. */
+export function nodeTopic(view: Pick<InstrumentView, 'bus' | 'node' | 'channel'>): string {
+  return view.channel !== undefined && view.channel > 1 ? `${view.bus}-${view.node}-${view.channel}` : `${view.bus}-${view.node}`;
 }
 
 export interface Topics {

@@ -10,6 +10,19 @@ import type { EnumEntry, ParamDef, ParamRef, ParamSearchHit, ParamVariant } from
 /** Processes whose number is offset by (channel - 1) on multi-channel instruments (PROTOCOL.md 7). */
 export const CHANNEL_PROCESSES: readonly number[] = [1, 33, 65, 97, 104];
 
+/** Most channels one instrument has that the offset can address (PROTOCOL.md 7: channel 1..16). */
+export const MAX_CHANNELS = 16;
+
+/**
+ * A parameter as channel `channel` of a multi-channel instrument has it: for a channel process
+ * (1, 33, 65, 97, 104) the process becomes process + channel - 1; other parameters are the
+ * instrument's and stay as they are, as does everything on channel 1.
+ */
+export function forChannel(param: ParamDef, channel: number): ParamDef {
+  if (channel <= 1 || !param.channelProcess || param.channel !== undefined) return param;
+  return { ...param, process: param.process + channel - 1, channel };
+}
+
 /** Where the data came from (the `source` note of parameters.json). */
 export const PARAMS_SOURCE: string = (data as { source: string }).source;
 

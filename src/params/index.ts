@@ -6,6 +6,8 @@
 export type { EnumEntry, ParamDef, ParamRef, ParamSearchHit, ParamValue, ParamVariant } from './types.js';
 export {
   CHANNEL_PROCESSES,
+  MAX_CHANNELS,
+  forChannel,
   MAX_SEARCH_CHARS,
   PARAMS_SOURCE,
   allParams,

@@ -62,6 +62,8 @@ export interface ParamDef {
   readonly unit?: string;
   /** The channel offset applies: process 1, 33, 65, 97 or 104 becomes process + channel - 1. */
   readonly channelProcess: boolean;
+  /** Set by `forChannel` for channel 2 and up: `process` already carries the channel offset. */
+  readonly channel?: number;
   readonly enumeration?: readonly EnumEntry[];
   /**
    * The enumeration is known to be incomplete: any value in range may be written. Without it the

@@ -94,7 +94,8 @@ export function registerStoreCommands(program: Command): void {
     run(async () => {
       const reader = openStoreReader(await storeUrl(flags));
       try {
-        const ref = flags.node === undefined ? {} : parseInstrumentRef(flags.node);
+        // Transactions are per node: a channel (`main:3/2`) means its node.
+        const { channel: _channel, ...ref } = flags.node === undefined ? {} : parseInstrumentRef(flags.node);
         const base: TransactionQuery = {
           ...gatewayOption(flags.gateway),
           ...ref,
@@ -142,9 +143,11 @@ export function registerStoreCommands(program: Command): void {
       try {
         const untilUs = flags.until === undefined ? Date.now() * 1000 : parseTime(flags.until, '--until');
         const sinceUs = flags.since === undefined ? untilUs - 3_600_000_000 : parseTime(flags.since, '--since');
+        const { channel, ...ref } = parseInstrumentRef(node);
+        if (channel !== undefined) throw new GatewayError('API_BAD_REQUEST', `history is kept per parameter of channel 1 only; channel ${channel} values are in the transactions of node ${ref.node}`, { node, channel });
         const h = await reader.parameterHistory({
           ...gatewayOption(flags.gateway),
-          ...parseInstrumentRef(node),
+          ...ref,
           dde: resolveParam(param).dde,
           sinceUs,
           untilUs,

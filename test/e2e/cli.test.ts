@@ -144,6 +144,23 @@ describe('flowbus one-shot commands', () => {
     expect(range.stderr).toMatch(/error PARAM_INVALID_VALUE: .*controlMode.*0\.\.255/);
   });
 
+  it('get and set address a channel of a multi-channel instrument as node/channel', async () => {
+    const port = 'sim://?nodes=3,5&channels=5:3';
+    const got = await flowbus('get', '--port', port, '5/2', 'fluidName', 'capacity', 'capacityUnit', '--json');
+    expect(got.code).toBe(0);
+    expect((JSON.parse(got.stdout) as { value: unknown }[]).map((v) => v.value)).toEqual(['Ar', 140, 'mln/min']);
+    // Checked against channel 3's capacity (100 mln/min, up to 102.4 %), not channel 1's 6817 mg/min.
+    const refused = await flowbus('set', '--port', port, '5/3', 'fSetpoint', '120');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/120 is outside 0\.\.102\.39\d* mln\/min .*capacity is 100 mln\/min/);
+    const ok = await flowbus('set', '--port', port, '5/3', 'fSetpoint', '50');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^fSetpoint\s+50 mln\/min \(50 %\)/m);
+    const bad = await flowbus('get', '--port', port, '5/0', 'fMeasure');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/error CLI_BAD_NODE: channel must be 1\.\.16/);
+  });
+
   it('set refuses what the API refuses: initReset on its own, unlisted enumeration numbers, over-long text, and names the setpoint range in a type error', async () => {
     const [initReset, unlisted, tag, text] = await Promise.all([
       flowbus('set', '--port', PORT, '--secured', '3', 'initReset', '64'),

@@ -13,6 +13,9 @@ describe('topic names', () => {
     expect(instrumentTopic({ bus: 'main', node: 3, name: 'N2 carrier' })).toBe('n2_carrier');
     expect(instrumentTopic({ bus: 'main', node: 3 })).toBe('main-3');
     expect(instrumentTopic({ bus: 'main', node: 3, name: '###' })).toBe('main-3');
+    // Channels of a multi-channel instrument: one topic level each.
+    expect(instrumentTopic({ bus: 'main', node: 5, channel: 2 })).toBe('main-5-2');
+    expect(instrumentTopic({ bus: 'main', node: 5, channel: 1 })).toBe('main-5');
     expect(topicsFor('lab/flowbus').result('h2')).toBe('lab/flowbus/h2/set/result');
   });
 });

@@ -191,8 +191,11 @@ export function LiveChart({ id, unit, feed }: { id: string; unit: string; feed: 
     const w = win.current;
     const bucket = w.kind === 'range' ? bucketFor(until - since) : (PRESETS.find((p) => p.key === w.preset)?.bucket ?? '2s');
     const iso = (s: number) => new Date(s * 1000).toISOString();
+    // The log keeps history for channel 1 only: a channel (`main:5/2`) shows its live samples.
     const ask = (param: string) =>
-      get<{ points: HistoryPoint[] }>(withQuery(`/instruments/${encodeURIComponent(id)}/parameters/${param}/history`, { since: iso(since), until: iso(until), bucket }));
+      id.includes('/')
+        ? Promise.resolve({ points: [] as HistoryPoint[] })
+        : get<{ points: HistoryPoint[] }>(withQuery(`/instruments/${encodeURIComponent(id)}/parameters/${param}/history`, { since: iso(since), until: iso(until), bucket }));
     setLoading(true);
     Promise.all([ask('fMeasure'), ask('fSetpoint'), ask('valveOutput')]).then(
       (h) => {

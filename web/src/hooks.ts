@@ -18,8 +18,15 @@ export function useToken(): string | null {
 /** The route is the part of the URL after `#`: `/`, `/instrument/main:3`, `/transactions`, `/bridge`. */
 export function currentRoute(): string[] {
   // A page's own query (`#/transactions?node=main:3`) is not part of the route.
-  const hash = decodeURIComponent(location.hash.replace(/^#\/?/, '').replace(/\?.*$/, ''));
-  return hash === '' ? [] : hash.split('/');
+  const hash = location.hash.replace(/^#\/?/, '').replace(/\?.*$/, '');
+  // Split before decoding: an id with a slash (`main:5/2`, a channel) comes encoded as one segment.
+  return hash === '' ? [] : hash.split('/').map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s; // a stray % in a hand-typed URL: the segment as typed
+    }
+  });
 }
 
 export function useRoute(): string[] {

@@ -250,7 +250,8 @@ export class Live {
   private async backfill(): Promise<void> {
     // No store, no history: not asked (each 503 would be a console error).
     if (this.bus && !this.bus.store) return;
-    const todo = [...this.instruments.values()].filter((i) => !this.backfilled.has(i.id));
+    // The log keeps history for channel 1 only (`main:5`, not `main:5/2`): a channel is not asked.
+    const todo = [...this.instruments.values()].filter((i) => !this.backfilled.has(i.id) && !i.id.includes('/'));
     for (const i of todo) this.backfilled.add(i.id);
     const since = new Date(Date.now() - BACKFILL_MS).toISOString();
     const one = async (i: Instrument) => {

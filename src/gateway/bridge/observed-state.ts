@@ -113,7 +113,7 @@ export class ObservedState {
 
   /** A listed node by reference (`3`, `128`, `bus:3`); GATEWAY_NODE_UNKNOWN when none was seen. */
   find(ref: string): number {
-    const listed = this.listed().map((node) => ({ id: `${this.bus}:${node}`, bus: this.bus, node, local: node === this.localNode }));
+    const listed = this.listed().map((node) => ({ id: `${this.bus}:${node}`, bus: this.bus, node, channel: 1, channels: 1, local: node === this.localNode }));
     return findInstrument(ref, listed, (_ref, text) => {
       throw new GatewayError(
         'GATEWAY_NODE_UNKNOWN',

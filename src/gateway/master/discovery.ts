@@ -114,6 +114,8 @@ export class Discovery {
     for (const node of found) {
       const inst = this.addInstrument(handle, node);
       await this.identity.read(inst);
+      // Channel 1's identity added the other channels (Registry.onChannels): each reads its own.
+      for (const ch of this.registry.onBus(handle).filter((i) => i.node === node && i.channel > 1)) await this.identity.read(ch);
     }
     handle.discovered = true;
     log.info({ nodes: found }, `discovery on ${handle.name}: ${found.length} instrument(s) at node(s) ${found.join(', ')}`);

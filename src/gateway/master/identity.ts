@@ -5,7 +5,7 @@
  * confirmed goes through `Registry.setIdentity`.
  */
 import { Priority, type ParamReading, type ParamResult } from '../../bus/index.js';
-import { paramByDde, type ParamDef } from '../../params/index.js';
+import { forChannel, paramByDde, type ParamDef } from '../../params/index.js';
 import type { Logger } from '../../shared/index.js';
 import { FLUID_FIELDS, IDENTITY_FIELD_BY_DDE, IDENTITY_PARAMS, jsonValue, setIdentityField, type InstrumentIdentity } from '../views.js';
 import { readAgreed, type PlainValue } from './agree.js';
@@ -27,7 +27,7 @@ export class IdentityReader {
   async read(inst: Instrument, fields: readonly IdentityField[] = IDENTITY_PARAMS.map(([f]) => f), seed?: ReadonlyMap<number, readonly PlainValue[]>): Promise<IdentityField[]> {
     inst.identityTriedAt = Date.now();
     const wanted = IDENTITY_PARAMS.filter(([field]) => fields.includes(field));
-    const defs = wanted.map(([, dde]) => paramByDde(dde) as ParamDef);
+    const defs = wanted.map(([, dde]) => forChannel(paramByDde(dde) as ParamDef, inst.channel));
     const got = await readAgreed(inst.handle.client, inst.node, defs, {
       priority: Priority.Scan,
       purpose: 'scan',

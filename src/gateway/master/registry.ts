@@ -5,11 +5,11 @@
  * event naming what changed and what it was).
  */
 import { BusError, type ParamReading, type ParamResult } from '../../bus/index.js';
-import { resolveParam, type ParamDef } from '../../params/index.js';
+import { forChannel, MAX_CHANNELS, resolveParam, type ParamDef } from '../../params/index.js';
 import { GatewayError, type ErrorCode } from '../../shared/index.js';
 import type { GatewayEvents, InstrumentEvent, InstrumentEventKind, ValueSource } from '../events.js';
 import type { InstrumentView } from '../service.js';
-import { buildValueView, findInstrument, IDENTITY_PARAMS, jsonValue, type InstrumentIdentity, type ValueView } from '../views.js';
+import { buildValueView, findInstrument, IDENTITY_PARAMS, instrumentId, jsonValue, type InstrumentIdentity, type ValueView } from '../views.js';
 import type { PlainValue } from './agree.js';
 import type { BusHandle } from './buses.js';
 import type { MasterOptions } from './options.js';
@@ -20,6 +20,8 @@ export interface Instrument {
   readonly id: string;
   readonly handle: BusHandle;
   readonly node: number;
+  /** 1, or the channel (2 and up) of a multi-channel instrument: its own id, identity and poll loop. */
+  readonly channel: number;
   name?: string;
   /** Only values two reads agreed on. */
   identity: InstrumentIdentity;
@@ -43,6 +45,12 @@ export interface Instrument {
   busy?: string | undefined;
 }
 
+/** How many channels an identity says the instrument has: 1 unless `channels` says 2..MAX_CHANNELS (more are clipped). */
+export function channelCount(identity: InstrumentIdentity): number {
+  const n = identity.channels;
+  return n !== undefined && Number.isInteger(n) && n > 1 ? Math.min(n, MAX_CHANNELS) : 1;
+}
+
 export class Registry {
   private readonly byId = new Map<string, Instrument>();
   private readonly defaultPoll: Instrument['poll'];
@@ -57,19 +65,28 @@ export class Registry {
     this.defaultPoll = { params: options.poll.parameters.map((p) => resolveParam(p)), intervalMs: options.poll.intervalMs };
   }
 
-  /** The instrument at `node` of the bus, added (an `instrument` 'found' event) when it is new. */
-  add(handle: BusHandle, node: number): { inst: Instrument; added: boolean } {
-    const id = `${handle.name}:${node}`;
+  /**
+   * Called when channel 1 of an instrument confirms that it has several channels (the service
+   * adds one instrument per channel).
+   */
+  onChannels: ((inst: Instrument, channels: number) => void) | undefined;
+
+  /** The instrument at `node` of the bus (or its channel), added (an `instrument` 'found' event) when it is new. */
+  add(handle: BusHandle, node: number, channel = 1): { inst: Instrument; added: boolean } {
+    const id = instrumentId(handle.name, node, channel);
     const existing = this.byId.get(id);
     if (existing) return { inst: existing, added: false };
     const cfg = this.options.instruments.find((i) => i.node === node && (i.bus ?? handle.name) === handle.name);
-    const poll = cfg?.poll
+    const configured = cfg?.poll
       ? {
           params: (cfg.poll.parameters ?? this.options.poll.parameters).map((p) => resolveParam(p)),
           intervalMs: cfg.poll.intervalMs ?? this.defaultPoll.intervalMs,
         }
       : this.defaultPoll;
-    const inst: Instrument = { id, handle, node, identity: {}, lacks: new Set(), suspect: new Map(), unread: new Map(), online: false, poll, identityTriedAt: 0, ...(cfg?.name ? { name: cfg.name } : {}) };
+    // A channel polls the same parameters at its own process numbers.
+    const poll = channel > 1 ? { params: configured.params.map((p) => forChannel(p, channel)), intervalMs: configured.intervalMs } : configured;
+    const name = cfg?.name ? (channel > 1 ? `${cfg.name}/${channel}` : cfg.name) : undefined;
+    const inst: Instrument = { id, handle, node, channel, identity: {}, lacks: new Set(), suspect: new Map(), unread: new Map(), online: false, poll, identityTriedAt: 0, ...(name ? { name } : {}) };
     this.byId.set(id, inst);
     this.announce(inst, 'found');
     return { inst, added: true };
@@ -84,7 +101,15 @@ export class Registry {
   }
 
   find(ref: string): Instrument {
-    const located = this.all().map((inst) => ({ id: inst.id, bus: inst.handle.name, node: inst.node, local: inst.node === inst.handle.localNode, inst }));
+    const located = this.all().map((inst) => ({
+      id: inst.id,
+      bus: inst.handle.name,
+      node: inst.node,
+      channel: inst.channel,
+      channels: channelCount(inst.identity),
+      local: inst.node === inst.handle.localNode,
+      inst,
+    }));
     return findInstrument(ref, located, ({ bus: busName }, text) => {
       // Not found while a bus is down: the instrument may well be there, behind the missing port.
       const down = [...this.handles.values()].filter((h) => (busName === undefined || h.name === busName) && h.transport.state !== 'open');
@@ -107,13 +132,14 @@ export class Registry {
   view(i: Instrument): InstrumentView {
     const values: Record<string, ValueView> = {};
     for (const p of i.poll.params) {
-      const r = i.handle.client.latest(i.node, p.dde);
+      const r = i.handle.client.latest(i.node, p.dde, p.channel);
       if (r) values[p.key] = this.valueView(i, r);
     }
     return {
       id: i.id,
       bus: i.handle.name,
       node: i.node,
+      ...(i.channel > 1 || channelCount(i.identity) > 1 ? { channel: i.channel } : {}),
       ...(i.name ? { name: i.name } : {}),
       online: i.online,
       ...(i.lastSeen ? { lastSeen: new Date(i.lastSeen).toISOString() } : {}),
@@ -201,6 +227,7 @@ export class Registry {
     }
     if (applied.length > 0) inst.identity = merged;
     if (changed.length > 0) this.announce(inst, 'identity', { changed, previous });
+    if (inst.channel === 1 && channelCount(inst.identity) > 1) this.onChannels?.(inst, channelCount(inst.identity));
     return changed;
   }
 

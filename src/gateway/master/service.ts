@@ -6,7 +6,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Priority, type Bus, type ParamClient } from '../../bus/index.js';
-import { resolveParam } from '../../params/index.js';
+import { forChannel, resolveParam } from '../../params/index.js';
 import { GatewayError, silentLogger, type Logger } from '../../shared/index.js';
 import type { Transport } from '../../transport/index.js';
 import { GatewayEvents } from '../events.js';
@@ -59,6 +59,10 @@ export class MasterGateway implements GatewayService {
     this.identity = new IdentityReader(this.registry, this.options, this.log);
     this.poller = new Poller(this.options, this.registry, this.identity, signal, this.log);
     this.discovery = new Discovery(this.options, this.registry, this.identity, (h, node) => this.addInstrument(h, node), signal, this.log);
+    // Channel 1 said it has several channels: each other channel is an instrument of its own.
+    this.registry.onChannels = (inst, channels) => {
+      for (let c = 2; c <= channels; c++) this.addInstrument(inst.handle, inst.node, c);
+    };
     this.writer = new Writer(this.options, this.registry, this.identity, this.events, this.log);
     this.lab = new MasterLab(this, this.registry, this.identity, this.events, this.log);
   }
@@ -87,8 +91,8 @@ export class MasterGateway implements GatewayService {
     }
   }
 
-  private addInstrument(handle: BusHandle, node: number): Instrument {
-    const { inst, added } = this.registry.add(handle, node);
+  private addInstrument(handle: BusHandle, node: number, channel = 1): Instrument {
+    const { inst, added } = this.registry.add(handle, node, channel);
     if (added) this.poller.start(inst);
     return inst;
   }
@@ -101,7 +105,7 @@ export class MasterGateway implements GatewayService {
   instruments(): InstrumentView[] {
     return this.registry
       .all()
-      .sort((a, b) => a.handle.name.localeCompare(b.handle.name) || a.node - b.node)
+      .sort((a, b) => a.handle.name.localeCompare(b.handle.name) || a.node - b.node || a.channel - b.channel)
       .map((i) => this.registry.view(i));
   }
 
@@ -112,7 +116,7 @@ export class MasterGateway implements GatewayService {
   async readParams(ref: string, names: readonly string[], opts: { maxAge?: number } = {}): Promise<ReadResult> {
     const inst = this.registry.find(ref);
     if (names.length === 0) throw new GatewayError('PARAM_NONE', 'name at least one parameter to read', {});
-    const defs = names.map((n) => resolveParam(n));
+    const defs = names.map((n) => forChannel(resolveParam(n), inst.channel));
     const results = await inst.handle.client.read(inst.node, defs, { priority: Priority.Interactive, purpose: 'read', ...(opts.maxAge ? { maxAge: opts.maxAge } : {}) });
     const ok = this.identity.note(inst, results);
     this.registry.emitValues(inst, 'read', ok);
@@ -139,7 +143,7 @@ export class MasterGateway implements GatewayService {
     const running = this.snapshots.get(inst.id);
     if (running) return running;
     const p = (async () => {
-      const results = await readAll(inst.handle.client, inst.node, snapshotParams(), { signal: this.stop.signal });
+      const results = await readAll(inst.handle.client, inst.node, snapshotParams().map((p) => forChannel(p, inst.channel)), { signal: this.stop.signal });
       this.identity.note(inst, results);
       // Every parameter failing alike (the bus down, the node silent) is that failure, not a snapshot.
       const first = results[0];

@@ -5,7 +5,7 @@
  */
 import { BusError, Priority, type ParamReading, type TransactionRecord } from '../../bus/index.js';
 import { statusInfo, type Value } from '../../codec/index.js';
-import { resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../../params/index.js';
+import { forChannel, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../../params/index.js';
 import { clip, GatewayError, RefusalLimiter, type Logger } from '../../shared/index.js';
 import type { GatewayEvents } from '../events.js';
 import type { MultiWriteResult, WriteContext, WriteInput, WriteResult } from '../service.js';
@@ -57,7 +57,8 @@ export class Writer {
    * parameter is known, for the refusal's event.
    */
   private async prepare(inst: Instrument, name: string, value: unknown, unit: string | undefined, seen: { param?: ParamDef }): Promise<Prepared> {
-    const param = resolveParam(name);
+    // A channel's own parameters are at its process numbers; the instrument's (process 0, 113...) are shared.
+    const param = forChannel(resolveParam(name), inst.channel);
     seen.param = param;
     refuseUnwritable(param, this.options.secured, 'set "secured: true" in the config');
     let identity = inst.identity;
