@@ -152,18 +152,17 @@ function SetpointForm({ i, block }: { i: Instrument; block: string | null }) {
       setWarning('Enter a number.');
       return;
     }
-    // Percent goes as fSetpoint in the capacity unit (n % of capacity) rather than as the raw
-    // 0..32000 setpoint: one write path, and the read-back and any range error come in the unit shown.
-    const v = inUnit === '%' && cap ? (n / 100) * cap : n;
+    // Percent goes to the API as percent (`"unit": "%"`): the gateway's one conversion turns it into
+    // fSetpoint in the capacity unit, and its range error names both.
+    const percent = inUnit === '%' ? n : percentOf(n, cap);
     // The API decides what is allowed (up to 102.4 % of capacity); above 100 % only a note.
-    const percent = percentOf(v, cap);
     if (percent !== null && percent > 100 && percent <= 102.4) setWarning(`${pct(percent)} of capacity: the instrument may not reach it.`);
     setOutcome({ kind: 'busy' });
     try {
-      const a = await send<WriteAnswer>('PUT', path(i.id, 'fSetpoint'), { value: v });
-      // In % mode the read-back is also shown in % of capacity.
-      const back = a.readBack?.value;
-      const inPct = inUnit === '%' && typeof back === 'number' ? percentOf(back, cap) : null;
+      const a = await send<WriteAnswer>('PUT', path(i.id, 'fSetpoint'), inUnit === '%' ? { value: n, unit: '%' } : { value: n });
+      // In % mode the read-back is also shown in % of capacity, as the API gives it.
+      const back = a.readBack as { value?: unknown; percent?: number } | undefined;
+      const inPct = inUnit === '%' ? (back?.percent ?? (typeof back?.value === 'number' ? percentOf(back.value, cap) : null)) : null;
       setOutcome(writeOutcome(a, inPct === null ? undefined : ` (${pct(inPct)} of capacity)`));
     } catch (err) {
       setOutcome(errorOutcome(err));

@@ -32,6 +32,10 @@ export function Readings({ instrument: i, alarm }: { instrument: Instrument; ala
   const id = i.identity;
   const r = readings(i.values, id);
   const unit = id.capacityUnit ?? '';
+  // Percent of capacity as the gateway computes it (its one conversion); from the capacity where a view has none.
+  const gatewayPercent = (key: string) => (i.values[key] as { percent?: number } | undefined)?.percent;
+  const measurePct = gatewayPercent('fMeasure') ?? gatewayPercent('measure') ?? percentOf(r.measure, id.capacity);
+  const setpointPct = gatewayPercent('fSetpoint') ?? gatewayPercent('setpoint') ?? percentOf(r.setpoint, id.capacity);
   return (
     <div class="readings">
       <div>
@@ -39,14 +43,14 @@ export function Readings({ instrument: i, alarm }: { instrument: Instrument; ala
         <span class="value" data-field="measure">
           {fmt(r.measure)} <small>{unit}</small>
         </span>
-        <span class="sub">{pct(percentOf(r.measure, id.capacity))}</span>
+        <span class="sub">{pct(measurePct)}</span>
       </div>
       <div>
         <span class="label">Setpoint</span>
         <span class="value" data-field="setpoint">
           {fmt(r.setpoint)} <small>{unit}</small>
         </span>
-        <span class="sub">{pct(percentOf(r.setpoint, id.capacity))}</span>
+        <span class="sub">{pct(setpointPct)}</span>
       </div>
       <div>
         <span class="label">Valve</span>
