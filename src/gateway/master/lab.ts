@@ -88,7 +88,15 @@ export class MasterLab implements LabService {
       const hit = cached?.fluids.find((f) => f.name.toLowerCase() === fluid.trim().toLowerCase());
       index = hit ? hit.index : findFluid(await this.fluids(ref, opts), fluid).index;
     }
-    await this.io.writeParam(inst.id, 'fluidsetIndex', index, { source: opts.source });
+    try {
+      await this.io.writeParam(inst.id, 'fluidsetIndex', index, { source: opts.source });
+    } catch (err) {
+      // A number without a list kept: the instrument refusing it means it has no such set.
+      if (err instanceof GatewayError && err.code === 'BUS_STATUS' && !this.lists.has(inst.id)) {
+        throw new GatewayError('GATEWAY_FLUID_UNKNOWN', `${inst.id} has no fluid set ${index} (the instrument refused it); GET .../fluids lists those there are`, { instrument: inst.id, fluid: index, status: err.details });
+      }
+      throw err;
+    }
     const id = inst.identity;
     return {
       instrument: inst.id,
