@@ -26,6 +26,7 @@
  * | 503    | BUS_UNAVAILABLE, BUS_NODE_BACKOFF, BUS_QUEUE_DEADLINE, BUS_ABORTED, TRANSPORT_UNAVAILABLE, TRANSPORT_WRITE_FAILED, GATEWAY_NO_BUS, API_NOT_READY | the bus cannot serve the request now |
  * | 503    | API_TOO_MANY_STREAMS                                                  | GET /events while the most event streams are open |
  * | 503    | PARAM_CAPACITY_UNKNOWN                                                | a setpoint cannot be checked: the instrument's capacity could not be read |
+ * | 503    | BRIDGE_INJECT_PAUSED                                                  | bridge mode with injection: paused because the master's traffic suffered |
  * | 400    | STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET                    | bad cursor, time or bucket in a log query |
  * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT, STORE_AUTH, STORE_NO_DATABASE       | the transaction log database cannot answer now (or refuses the store's user, or has no such database) |
  * | 504    | BUS_TIMEOUT                                                           | no reply within the reply timeout         |
@@ -99,6 +100,7 @@ export const HTTP_ERRORS: Readonly<Record<ApiErrorCode, ErrorMapping>> = {
   BRIDGE_NOT_OBSERVED: { status: 404 },
   BRIDGE_STALE: { status: 404 },
   BRIDGE_READ_ONLY: { status: 409 },
+  BRIDGE_INJECT_PAUSED: { status: 503 },
 } satisfies Record<ApiErrorCode, ErrorMapping>;
 
 /** An error raised by the API layer itself. */
