@@ -113,10 +113,7 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
         expect(sim.instruments.get(node)!.get('setpoint')).toBe(v);
       }
       // Never polled by the master: read by an injected request.
-      const read = await bridge.readParams('5', ['serialNumber', 'capacity', 'fluidName'], {}).catch((e: unknown) => {
-        console.log(JSON.stringify(bridge.details().inject), sink.list({ limit: 10 }).filter((t) => t.purpose === 'injected').map((t) => [t.outcome, t.requestBytes && hex(t.requestBytes), t.replyBytes && hex(t.replyBytes)]));
-        throw e;
-      });
+      const read = await bridge.readParams('5', ['serialNumber', 'capacity', 'fluidName'], {});
       const byKey = Object.fromEntries(read.values.map((x) => [x.key, 'value' in x ? x.value : x.error.code]));
       const s5 = sim.instruments.get(5)!;
       expect(byKey.serialNumber).toBe(s5.get('serialNumber'));
@@ -192,7 +189,7 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
       }
     })();
     const outcomes: string[] = [];
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < 20; i++) {
       const node = i % 2 === 0 ? 3 : 5;
       const v = 2000 + i;
       try {
@@ -227,5 +224,5 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
       expect(kinds).toContain('inject-backoff');
       expect(logger.lines.some((l) => l.level === 'warn' && /injection paused/.test(l.msg ?? ''))).toBe(true);
     }
-  });
+  }, 120_000);
 });

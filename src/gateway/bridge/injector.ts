@@ -31,6 +31,8 @@ export interface InjectorHooks {
   wire(direction: '>' | '<', time: number, bytes: Uint8Array): void;
   /** Injection paused or resumed. */
   backoff(kind: 'inject-backoff' | 'inject-resumed', reason: string): void;
+  /** An injected request was given up (no gap within waitMs, or no reply within timeoutMs): its caller stops waiting. */
+  gaveUp(reason: 'no-gap' | 'timeout'): void;
 }
 
 /** What GET /bus shows of injection. */
@@ -343,6 +345,7 @@ export class Injector {
       this.queue.shift();
       this.counts.noGap++;
       this.lastFailure = 'no-gap';
+      this.hooks.gaveUp('no-gap');
     }
     if (this.queue.length === 0 && !this.flight) return;
     let wait = 0;
@@ -404,6 +407,7 @@ export class Injector {
     this.lastFailure = 'timeout';
     this.retired.set(key(f.seq, f.node), Date.now() + 4 * this.options.timeoutMs);
     this.emit(this.pairer.flush(nowMicros()));
+    this.hooks.gaveUp('timeout');
     this.pump();
   }
 

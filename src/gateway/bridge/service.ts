@@ -4,8 +4,8 @@ import { clip, GatewayError, newId, RefusalLimiter, silentLogger, toHex, type Lo
 import { openerFor, parseAddress, Transport } from '../../transport/index.js';
 import { askedValue } from '../asked.js';
 import { GatewayEvents, type BridgeSide } from '../events.js';
-import { BusError } from '../../bus/index.js';
-import { statusInfo } from '../../codec/index.js';
+import { BusError, type TransactionRecord } from '../../bus/index.js';
+import { statusInfo, type Value } from '../../codec/index.js';
 import type { ParamDef } from '../../params/index.js';
 import type { BridgeDetails, BusView, DirectionCounters, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteContext, WriteResult } from '../service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from '../sink.js';
@@ -60,6 +60,9 @@ export class BridgeGateway implements GatewayService {
   private capture: CaptureWriter | undefined;
   /** With `inject` on: the API's reads and writes in the gaps of the master's traffic. */
   private readonly injector: Injector | undefined;
+  /** The API operation injecting now (one at a time); aborted when the injector gives its request up. */
+  private injecting: AbortController | undefined;
+  private injectChain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private lastOnlineCheck = 0;
   private readonly startedAt = Date.now();
@@ -121,6 +124,7 @@ export class BridgeGateway implements GatewayService {
           transaction: (t) => this.observe(t, 'injected'),
           wire: () => undefined,
           backoff: (kind, reason) => this.health.record('inject', kind, reason),
+          gaveUp: (reason) => this.injecting?.abort(reason),
         },
       );
       this.injector = injector;
@@ -261,7 +265,7 @@ export class BridgeGateway implements GatewayService {
     }
     const toRead = defs.filter((d) => !served.has(d.dde));
     if (toRead.length > 0) this.refusePaused(injector);
-    const results = toRead.length > 0 ? await injector.client.read(node, toRead, { purpose: 'read' }) : [];
+    const results = toRead.length > 0 ? await this.serialized((signal) => injector.client.read(node, toRead, { purpose: 'read', signal })) : [];
     const identity = this.observed.identityOf(this.observed.valuesOf(node));
     const read = new Map(results.map((r) => [r.ok ? r.reading.param.dde : r.param.dde, r]));
     return readResult(
@@ -277,6 +281,25 @@ export class BridgeGateway implements GatewayService {
     );
   }
 
+  /** Runs one API operation's injected requests, after those before it. */
+  private serialized<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const controller = new AbortController();
+      this.injecting = controller;
+      try {
+        return await fn(controller.signal);
+      } finally {
+        if (this.injecting === controller) this.injecting = undefined;
+      }
+    };
+    const next = this.injectChain.then(run, run);
+    this.injectChain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
   private refusePaused(injector: Injector): void {
     const v = injector.view();
     if (v.state !== 'paused') return;
@@ -289,7 +312,8 @@ export class BridgeGateway implements GatewayService {
 
   /** A timeout of an injected request says whether no gap came or no reply. */
   private injectError(injector: Injector, err: GatewayError): GatewayError {
-    if (err.code !== 'BUS_TIMEOUT') return err;
+    if (err.code !== 'BUS_TIMEOUT' && err.code !== 'BUS_ABORTED') return err;
+    if (err.code === 'BUS_ABORTED' && this.closed) return err;
     const o = this.options;
     return injector.lastFailure === 'no-gap'
       ? new GatewayError('BUS_TIMEOUT', `no gap in the master's traffic within injectWaitMs ${o.injectWaitMs} ms: the request was not sent`, { ...err.details, reason: 'no-gap' })
@@ -310,20 +334,15 @@ export class BridgeGateway implements GatewayService {
       const v = checkedValue(def, value, ctx.unit, identity, injector.client, isCapacityBound(def) ? 'the master was not seen reading it' : undefined);
       const written = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
       this.refusePaused(injector);
-      let record;
-      try {
-        record = await injector.client.write(node, [{ param: def, value: v }], { purpose: 'write' });
-      } catch (err) {
-        if (err instanceof BusError && err.failure.kind === 'status') {
-          const st = statusInfo(err.failure.status);
-          throw new GatewayError('BUS_STATUS', `node ${node} refused ${def.key} = ${String(written)}: status ${err.failure.status} ${st.key} (${st.message})`, { ...err.details, param: def.key, dde: def.dde, value: written });
-        }
-        throw err instanceof GatewayError ? this.injectError(injector, err) : err;
-      }
+      const param = def;
+      const { record, reading } = await this.serialized(async (signal) => {
+        const rec = await this.injectedWriteOnce(injector, node, param, v, written, signal);
+        const [r] = param.read ? await injector.client.read(node, [param], { purpose: 'read-back', signal }) : [];
+        return { record: rec, reading: r };
+      });
       let readBack: ValueView | undefined;
-      if (def.read) {
-        const [r] = await injector.client.read(node, [def], { purpose: 'read-back' });
-        if (r?.ok) readBack = buildValueView(def, { raw: toHex(r.reading.raw).replace(/\s+/g, ''), value: jsonValue(r.reading.value), time: r.reading.at, cached: false }, this.observed.identityOf(this.observed.valuesOf(node)));
+      if (reading?.ok) {
+        readBack = buildValueView(def, { raw: toHex(reading.reading.raw).replace(/\s+/g, ''), value: jsonValue(reading.reading.value), time: reading.reading.at, cached: false }, this.observed.identityOf(this.observed.valuesOf(node)));
       }
       log.info({ instrument: id, param: def.key, dde: def.dde, value: written, readBack: readBack?.value, transaction: record.id, injected: true }, `write ${id} ${def.key}=${String(written)} from ${ctx.source} (injected)`);
       if (this.events.listened('write')) {
@@ -344,6 +363,18 @@ export class BridgeGateway implements GatewayService {
         this.events.emit('write', { instrument: id, param: def?.key ?? clip(name), ...(def ? { dde: def.dde } : {}), value: askedValue(value), source: ctx.source, result: 'refused', code: e.code, message: clip(e.message, 500) });
       }
       throw e;
+    }
+  }
+
+  private async injectedWriteOnce(injector: Injector, node: number, def: ParamDef, v: Value, written: number | string, signal: AbortSignal): Promise<TransactionRecord> {
+    try {
+      return await injector.client.write(node, [{ param: def, value: v }], { purpose: 'write', signal });
+    } catch (err) {
+      if (err instanceof BusError && err.failure.kind === 'status') {
+        const st = statusInfo(err.failure.status);
+        throw new GatewayError('BUS_STATUS', `node ${node} refused ${def.key} = ${String(written)}: status ${err.failure.status} ${st.key} (${st.message})`, { ...err.details, param: def.key, dde: def.dde, value: written });
+      }
+      throw err instanceof GatewayError ? this.injectError(injector, err) : err;
     }
   }
 
