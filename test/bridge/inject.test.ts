@@ -3,7 +3,7 @@
  * master (our own Bus + ParamClient, pipeline depth 2, 8 values every 158 ms), while the API
  * writes setpoints and reads parameters the master never asks for.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { createSimulator, type Simulator } from '../../simulator/index.js';
 import { Bus, ParamClient, type TransactionRecord } from '../../src/bus/index.js';
 import { BinaryDeframer } from '../../src/codec/index.js';
 import { BridgeGateway, MemorySink } from '../../src/gateway/index.js';
+import { decodeCapture, formatTransaction } from '../../src/observe/index.js';
 import { resolveParam } from '../../src/params/index.js';
 import { GatewayError } from '../../src/shared/index.js';
 import { serialOpener } from '../../src/transport/index.js';
@@ -35,6 +36,7 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
   const instPath = join(dir, 'inst');
   const masterPath = join(dir, 'master');
   const bridgeMasterPath = join(dir, 'master.bridge');
+  const capturePath = join(dir, 'capture.log');
   const simRecord = { received: [] as Buffer[], sent: [] as Buffer[] };
   let sim: Simulator;
   let inst: SimOnPty | undefined;
@@ -61,6 +63,8 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
         replyTimeoutMs: 400,
         burstGapMs: 2,
         inject: true,
+        capture: capturePath,
+        captureFlushMs: 50,
         injectIdleMs: 10,
         injectTimeoutMs: 300,
         injectWaitMs: 3000,
@@ -225,4 +229,22 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
       expect(logger.lines.some((l) => l.level === 'warn' && /injection paused/.test(l.msg ?? ''))).toBe(true);
     }
   }, 120_000);
+
+  it('marks the injected exchanges in the capture, and flowbus decode shows them apart', async () => {
+    await bridge.close();
+    const text = readFileSync(capturePath, 'utf8');
+    expect(text).toMatch(/^> .* length=\d+ from=\d+ to=\d+ injected$/m);
+    const decoded = decodeCapture(text, { timeoutMs: 400 });
+    expect(decoded.problems).toEqual([]);
+    const injected = decoded.transactions.filter((t) => t.injected);
+    const logged = sink.list({ limit: 100_000 }).filter((t) => t.purpose === 'injected');
+    expect(injected.length).toBe(logged.length);
+    expect(new Set(injected.map((t) => hex(t.request!.raw)))).toEqual(new Set(logged.map((t) => hex(t.requestBytes!))));
+    // The master's own transactions are not marked.
+    const observed = decoded.transactions.filter((t) => !t.injected && t.request);
+    expect(observed.length).toBeGreaterThan(0);
+    expect(observed.every((t) => !logged.some((l) => hex(l.requestBytes!) === hex(t.request!.raw) && l.startedAt === t.time / 1000))).toBe(true);
+    expect(formatTransaction(injected[0]!)).toMatch(/\[injected\]$/);
+    expect(formatTransaction(observed[0]!)).not.toMatch(/injected/);
+  });
 });

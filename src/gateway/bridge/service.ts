@@ -122,7 +122,7 @@ export class BridgeGateway implements GatewayService {
           },
           toMaster: (bytes) => this.forwarder.pass('<', bytes, this.sides.master.transport),
           transaction: (t) => this.observe(t, 'injected'),
-          wire: () => undefined,
+          wire: (dir, time, bytes) => this.capture?.record(dir, time - new Date(time / 1000).getTimezoneOffset() * 60_000_000, bytes, true),
           backoff: (kind, reason) => this.health.record('inject', kind, reason),
           gaveUp: (reason) => this.injecting?.abort(reason),
         },
