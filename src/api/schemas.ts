@@ -426,6 +426,7 @@ export const BridgeDetailsSchema = Type.Object(
           collisions: Type.Integer({ description: 'master requests with the SEQ and NODE of the injected request in flight' }),
           masterTimeouts: Type.Integer({ description: 'master requests without a reply within replyTimeoutMs' }),
           backoffs: Type.Integer(),
+          requestBytes: Type.Integer({ description: 'bytes of injected requests written to the instrument side' }),
         },
         { additionalProperties: true, description: 'with bridge.inject on: the API\'s requests in the gaps of the master\'s traffic' },
       ),

@@ -50,6 +50,8 @@ export interface InjectView {
   readonly collisions: number;
   readonly masterTimeouts: number;
   readonly backoffs: number;
+  /** Bytes of injected requests written to the instrument side. */
+  readonly requestBytes: number;
 }
 
 /** How many of the master's recent SEQs the choice of ours keeps away from. */
@@ -121,7 +123,7 @@ export class Injector {
   private passDle = false;
   private passKey: string | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
-  readonly counts = { sent: 0, answered: 0, timedOut: 0, noGap: 0, lateReplies: 0, collisions: 0, masterTimeouts: 0, backoffs: 0 };
+  readonly counts = { sent: 0, answered: 0, timedOut: 0, noGap: 0, lateReplies: 0, collisions: 0, masterTimeouts: 0, backoffs: 0, requestBytes: 0 };
   /** Why the last injected request failed, for a precise error. */
   lastFailure: 'timeout' | 'no-gap' | undefined;
 
@@ -393,6 +395,7 @@ export class Injector {
     this.flight = { busSeq: frame.seq, seq, node: frame.node, sentAt: now, timer };
     this.lastInjectActivity = now;
     this.counts.sent++;
+    this.counts.requestBytes += raw.length;
     const t = nowMicros();
     this.emit(this.pairer.request({ frame: wire, raw, time: t }));
     this.hooks.wire('>', t, raw);
