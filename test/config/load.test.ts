@@ -197,6 +197,11 @@ describe('errors, each with its path and what was expected', () => {
     const bridge = 'mode: bridge\nbridge:\n  instrumentPort: /dev/ttyUSB0\n  masterPort: /dev/ttyUSB1\n  protocol: ascii\n  inject: true\n';
     expect(only(bridge)).toMatch(/^bridge\.inject: cannot be true with protocol ascii: ASCII frames carry no sequence number/);
     expect(parseConfig(bridge.replace('ascii', 'binary'), 't').bridge?.inject).toBe(true);
+    // --inject sets it, and is refused the same way with ascii.
+    const off = parseConfig(bridge.replace('ascii', 'binary').replace('  inject: true\n', ''), 't');
+    expect(off.bridge?.inject).toBe(false);
+    expect(applyOverrides(off, { flags: { inject: true } }).bridge?.inject).toBe(true);
+    expect(() => applyOverrides(parseConfig(bridge.replace('  inject: true\n', ''), 't'), { flags: { inject: true } })).toThrow(/no sequence number/);
   });
 
   it('wants unique bus names, a name on each of several buses, and instruments on a defined bus', () => {

@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import { Bus, ParamClient } from '../../bus/index.js';
-import { BinaryDeframer, DLE, encodeBinaryFrame, ETX, STX, type Frame } from '../../codec/index.js';
+import { BinaryDeframer, Command, DLE, encodeBinaryFrame, ETX, STX, type Frame } from '../../codec/index.js';
 import { Pairer, type Transaction } from '../../observe/index.js';
 import { Transport } from '../../transport/index.js';
 
@@ -184,8 +184,10 @@ export class Injector {
       const { seq, node } = ev.frame;
       const k = key(seq, node);
       if (this.flight && k === key(this.flight.seq, this.flight.node)) this.counts.collisions++;
-      this.outstanding.set(k, now);
       this.recentSeqs.push(seq);
+      // Send (2) and broadcast (3) get no reply: nothing to wait for.
+      const command = ev.frame.data[0];
+      if (command !== Command.Send && command !== Command.Broadcast) this.outstanding.set(k, now);
       if (this.recentSeqs.length > RECENT_SEQS) this.recentSeqs.shift();
     }
   }
