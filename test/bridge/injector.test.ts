@@ -85,4 +85,40 @@ describe('Injector', () => {
     expect(requests[0]![2]).toBe(135);
     void read.catch(() => undefined);
   });
+
+  it('pauses when a master request goes unanswered while injecting, says so, and resumes', async () => {
+    const said: string[] = [];
+    const gaveUp: string[] = [];
+    const inj = new Injector(
+      { ...OPTIONS, timeoutMs: 30, masterTimeoutMs: 50, backoffMs: 100 },
+      {
+        toInstrument: () => undefined,
+        toMaster: () => undefined,
+        transaction: () => undefined,
+        wire: () => undefined,
+        backoff: (kind, reason) => said.push(`${kind}: ${reason}`),
+        gaveUp: (why) => gaveUp.push(why),
+      },
+    );
+    injector = inj;
+    await inj.start();
+    const read = inj.client.read(3, [resolveParam('measure')], { retries: 0 });
+    await waitUntil(() => gaveUp.length === 1 || undefined, { timeoutMs: 2000, what: 'the injected request given up' });
+    expect(gaveUp).toEqual(['timeout']);
+    expect(inj.lastFailure).toBe('timeout');
+    inj.fromMaster(encodeBinaryFrame({ kind: 'data', seq: 9, node: 3, data: Uint8Array.of(4, 1, 0, 0, 0) }));
+    await waitUntil(
+      () => {
+        inj.tick();
+        return said.length > 0 || undefined;
+      },
+      { timeoutMs: 2000, what: 'back-off' },
+    );
+    expect(said[0]).toMatch(/^inject-backoff: injection paused for 100 ms: a master request \(SEQ\/NODE 9\/3\) got no reply within 50 ms while injecting/);
+    expect(inj.view()).toMatchObject({ state: 'paused', masterTimeouts: 1, backoffs: 1 });
+    await waitUntil(() => said.length === 2 || undefined, { timeoutMs: 2000, what: 'resumed' });
+    expect(said[1]).toBe('inject-resumed: injection resumed');
+    expect(inj.view().state).toBe('active');
+    void read.catch(() => undefined);
+  });
 });

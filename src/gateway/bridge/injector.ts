@@ -323,7 +323,7 @@ export class Injector {
     if (since === undefined) return;
     this.outstanding.delete(k);
     const latency = Date.now() - since;
-    if (latency > this.options.maxMasterLatencyMs && this.lastInjectActivity >= since - this.options.idleMs) {
+    if (latency > this.options.maxMasterLatencyMs && this.injectedNear(since)) {
       this.backoff(`a master transaction took ${latency} ms (over injectMaxMasterLatencyMs ${this.options.maxMasterLatencyMs}) while injecting`);
     }
   }
@@ -408,6 +408,8 @@ export class Injector {
     const f = this.flight;
     if (!f) return;
     this.flight = undefined;
+    // The line counts as ours until now: the instrument may still have been busy with it.
+    this.lastInjectActivity = Date.now();
     this.counts.timedOut++;
     this.lastFailure = 'timeout';
     this.retired.set(key(f.seq, f.node), Date.now() + 4 * this.options.timeoutMs);
@@ -447,9 +449,14 @@ export class Injector {
       if (now - at <= this.options.masterTimeoutMs) continue;
       this.outstanding.delete(k);
       this.counts.masterTimeouts++;
-      if (this.lastInjectActivity >= at - this.options.idleMs) this.backoff(`a master request (SEQ/NODE ${k}) got no reply within ${this.options.masterTimeoutMs} ms while injecting`);
+      if (this.injectedNear(at)) this.backoff(`a master request (SEQ/NODE ${k}) got no reply within ${this.options.masterTimeoutMs} ms while injecting`);
     }
     for (const [k, until] of this.retired) if (until <= now) this.retired.delete(k);
+  }
+
+  /** An injected request was on the line, or could still have kept the instrument busy, when a master request seen at `at` went out. */
+  private injectedNear(at: number): boolean {
+    return this.flight !== undefined || this.lastInjectActivity >= at - this.options.timeoutMs;
   }
 
   private backoff(reason: string): void {
