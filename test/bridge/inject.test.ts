@@ -77,7 +77,8 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
     );
     await bridge.start();
     transport = new RecordingTransport(masterPath, serialOpener(masterPath, 38400), { initialDelayMs: 50, maxDelayMs: 200 });
-    bus = new Bus(transport, { replyTimeoutMs: 300, retries: 0, pipelineDepth: 2 });
+    // A generous timeout: a reply kept from the master would still be a timeout, and a loaded machine stalls no test.
+    bus = new Bus(transport, { replyTimeoutMs: 1000, retries: 0, pipelineDepth: 2 });
     bus.on('transaction', (r) => masterLog.push(r));
     client = new ParamClient(bus);
     await transport.start();
@@ -188,7 +189,7 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
     polling = true;
     poller = (async () => {
       while (polling) {
-        await Promise.all([client.read(3, POLL, { purpose: 'poll' }), client.read(5, POLL, { purpose: 'poll' })]);
+        await Promise.all([client.read(3, POLL, { purpose: 'poll', replyTimeoutMs: 300 }), client.read(5, POLL, { purpose: 'poll', replyTimeoutMs: 300 })]);
         await sleep(158);
       }
     })();
