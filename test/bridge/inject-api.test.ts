@@ -57,6 +57,9 @@ describe('the API in bridge mode with injection on', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ instrument: 'tap:3', written: 12345, readBack: { value: 12345 } });
     expect(sim.instruments.get(3)!.get('setpoint')).toBe(12345);
+    // The answer names the write's row in the transaction log.
+    const row = sink.list({ limit: 1000 }).find((t) => t.id === ok.json().transactionId);
+    expect(row).toMatchObject({ purpose: 'injected', commandName: 'write', outcome: 'ok' });
     const factory = await app.inject({
       method: 'PUT',
       url: '/api/v1/instruments/3/parameters/initReset',

@@ -63,6 +63,8 @@ export class BridgeGateway implements GatewayService {
   /** The API operation injecting now (one at a time); aborted when the injector gives its request up. */
   private injecting: AbortController | undefined;
   private injectChain: Promise<unknown> = Promise.resolve();
+  /** The log id of the last injected write: what a write's answer names as its transaction. */
+  private lastInjectedWrite: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastOnlineCheck = 0;
   private readonly startedAt = Date.now();
@@ -195,6 +197,8 @@ export class BridgeGateway implements GatewayService {
   private observe(t: Transaction, purpose: 'observed' | 'injected' = 'observed'): void {
     const logged = loggedFromObserved(t, this.name, newId());
     const entry = purpose === 'observed' ? logged : { ...logged, purpose };
+    // Operations inject one at a time: the write being answered is this operation's.
+    if (purpose === 'injected' && t.commandName === 'write') this.lastInjectedWrite = entry.id;
     if (purpose === 'observed') this.traffic.add(t);
     const learned = this.observed.learn(t);
     this.recent.write(entry);
@@ -336,9 +340,11 @@ export class BridgeGateway implements GatewayService {
       this.refusePaused(injector);
       const param = def;
       const { record, reading } = await this.serialized(async (signal) => {
+        this.lastInjectedWrite = undefined;
         const rec = await this.injectedWriteOnce(injector, node, param, v, written, signal);
+        const logged = this.lastInjectedWrite ?? rec.id;
         const [r] = param.read ? await injector.client.read(node, [param], { purpose: 'read-back', signal }) : [];
-        return { record: rec, reading: r };
+        return { record: { id: logged }, reading: r };
       });
       let readBack: ValueView | undefined;
       if (reading?.ok) {
