@@ -37,6 +37,7 @@ program
   .option('--instrument-port <address>', 'bridge mode: the instrument side (serial path or tcp://host:port)')
   .option('--master-port <address>', 'bridge mode: the master side (Bright display adapter, PLC, vendor software)')
   .option('--capture <file>', 'bridge mode: also write the traffic as a socat -x -v capture')
+  .option('--inject', "bridge mode: send the API's reads and writes in the gaps of the master's traffic (binary protocol only)")
   .addOption(new Option('--log-format <format>', 'json lines, or one readable line per record').choices(['json', 'pretty']))
   .action(async (opts: Parameters<typeof serve>[0] & { store?: string }) => {
     try {

@@ -6,10 +6,10 @@ import { GatewayError, type RefusalLimiter } from '../shared/index.js';
 import { clientAddress, logRefusal, logWriteRefusals, requireToken } from './auth.js';
 import { ApiError } from './errors.js';
 
-/** Writes are impossible in bridge mode whoever asks: 409 BRIDGE_READ_ONLY, logged (limited) with the client address. */
+/** Writes are impossible in bridge mode (unless it injects) whoever asks: 409 BRIDGE_READ_ONLY, logged (limited) with the client address. */
 function refuseInBridgeMode(service: GatewayService, refusals: RefusalLimiter) {
   return async function bridgeReadOnly(request: FastifyRequest): Promise<void> {
-    if (service.mode !== 'bridge') return;
+    if (service.mode !== 'bridge' || service.injects === true) return;
     const message = 'the gateway runs as a passive bridge: another master owns the bus, so it does not write to instruments';
     logRefusal(refusals, request, 'BRIDGE_READ_ONLY', message);
     throw new GatewayError('BRIDGE_READ_ONLY', message, {});

@@ -409,7 +409,28 @@ export const BridgeDetailsSchema = Type.Object(
     events: Type.Immutable(
       Type.Array(
         Type.Object({ time: IsoTime('when it happened'), side: Type.String(), kind: Type.String(), reason: Type.String() }),
-        { description: 'link events, newest last: ports down and reopened, master silent and resumed, capture or decoder failures' },
+        { description: 'link events, newest last: ports down and reopened, master silent and resumed, capture or decoder failures, injection paused and resumed' },
+      ),
+    ),
+    inject: Type.Optional(
+      Type.Object(
+        {
+          state: Type.String({ description: 'active, or paused (the master\'s own traffic suffered)' }),
+          pausedUntil: Type.Optional(IsoTime('when injection resumes')),
+          lastBackoff: Type.Optional(Type.String({ description: 'why injection last paused' })),
+          queued: Type.Integer({ description: 'injected requests waiting for a gap' }),
+          inFlight: Type.Boolean(),
+          sent: Type.Integer(),
+          answered: Type.Integer(),
+          timedOut: Type.Integer(),
+          noGap: Type.Integer({ description: 'injected requests given up because no gap came within injectWaitMs' }),
+          lateReplies: Type.Integer({ description: 'replies to injected requests after they were given up, kept from the master' }),
+          collisions: Type.Integer({ description: 'master requests with the SEQ and NODE of the injected request in flight' }),
+          masterTimeouts: Type.Integer({ description: 'master requests without a reply within replyTimeoutMs' }),
+          backoffs: Type.Integer(),
+          requestBytes: Type.Integer({ description: 'bytes of injected requests written to the instrument side' }),
+        },
+        { additionalProperties: true, description: 'with bridge.inject on: the API\'s requests in the gaps of the master\'s traffic' },
       ),
     ),
   },

@@ -94,6 +94,8 @@ export interface ConfigFlags {
   readonly masterPort?: string;
   /** bridge.capture */
   readonly capture?: string;
+  /** bridge.inject */
+  readonly inject?: boolean;
 }
 
 export interface ConfigOverrides {
@@ -127,6 +129,7 @@ export const CONFIG_OVERRIDES: readonly Override[] = [
   { flag: 'instrumentPort', option: '--instrument-port', path: ['bridge', 'instrumentPort'] },
   { flag: 'masterPort', option: '--master-port', path: ['bridge', 'masterPort'] },
   { flag: 'capture', option: '--capture', path: ['bridge', 'capture'] },
+  { flag: 'inject', option: '--inject', path: ['bridge', 'inject'] },
 ];
 
 function setIn(target: Record<string | number, unknown>, path: readonly (string | number)[], value: unknown): void {

@@ -216,6 +216,20 @@ export const BridgeSchema = Type.Object(
       default: 8 * 1024 * 1024,
       description: 'capture text waiting for the disk beyond which records are dropped (counted), bytes',
     }),
+    inject: Type.Boolean({
+      default: false,
+      description: 'true sends the API\'s reads and writes to the instrument in the gaps of the master\'s traffic (binary only: ASCII has no SEQ to tell the replies apart)',
+    }),
+    injectIdleMs: Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'an injected request goes out only after the line was this quiet and no master request is outstanding, ms' }),
+    injectTimeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 500, description: 'an injected request without a reply after this long is given up (BUS_TIMEOUT), ms' }),
+    injectWaitMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 2000, description: 'longest an injected request waits for a gap in the master\'s traffic, ms' }),
+    injectMaxMasterLatencyMs: Type.Integer({
+      minimum: 1,
+      maximum: 60_000,
+      default: 200,
+      description: 'a master transaction slower than this, or a master timeout, while injecting pauses injection, ms',
+    }),
+    injectBackoffMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 5000, description: 'how long injection pauses after the master\'s traffic suffered, ms' }),
   },
   { additionalProperties: false, description: 'passive bridge: forward every byte between the two ports, decode and log the traffic' },
 );

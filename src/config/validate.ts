@@ -275,6 +275,12 @@ function crossChecks(raw: unknown, value: unknown, push: Push): void {
       );
     }
   });
+  if (isRecord(value.bridge) && value.bridge.inject === true && value.bridge.protocol === 'ascii') {
+    push(
+      ['bridge', 'inject'],
+      "cannot be true with protocol ascii: ASCII frames carry no sequence number, so the instrument's reply to an injected request could not be told from its reply to the master (use protocol binary to inject)",
+    );
+  }
   if (isRecord(value.poll)) checkParams(value.poll.parameters, ['poll', 'parameters'], push);
   const busNames = buses.map((b) => b.name).filter((n): n is string => typeof n === 'string');
   const seen = new Map<string, number>();

@@ -1,4 +1,5 @@
 import type { DiscardReason } from '../codec/index.js';
+import type { InjectView } from './bridge/index.js';
 import type { BridgeSide, GatewayEvents, LinkEvent } from './events.js';
 import type { LabService } from './lab.js';
 import type { LoggedTransaction } from './sink.js';
@@ -112,6 +113,8 @@ export interface TransactionFilter {
 /** What the API needs from a mode. Master mode implements it now; bridge mode answers from what it observed. */
 export interface GatewayService {
   readonly mode: 'master' | 'bridge';
+  /** Bridge mode with `bridge.inject` on: it reads and writes in the gaps of the master's traffic. */
+  readonly injects?: boolean;
   /** What happens in the gateway, for every consumer (the transaction log, SSE, MQTT, metrics). */
   readonly events: GatewayEvents;
   instruments(): InstrumentView[];
@@ -179,4 +182,6 @@ export interface BridgeDetails {
   readonly capture?: { readonly path: string; readonly records: number; readonly dropped: number; readonly error?: string };
   /** Newest last. */
   readonly events: readonly LinkEvent[];
+  /** With `bridge.inject` on: injection's state and counters. */
+  readonly inject?: InjectView;
 }

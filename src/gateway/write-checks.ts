@@ -4,9 +4,10 @@
  * the master's writes and `flowbus set`, so that both refuse the same things the same way.
  */
 import type { ParamClient } from '../bus/index.js';
-import type { InstrumentRange, ParamDef, ValidateOptions } from '../params/index.js';
+import type { Value } from '../codec/index.js';
+import { validateValue, type InstrumentRange, type ParamDef, type ValidateOptions } from '../params/index.js';
 import { GatewayError } from '../shared/index.js';
-import { SETPOINT_MAX_FRACTION } from './units.js';
+import { fromUnit, rawFlowRange, SETPOINT_MAX_FRACTION } from './units.js';
 import type { InstrumentIdentity } from './views.js';
 
 /** Init Reset: 64 unlocks the secured parameters for every master on the bus, 82 locks them. */
@@ -88,4 +89,16 @@ export function writeValidation(param: ParamDef, client: ParamClient, range: Ins
       ? { maxLength: { length: client.writeRoom(param, { unlock: param.secured }), why: `what one write within the bus's maxRequestBytes (${client.bus.options.maxRequestBytes}) carries` } }
       : {}),
   };
+}
+
+/**
+ * A value to write, checked as every write is checked (master mode and the bridge's injection):
+ * its unit turned into the parameter's own scale, the instrument's range (capacity-bound
+ * parameters; `why` says why the capacity is not known), the database's type and range, and what
+ * one write through `client` carries. Who may write it is `refuseUnwritable`'s, before.
+ */
+export function checkedValue(param: ParamDef, value: unknown, unit: string | undefined, identity: InstrumentIdentity, client: ParamClient, why?: string): Value {
+  const input = unit === undefined ? value : fromUnit(param, value, unit, identity);
+  const range: InstrumentRange | undefined = isCapacityBound(param) ? capacityRange(param, identity, why) : rawFlowRange(param, identity);
+  return validateValue(param, input, writeValidation(param, client, range));
 }

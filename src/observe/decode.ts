@@ -351,12 +351,16 @@ export function decodeCapture(text: string, options: DecoderOptions = {}): Captu
   const decoder = new CaptureDecoder(options);
   decoder.problems = problems.length;
   const transactions: Transaction[] = [];
+  /** Times of the injected records per direction: a transaction whose request is one of them is the bridge's own. */
+  const injected = new Set<number>();
   for (const r of records) {
+    if (r.injected && r.direction === '>') injected.add(r.time);
     // A `from=` that does not continue the stream marks a new socat session in the same file.
     if (r.from !== decoder.offset(r.direction)) transactions.push(...decoder.restart(r.direction));
     transactions.push(...decoder.push(r.direction, r.time, r.bytes));
   }
   transactions.push(...decoder.finish());
-  const ordered = transactions.map((t, i) => ({ t, i })).sort((a, b) => a.t.time - b.t.time || a.i - b.i).map((x) => x.t);
+  const marked = injected.size === 0 ? transactions : transactions.map((t) => (t.request && injected.has(t.request.time) ? { ...t, injected: true } : t));
+  const ordered = marked.map((t, i) => ({ t, i })).sort((a, b) => a.t.time - b.t.time || a.i - b.i).map((x) => x.t);
   return { transactions: ordered, summary: decoder.summary(), problems, discards: decoder.discardLog };
 }

@@ -38,7 +38,7 @@ export function formatTransaction(t: Transaction): string {
   const params = t.params.map(formatParam).join(' ');
   const latency = t.latencyMs === undefined ? '' : `  ${t.latencyMs.toFixed(1)} ms`;
   const node = t.node === undefined ? '-' : String(t.node);
-  return `${formatSocatTime(t.time)}  node ${node.padStart(3)}  seq ${String(t.seq).padStart(3)}  ${t.commandName.padEnd(5)} ${params} -> ${outcomeText(t)}${latency}`;
+  return `${formatSocatTime(t.time)}  node ${node.padStart(3)}  seq ${String(t.seq).padStart(3)}  ${t.commandName.padEnd(5)} ${params} -> ${outcomeText(t)}${latency}${t.injected ? '  [injected]' : ''}`;
 }
 
 function jsonParam(p: ObservedParam): Record<string, unknown> {
@@ -64,6 +64,7 @@ export function transactionToJson(t: Transaction): Record<string, unknown> {
     ...(t.status ? { status: { ...t.status, ...(t.status.param ? { param: jsonParam(t.status.param) } : {}) } } : {}),
     ...(t.errorFrame ? { errorFrame: t.errorFrame } : {}),
     ...(t.problem !== undefined ? { problem: t.problem } : {}),
+    ...(t.injected ? { injected: true } : {}),
     request: side(t.request) ?? null,
     reply: side(t.reply) ?? null,
   };

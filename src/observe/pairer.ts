@@ -76,6 +76,8 @@ export interface Transaction {
   readonly errorFrame?: TransactionErrorFrame;
   /** What went wrong while decoding or matching, for `undecodable` and for odd but usable replies. */
   readonly problem?: string;
+  /** A request a bridge injected (capture records marked ` injected`), not the master's. */
+  readonly injected?: boolean;
 }
 
 export interface PairerOptions {

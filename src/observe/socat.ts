@@ -28,6 +28,8 @@ export interface SocatRecord {
   readonly bytes: Uint8Array;
   /** 1-based line number of the header line. */
   readonly line: number;
+  /** Marked ` injected` by a bridge with injection on: the gateway's own request, or the reply to it. */
+  readonly injected?: boolean;
 }
 
 /** A line (or record) the parser could not use. Never fatal. */
@@ -43,7 +45,7 @@ export interface SocatCapture {
   readonly problems: SocatProblem[];
 }
 
-const HEADER = /^([<>]) (\d{4})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{1,6}) +length=(\d+) from=(\d+) to=(\d+)\s*$/;
+const HEADER = /^([<>]) (\d{4})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{1,6}) +length=(\d+) from=(\d+) to=(\d+)( injected)?\s*$/;
 const HEX_LINE = /^(?: [0-9a-fA-F]{2})+\s*$/;
 
 /** Parses `2015/06/08 13:38:21.012908` style fields into microseconds since the epoch (wall clock read as UTC). */
@@ -80,7 +82,7 @@ export function parseSocatCapture(text: string): SocatCapture {
   // A trailing newline leaves one empty string at the end; it is not a line.
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
 
-  let current: { direction: Direction; time: number; length: number; from: number; to: number; line: number; hex: number[] } | undefined;
+  let current: { direction: Direction; time: number; length: number; from: number; to: number; line: number; hex: number[]; injected: boolean } | undefined;
 
   const close = (): void => {
     if (!current) return;
@@ -99,6 +101,7 @@ export function parseSocatCapture(text: string): SocatCapture {
         to: current.to,
         bytes,
         line: current.line,
+        ...(current.injected ? { injected: true } : {}),
       });
     }
     current = undefined;
@@ -122,7 +125,7 @@ export function parseSocatCapture(text: string): SocatCapture {
         return;
       }
       skipping = false;
-      current = { direction: f(1) as Direction, time, length: Number(f(9)), from: Number(f(10)), to: Number(f(11)), line: lineNo, hex: [] };
+      current = { direction: f(1) as Direction, time, length: Number(f(9)), from: Number(f(10)), to: Number(f(11)), line: lineNo, hex: [], injected: f(12) !== '' };
       return;
     }
     if (HEX_LINE.test(line)) {
@@ -147,9 +150,9 @@ export function parseSocatCapture(text: string): SocatCapture {
  * `\n`). `offsetFrom` is the offset of the first byte in this direction's stream;
  * the caller keeps one running offset per direction.
  */
-export function formatSocatRecord(direction: Direction, time: number, bytes: Uint8Array, offsetFrom: number): string {
+export function formatSocatRecord(direction: Direction, time: number, bytes: Uint8Array, offsetFrom: number, injected = false): string {
   let hex = '';
   for (const b of bytes) hex += ' ' + b.toString(16).padStart(2, '0');
   const to = offsetFrom + bytes.length - 1;
-  return `${direction} ${formatSocatTime(time)}  length=${bytes.length} from=${offsetFrom} to=${to}\n${hex}\n`;
+  return `${direction} ${formatSocatTime(time)}  length=${bytes.length} from=${offsetFrom} to=${to}${injected ? ' injected' : ''}\n${hex}\n`;
 }

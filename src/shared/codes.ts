@@ -75,6 +75,8 @@ export const API_ERROR_CODES = [
   'BRIDGE_STALE',
   /** A write in bridge mode: the gateway does not own the bus. */
   'BRIDGE_READ_ONLY',
+  /** Bridge mode with injection: paused because the master's own traffic suffered. */
+  'BRIDGE_INJECT_PAUSED',
   // params: names and values
   /** A read that names no parameter. */
   'PARAM_NONE',

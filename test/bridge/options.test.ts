@@ -24,7 +24,17 @@ describe('resolveBridgeOptions', () => {
       reconnectMaxMs: 10_000,
       captureFlushMs: 250,
       captureMaxPendingBytes: 8 * 1024 * 1024,
+      inject: false,
+      injectIdleMs: 20,
+      injectTimeoutMs: 500,
+      injectWaitMs: 2000,
+      injectMaxMasterLatencyMs: 200,
+      injectBackoffMs: 5000,
     });
+  });
+
+  it('inject with protocol ascii: BRIDGE_BAD_OPTION saying why', () => {
+    expect(() => resolveBridgeOptions({ ...PORTS, protocol: 'ascii', inject: true })).toThrow(expect.objectContaining({ code: 'BRIDGE_BAD_OPTION', message: expect.stringMatching(/no sequence number/) }));
   });
 
   it('keeps what is given and does not change the caller\'s object', () => {

@@ -194,6 +194,17 @@ describe('errors, each with its path and what was expected', () => {
     expect(parseConfig('buses:\n  - port: /dev/ttyUSB0\n    pipelineDepth: 2\n', 't').buses[0]?.pipelineDepth).toBe(2);
   });
 
+  it('refuses bridge.inject with protocol ascii, saying why', () => {
+    const bridge = 'mode: bridge\nbridge:\n  instrumentPort: /dev/ttyUSB0\n  masterPort: /dev/ttyUSB1\n  protocol: ascii\n  inject: true\n';
+    expect(only(bridge)).toMatch(/^bridge\.inject: cannot be true with protocol ascii: ASCII frames carry no sequence number/);
+    expect(parseConfig(bridge.replace('ascii', 'binary'), 't').bridge?.inject).toBe(true);
+    // --inject sets it, and is refused the same way with ascii.
+    const off = parseConfig(bridge.replace('ascii', 'binary').replace('  inject: true\n', ''), 't');
+    expect(off.bridge?.inject).toBe(false);
+    expect(applyOverrides(off, { flags: { inject: true } }).bridge?.inject).toBe(true);
+    expect(() => applyOverrides(parseConfig(bridge.replace('  inject: true\n', ''), 't'), { flags: { inject: true } })).toThrow(/no sequence number/);
+  });
+
   it('wants unique bus names, a name on each of several buses, and instruments on a defined bus', () => {
     expect(only('buses:\n  - { name: a, port: /dev/ttyUSB0 }\n  - { name: a, port: /dev/ttyUSB1 }\n')).toBe(
       'buses[1].name: "a" is already the name of buses[0]; bus names must be unique',

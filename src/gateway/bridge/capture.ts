@@ -47,7 +47,7 @@ export class CaptureWriter {
   }
 
   /** One burst of one direction, seen at `time` (µs, written as the wall-clock digits socat would write). */
-  record(direction: Direction, time: number, bytes: Uint8Array): void {
+  record(direction: Direction, time: number, bytes: Uint8Array, injected = false): void {
     if (bytes.length === 0) return;
     const from = this.offsets[direction];
     this.offsets[direction] = from + bytes.length;
@@ -55,7 +55,7 @@ export class CaptureWriter {
       this.dropped++;
       return;
     }
-    const text = formatSocatRecord(direction, time, bytes, from);
+    const text = formatSocatRecord(direction, time, bytes, from, injected);
     this.pending.push(text);
     this.pendingBytes += text.length;
     this.records++;

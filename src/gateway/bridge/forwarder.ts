@@ -41,12 +41,30 @@ export class Forwarder {
     private readonly observer: ChunkObserver,
   ) {}
 
+  /**
+   * With injection on: sees the master's chunks after they went on, and takes the instrument's
+   * chunks instead of forwarding them (it hands back, through `pass`, all but its own replies).
+   */
+  filter: { fromMaster(chunk: Uint8Array): void; fromInstrument(chunk: Uint8Array): void } | undefined;
+
   /** Forwards a chunk read in `direction` to `peer`, then queues a copy for the decoder. */
   forward(direction: Direction, chunk: Uint8Array, peer: Transport): void {
+    this.counters[direction].bytes += chunk.length;
+    if (direction === '>') this.lastMasterAt = Date.now();
+    const filter = this.filter;
+    if (filter && direction === '<') {
+      filter.fromInstrument(chunk);
+      return;
+    }
+    this.pass(direction, chunk, peer);
+    filter?.fromMaster(chunk);
+  }
+
+  /** Hands bytes of `direction` to `peer` and queues a copy for the decoder. */
+  pass(direction: Direction, chunk: Uint8Array, peer: Transport): void {
     const t0 = performance.now();
     const fwd = this.counters[direction];
     const n = chunk.length;
-    fwd.bytes += n;
     if (peer.state !== 'open') {
       fwd.droppedNoPeer += n;
     } else if (fwd.unwritten + n > this.maxUnwritten) {
@@ -66,7 +84,6 @@ export class Forwarder {
         },
       );
     }
-    if (direction === '>') this.lastMasterAt = Date.now();
     try {
       this.observer.push(direction, chunk, Math.round((performance.timeOrigin + t0) * 1000));
     } catch {

@@ -4,8 +4,9 @@
  * (each side's state, reopen, master silence, the link events), `observed-state` (what was seen
  * per node), `instrument-watch` (found/online/offline/identity and values events), `traffic`
  * (outcome counts), `capture` (the socat file), `observed` (an observed transaction as logged,
- * shared with replay), `options` (every tunable) and `service` (BridgeGateway).
+ * shared with replay), `injector` (the API's requests in the gaps of the master's, `bridge.inject`), `options` (every tunable) and `service` (BridgeGateway).
  */
 export { BridgeGateway } from './service.js';
+export type { InjectView } from './injector.js';
 export { resolveBridgeOptions, type BridgeDeps, type BridgeOptions, type BridgeOptionsInput } from './options.js';
 export { deterministicId, loggedFromObserved } from './observed.js';

@@ -24,6 +24,12 @@
  * | reconnectMaxMs         | 10000     | 100..600000       | longest wait between attempts to reopen a lost side, ms              |
  * | captureFlushMs         | 250       | 10..10000         | how often the capture file is written, ms                            |
  * | captureMaxPendingBytes | 8 MiB     | 64 KiB..256 MiB   | capture text waiting for the disk beyond which records are dropped (counted) |
+ * | inject                 | false     | boolean           | send the API's reads and writes in the gaps of the master's traffic (binary only) |
+ * | injectIdleMs           | 20        | 1..1000           | quiet line (and no master request outstanding) before an injected request, ms |
+ * | injectTimeoutMs        | 500       | 10..60000         | an injected request without a reply after this long fails BUS_TIMEOUT, ms |
+ * | injectWaitMs           | 2000      | 10..60000         | longest an injected request waits for a gap, ms                      |
+ * | injectMaxMasterLatencyMs | 200     | 1..60000          | a slower master transaction (or a master timeout) pauses injection, ms |
+ * | injectBackoffMs        | 5000      | 10..600000        | how long injection pauses then, ms                                   |
  *
  * An instrument counts as online while the instrument side is open and it was seen within
  * max(masterSilenceMs, 3 x replyTimeoutMs): derived, not a tunable of its own.
@@ -63,7 +69,16 @@ export interface BridgeDeps {
 export function resolveBridgeOptions(input: BridgeOptionsInput): BridgeOptions {
   const options = Value.Default(BridgeSchema, structuredClone(input)) as BridgeOptions;
   const first = [...Value.Errors(BridgeSchema, options)][0];
-  if (!first) return options;
+  if (!first) {
+    if (options.inject && options.protocol === 'ascii') {
+      throw new GatewayError(
+        'BRIDGE_BAD_OPTION',
+        "bridge option inject cannot be true with protocol ascii: ASCII frames carry no sequence number, so the instrument's reply to an injected request could not be told from its reply to the master",
+        { option: 'inject', protocol: 'ascii', value: true },
+      );
+    }
+    return options;
+  }
   const option = first.instancePath.replace(/^\//, '').split('/')[0] ?? '';
   const properties = BridgeSchema.properties as Record<string, { minimum?: number; maximum?: number; enum?: readonly unknown[]; description?: string } | undefined>;
   const schema = properties[option];

@@ -4,12 +4,17 @@ import { clip, GatewayError, newId, RefusalLimiter, silentLogger, toHex, type Lo
 import { openerFor, parseAddress, Transport } from '../../transport/index.js';
 import { askedValue } from '../asked.js';
 import { GatewayEvents, type BridgeSide } from '../events.js';
-import type { BridgeDetails, BusView, DirectionCounters, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteResult } from '../service.js';
+import { BusError, type TransactionRecord } from '../../bus/index.js';
+import { statusInfo, type Value } from '../../codec/index.js';
+import type { ParamDef } from '../../params/index.js';
+import type { BridgeDetails, BusView, DirectionCounters, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteContext, WriteResult } from '../service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from '../sink.js';
-import { errorView, readResult, type ValueView } from '../views.js';
+import { buildValueView, errorView, jsonValue, readResult, type ValueView } from '../views.js';
+import { checkedValue, isCapacityBound, refuseUnwritable } from '../write-checks.js';
 import { CaptureWriter } from './capture.js';
 import { notObserved, readOnly, stale } from './errors.js';
 import { Forwarder } from './forwarder.js';
+import { Injector } from './injector.js';
 import { InstrumentWatch } from './instrument-watch.js';
 import { LinkHealth, type SideHandle } from './link-health.js';
 import { loggedFromObserved } from './observed.js';
@@ -35,6 +40,7 @@ const ONLINE_CHECK_MS = 1000;
  */
 export class BridgeGateway implements GatewayService {
   readonly mode = 'bridge' as const;
+  readonly injects: boolean;
   readonly name: string;
   readonly events: GatewayEvents;
   /** The resolved options, every default filled in. */
@@ -52,6 +58,13 @@ export class BridgeGateway implements GatewayService {
   private readonly watch: InstrumentWatch;
   private readonly traffic = new TrafficStats();
   private capture: CaptureWriter | undefined;
+  /** With `inject` on: the API's reads and writes in the gaps of the master's traffic. */
+  private readonly injector: Injector | undefined;
+  /** The API operation injecting now (one at a time); aborted when the injector gives its request up. */
+  private injecting: AbortController | undefined;
+  private injectChain: Promise<unknown> = Promise.resolve();
+  /** The log id of the last injected write: what a write's answer names as its transaction. */
+  private lastInjectedWrite: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastOnlineCheck = 0;
   private readonly startedAt = Date.now();
@@ -61,6 +74,7 @@ export class BridgeGateway implements GatewayService {
   constructor(options: BridgeOptionsInput, deps: BridgeDeps = {}) {
     const o = resolveBridgeOptions(options);
     this.options = o;
+    this.injects = o.inject;
     this.name = o.name;
     this.log = (deps.logger ?? silentLogger).child({ bus: this.name, mode: 'bridge' });
     this.refusals = new RefusalLimiter(this.log.child({ write: true }));
@@ -93,6 +107,31 @@ export class BridgeGateway implements GatewayService {
       onError: (err) => this.health.decodeError(err),
     });
     this.forwarder = new Forwarder(o.maxUnwrittenBytes, this.tap);
+    if (o.inject) {
+      const injector = new Injector(
+        {
+          idleMs: o.injectIdleMs,
+          timeoutMs: o.injectTimeoutMs,
+          waitMs: o.injectWaitMs,
+          masterTimeoutMs: o.replyTimeoutMs,
+          maxMasterLatencyMs: o.injectMaxMasterLatencyMs,
+          backoffMs: o.injectBackoffMs,
+          baud: o.baud,
+        },
+        {
+          toInstrument: (bytes) => {
+            this.sides.instrument.transport.write(bytes).then(undefined, (err: unknown) => this.log.debug({ err, inject: true }, 'dropped: an injected request could not be written'));
+          },
+          toMaster: (bytes) => this.forwarder.pass('<', bytes, this.sides.master.transport),
+          transaction: (t) => this.observe(t, 'injected'),
+          wire: (dir, time, bytes) => this.capture?.record(dir, time - new Date(time / 1000).getTimezoneOffset() * 60_000_000, bytes, true),
+          backoff: (kind, reason) => this.health.record('inject', kind, reason),
+          gaveUp: (reason) => this.injecting?.abort(reason),
+        },
+      );
+      this.injector = injector;
+      this.forwarder.filter = injector;
+    }
     this.observed = new ObservedState(this.name, Math.max(o.masterSilenceMs, 3 * o.replyTimeoutMs));
     this.watch = new InstrumentWatch(this.name, this.observed, this.events, () => {
       const t = this.sides.instrument.transport;
@@ -129,12 +168,13 @@ export class BridgeGateway implements GatewayService {
       { instrumentPort: o.instrumentPort, masterPort: o.masterPort, capture: o.capture },
       `bridge ${this.name}: forwarding between master ${o.masterPort} and instrument ${o.instrumentPort}`,
     );
-    await Promise.all([this.sides.instrument.transport.start(), this.sides.master.transport.start()]);
+    await Promise.all([this.sides.instrument.transport.start(), this.sides.master.transport.start(), this.injector?.start()]);
   }
 
   private housekeeping(): void {
     this.guard(() => {
       this.tap.expire(nowMicros());
+      this.injector?.tick();
       const now = Date.now();
       this.health.checkMaster(now, this.forwarder.lastMasterAt, this.tap.counters('>').frames);
       if (now - this.lastOnlineCheck >= ONLINE_CHECK_MS) {
@@ -153,10 +193,13 @@ export class BridgeGateway implements GatewayService {
     }
   }
 
-  /** Each transaction the tap paired: counted, learned, logged, and emitted. */
-  private observe(t: Transaction): void {
-    const entry = loggedFromObserved(t, this.name, newId());
-    this.traffic.add(t);
+  /** Each transaction the tap paired (or the injector made): counted, learned, logged, and emitted. */
+  private observe(t: Transaction, purpose: 'observed' | 'injected' = 'observed'): void {
+    const logged = loggedFromObserved(t, this.name, newId());
+    const entry = purpose === 'observed' ? logged : { ...logged, purpose };
+    // Operations inject one at a time: the write being answered is this operation's.
+    if (purpose === 'injected' && t.commandName === 'write') this.lastInjectedWrite = entry.id;
+    if (purpose === 'observed') this.traffic.add(t);
     const learned = this.observed.learn(t);
     this.recent.write(entry);
     if (this.sink) {
@@ -191,6 +234,7 @@ export class BridgeGateway implements GatewayService {
     const node = this.observed.find(ref);
     if (names.length === 0) throw new GatewayError('PARAM_NONE', 'name at least one parameter to read', {});
     const defs = names.map((n) => resolveParam(n));
+    if (this.injector) return this.injectedRead(this.injector, node, defs, opts.maxAge);
     const values = this.observed.valuesOf(node);
     const identity = this.observed.identityOf(values);
     const id = `${this.name}:${node}`;
@@ -206,7 +250,142 @@ export class BridgeGateway implements GatewayService {
     return readResult(id, results);
   }
 
-  async writeParam(ref: string, param: string, value: unknown, ctx: { source: string }): Promise<WriteResult> {
+  /**
+   * With injection: values the master polls are served from what was observed while within
+   * `maxAge`; without `maxAge`, or older, or never seen, they are read by an injected request.
+   */
+  private async injectedRead(injector: Injector, node: number, defs: readonly ParamDef[], maxAge: number | undefined): Promise<ReadResult> {
+    const id = `${this.name}:${node}`;
+    const now = Date.now();
+    const values = this.observed.valuesOf(node);
+    const served = new Map<number, ValueView>();
+    if (maxAge) {
+      const identity = this.observed.identityOf(values);
+      for (const def of defs) {
+        const seen = values.get(def.dde);
+        const view = seen && now - seen.time <= maxAge ? valueView(def.dde, seen, identity) : undefined;
+        if (view) served.set(def.dde, view);
+      }
+    }
+    const toRead = defs.filter((d) => !served.has(d.dde));
+    if (toRead.length > 0) this.refusePaused(injector);
+    const results = toRead.length > 0 ? await this.serialized((signal) => injector.client.read(node, toRead, { purpose: 'read', signal })) : [];
+    const identity = this.observed.identityOf(this.observed.valuesOf(node));
+    const read = new Map(results.map((r) => [r.ok ? r.reading.param.dde : r.param.dde, r]));
+    return readResult(
+      id,
+      defs.map((def): ValueView | ParamErrorView => {
+        const hit = served.get(def.dde);
+        if (hit) return hit;
+        const r = read.get(def.dde);
+        if (!r) return errorView(def, notObserved(def, id));
+        if (!r.ok) return errorView(def, this.injectError(injector, r.error));
+        return buildValueView(def, { raw: toHex(r.reading.raw).replace(/\s+/g, ''), value: jsonValue(r.reading.value), time: r.reading.at, cached: false }, identity);
+      }),
+    );
+  }
+
+  /** Runs one API operation's injected requests, after those before it. */
+  private serialized<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const controller = new AbortController();
+      this.injecting = controller;
+      try {
+        return await fn(controller.signal);
+      } finally {
+        if (this.injecting === controller) this.injecting = undefined;
+      }
+    };
+    const next = this.injectChain.then(run, run);
+    this.injectChain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  private refusePaused(injector: Injector): void {
+    const v = injector.view();
+    if (v.state !== 'paused') return;
+    throw new GatewayError(
+      'BRIDGE_INJECT_PAUSED',
+      `injection is paused until ${v.pausedUntil ?? '?'} because the master's own traffic suffered (${v.lastBackoff ?? 'see GET /bus'}); try again then`,
+      { until: v.pausedUntil, reason: v.lastBackoff },
+    );
+  }
+
+  /** A timeout of an injected request says whether no gap came or no reply. */
+  private injectError(injector: Injector, err: GatewayError): GatewayError {
+    if (err.code !== 'BUS_TIMEOUT' && err.code !== 'BUS_ABORTED') return err;
+    if (err.code === 'BUS_ABORTED' && this.closed) return err;
+    const o = this.options;
+    return injector.lastFailure === 'no-gap'
+      ? new GatewayError('BUS_TIMEOUT', `no gap in the master's traffic within injectWaitMs ${o.injectWaitMs} ms: the request was not sent`, { ...err.details, reason: 'no-gap' })
+      : new GatewayError('BUS_TIMEOUT', `the instrument did not answer the injected request within injectTimeoutMs ${o.injectTimeoutMs} ms`, { ...err.details, reason: 'no-reply' });
+  }
+
+  /** With injection: checked as master mode checks a write, written in a gap, read back. */
+  private async injectedWrite(injector: Injector, ref: string, name: string, value: unknown, ctx: WriteContext): Promise<WriteResult> {
+    const log = this.log.child({ write: true, source: ctx.source });
+    let def: ParamDef | undefined;
+    let id = clip(ref);
+    try {
+      const node = this.observed.find(ref);
+      id = `${this.name}:${node}`;
+      def = resolveParam(name);
+      refuseUnwritable(def, false, 'bridge mode does not write secured parameters (it would unlock them for the other master too); use master mode with "secured: true"');
+      const identity = this.observed.identityOf(this.observed.valuesOf(node));
+      const v = checkedValue(def, value, ctx.unit, identity, injector.client, isCapacityBound(def) ? 'the master was not seen reading it' : undefined);
+      const written = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+      this.refusePaused(injector);
+      const param = def;
+      const { record, reading } = await this.serialized(async (signal) => {
+        this.lastInjectedWrite = undefined;
+        const rec = await this.injectedWriteOnce(injector, node, param, v, written, signal);
+        const logged = this.lastInjectedWrite ?? rec.id;
+        const [r] = param.read ? await injector.client.read(node, [param], { purpose: 'read-back', signal }) : [];
+        return { record: { id: logged }, reading: r };
+      });
+      let readBack: ValueView | undefined;
+      if (reading?.ok) {
+        readBack = buildValueView(def, { raw: toHex(reading.reading.raw).replace(/\s+/g, ''), value: jsonValue(reading.reading.value), time: reading.reading.at, cached: false }, this.observed.identityOf(this.observed.valuesOf(node)));
+      }
+      log.info({ instrument: id, param: def.key, dde: def.dde, value: written, readBack: readBack?.value, transaction: record.id, injected: true }, `write ${id} ${def.key}=${String(written)} from ${ctx.source} (injected)`);
+      if (this.events.listened('write')) {
+        this.events.emit('write', { instrument: id, param: def.key, dde: def.dde, value: written, source: ctx.source, result: 'accepted', transactionId: record.id, ...(readBack ? { readBack: readBack.value } : {}) });
+      }
+      return {
+        instrument: id,
+        param: { dde: def.dde, key: def.key, name: def.name },
+        written,
+        status: { code: 0, name: statusInfo(0).key },
+        ...(readBack ? { readBack } : {}),
+        transactionId: record.id,
+      };
+    } catch (err) {
+      const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
+      this.refusals.refused(ctx.source, e.code, () => log.warn({ instrument: id, param: def?.key ?? clip(name), code: e.code }, `write refused: ${clip(e.message, 500)} (from ${ctx.source})`));
+      if (this.events.listened('write')) {
+        this.events.emit('write', { instrument: id, param: def?.key ?? clip(name), ...(def ? { dde: def.dde } : {}), value: askedValue(value), source: ctx.source, result: 'refused', code: e.code, message: clip(e.message, 500) });
+      }
+      throw e;
+    }
+  }
+
+  private async injectedWriteOnce(injector: Injector, node: number, def: ParamDef, v: Value, written: number | string, signal: AbortSignal): Promise<TransactionRecord> {
+    try {
+      return await injector.client.write(node, [{ param: def, value: v }], { purpose: 'write', signal });
+    } catch (err) {
+      if (err instanceof BusError && err.failure.kind === 'status') {
+        const st = statusInfo(err.failure.status);
+        throw new GatewayError('BUS_STATUS', `node ${node} refused ${def.key} = ${String(written)}: status ${err.failure.status} ${st.key} (${st.message})`, { ...err.details, param: def.key, dde: def.dde, value: written });
+      }
+      throw err instanceof GatewayError ? this.injectError(injector, err) : err;
+    }
+  }
+
+  async writeParam(ref: string, param: string, value: unknown, ctx: WriteContext): Promise<WriteResult> {
+    if (this.injector) return this.injectedWrite(this.injector, ref, param, value, ctx);
     const err = readOnly(ref, param, this.options.masterPort);
     this.refusals.refused(ctx.source, err.code, () =>
       this.log.warn({ write: true, instrument: clip(ref), param: clip(param), code: err.code, source: ctx.source }, `write refused: bridge mode (from ${ctx.source})`),
@@ -312,6 +491,7 @@ export class BridgeGateway implements GatewayService {
       decodeBacklogBytes: this.tap.backlog,
       ...(cap ? { capture: { path: cap.path, records: cap.records, dropped: cap.dropped, ...(cap.error ? { error: cap.error.message } : {}) } } : {}),
       events: this.health.recorded(),
+      ...(this.injector ? { inject: this.injector.view() } : {}),
     };
   }
 
@@ -335,6 +515,7 @@ export class BridgeGateway implements GatewayService {
     this.refusals.close();
     if (this.timer) clearInterval(this.timer);
     await Promise.all([this.sides.instrument.transport.close(), this.sides.master.transport.close()]);
+    await this.injector?.close();
     await this.tap.close(nowMicros());
     await this.capture?.close();
   }

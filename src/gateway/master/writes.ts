@@ -5,13 +5,13 @@
  */
 import { BusError, Priority, type ParamReading, type TransactionRecord } from '../../bus/index.js';
 import { statusInfo, type Value } from '../../codec/index.js';
-import { forChannel, resolveParam, validateValue, type InstrumentRange, type ParamDef } from '../../params/index.js';
+import { forChannel, resolveParam, type ParamDef } from '../../params/index.js';
 import { clip, GatewayError, RefusalLimiter, type Logger } from '../../shared/index.js';
 import type { GatewayEvents } from '../events.js';
 import type { MultiWriteResult, WriteContext, WriteInput, WriteResult } from '../service.js';
-import { fromUnit, isScaled, rawFlowRange } from '../units.js';
+import { isScaled } from '../units.js';
 import { IDENTITY_FIELD_BY_DDE, identityAfterWrite, jsonValue } from '../views.js';
-import { capacityRange, isCapacityBound, refuseUnwritable, writeValidation } from '../write-checks.js';
+import { checkedValue, isCapacityBound, refuseUnwritable } from '../write-checks.js';
 import type { PlainValue } from './agree.js';
 import type { IdentityReader } from './identity.js';
 import type { MasterOptions } from './options.js';
@@ -68,9 +68,7 @@ export class Writer {
       identity = known.identity;
       why = known.why;
     }
-    const input = unit === undefined ? value : fromUnit(param, value, unit, identity);
-    const range: InstrumentRange | undefined = isCapacityBound(param) ? capacityRange(param, identity, why) : rawFlowRange(param, identity);
-    const v = validateValue(param, input, writeValidation(param, inst.handle.client, range));
+    const v = checkedValue(param, value, unit, identity, inst.handle.client, why);
     return { param, value: v, written: v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v };
   }
 
