@@ -1,5 +1,4 @@
 import type { DiscardReason } from '../codec/index.js';
-import type { InjectView } from './bridge/index.js';
 import type { BridgeSide, GatewayEvents, LinkEvent } from './events.js';
 import type { LabService } from './lab.js';
 import type { LoggedTransaction } from './sink.js';
@@ -158,6 +157,25 @@ export interface DirectionCounters {
   /** Bytes forwarded but not decoded because decoding fell behind. */
   readonly undecodedBytes: number;
   readonly restarts: number;
+}
+
+/** What GET /bus shows of injection (bridge mode with bridge.inject). */
+export interface InjectView {
+  readonly state: 'active' | 'paused';
+  readonly pausedUntil?: string;
+  readonly lastBackoff?: string;
+  readonly queued: number;
+  readonly inFlight: boolean;
+  readonly sent: number;
+  readonly answered: number;
+  readonly timedOut: number;
+  readonly noGap: number;
+  readonly lateReplies: number;
+  readonly collisions: number;
+  readonly masterTimeouts: number;
+  readonly backoffs: number;
+  /** Bytes of injected requests written to the instrument side. */
+  readonly requestBytes: number;
 }
 
 /** Time a byte spends inside the gateway (read on one side until the other side has taken it), µs. */

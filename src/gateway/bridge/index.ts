@@ -7,6 +7,6 @@
  * shared with replay), `injector` (the API's requests in the gaps of the master's, `bridge.inject`), `options` (every tunable) and `service` (BridgeGateway).
  */
 export { BridgeGateway } from './service.js';
-export type { InjectView } from './injector.js';
+export type { InjectView } from '../service.js';
 export { resolveBridgeOptions, type BridgeDeps, type BridgeOptions, type BridgeOptionsInput } from './options.js';
 export { deterministicId, loggedFromObserved } from './observed.js';

@@ -3,6 +3,7 @@ import { Bus, ParamClient } from '../../bus/index.js';
 import { BinaryDeframer, Command, DLE, encodeBinaryFrame, ETX, STX, type Frame } from '../../codec/index.js';
 import { Pairer, type Transaction } from '../../observe/index.js';
 import { Transport } from '../../transport/index.js';
+import type { InjectView } from '../service.js';
 
 export interface InjectorOptions {
   /** Quiet line (both directions) and no master request outstanding for this long before an injected request, ms. */
@@ -35,24 +36,6 @@ export interface InjectorHooks {
   gaveUp(reason: 'no-gap' | 'timeout'): void;
 }
 
-/** What GET /bus shows of injection. */
-export interface InjectView {
-  readonly state: 'active' | 'paused';
-  readonly pausedUntil?: string;
-  readonly lastBackoff?: string;
-  readonly queued: number;
-  readonly inFlight: boolean;
-  readonly sent: number;
-  readonly answered: number;
-  readonly timedOut: number;
-  readonly noGap: number;
-  readonly lateReplies: number;
-  readonly collisions: number;
-  readonly masterTimeouts: number;
-  readonly backoffs: number;
-  /** Bytes of injected requests written to the instrument side. */
-  readonly requestBytes: number;
-}
 
 /** How many of the master's recent SEQs the choice of ours keeps away from. */
 const RECENT_SEQS = 32;
