@@ -28,6 +28,7 @@ export const E2E: readonly string[] = [
   'test/gateway/lab.test.ts',
   'test/mqtt/mqtt.test.ts',
   'test/mqtt/outage.test.ts',
+  'test/mqtt/lab.test.ts',
   'test/observe/cli.test.ts',
   'test/observe/socat.test.ts',
   'test/simulator/cli.test.ts',

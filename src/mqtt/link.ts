@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../config/index.js';
-import type { GatewayEvents, GatewayService, InstrumentEvent, InstrumentView, ValueView, ValuesEvent, WriteResult } from '../gateway/index.js';
+import type { CounterEvent, GatewayEvents, GatewayService, InstrumentEvent, InstrumentView, ProgramEvent, ValueView, ValuesEvent, WriteResult } from '../gateway/index.js';
 import { GatewayError, RefusalLimiter, dropped, errorLine, isGatewayError, redactUrl, type ErrorCode, type Logger } from '../shared/index.js';
 import { discoveryConfigs, type DiscoveryContext } from './discovery.js';
 import { Outbox, type OutMessage } from './outbox.js';
@@ -230,6 +230,8 @@ export class MqttLink {
     this.offEvents = [
       this.opts.events.on('values', (e) => this.onValues(e), { ...bounded, name: 'mqtt-values' }),
       this.opts.events.on('instrument', (e) => this.onInstrument(e), { ...bounded, name: 'mqtt-instrument' }),
+      this.opts.events.on('program', (e) => this.onProgram(e), { ...bounded, name: 'mqtt-program' }),
+      this.opts.events.on('counter', (e) => this.onCounter(e), { ...bounded, name: 'mqtt-counter' }),
     ];
     this.onConnected();
     this.log.info({ url: redactUrl(this.cfg.url), clientId: this.clientId, baseTopic: this.cfg.baseTopic }, `MQTT connected to ${redactUrl(this.cfg.url)}`);
@@ -369,6 +371,32 @@ export class MqttLink {
     if (!always && this.cfg.publish === 'change' && !changedBeyond(this.lastPublished.get(id), now, this.cfg.deadband)) return;
     this.lastPublished.set(id, now);
     this.enqueue(this.out(this.topics.state(name), JSON.stringify(stateMessage(values.values())), this.cfg.retain));
+  }
+
+  /** A program's state, retained, on the topic of each of its instruments. */
+  private onProgram(e: ProgramEvent): void {
+    const payload = JSON.stringify({
+      id: e.id,
+      name: e.name,
+      state: e.state,
+      change: e.change,
+      step: e.step ? e.step.index + 1 : null,
+      steps: e.steps,
+      timeLeft: e.step?.timeLeftMs === null || e.step?.timeLeftMs === undefined ? null : e.step.timeLeftMs / 1000,
+      time: new Date().toISOString(),
+    });
+    for (const i of e.instruments) {
+      const name = this.nameOf(i.id);
+      if (name) this.enqueue(this.out(this.topics.program(name), payload, true));
+    }
+  }
+
+  private onCounter(e: CounterEvent): void {
+    const name = this.nameOf(e.instrument);
+    if (!name) return;
+    const { instrument, kind, time } = e;
+    const payload = JSON.stringify({ event: kind, instrument, ...(e.value !== undefined ? { value: e.value } : {}), time });
+    this.enqueue(this.out(this.topics.event(name), payload, false));
   }
 
   private discoveryContext(): DiscoveryContext {

@@ -26,6 +26,10 @@ export interface Topics {
   readonly availability: (inst: string) => string;
   readonly set: (inst: string) => string;
   readonly result: (inst: string) => string;
+  /** The state of the setpoint program the instrument is in (retained). */
+  readonly program: (inst: string) => string;
+  /** One-off events of the instrument: `batch-end` (not retained). */
+  readonly event: (inst: string) => string;
   /** The gateway's own availability, with the last will `offline`. */
   readonly bridgeState: string;
   /** Retained list of the discovery topics this gateway published, to clear those no longer wanted. */
@@ -40,6 +44,8 @@ export function topicsFor(base: string): Topics {
     availability: (i) => `${base}/${i}/availability`,
     set: (i) => `${base}/${i}/set`,
     result: (i) => `${base}/${i}/set/result`,
+    program: (i) => `${base}/${i}/program`,
+    event: (i) => `${base}/${i}/event`,
     bridgeState: `${base}/bridge/state`,
     discoveryRecord: `${base}/bridge/discovery`,
     setFilter: `${base}/+/set`,
@@ -49,7 +55,7 @@ export function topicsFor(base: string): Topics {
 /**
  * The state message of one instrument: every value by parameter key (numbers and text as read),
  * then `units` and `labels` (enumeration labels) of the keys that have one, and `time`, the newest
- * read time (ISO). Like Zigbee2MQTT's, one flat JSON object per device.
+ * read time (ISO); with alarmInfo, `alarms`: its active alarms by name. Like Zigbee2MQTT's, one flat JSON object per device.
  */
 export interface StateMessage {
   readonly [key: string]: unknown;
@@ -67,6 +73,7 @@ export function stateMessage(values: Iterable<ValueView>): StateMessage {
     out[v.key] = v.value;
     if (v.unit) units[v.key] = v.unit;
     if (v.label) labels[v.key] = v.label;
+    if (v.alarms) out.alarms = v.alarms;
     if (v.time > time) time = v.time;
   }
   return { ...out, units, labels, time };

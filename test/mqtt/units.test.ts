@@ -64,6 +64,8 @@ describe('publish: change', () => {
     expect(
       stateMessage([view('fMeasure', 1.5, '2026-12-01T10:00:00.100Z', { unit: 'ln/min' }), view('controlMode', 0, '2026-12-01T10:00:00.300Z', { label: 'setpoint = BUS setpoint' })]),
     ).toEqual({ fMeasure: 1.5, controlMode: 0, units: { fMeasure: 'ln/min' }, labels: { controlMode: 'setpoint = BUS setpoint' }, time: '2026-12-01T10:00:00.300Z' });
+    // alarmInfo brings its alarms by name.
+    expect(stateMessage([view('alarmInfo', 8, '2026-12-01T10:00:00.100Z', { alarms: ['max'] })])).toMatchObject({ alarmInfo: 8, alarms: ['max'] });
   });
 });
 

@@ -88,6 +88,8 @@ export interface ValueView {
   readonly time: string;
   readonly cached?: boolean;
   readonly unit?: string;
+  /** alarmInfo only: the active alarms by name. */
+  readonly alarms?: readonly string[];
 }
 
 export interface ValueError {
@@ -152,4 +154,16 @@ export interface BusStatus {
 
 export interface WriteResult {
   readonly [k: string]: unknown;
+}
+
+export interface ProgramView {
+  readonly id: string;
+  readonly name: string;
+  readonly state: 'running' | 'paused' | 'held' | 'completed' | 'failed' | 'aborted';
+  readonly createdAt: string;
+  readonly endedAt?: string;
+  readonly steps: number;
+  readonly step: { readonly index: number; readonly type: string; readonly elapsedMs: number; readonly timeLeftMs: number | null } | null;
+  readonly instruments: readonly { readonly id: string; readonly target: number | null; readonly unit: string | null }[];
+  readonly reason?: { readonly code: string; readonly message: string };
 }

@@ -3,13 +3,13 @@
  * setpoint and control mode, and a browser over the whole parameter database.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError, get, send, type Instrument, type ValueView } from './api';
+import { ApiError, get, send, type Instrument, type ProgramView, type ValueView } from './api';
 import { OutcomeView, errorOutcome, valueText, writeOutcome, type Outcome, type WriteAnswer } from './answer';
 import { LiveChart, type Feed, type Reading } from './chart';
 import { fmt, pct, ago } from './format';
 import { href, useLive, useToken } from './hooks';
 import { live, percentOf, readings } from './live';
-import { OnlineBadge, Readings, instrumentTitle } from './overview';
+import { OnlineBadge, Readings, alarmText, instrumentTitle } from './overview';
 
 export interface ParamDef {
   readonly dde: number;
@@ -131,7 +131,12 @@ function Header({ i }: { i: Instrument }) {
         <dt>Firmware</dt>
         <dd>{id.firmware ?? '–'}</dd>
       </dl>
-      <Readings instrument={i} />
+      <Readings instrument={i} alarm={alarmText(i)} />
+      {live.batchEnds.has(i.id) && (
+        <p class="warn" data-field="batch">
+          batch ended
+        </p>
+      )}
     </section>
   );
 }
@@ -496,6 +501,238 @@ function ParamBrowser({ i, block }: { i: Instrument; block: string | null }) {
   );
 }
 
+const ACTIVE = new Set(['running', 'paused', 'held']);
+
+/** The program this instrument is in: an active one, else the one that ended last. */
+function programOf(id: string, programs: Iterable<ProgramView>): ProgramView | undefined {
+  let best: ProgramView | undefined;
+  for (const p of programs) {
+    if (!p.instruments.some((x) => x.id === id)) continue;
+    const rank = (q: ProgramView) => (ACTIVE.has(q.state) ? 1 : 0);
+    if (!best || rank(p) > rank(best) || (rank(p) === rank(best) && (p.endedAt ?? p.createdAt) > (best.endedAt ?? best.createdAt))) best = p;
+  }
+  return best;
+}
+
+function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+function ProgramPanel({ i, block }: { i: Instrument; block: string | null }) {
+  const l = useLive();
+  const p = programOf(i.id, l.programs.values());
+  const [outcome, setOutcome] = useState<Outcome>(null);
+  // The time left counts down between events: the view's timeLeftMs is of when it was received.
+  const [, tick] = useState(0);
+  const key = p ? `${p.id}:${p.state}:${p.step?.index ?? ''}:${p.step?.timeLeftMs ?? ''}` : '';
+  const seenAt = useMemo(() => Date.now(), [key]);
+  const running = p?.state === 'running';
+  useEffect(() => {
+    if (!running) return;
+    const t = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(t);
+  }, [running]);
+  const act = async (action: 'pause' | 'resume' | 'abort') => {
+    if (!p) return;
+    if (action === 'abort' && !confirm(`Abort program "${p.name}"? Every instrument of it goes to its safe state.`)) {
+      setOutcome({ kind: 'error', text: 'Not sent: cancelled.' });
+      return;
+    }
+    setOutcome({ kind: 'busy' });
+    try {
+      const v = await send<ProgramView>('POST', `/programs/${encodeURIComponent(p.id)}/${action}`, {});
+      live.programs.set(v.id, v);
+      setOutcome({ kind: 'ok', text: `Program ${v.state}.` });
+    } catch (err) {
+      setOutcome(errorOutcome(err));
+    }
+  };
+  const mine = p?.instruments.find((x) => x.id === i.id);
+  const left = p?.step?.timeLeftMs;
+  const shownLeft = left === null || left === undefined ? null : running ? left - (Date.now() - seenAt) : left;
+  const active = p !== undefined && ACTIVE.has(p.state);
+  const busy = outcome?.kind === 'busy';
+  return (
+    <section class="panel" aria-label="Program">
+      <h2>Program</h2>
+      {!p && <p class="muted">Not in a setpoint program.</p>}
+      {p && (
+        <>
+          <dl class="facts">
+            <dt>Name</dt>
+            <dd>
+              {p.name} <span class="muted">({p.id})</span>
+            </dd>
+            <dt>State</dt>
+            <dd data-field="program-state">{p.state}</dd>
+            <dt>Step</dt>
+            <dd data-field="program-step">{p.step ? `${p.step.index + 1} of ${p.steps} (${p.step.type})` : '–'}</dd>
+            <dt>Time left</dt>
+            <dd data-field="program-left">{shownLeft === null ? '–' : duration(shownLeft)}</dd>
+            <dt>Target</dt>
+            <dd data-field="program-target">
+              {mine?.target === null || mine?.target === undefined ? '–' : `${fmt(mine.target)} ${mine.unit ?? ''}`}
+            </dd>
+          </dl>
+          {p.reason && <p class="muted">{p.reason.message}</p>}
+          {active && (
+            <div class="row">
+              {block && <p class="muted">{block}</p>}
+              {p.state === 'running' ? (
+                <button type="button" disabled={block !== null || busy} onClick={() => void act('pause')}>
+                  Pause
+                </button>
+              ) : (
+                <button type="button" disabled={block !== null || busy} onClick={() => void act('resume')}>
+                  Resume
+                </button>
+              )}
+              <button type="button" disabled={block !== null || busy} onClick={() => void act('abort')}>
+                Abort
+              </button>
+            </div>
+          )}
+        </>
+      )}
+      <OutcomeView outcome={outcome} />
+    </section>
+  );
+}
+
+interface CounterView {
+  readonly value: number;
+  readonly limit: number;
+  readonly mode: number;
+  readonly modeLabel?: string;
+  readonly unit?: string;
+  readonly batchReached: boolean;
+}
+
+function CounterPanel({ i, block }: { i: Instrument; block: string | null }) {
+  const mode = useLive().bus?.mode;
+  const [c, setC] = useState<CounterView | null>(null);
+  const [outcome, setOutcome] = useState<Outcome>(null);
+  const base = `/instruments/${encodeURIComponent(i.id)}/counter`;
+  const load = async () => {
+    try {
+      setC(await get<CounterView>(base));
+    } catch (err) {
+      setOutcome(errorOutcome(err));
+    }
+  };
+  useEffect(() => {
+    if (mode === 'master') void load();
+  }, [i.id, mode]);
+  const reset = async () => {
+    setOutcome({ kind: 'busy' });
+    try {
+      await send('POST', `${base}/reset`, {});
+      setOutcome({ kind: 'ok', text: 'Counter reset.' });
+      await load();
+    } catch (err) {
+      setOutcome(errorOutcome(err));
+    }
+  };
+  if (mode === 'bridge') return null;
+  const unit = c?.unit ?? '';
+  return (
+    <section class="panel" aria-label="Counter">
+      <h2>Counter</h2>
+      <dl class="facts">
+        <dt>Value</dt>
+        <dd data-field="counter-value">{c ? `${fmt(c.value)} ${unit}` : '…'}</dd>
+        <dt>Limit</dt>
+        <dd>{c ? `${fmt(c.limit)} ${unit}` : '…'}</dd>
+        <dt>Mode</dt>
+        <dd>{c ? (c.modeLabel ?? String(c.mode)) : '…'}</dd>
+      </dl>
+      {c?.batchReached && <p class="warn">Batch limit reached.</p>}
+      {block && <p class="muted">{block}</p>}
+      <div class="row">
+        <button type="button" onClick={() => void load()}>
+          Refresh
+        </button>
+        <button type="button" disabled={block !== null || outcome?.kind === 'busy'} onClick={() => void reset()}>
+          Reset
+        </button>
+      </div>
+      <OutcomeView outcome={outcome} />
+    </section>
+  );
+}
+
+interface FluidSet {
+  readonly index: number;
+  readonly name: string;
+  readonly capacity?: number;
+  readonly unit?: string;
+}
+
+function FluidPanel({ i, block }: { i: Instrument; block: string | null }) {
+  const mode = useLive().bus?.mode;
+  const [sets, setSets] = useState<readonly FluidSet[] | null>(null);
+  const [choice, setChoice] = useState('');
+  const [outcome, setOutcome] = useState<Outcome>(null);
+  const base = `/instruments/${encodeURIComponent(i.id)}`;
+  const list = async () => {
+    setOutcome({ kind: 'busy' });
+    try {
+      const r = await get<{ active: number; fluids: FluidSet[] }>(`${base}/fluids`);
+      setSets(r.fluids);
+      setChoice(String(r.active));
+      setOutcome(null);
+    } catch (err) {
+      setOutcome(errorOutcome(err));
+    }
+  };
+  const apply = async () => {
+    setOutcome({ kind: 'busy' });
+    try {
+      const r = await send<{ identity: { fluidName?: string } }>('PUT', `${base}/fluid`, { fluid: Number(choice) });
+      setOutcome({ kind: 'ok', text: `Fluid now ${r.identity.fluidName ?? choice}.` });
+    } catch (err) {
+      setOutcome(errorOutcome(err));
+    }
+  };
+  if (mode === 'bridge') return null;
+  const busy = outcome?.kind === 'busy';
+  return (
+    <section class="panel" aria-label="Fluid">
+      <h2>Fluid</h2>
+      <p class="muted">Now: {i.identity.fluidName ?? '–'}. Listing switches the instrument through its fluid sets (and back); it is refused while the setpoint is not 0.</p>
+      <div class="row">
+        <button type="button" disabled={busy} onClick={() => void list()}>
+          List fluids
+        </button>
+        {sets && (
+          <>
+            <label>
+              Fluid{' '}
+              <select value={choice} disabled={block !== null} onChange={(e) => setChoice((e.target as HTMLSelectElement).value)}>
+                {sets.map((f) => (
+                  <option key={f.index} value={String(f.index)}>
+                    {f.index}: {f.name}
+                    {f.capacity !== undefined ? ` (${fmt(f.capacity)} ${f.unit ?? ''})` : ''}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <button type="button" disabled={block !== null || busy} onClick={() => void apply()}>
+              Switch
+            </button>
+          </>
+        )}
+      </div>
+      {block && sets && <p class="muted">{block}</p>}
+      <OutcomeView outcome={outcome} />
+    </section>
+  );
+}
+
 export function InstrumentPage({ route }: { route: string[] }) {
   const id = route[1] ?? '';
   const feed = useMemo<Feed>(() => new Set(), [id]);
@@ -521,6 +758,11 @@ export function InstrumentPage({ route }: { route: string[] }) {
       <div class="inst-forms">
         <SetpointForm i={i} block={block} />
         <ControlModeForm i={i} block={block} />
+      </div>
+      <div class="inst-forms">
+        <ProgramPanel i={i} block={block} />
+        <CounterPanel i={i} block={block} />
+        <FluidPanel i={i} block={block} />
       </div>
       <ParamBrowser i={i} block={block} />
     </main>

@@ -11,7 +11,7 @@
  * polled (the EventSource's own reconnects are the probe), and everything shown is stale until
  * the stream opens again and a reload succeeds.
  */
-import { ApiError, get, withQuery, type BusStatus, type Identity, type Instrument, type ValueView } from './api';
+import { ApiError, get, withQuery, type BusStatus, type Identity, type Instrument, type ProgramView, type ValueView } from './api';
 
 /** How much of the past the sparklines and the live chart keep in memory. */
 export const KEEP_MS = 15 * 60_000;
@@ -74,6 +74,23 @@ export interface WriteEvent {
   readonly readBack?: unknown;
 }
 
+export interface AlarmEvent {
+  readonly instrument: string;
+  readonly after: readonly string[];
+  readonly value: number;
+  readonly time: string;
+}
+
+export interface CounterEvent {
+  readonly instrument: string;
+  readonly kind: string;
+  readonly value?: number;
+  readonly time: string;
+}
+
+/** How long a card says "batch ended" after a `counter` event. */
+export const BATCH_NOTICE_MS = 5 * 60_000;
+
 export type StreamState = 'connecting' | 'live' | 'reconnecting';
 
 /** Measure and setpoint in the capacity unit, and valve output as percent, from one instrument's values. */
@@ -110,6 +127,10 @@ export class Live {
   /** The last write results seen on the stream, newest last, bounded. */
   readonly writes: WriteEvent[] = [];
   loadError: string | null = null;
+  /** Setpoint programs by id: from GET /programs, then the `program` events. */
+  readonly programs = new Map<string, ProgramView>();
+  /** Per instrument: the last batch end seen (a `counter` event), while it is recent. */
+  readonly batchEnds = new Map<string, CounterEvent>();
   /** The stream is down and the last fetch failed: what is shown is stale. */
   unreachable = false;
   /** Per bus: (time, error total) at each /bus answer of the last minute, oldest first. */
@@ -188,10 +209,22 @@ export class Live {
       }
       this.loadError = null;
       void this.backfill();
+      void this.refreshPrograms();
     } catch (err) {
       this.failed(err);
     }
     this.changed();
+  }
+
+  async refreshPrograms(): Promise<void> {
+    try {
+      const { programs } = await get<{ programs: ProgramView[] }>('/programs');
+      this.programs.clear();
+      for (const p of programs) this.programs.set(p.id, p);
+      this.changed();
+    } catch {
+      // An older gateway or a failed fetch: the panel shows none until a `program` event.
+    }
   }
 
   async refreshBus(): Promise<void> {
@@ -296,7 +329,7 @@ export class Live {
   }
 
   private openStream(): void {
-    const es = new EventSource('/api/v1/events?types=values,instrument,bus,store,bridge,write');
+    const es = new EventSource('/api/v1/events?types=values,instrument,bus,store,bridge,write,program,alarm,counter');
     this.source = es;
     es.onopen = () => {
       const wasDown = this.unreachable;
@@ -337,6 +370,13 @@ export class Live {
       if (this.writes.length > 50) this.writes.splice(0, this.writes.length - 50);
       this.changed();
     });
+    es.addEventListener('program', (m) => {
+      const p = JSON.parse((m as MessageEvent<string>).data) as ProgramView;
+      this.programs.set(p.id, p);
+      this.changed();
+    });
+    es.addEventListener('alarm', (m) => this.onAlarm(JSON.parse((m as MessageEvent<string>).data) as AlarmEvent));
+    es.addEventListener('counter', (m) => this.onCounter(JSON.parse((m as MessageEvent<string>).data) as CounterEvent));
     // The gateway restarted or this tab fell behind: what it holds may be stale.
     es.addEventListener('missed', () => void this.reload());
   }
@@ -356,6 +396,29 @@ export class Live {
     this.instruments.set(e.instrument, { ...known, values, online: true, lastSeen: e.values[0]?.time ?? known.lastSeen ?? null });
     this.sample(e.instrument, values, known.identity);
     for (const l of this.valueListeners) l(e);
+    this.changed();
+  }
+
+  private onAlarm(e: AlarmEvent): void {
+    const known = this.instruments.get(e.instrument);
+    if (!known) return;
+    const was = known.values.alarmInfo;
+    const alarmInfo: ValueView = { ...(was ?? { dde: 28, key: 'alarmInfo', name: 'Alarm info' }), value: e.value, alarms: e.after, time: e.time };
+    // The label of the old value would be wrong now; the names say it.
+    delete (alarmInfo as { label?: string }).label;
+    this.instruments.set(e.instrument, { ...known, values: { ...known.values, alarmInfo } });
+    this.changed();
+  }
+
+  private onCounter(e: CounterEvent): void {
+    if (e.kind !== 'batch-end') return;
+    this.batchEnds.set(e.instrument, e);
+    setTimeout(() => {
+      if (this.batchEnds.get(e.instrument) === e) {
+        this.batchEnds.delete(e.instrument);
+        this.changed();
+      }
+    }, BATCH_NOTICE_MS);
     this.changed();
   }
 

@@ -20,10 +20,12 @@ export function OnlineBadge({ online, stale }: { online: boolean; stale: boolean
   );
 }
 
-function alarmText(i: Instrument): { text: string; bad: boolean } {
+/** The active alarms by name (the alarmInfo view's `alarms`), else its label or the bits in hex. */
+export function alarmText(i: Instrument): { text: string; bad: boolean } {
   const v = i.values.alarmInfo;
   if (!v || typeof v.value !== 'number') return { text: 'unknown', bad: false };
-  if (v.value === 0) return { text: 'none', bad: false };
+  if (v.value === 0 || v.alarms?.length === 0) return { text: 'none', bad: false };
+  if (v.alarms) return { text: v.alarms.join(', '), bad: true };
   return { text: v.label ?? `0x${v.value.toString(16)}`, bad: true };
 }
 
@@ -55,7 +57,11 @@ export function Readings({ instrument: i, alarm }: { instrument: Instrument; ala
       <div>
         <span class="label">Valve</span>
         <span class="value" data-field="valve">{pct(r.valve)}</span>
-        {alarm && <span class={`sub ${alarm.bad ? 'bad' : ''}`}>alarm: {alarm.text}</span>}
+        {alarm && (
+          <span class={`sub ${alarm.bad ? 'bad' : ''}`} data-field="alarms">
+            alarm: {alarm.text}
+          </span>
+        )}
       </div>
     </div>
   );
@@ -66,6 +72,7 @@ export function InstrumentCard({ instrument: i, live }: { instrument: Instrument
   const unit = id.capacityUnit ?? '';
   const title = instrumentTitle(i);
   const alarm = alarmText(i);
+  const batch = live.batchEnds.get(i.id);
   const stale = live.unreachable;
   return (
     <article class={`card ${i.online ? '' : 'offline'} ${stale ? 'stale' : ''}`} aria-label={`Instrument ${i.id}`} data-instrument={i.id}>
@@ -92,6 +99,11 @@ export function InstrumentCard({ instrument: i, live }: { instrument: Instrument
         </dd>
       </dl>
       <Readings instrument={i} alarm={alarm} />
+      {batch && (
+        <p class="warn" data-field="batch">
+          batch ended{batch.value !== undefined ? ` at ${fmt(batch.value)}` : ''}
+        </p>
+      )}
       <Sparkline samples={live.samples.get(i.id)} label={`Measure and setpoint of ${i.id}, last 5 minutes`} />
       <footer class="muted">last seen {ago(i.lastSeen)}</footer>
     </article>
