@@ -8,7 +8,7 @@ import { OutcomeView, errorOutcome, valueText, writeOutcome, type Outcome, type 
 import { LiveChart, type Feed, type Reading } from './chart';
 import { fmt, pct, ago } from './format';
 import { href, useLive, useToken } from './hooks';
-import { live, percentOf, readings } from './live';
+import { bridgeReadOnly, live, percentOf, readings } from './live';
 import { OnlineBadge, Readings, alarmText, instrumentTitle } from './overview';
 
 export interface ParamDef {
@@ -49,7 +49,7 @@ const path = (id: string, param: string) => `/instruments/${encodeURIComponent(i
 function useWriteBlock(): string | null {
   const token = useToken();
   const l = useLive();
-  if (l.bus?.mode === 'bridge') return 'Read-only: in bridge mode another master owns the bus.';
+  if (bridgeReadOnly(l.bus)) return 'Read-only: in bridge mode another master owns the bus (bridge.inject is off).';
   if (!token) return 'Read-only: enter the API token at the top of the page to write.';
   return null;
 }
@@ -218,7 +218,10 @@ function ControlModeForm({ i, block }: { i: Instrument; block: string | null }) 
   const [choice, setChoice] = useState<string>('');
   const [outcome, setOutcome] = useState<Outcome>(null);
   // Unknown until GET /bus has answered: nothing is read before the mode is known.
-  const mode = useLive().bus?.mode;
+  const bus = useLive().bus;
+  const mode = bus?.mode;
+  // A passive bridge never asks the instrument; with injection it can.
+  const passive = bridgeReadOnly(bus);
   useEffect(() => {
     let alive = true;
     parameters().then(
@@ -231,9 +234,9 @@ function ControlModeForm({ i, block }: { i: Instrument; block: string | null }) 
     };
     // In bridge mode the gateway never asks the instrument: the mode is known only if the master read it.
     const seen = i.values.controlMode;
-    if (mode === 'bridge') {
+    if (passive) {
       if (seen) show(seen);
-    } else if (mode === 'master') {
+    } else if (mode !== undefined) {
       get<ValueView>(path(i.id, 'controlMode')).then(
         (v) => alive && show(v),
         (err: unknown) => alive && setOutcome(errorOutcome(err)),
@@ -242,7 +245,7 @@ function ControlModeForm({ i, block }: { i: Instrument; block: string | null }) 
     return () => {
       alive = false;
     };
-  }, [i.id, mode]);
+  }, [i.id, mode, passive]);
   const apply = async () => {
     const mode = modes?.find((m) => String(m.value) === choice);
     if (!mode) return;

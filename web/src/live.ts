@@ -113,6 +113,15 @@ export function readings(values: Readonly<Record<string, ValueView>>, identity: 
   };
 }
 
+/**
+ * Whether this gateway's writes are closed because another master owns the bus: bridge mode
+ * without injection (`bridge.inject`). With injection the gateway writes in the master's gaps.
+ */
+export function bridgeReadOnly(bus: BusStatus | null): boolean {
+  if (bus?.mode !== 'bridge') return false;
+  return !bus.buses.some((b) => (b as { bridge?: { inject?: unknown } }).bridge?.inject !== undefined);
+}
+
 export function percentOf(value: number | null, capacity: number | undefined): number | null {
   return value === null || !capacity ? null : (value / capacity) * 100;
 }

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { setToken } from './api';
 import { useLive, useToken } from './hooks';
+import { bridgeReadOnly } from './live';
 
 /**
  * The API token, entered once per tab: kept in session storage (gone when the tab closes), sent
@@ -10,8 +11,7 @@ export function TokenBox() {
   const token = useToken();
   const l = useLive();
   const [draft, setDraft] = useState('');
-  const bridge = l.bus?.mode === 'bridge';
-  if (bridge) return <p class="token muted" data-writes="bridge">Read-only: in bridge mode another master owns the bus.</p>;
+  if (bridgeReadOnly(l.bus)) return <p class="token muted" data-writes="bridge">Read-only: in bridge mode another master owns the bus (bridge.inject is off).</p>;
   if (token) {
     return (
       <div class="token" data-writes="token">
