@@ -1,25 +1,13 @@
 /** `flowbus backup > file` and `flowbus restore` as processes, against a simulator served on TCP (the same instrument for both). */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveTcp, type TcpServer } from '../../simulator/cli.js';
 import { createSimulator } from '../../simulator/index.js';
-import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
+import { BUILD_TIMEOUT_MS, buildOnce, flowbus } from '../helpers/cli.js';
 
-const run = promisify(execFile);
 
-async function flowbus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 describe('flowbus backup and restore as processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'flowbus-backup-cli-'));

@@ -2,32 +2,16 @@
  * The one-shot commands as a user types them (`flowbus scan|get|set|params|config check`),
  * each a process of its own, against the built-in simulator.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
+import { BIN, BUILD_TIMEOUT_MS, buildOnce, flowbus, flowbusIn } from '../helpers/cli.js';
 
-const run = promisify(execFile);
 const PORT = 'sim://?nodes=3,5';
-
-async function flowbus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return flowbusIn(process.cwd(), ...args);
-}
-
-async function flowbusIn(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 60_000, cwd });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 /** Runs a command whose reader goes away after the first chunk, as `| head -1` does. */
 function flowbusIntoHead(...args: string[]): Promise<{ code: number | null; signal: string | null; first: string; stderr: string }> {

@@ -1,22 +1,10 @@
 /** `flowbus fluids`, `flowbus fluid` and `flowbus counter` as processes, against a simulator served on TCP. */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serveTcp, type TcpServer } from '../../simulator/cli.js';
 import { createSimulator } from '../../simulator/index.js';
-import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
+import { BUILD_TIMEOUT_MS, buildOnce, flowbus } from '../helpers/cli.js';
 
-const run = promisify(execFile);
 
-async function flowbus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 describe('flowbus fluids, fluid and counter as processes', () => {
   const sim = createSimulator({ instruments: [{ node: 3, noise: 0, tauMs: 0 }] });
