@@ -9,7 +9,7 @@ import { LiveChart, type Feed, type Reading } from './chart';
 import { fmt, pct, ago } from './format';
 import { href, useLive, useToken } from './hooks';
 import { bridgeReadOnly, live, percentOf, readings } from './live';
-import { OnlineBadge, Readings, alarmText, instrumentTitle } from './overview';
+import { Facts, OnlineBadge, Readings, alarmText, instrumentTitle } from './overview';
 
 export interface ParamDef {
   readonly dde: number;
@@ -105,7 +105,6 @@ function useInstrument(id: string, feed: Feed): { instrument: Instrument | undef
 
 function Header({ i }: { i: Instrument }) {
   const id = i.identity;
-  const unit = id.capacityUnit ?? '';
   return (
     <section class={`panel ${live.unreachable ? 'stale' : ''}`} aria-label="Instrument">
       <div class="inst-head">
@@ -115,22 +114,10 @@ function Header({ i }: { i: Instrument }) {
         <OnlineBadge online={i.online} stale={live.unreachable} />
         <span class="muted">last seen {ago(i.lastSeen)}</span>
       </div>
-      <dl class="facts inst-facts">
-        <dt>Address</dt>
-        <dd>{i.id}</dd>
-        <dt>Model</dt>
-        <dd>{id.model ?? '–'}</dd>
-        <dt>Serial</dt>
-        <dd data-field="serial">{id.serial ?? '–'}</dd>
-        <dt>Fluid</dt>
-        <dd>{id.fluidName ?? '–'}</dd>
-        <dt>Capacity</dt>
-        <dd data-field="capacity">
-          {fmt(id.capacity ?? null)} {unit}
-        </dd>
+      <Facts instrument={i} wide>
         <dt>Firmware</dt>
         <dd>{id.firmware ?? '–'}</dd>
-      </dl>
+      </Facts>
       <Readings instrument={i} alarm={alarmText(i)} />
       {live.batchEnds.has(i.id) && (
         <p class="warn" data-field="batch">

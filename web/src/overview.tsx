@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import type { Instrument } from './api';
 import { fmt, pct, ago } from './format';
 import { href, useLive } from './hooks';
@@ -67,9 +68,29 @@ export function Readings({ instrument: i, alarm }: { instrument: Instrument; ala
   );
 }
 
-export function InstrumentCard({ instrument: i, live }: { instrument: Instrument; live: Live }) {
+/** Who an instrument is: address, model, serial, fluid, capacity (and, on its own page, more). */
+export function Facts({ instrument: i, wide, children }: { instrument: Instrument; wide?: boolean; children?: ComponentChildren }) {
   const id = i.identity;
-  const unit = id.capacityUnit ?? '';
+  return (
+    <dl class={wide ? 'facts inst-facts' : 'facts'}>
+      <dt>Address</dt>
+      <dd>{i.id}</dd>
+      <dt>Model</dt>
+      <dd>{id.model ?? '–'}</dd>
+      <dt>Serial</dt>
+      <dd data-field="serial">{id.serial ?? '–'}</dd>
+      <dt>Fluid</dt>
+      <dd>{id.fluidName ?? '–'}</dd>
+      <dt>Capacity</dt>
+      <dd data-field="capacity">
+        {fmt(id.capacity ?? null)} {id.capacityUnit ?? ''}
+      </dd>
+      {children}
+    </dl>
+  );
+}
+
+export function InstrumentCard({ instrument: i, live }: { instrument: Instrument; live: Live }) {
   const title = instrumentTitle(i);
   const alarm = alarmText(i);
   const batch = live.batchEnds.get(i.id);
@@ -84,20 +105,7 @@ export function InstrumentCard({ instrument: i, live }: { instrument: Instrument
         </h2>
         <OnlineBadge online={i.online} stale={stale} />
       </header>
-      <dl class="facts">
-        <dt>Address</dt>
-        <dd>{i.id}</dd>
-        <dt>Model</dt>
-        <dd>{id.model ?? '–'}</dd>
-        <dt>Serial</dt>
-        <dd data-field="serial">{id.serial ?? '–'}</dd>
-        <dt>Fluid</dt>
-        <dd>{id.fluidName ?? '–'}</dd>
-        <dt>Capacity</dt>
-        <dd>
-          {fmt(id.capacity ?? null)} {unit}
-        </dd>
-      </dl>
+      <Facts instrument={i} />
       <Readings instrument={i} alarm={alarm} />
       {batch && (
         <p class="warn" data-field="batch">
