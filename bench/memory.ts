@@ -1,114 +1,279 @@
 /**
- * Memory over a long run (issue: benchmarks, README figure).
+ * Resident memory of `flowbus serve --simulator` as a user runs it (issue 14, part 3).
  *
- * The gateway runs in this process against the in-process simulator with four
- * instruments, unpaced (no baud: a transaction costs only CPU), polling the
- * default parameters every 100 ms (five times denser than the default 500 ms).
- * After 30 s of warm-up, and then every minute, it samples RSS and heapUsed,
- * after a full GC when the process has one (--expose-gc). It prints RSS and heap
- * at the start and the end, the growth in MB and in %, the transactions done,
- * and the RSS growth per 1000 transactions.
+ * The compiled build (`node dist/src/cli.js serve --simulator`: three simulated instruments, the
+ * SQLite log, the dashboard and metrics on, MQTT off) runs as a process of its own, in a temporary
+ * directory, on a free port. Like a dashboard left open, the bench keeps one event stream open
+ * (`GET /api/v1/events`, read and discarded), fetches the dashboard page once, and scrapes
+ * `/metrics` every 15 s, as Prometheus would. Every minute, for MINUTES (default 10), it reads the
+ * process's VmRSS and VmHWM (the peak) from /proc/PID/status, and the anonymous and file-backed
+ * parts of RSS from /proc/PID/smaps_rollup.
  *
- *   node --expose-gc --import tsx bench/memory.ts [minutes, default 10]
+ * Where the memory goes, without --inspect and without a debug endpoint: the V8 heap of the main
+ * thread (used and committed, external, per heap space) comes from prom-client's standard
+ * `nodejs_heap_*` metrics in the scrape the bench does anyway; the file-backed part of RSS (the
+ * node binary's code and data, native addons) and the anonymous rest (the SQLite worker's own
+ * isolate, malloc arenas, thread stacks, SQLite's page cache) from /proc/PID/smaps.
  *
- * (`npx tsx bench/memory.ts` runs too, but without forced GC the samples are noisier.)
+ *   npx tsx bench/memory.ts [minutes, default 10] [--baseline DIR]... [--node-arg FLAG]...
+ *
+ * --baseline DIR runs a second build side by side in the same run (another checkout, built: its
+ * DIR/dist/src/cli.js), e.g. the commit before a change: `git archive COMMIT | tar -x -C DIR`, link
+ * node_modules, `node scripts/ensure-build.mjs` there. Several may be given. --node-arg adds a
+ * variant of this build with that node flag (for experiments: `--node-arg=--max-semi-space-size=1`);
+ * FLOWBUS_BENCH_ENV='MALLOC_ARENA_MAX=2' adds a variant with that environment. All variants run at
+ * once, so that they share the machine's load.
  */
-import { configFrom } from '../src/config/index.js';
-import { MasterGateway } from '../src/gateway/index.js';
-import { createLogger } from '../src/logging.js';
-import { startGateway } from '../src/main.js';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers/serve.js';
 
-const MINUTES = Number(process.argv[2] ?? 10);
-const WARMUP_MS = Number(process.env.WARMUP_MS ?? 30_000);
-const SAMPLE_MS = 60_000;
-const PORT = 'sim://?nodes=3,5,7,9';
-const POLL_MS = 100;
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MB = 1024 * 1024;
+const SCRAPE_MS = 15_000;
+const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 60_000);
 
-if (!(MINUTES > 0)) throw new Error(`minutes must be a positive number, got ${process.argv[2]}`);
+const positional: string[] = [];
+const baselines: string[] = [];
+const nodeArgs: string[] = [];
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i]!;
+  const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+  if (flag === '--baseline' || flag === '--node-arg') {
+    const v = inline ?? argv[++i];
+    if (v === undefined) throw new Error(`${flag} needs a value`);
+    (flag === '--baseline' ? baselines : nodeArgs).push(v);
+  } else positional.push(a);
+}
+const MINUTES = Number(positional[0] ?? 10);
+if (!(MINUTES > 0)) throw new Error(`minutes must be a positive number, got ${positional[0]}`);
 
-const gc = (globalThis as { gc?: () => void }).gc;
+interface Variant {
+  readonly name: string;
+  readonly cli: string;
+  readonly nodeArgs: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+const here = join(ROOT, 'dist/src/cli.js');
+const variants: Variant[] = [{ name: 'this build', cli: here, nodeArgs: [], env: {} }];
+for (const dir of baselines) {
+  const cli = join(resolve(dir), 'dist/src/cli.js');
+  if (!existsSync(cli)) throw new Error(`--baseline ${dir}: no ${cli} (build it there: node scripts/ensure-build.mjs)`);
+  variants.push({ name: `baseline ${dir}`, cli, nodeArgs: [], env: {} });
+}
+for (const flag of nodeArgs) variants.push({ name: `this build, node ${flag}`, cli: here, nodeArgs: [flag], env: {} });
+if (process.env.FLOWBUS_BENCH_ENV) {
+  const env = Object.fromEntries(process.env.FLOWBUS_BENCH_ENV.split(/\s+/).filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
+  variants.push({ name: `this build, ${process.env.FLOWBUS_BENCH_ENV}`, cli: here, nodeArgs: [], env });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mb = (b: number) => (b / MB).toFixed(1);
+
+interface Running {
+  readonly v: Variant;
+  readonly child: ChildProcess;
+  readonly base: string;
+  readonly cwd: string;
+  readonly exited: Promise<number | null>;
+  /** The last scrape's nodejs_* metrics (name{labels} -> value). */
+  metrics: Map<string, number>;
+  sseBytes: number;
+  readonly abort: AbortController;
+}
+
+async function start(v: Variant): Promise<Running> {
+  const port = await freePort();
+  const cwd = mkdtempSync(join(tmpdir(), 'flowbus-memory-'));
+  const child = spawn(process.execPath, [...v.nodeArgs, v.cli, 'serve', '--simulator', '--http-port', String(port), '--log-format', 'json'], {
+    cwd,
+    env: { ...process.env, NODE_OPTIONS: '', ...v.env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { v, child, base: `http://127.0.0.1:${port}`, cwd, exited, metrics: new Map(), sseBytes: 0, abort: new AbortController() };
+}
+
+async function untilHealthy(r: Running, timeoutMs = 120_000): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    if (r.child.exitCode !== null) throw new Error(`${r.v.name}: serve exited ${r.child.exitCode} before /healthz answered`);
+    try {
+      if ((await fetch(`${r.base}/healthz`)).ok) return performance.now() - t0;
+    } catch {
+      // not listening yet
+    }
+    await sleep(5);
+  }
+  throw new Error(`${r.v.name}: /healthz did not answer in ${timeoutMs / 1000} s`);
+}
+
+/** Keeps one event stream open and reads it, as the dashboard does. */
+async function openStream(r: Running): Promise<void> {
+  const res = await fetch(`${r.base}/api/v1/events`, { signal: r.abort.signal, headers: { accept: 'text/event-stream' } });
+  if (!res.ok || !res.body) throw new Error(`${r.v.name}: GET /api/v1/events answered ${res.status}`);
+  const reader = res.body.getReader();
+  void (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        r.sseBytes += value.byteLength;
+      }
+    } catch {
+      // aborted at the end
+    }
+  })();
+}
+
+async function fetchDashboard(r: Running): Promise<number> {
+  const res = await fetch(`${r.base}/`, { headers: { 'accept-encoding': 'br, gzip' } });
+  const body = await res.text();
+  if (!res.ok || !body.includes('<')) throw new Error(`${r.v.name}: GET / answered ${res.status}`);
+  let bytes = body.length;
+  for (const m of body.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) bytes += (await (await fetch(`${r.base}${m[1]}`)).arrayBuffer()).byteLength;
+  return bytes;
+}
+
+async function scrape(r: Running): Promise<void> {
+  const text = await (await fetch(`${r.base}/metrics`)).text();
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('nodejs_heap') && !line.startsWith('nodejs_external')) continue;
+    const at = line.lastIndexOf(' ');
+    const key = line.slice(0, at);
+    // The plain gauges by name alone (their labels are the gateway's), the per-space ones with theirs.
+    m.set(key.startsWith('nodejs_heap_space') ? key : key.replace(/\{.*$/, ''), Number(line.slice(at + 1)));
+  }
+  r.metrics = m;
+}
+
+interface Proc {
+  rss: number;
+  hwm: number;
+  anon: number;
+  file: number;
+  threads: number;
+}
+function proc(pid: number): Proc {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const num = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const rss = num(status, 'VmRSS') * 1024;
+  const anon = num(rollup, 'Anonymous') * 1024;
+  return { rss, hwm: num(status, 'VmHWM') * 1024, anon, file: num(rollup, 'Rss') * 1024 - anon, threads: num(status, 'Threads') };
+}
+
+/** Resident bytes by mapping: the file-backed ones by file name, the anonymous ones as one. */
+function byMapping(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let name = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const path = head[1] ?? '';
+      name = path.startsWith('/') ? path.replace(/^.*\/node_modules\//, 'node_modules/') : path || '[anonymous]';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out.set(name, (out.get(name) ?? 0) + Number(rss[1]) * 1024);
+  }
+  return out;
+}
+
+const heap = (r: Running, key: string) => r.metrics.get(key) ?? NaN;
+const HEAP_USED = 'nodejs_heap_size_used_bytes';
+const HEAP_TOTAL = 'nodejs_heap_size_total_bytes';
+const EXTERNAL = 'nodejs_external_memory_bytes';
+
+execFileSync(process.execPath, [join(ROOT, 'scripts/ensure-build.mjs')], { stdio: 'inherit' });
+const loadStart = loadavg()[0]!.toFixed(1);
+
+const running = await Promise.all(variants.map(start));
+const startMs = await Promise.all(running.map((r) => untilHealthy(r)));
+const pageBytes = await Promise.all(
+  running.map(async (r) => {
+    await openStream(r);
+    const bytes = await fetchDashboard(r);
+    await scrape(r);
+    return bytes;
+  }),
+);
+const scraper = setInterval(() => {
+  for (const r of running) void scrape(r).catch((err: unknown) => console.error(`${r.v.name}: scrape failed: ${String(err)}`));
+}, SCRAPE_MS);
 
 interface Sample {
-  label: string;
-  atS: number;
-  rss: number;
-  heapUsed: number;
-  /** C++ objects bound to JS, and Buffers/ArrayBuffers among them (not in heapUsed). */
-  external: number;
-  arrayBuffers: number;
-  transactions: number;
-  failures: number;
+  readonly minute: number;
+  readonly p: Proc;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
 }
-
-const config = configFrom({
-  buses: [{ port: PORT }],
-  poll: { intervalMs: POLL_MS },
-  http: { host: '127.0.0.1', port: 0 },
-  log: { level: 'silent' },
-});
-const gateway = await startGateway(config, createLogger(config.log.level, 'json'));
-if (!(gateway.service instanceof MasterGateway)) throw new Error('expected master mode');
-const { bus } = gateway.service.bus();
-
-let transactions = 0;
-let failures = 0;
-bus.on('transaction', (r) => {
-  transactions++;
-  if (r.outcome !== 'ok') failures++;
-});
-
+const samples: Sample[][] = running.map(() => []);
 const t0 = performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const sample = (label: string): Sample => {
-  if (gc) {
-    gc();
-    gc();
-  }
-  const m = process.memoryUsage();
-  return { label, atS: (performance.now() - t0) / 1000, rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, transactions, failures };
-};
-
-await sleep(WARMUP_MS);
-const samples: Sample[] = [sample(`start (after ${WARMUP_MS / 1000} s warm-up)`)];
-const first = samples[0] as Sample;
-const mb = (b: number) => (b / MB).toFixed(1);
-const log = (s: Sample) =>
-  console.error(`  ${s.label}: rss ${mb(s.rss)} MB, heapUsed ${mb(s.heapUsed)} MB, ${s.transactions - first.transactions} transactions since start`);
-log(first);
-const endAt = performance.now() + MINUTES * 60_000;
+const endAt = t0 + MINUTES * 60_000;
 for (let minute = 1; performance.now() < endAt - 1; minute++) {
   await sleep(Math.min(SAMPLE_MS, endAt - performance.now()));
-  const s = sample(`minute ${minute}`);
-  samples.push(s);
-  log(s);
+  running.forEach((r, i) => {
+    if (r.child.exitCode !== null) throw new Error(`${r.v.name}: serve exited ${r.child.exitCode}`);
+    const s: Sample = { minute, p: proc(r.child.pid!), heapUsed: heap(r, HEAP_USED), heapTotal: heap(r, HEAP_TOTAL), external: heap(r, EXTERNAL) };
+    samples[i]!.push(s);
+    console.error(`  sample ${minute} (${((performance.now() - t0) / 1000).toFixed(0)} s), ${r.v.name}: RSS ${mb(s.p.rss)} MB (peak ${mb(s.p.hwm)}), anonymous ${mb(s.p.anon)}, V8 heap ${mb(s.heapUsed)} of ${mb(s.heapTotal)} MB`);
+  });
 }
-const instruments = gateway.service.instruments();
-await gateway.close();
-
-const last = samples[samples.length - 1] as Sample;
-const tx = last.transactions - first.transactions;
-const seconds = last.atS - first.atS;
-const rssGrowth = last.rss - first.rss;
-const heapGrowth = last.heapUsed - first.heapUsed;
-const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)} %`;
-const signed = (b: number) => `${b >= 0 ? '+' : ''}${mb(b)}`;
+clearInterval(scraper);
+await Promise.all(running.map(scrape));
+const mappings = running.map((r) => byMapping(r.child.pid!));
+const ends = running.map((r) => proc(r.child.pid!));
+const spaces = running.map((r) => {
+  const out: [string, number][] = [];
+  for (const [k, v] of r.metrics) {
+    const m = /^nodejs_heap_space_size_total_bytes\{.*space="([a-z_]+)".*\}$/.exec(k);
+    if (m && v > 0) out.push([m[1]!, v]);
+  }
+  return out;
+});
+for (const r of running) r.abort.abort();
+for (const r of running) r.child.kill('SIGTERM');
+const codes = await Promise.all(running.map((r) => r.exited));
+for (const r of running) rmSync(r.cwd, { recursive: true, force: true });
+codes.forEach((c, i) => {
+  if (c !== 0) console.error(`${variants[i]!.name}: exited ${c} on SIGTERM`);
+});
 
 console.log(
-  `memory benchmark: gateway + simulator in one process, ${PORT} unpaced, ${instruments.length} instruments (${instruments.filter((i) => i.online).length} online at the end), poll ${POLL_MS} ms x ${config.poll.parameters.length} parameters, ${MINUTES} min after ${WARMUP_MS / 1000} s warm-up, forced GC ${gc ? 'yes' : 'no (run with node --expose-gc --import tsx)'}, node ${process.version}`,
+  `memory: \`node dist/src/cli.js serve --simulator\` (3 instruments, SQLite log, dashboard, metrics, MQTT off), one event stream open, /metrics every ${SCRAPE_MS / 1000} s, ${MINUTES} min; node ${process.version}; load average ${loadStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
 );
-console.log('| sample | time, s | RSS, MB | heapUsed, MB | external, MB | arrayBuffers, MB | transactions since start |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
-for (const s of samples) console.log(`| ${s.label} | ${s.atS.toFixed(0)} | ${mb(s.rss)} | ${mb(s.heapUsed)} | ${mb(s.external)} | ${mb(s.arrayBuffers)} | ${s.transactions - first.transactions} |`);
 console.log('');
-console.log('| figure | value |');
-console.log('|---|---:|');
-console.log(`| RSS start -> end | ${mb(first.rss)} -> ${mb(last.rss)} MB |`);
-console.log(`| RSS growth | ${signed(rssGrowth)} MB (${pct(first.rss, last.rss)}) |`);
-console.log(`| heapUsed start -> end | ${mb(first.heapUsed)} -> ${mb(last.heapUsed)} MB |`);
-console.log(`| heapUsed growth | ${signed(heapGrowth)} MB (${pct(first.heapUsed, last.heapUsed)}) |`);
-console.log(`| transactions in the run | ${tx} (${(tx / seconds).toFixed(1)}/s, ${last.failures - first.failures} not ok) |`);
-console.log(`| RSS growth per 1000 transactions | ${((rssGrowth / tx) * 1000).toFixed(0)} bytes |`);
-console.log(`| heapUsed growth per 1000 transactions | ${((heapGrowth / tx) * 1000).toFixed(0)} bytes |`);
+const cols = running.map((r) => r.v.name);
+console.log(`| ${SAMPLE_MS === 60_000 ? 'minute' : `sample (every ${SAMPLE_MS / 1000} s)`} | ${cols.map((c) => `${c}: RSS / peak, MB`).join(' | ')} |`);
+console.log(`|---:|${cols.map(() => '---:').join('|')}|`);
+for (let m = 0; m < samples[0]!.length; m++) console.log(`| ${m + 1} | ${samples.map((s) => `${mb(s[m]!.p.rss)} / ${mb(s[m]!.p.hwm)}`).join(' | ')} |`);
 console.log('');
-console.log(`command: node --expose-gc --import tsx bench/memory.ts${process.argv[2] ? ' ' + process.argv[2] : ''}`);
+console.log(`| at the end | ${cols.join(' | ')} |`);
+console.log(`|---|${cols.map(() => '---:').join('|')}|`);
+const row = (label: string, f: (i: number) => string) => console.log(`| ${label} | ${running.map((_, i) => f(i)).join(' | ')} |`);
+row('start to first /healthz', (i) => `${startMs[i]!.toFixed(0)} ms`);
+row('**RSS**', (i) => `**${mb(ends[i]!.rss)} MB**`);
+row('RSS peak (VmHWM)', (i) => `${mb(ends[i]!.hwm)} MB`);
+row('file-backed (node binary, addons)', (i) => `${mb(ends[i]!.file)} MB`);
+row('anonymous', (i) => `${mb(ends[i]!.anon)} MB`);
+row('- main V8 heap committed (used)', (i) => `${mb(heap(running[i]!, HEAP_TOTAL))} (${mb(heap(running[i]!, HEAP_USED))}) MB`);
+row('- main V8 heap spaces committed', (i) => spaces[i]!.map(([n, v]) => `${n.replace(/_space$/, '')} ${mb(v)}`).join(', '));
+row('- external (Buffers, native)', (i) => `${mb(heap(running[i]!, EXTERNAL))} MB`);
+row('- the rest: worker isolate, malloc, stacks, SQLite', (i) => `${mb(ends[i]!.anon - heap(running[i]!, HEAP_TOTAL))} MB`);
+row('threads', (i) => String(ends[i]!.threads));
+row('dashboard page + assets fetched', (i) => `${(pageBytes[i]! / 1024).toFixed(0)} kB`);
+row('event stream read', (i) => `${(running[i]!.sseBytes / 1024).toFixed(0)} kB`);
+console.log('');
+console.log('| largest mappings (resident), MB | ' + cols.join(' | ') + ' |');
+console.log(`|---|${cols.map(() => '---:').join('|')}|`);
+const names = [...mappings[0]!.entries()].filter(([n]) => n !== '[anonymous]').sort((a, b) => b[1] - a[1]).slice(0, 6).map(([n]) => n);
+for (const n of names) row(n, (i) => mb(mappings[i]!.get(n) ?? 0));
+console.log('');
+console.log(`command: npx tsx bench/memory.ts ${process.argv.slice(2).join(' ')}`.trimEnd());

@@ -1,16 +1,6 @@
+import './lean.js';
 import { Command, Option } from 'commander';
-import { registerSimulateCommand } from '../simulator/cli.js';
-import { registerBackupCommands } from './commands/backup.js';
-import { registerLabCommands } from './commands/lab.js';
-import { registerOneShotCommands } from './commands/oneshot.js';
-import { registerProgramCommand } from './commands/program.js';
-import { registerConfigCommand } from './config/index.js';
-import { registerDemoCommand } from './demo.js';
-import { openReplaySink, serve, simulatorFactory, VERSION } from './main.js';
-import { registerReplayCommand } from './gateway/index.js';
-import { registerDecodeCommand } from './observe/cli.js';
-import { registerParamsCommand } from './params/cli.js';
-import { registerStoreCommands } from './store/cli.js';
+import { serve, VERSION } from './main.js';
 import { GatewayError } from './shared/index.js';
 
 const program = new Command();
@@ -49,18 +39,40 @@ program
     }
   });
 
-registerDemoCommand(program);
-registerSimulateCommand(program);
-const simulator = simulatorFactory();
-registerOneShotCommands(program, simulator);
-registerBackupCommands(program, simulator);
-registerProgramCommand(program, simulator);
-registerLabCommands(program, simulator);
-registerDecodeCommand(program);
-registerParamsCommand(program);
-registerConfigCommand(program);
-registerStoreCommands(program);
-registerReplayCommand(program, openReplaySink);
+// `flowbus serve` (npm start, the systemd unit) needs none of the other commands: they are loaded
+// only for another command or for the help that lists them all, which saves the gateway their
+// modules' memory and import time (the simulator's pty code, serialport, the lab's and programs'
+// commands, the store's CLI).
+if (process.argv[2] !== 'serve') await registerOtherCommands(program);
+
+async function registerOtherCommands(program: Command): Promise<void> {
+  const [simulate, backup, lab, oneshot, prog, config, demo, main, gateway, observe, params, store] = await Promise.all([
+    import('../simulator/cli.js'),
+    import('./commands/backup.js'),
+    import('./commands/lab.js'),
+    import('./commands/oneshot.js'),
+    import('./commands/program.js'),
+    import('./config/index.js'),
+    import('./demo.js'),
+    import('./main.js'),
+    import('./gateway/index.js'),
+    import('./observe/cli.js'),
+    import('./params/cli.js'),
+    import('./store/cli.js'),
+  ]);
+  demo.registerDemoCommand(program);
+  simulate.registerSimulateCommand(program);
+  const simulator = main.simulatorFactory();
+  oneshot.registerOneShotCommands(program, simulator);
+  backup.registerBackupCommands(program, simulator);
+  prog.registerProgramCommand(program, simulator);
+  lab.registerLabCommands(program, simulator);
+  observe.registerDecodeCommand(program);
+  params.registerParamsCommand(program);
+  config.registerConfigCommand(program);
+  store.registerStoreCommands(program);
+  gateway.registerReplayCommand(program, main.openReplaySink);
+}
 
 // A reader that goes away (`flowbus params | head -1`) ends a command quietly with status 0, as
 // for any Unix tool; the gateway itself keeps running (its log lines are then lost, not its bus).

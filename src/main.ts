@@ -8,7 +8,7 @@ import { applyOverrides, defaultConfig, gatewayName, loadConfig, simulatorConfig
 import { BridgeGateway, GatewayEvents, jsonProgramFile, MasterGateway, Programs, type GatewayService } from './gateway/index.js';
 import { createLogger } from './logging.js';
 import { GatewayMetrics } from './metrics/index.js';
-import { MqttLink, type MqttStatus } from './mqtt/index.js';
+import type { MqttStatus } from './mqtt/index.js';
 import { hostname } from 'node:os';
 import { GatewayError, Lifecycle, type Logger } from './shared/index.js';
 import { defaultSpoolDir, openStore, type Store, type StoreOptions } from './store/index.js';
@@ -79,9 +79,10 @@ export async function startGateway(config: Config, logger: Logger, opts: StartOp
   const gateway = gatewayName(config);
 
   // MQTT is optional: a broker that is down is retried by the lifecycle, and never stops the rest.
+  // Its client library is loaded only when a broker is configured (MQTT is off by default).
   const mqttConfig = config.mqtt;
   const mqtt = mqttConfig?.url
-    ? new MqttLink({
+    ? new (await import('./mqtt/index.js')).MqttLink({
         config: { ...mqttConfig, url: mqttConfig.url },
         password: opts.mqtt?.password ?? process.env.FLOWBUS_MQTT_PASSWORD,
         events,

@@ -4,9 +4,10 @@
  * is the one dialect-specific hot path.
  */
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Kysely, MysqlDialect, sql } from 'kysely';
-import { createPool, format as mysqlFormat } from 'mysql2';
+import type * as Mysql2 from 'mysql2';
 import { dropped, silentLogger, type Logger } from '../shared/index.js';
 import { SqliteThread, sqliteThreadDialect } from './sqlite-thread.js';
 import type { StoreTarget } from './url.js';
@@ -99,6 +100,9 @@ export function connect(target: StoreTarget, opts: ConnectOptions): Connection {
       },
     };
   }
+  // mysql2 is loaded only for a MySQL log: a gateway logging to SQLite (the default) saves its
+  // memory and import time. It is CommonJS, so this stays synchronous.
+  const { createPool, format: mysqlFormat } = createRequire(import.meta.url)('mysql2') as typeof Mysql2;
   const pool = createPool({
     host: target.host,
     port: target.port,

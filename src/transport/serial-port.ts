@@ -1,7 +1,9 @@
 import { read } from 'node:fs';
+import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import { SerialPortStream } from '@serialport/stream';
-import { SerialPort } from 'serialport';
+import type * as Stream from '@serialport/stream';
+import type { SerialPortStream } from '@serialport/stream';
+import type * as Serialport from 'serialport';
 
 const readAsync = promisify(read);
 
@@ -12,7 +14,7 @@ interface UnixPortBinding {
   read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }>;
 }
 
-type Binding = typeof SerialPort.binding;
+type Binding = typeof Serialport.SerialPort.binding;
 
 function isUnixPort(port: object): port is UnixPortBinding {
   return 'poller' in port && 'fd' in port && typeof (port as { fd: unknown }).fd === 'number';
@@ -85,6 +87,10 @@ let binding: Binding | undefined;
 
 /** A serial port (8N1, not yet open) that reports a hang-up as a disconnect instead of spinning. */
 export function createSerialPort(path: string, baudRate: number): SerialPortStream {
-  binding ??= hangupAware(SerialPort.binding);
+  // serialport is loaded at the first serial port, not at start: a gateway on sim:// or tcp://
+  // buses never needs it (its memory and import time). Both packages are CommonJS.
+  const require = createRequire(import.meta.url);
+  const { SerialPortStream } = require('@serialport/stream') as typeof Stream;
+  binding ??= hangupAware((require('serialport') as typeof Serialport).SerialPort.binding);
   return new SerialPortStream({ binding, path, baudRate, dataBits: 8, parity: 'none', stopBits: 1, autoOpen: false });
 }
