@@ -158,6 +158,8 @@ interface Proc {
   anon: number;
   file: number;
   threads: number;
+  /** User + system CPU time so far, s. */
+  cpu: number;
 }
 function proc(pid: number): Proc {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -165,7 +167,11 @@ function proc(pid: number): Proc {
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const rss = num(status, 'VmRSS') * 1024;
   const anon = num(rollup, 'Anonymous') * 1024;
-  return { rss, hwm: num(status, 'VmHWM') * 1024, anon, file: num(rollup, 'Rss') * 1024 - anon, threads: num(status, 'Threads') };
+  // /proc/PID/stat: utime and stime are fields 14 and 15, in clock ticks (100 a second on Linux); the name in field 2 may hold spaces.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpu = (Number(fields[11]) + Number(fields[12])) / 100;
+  return { rss, hwm: num(status, 'VmHWM') * 1024, anon, file: num(rollup, 'Rss') * 1024 - anon, threads: num(status, 'Threads'), cpu };
 }
 
 /** Resident bytes by mapping: the file-backed ones by file name, the anonymous ones as one. */
@@ -195,6 +201,7 @@ const loadStart = loadavg()[0]!.toFixed(1);
 
 const running = await Promise.all(variants.map(start));
 const startMs = await Promise.all(running.map((r) => untilHealthy(r)));
+const starts = running.map((r) => proc(r.child.pid!));
 const pageBytes = await Promise.all(
   running.map(async (r) => {
     await openStream(r);
@@ -268,6 +275,7 @@ row('- main V8 heap spaces committed', (i) => spaces[i]!.map(([n, v]) => `${n.re
 row('- external (Buffers, native)', (i) => `${mb(heap(running[i]!, EXTERNAL))} MB`);
 row('- the rest: worker isolate, malloc, stacks, SQLite', (i) => `${mb(ends[i]!.anon - heap(running[i]!, HEAP_TOTAL))} MB`);
 row('threads', (i) => String(ends[i]!.threads));
+row(`CPU time (user + system) in the ${MINUTES} min`, (i) => `${(ends[i]!.cpu - starts[i]!.cpu).toFixed(1)} s`);
 row('dashboard page + assets fetched', (i) => `${(pageBytes[i]! / 1024).toFixed(0)} kB`);
 row('event stream read', (i) => `${(running[i]!.sseBytes / 1024).toFixed(0)} kB`);
 console.log('');
