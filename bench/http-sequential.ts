@@ -1,0 +1,334 @@
+/**
+ * One client, one request after the other, against the one-in-flight wire limit (issue 14, part 4).
+ * Part of `bench/http.ts` (`npx tsx bench/http.ts sequential [seconds]` runs only this part).
+ *
+ * The instrument is the simulator in a process of its own (bench/paced-sim.ts), on TCP, paced at
+ * 38400 baud with 2 ms turnaround, so its pacing runs on its own event loop, as a real instrument
+ * would. In the same run, one phase after the other, against that instrument:
+ * - the bus alone: `ParamClient.read` on a `Bus` over a TCP `Transport` in this process, as
+ *   bench/bus.ts does (pipelining depth 1), 8 parameters chained, then one parameter;
+ * - the gateway (started as `flowbus serve` starts it: info-level JSON log, SQLite log, polling off)
+ *   with one keep-alive HTTP client in a worker thread: `GET .../parameters?names=<the 8>` and
+ *   `GET .../parameters/fMeasure`, no maxAge, so every request is a bus transaction.
+ * Each phase: transactions/s, the wire limit for the same frames ((request + answer bytes) x 10 /
+ * baud + turnaround), the ratio. Then the same HTTP requests again with timestamps along the path
+ * (Node's and Fastify's diagnostics channels, and wrappers on the bus and transport objects), for a
+ * breakdown of each request's time in µs.
+ */
+import { spawn } from 'node:child_process';
+import { subscribe, tracingChannel } from 'node:diagnostics_channel';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { Bus, ParamClient, Priority, type TransactionRecord } from '../src/bus/index.js';
+import { configFrom } from '../src/config/index.js';
+import { MasterGateway } from '../src/gateway/index.js';
+import { createLogger } from '../src/logging.js';
+import { startGateway } from '../src/main.js';
+import { resolveParam } from '../src/params/index.js';
+import { Transport, tcpOpener } from '../src/transport/index.js';
+
+const BAUD = 38400;
+const TURNAROUND_MS = 2;
+const NODE = 3;
+/** The eight parameters bench/bus.ts polls (the Bright display adapter's poll). */
+const NAMES = ['measure', 'setpoint', 'analogInput', 'alarmInfo', 'valveOutput', 'counterValue', 'temperature', 'fMeasure'];
+const SINGLE = 'fMeasure';
+
+const CLIENT_CODE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const http = require('node:http');
+const { host, port } = workerData;
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+function get(path) {
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path, agent }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => resolve(res.statusCode || 0));
+      res.on('error', () => resolve(0));
+    });
+    req.on('error', () => resolve(0));
+  });
+}
+parentPort.on('message', async (job) => {
+  const latencies = [];
+  let failed = 0;
+  const end = performance.now() + job.durationMs;
+  const t0 = performance.now();
+  while (performance.now() < end) {
+    const t = performance.now();
+    const status = await get(job.path);
+    latencies.push(performance.now() - t);
+    if (status !== 200) failed++;
+  }
+  parentPort.postMessage({ elapsedMs: performance.now() - t0, latencies: Float64Array.from(latencies), failed });
+});
+`;
+
+interface Phase {
+  readonly label: string;
+  readonly requests: number;
+  readonly elapsedS: number;
+  readonly transactions: number;
+  readonly failed: number;
+  /** Mean request + answer bytes of a transaction. */
+  readonly bytes: number;
+}
+
+const wireS = (bytes: number) => (bytes * 10) / BAUD + TURNAROUND_MS / 1000;
+
+function summarise(label: string, records: readonly TransactionRecord[], requests: number, elapsedS: number, failed: number): Phase {
+  const ok = records.filter((r) => r.outcome === 'ok');
+  const bytes = ok.reduce((a, r) => a + (r.requestBytes?.length ?? 0) + (r.replyBytes?.length ?? 0), 0) / Math.max(1, ok.length);
+  return { label, requests, elapsedS, transactions: records.length, failed: failed + records.length - ok.length, bytes };
+}
+
+/** Starts bench/paced-sim.ts as a process of its own; resolves with its TCP port and a stop function. */
+async function startInstrument(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'paced-sim.ts'), String(BAUD), String(TURNAROUND_MS), String(NODE)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the paced simulator exited (${code})`)));
+    lines.once('line', (l) => resolve((JSON.parse(l) as { port: number }).port));
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      child.removeAllListeners('exit');
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return { port, stop };
+}
+
+/** The bus alone, as bench/bus.ts drives it: one read after the other for `seconds`. */
+async function busAlone(port: number, seconds: number): Promise<Phase[]> {
+  const transport = new Transport(`tcp://127.0.0.1:${port}`, tcpOpener('127.0.0.1', port));
+  await transport.start();
+  const bus = new Bus(transport, { pipelineDepth: 1, baudRate: BAUD });
+  const client = new ParamClient(bus);
+  const out: Phase[] = [];
+  for (const [label, names] of [
+    [`bus alone, ${NAMES.length} parameters chained`, NAMES],
+    ['bus alone, one parameter', [SINGLE]],
+  ] as const) {
+    const defs = names.map((n) => resolveParam(n));
+    const records: TransactionRecord[] = [];
+    const onTx = (r: TransactionRecord) => records.push(r);
+    for (let i = 0; i < 20; i++) await client.read(NODE, defs, { priority: Priority.Interactive }); // warm-up
+    bus.on('transaction', onTx);
+    let n = 0;
+    let failed = 0;
+    const t0 = performance.now();
+    const end = t0 + seconds * 1000;
+    while (performance.now() < end) {
+      const results = await client.read(NODE, defs, { priority: Priority.Interactive });
+      n++;
+      if (!results.every((r) => r.ok)) failed++;
+    }
+    const elapsedS = (performance.now() - t0) / 1000;
+    bus.off('transaction', onTx);
+    out.push(summarise(label, records, n, elapsedS, failed));
+  }
+  await bus.close();
+  await transport.close();
+  return out;
+}
+
+/** Per-request timestamps along the path, from the diagnostics channels and wrappers; one request at a time. */
+const STAGES = [
+  ['requestStart', 'HTTP request parsed (node http.server.request.start)'],
+  ['handlerStart', 'Fastify routing, onRequest hooks, validation: route handler starts'],
+  ['readParams', 'route: service.readParams called'],
+  ['transact', 'names resolved, cache checked, request built: bus.transact called'],
+  ['write', 'queued and dispatched, frame encoded: transport.write called'],
+  ['data', 'the line: request out, turnaround, answer in (transport data)'],
+  ['recorded', 'deframed, matched, decoded: transaction record emitted'],
+  ['sinksDone', 'transaction listeners (log record, in-memory ring, store, events)'],
+  ['readParamsDone', 'values decoded, cached, identity noted, events, views: readParams resolves'],
+  ['handlerDone', 'route handler resolves'],
+  ['sent', 'response serialised and handed to the socket (reply.send returns)'],
+  ['finish', 'response finished (node http.server.response.finish)'],
+] as const;
+type Stage = (typeof STAGES)[number][0];
+type Trace = Partial<Record<Stage, number>>;
+
+function tracer() {
+  let current: Trace = {};
+  const traces: Trace[] = [];
+  let on = false;
+  const mark = (s: Stage) => {
+    if (on && current[s] === undefined) current[s] = performance.now();
+  };
+  subscribe('http.server.request.start', () => {
+    if (!on) return;
+    current = {};
+    traces.push(current);
+    mark('requestStart');
+  });
+  subscribe('http.server.response.finish', () => mark('finish'));
+  tracingChannel('fastify.request.handler').subscribe({
+    start: () => mark('handlerStart'),
+    end: () => undefined,
+    asyncStart: () => mark('handlerDone'),
+    asyncEnd: () => mark('sent'),
+    error: () => undefined,
+  });
+  return {
+    mark,
+    start: () => {
+      on = true;
+      traces.length = 0;
+    },
+    stop: () => {
+      on = false;
+      return traces.filter((t) => STAGES.every(([s]) => t[s] !== undefined));
+    },
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[Math.floor(s.length / 2)] as number) : NaN;
+}
+
+export interface SequentialResult {
+  readonly phases: Phase[];
+  /** Per traced HTTP phase: label, µs per stage (mean), client-side cycle (mean, µs), ideal wire µs. */
+  readonly breakdowns: { label: string; stages: Record<string, number>; cycleUs: number; wireUs: number; n: number }[];
+  readonly logLevel: string;
+}
+
+export async function sequentialReads(seconds: number): Promise<SequentialResult> {
+  const instrument = await startInstrument();
+  const dir = mkdtempSync(join(tmpdir(), 'flowbus-http-seq-'));
+  try {
+    const phases = await busAlone(instrument.port, seconds);
+    const logLevel = 'info';
+    const config = configFrom({
+      buses: [{ port: `tcp://127.0.0.1:${instrument.port}`, discover: false, nodes: [NODE] }],
+      poll: { parameters: [] },
+      http: { host: '127.0.0.1', port: 0 },
+      log: { level: logLevel },
+      store: { url: `sqlite:${join(dir, 'flowbus.db')}` },
+    });
+    // The log as `flowbus serve` writes it (JSON lines at info), into nothing.
+    const nowhere = new Writable({ write: (_c, _e, done) => done() });
+    const trace = tracer();
+    const gateway = await startGateway(config, createLogger(config.log.level, 'json', nowhere));
+    const service = gateway.service;
+    if (!(service instanceof MasterGateway)) throw new Error('expected master mode');
+    const t0 = performance.now();
+    // No discovery and no polling: node 3 is known from the config, and the warm-up's reads bring it online.
+    while (!service.ready() || service.instruments().length === 0) {
+      if (performance.now() - t0 > 20_000) throw new Error('the bus did not open');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { bus, transport } = service.bus();
+    // Wrappers for the trace: the bus's and the transport's own methods, called through.
+    const transact = bus.transact.bind(bus);
+    (bus as { transact: typeof transact }).transact = (...a) => {
+      trace.mark('transact');
+      return transact(...a);
+    };
+    const write = transport.write.bind(transport);
+    (transport as { write: typeof write }).write = (bytes) => {
+      trace.mark('write');
+      return write(bytes);
+    };
+    transport.prependListener('data', () => trace.mark('data'));
+    bus.prependListener('transaction', () => trace.mark('recorded'));
+    bus.on('transaction', () => trace.mark('sinksDone'));
+    const readParams = service.readParams.bind(service);
+    (service as { readParams: typeof readParams }).readParams = (...a) => {
+      trace.mark('readParams');
+      return readParams(...a).finally(() => trace.mark('readParamsDone'));
+    };
+
+    const url = new URL(gateway.url);
+    const worker = new Worker(CLIENT_CODE, { eval: true, workerData: { host: url.hostname, port: Number(url.port) } });
+    const run = (path: string, durationMs: number) =>
+      new Promise<{ elapsedMs: number; latencies: Float64Array; failed: number }>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.postMessage({ path, durationMs });
+      });
+    const paths = [
+      [`HTTP, ${NAMES.length} parameters chained (GET /api/v1/instruments/${NODE}/parameters?names=...)`, `/api/v1/instruments/${NODE}/parameters?names=${NAMES.join(',')}`],
+      [`HTTP, one parameter (GET /api/v1/instruments/${NODE}/parameters/${SINGLE})`, `/api/v1/instruments/${NODE}/parameters/${SINGLE}`],
+    ] as const;
+    const breakdowns: SequentialResult['breakdowns'] = [];
+    for (const [label, path] of paths) {
+      await run(path, 500); // warm-up
+      const records: TransactionRecord[] = [];
+      const onTx = (r: TransactionRecord) => records.push(r);
+      bus.on('transaction', onTx);
+      const r = await run(path, seconds * 1000);
+      bus.off('transaction', onTx);
+      phases.push(summarise(label, records, r.latencies.length, r.elapsedMs / 1000, r.failed));
+    }
+    for (const [label, path] of paths) {
+      const records: TransactionRecord[] = [];
+      const onTx = (r: TransactionRecord) => records.push(r);
+      bus.on('transaction', onTx);
+      trace.start();
+      const r = await run(path, Math.max(2, seconds / 2) * 1000);
+      const traces = trace.stop();
+      bus.off('transaction', onTx);
+      const stages: Record<string, number> = {};
+      for (let i = 1; i < STAGES.length; i++) {
+        const [from] = STAGES[i - 1] as (typeof STAGES)[number];
+        const [to] = STAGES[i] as (typeof STAGES)[number];
+        stages[to] = (traces.reduce((a, t) => a + ((t[to] as number) - (t[from] as number)), 0) / traces.length) * 1000;
+      }
+      const ph = summarise(label, records, r.latencies.length, r.elapsedMs / 1000, r.failed);
+      breakdowns.push({ label, stages, cycleUs: (Array.from(r.latencies).reduce((a, b) => a + b, 0) / r.latencies.length) * 1000, wireUs: wireS(ph.bytes) * 1e6, n: traces.length });
+      void median;
+    }
+    await worker.terminate();
+    await gateway.close();
+    return { phases, breakdowns, logLevel };
+  } finally {
+    await instrument.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The tables, as Markdown. */
+export function sequentialTables(r: SequentialResult, seconds: number): string[] {
+  const f = (x: number, d = 0) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+  const lines: string[] = [];
+  lines.push(
+    `One client, one request after the other: paced simulator in its own process on TCP (${BAUD} baud, ${TURNAROUND_MS} ms turnaround), node ${NODE}; gateway with polling off, ${r.logLevel}-level JSON log, SQLite log; ${seconds} s per phase; node ${process.version}`,
+  );
+  lines.push('| phase | requests/s | transactions/s | bytes/transaction | wire limit, transactions/s | ratio to the limit | per transaction above the wire | failed |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const p of r.phases) {
+    const tps = p.transactions / p.elapsedS;
+    const limit = 1 / wireS(p.bytes);
+    lines.push(
+      `| ${p.label} | ${f(p.requests / p.elapsedS, 1)} | ${f(tps, 1)} | ${f(p.bytes, 1)} | ${f(limit, 1)} | **${f(tps / limit, 3)}** | ${f((1 / tps - wireS(p.bytes)) * 1e6)} µs | ${p.failed} |`,
+    );
+  }
+  lines.push('');
+  lines.push(`Where a request's time goes (mean µs per request, the same requests traced, ${r.breakdowns.map((b) => `${b.n}`).join(' and ')} requests):`);
+  lines.push(`| stage (time since the previous one) | ${r.breakdowns.map((b) => b.label.replace(/ \(GET.*\)$/, '')).join(' | ')} |`);
+  lines.push(`|---|${r.breakdowns.map(() => '---:').join('|')}|`);
+  for (let i = 1; i < STAGES.length; i++) {
+    const [key, what] = STAGES[i] as (typeof STAGES)[number];
+    lines.push(`| ${what} | ${r.breakdowns.map((b) => f(b.stages[key] as number)).join(' | ')} |`);
+  }
+  lines.push(`| of which the ideal wire time, (bytes x 10 / baud) + turnaround | ${r.breakdowns.map((b) => f(b.wireUs)).join(' | ')} |`);
+  lines.push(
+    `| the client's side: response to the client, next request to the server (client cycle less the server's time) | ${r.breakdowns
+      .map((b) => f(b.cycleUs - Object.values(b.stages).reduce((a, x) => a + x, 0)))
+      .join(' | ')} |`,
+  );
+  lines.push(`| **client cycle, per request** | ${r.breakdowns.map((b) => `**${f(b.cycleUs)}**`).join(' | ')} |`);
+  lines.push(`| **above the ideal wire time** | ${r.breakdowns.map((b) => `**${f(b.cycleUs - b.wireUs)}**`).join(' | ')} |`);
+  return lines;
+}
