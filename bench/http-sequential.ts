@@ -31,8 +31,12 @@ import { startGateway } from '../src/main.js';
 import { resolveParam } from '../src/params/index.js';
 import { Transport, tcpOpener } from '../src/transport/index.js';
 
-const BAUD = 38400;
-const TURNAROUND_MS = 2;
+/** The line the paced instrument models; baud 0: an unpaced instrument that answers at once (what the software alone costs). */
+export interface Line {
+  readonly baud: number;
+  readonly turnaroundMs: number;
+}
+export const PACED: Line = { baud: 38400, turnaroundMs: 2 };
 const NODE = 3;
 /** The eight parameters bench/bus.ts polls (the Bright display adapter's poll). */
 const NAMES = ['measure', 'setpoint', 'analogInput', 'alarmInfo', 'valveOutput', 'counterValue', 'temperature', 'fMeasure'];
@@ -78,7 +82,7 @@ interface Phase {
   readonly bytes: number;
 }
 
-const wireS = (bytes: number) => (bytes * 10) / BAUD + TURNAROUND_MS / 1000;
+const wireS = (line: Line, bytes: number) => (line.baud ? (bytes * 10) / line.baud : 0) + line.turnaroundMs / 1000;
 
 function summarise(label: string, records: readonly TransactionRecord[], requests: number, elapsedS: number, failed: number): Phase {
   const ok = records.filter((r) => r.outcome === 'ok');
@@ -87,8 +91,8 @@ function summarise(label: string, records: readonly TransactionRecord[], request
 }
 
 /** Starts bench/paced-sim.ts as a process of its own; resolves with its TCP port and a stop function. */
-async function startInstrument(): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'paced-sim.ts'), String(BAUD), String(TURNAROUND_MS), String(NODE)], {
+async function startInstrument(line: Line): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'paced-sim.ts'), String(line.baud), String(line.turnaroundMs), String(NODE)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });
@@ -106,10 +110,10 @@ async function startInstrument(): Promise<{ port: number; stop: () => Promise<vo
 }
 
 /** The bus alone, as bench/bus.ts drives it: one read after the other for `seconds`. */
-async function busAlone(port: number, seconds: number): Promise<Phase[]> {
+async function busAlone(port: number, seconds: number, baudRate: number): Promise<Phase[]> {
   const transport = new Transport(`tcp://127.0.0.1:${port}`, tcpOpener('127.0.0.1', port));
   await transport.start();
-  const bus = new Bus(transport, { pipelineDepth: 1, baudRate: BAUD });
+  const bus = new Bus(transport, { pipelineDepth: 1, baudRate: baudRate || 38400 });
   const client = new ParamClient(bus);
   const out: Phase[] = [];
   for (const [label, names] of [
@@ -191,23 +195,20 @@ function tracer() {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[Math.floor(s.length / 2)] as number) : NaN;
-}
-
 export interface SequentialResult {
   readonly phases: Phase[];
   /** Per traced HTTP phase: label, µs per stage (mean), client-side cycle (mean, µs), ideal wire µs. */
   readonly breakdowns: { label: string; stages: Record<string, number>; cycleUs: number; wireUs: number; n: number }[];
   readonly logLevel: string;
+  readonly line: Line;
 }
 
-export async function sequentialReads(seconds: number): Promise<SequentialResult> {
-  const instrument = await startInstrument();
+/** `onPhase` is called as each measured HTTP phase starts and ends (a profiler can watch one). */
+export async function sequentialReads(seconds: number, line: Line = PACED, onPhase?: (label: string, at: 'start' | 'end') => Promise<void>): Promise<SequentialResult> {
+  const instrument = await startInstrument(line);
   const dir = mkdtempSync(join(tmpdir(), 'flowbus-http-seq-'));
   try {
-    const phases = await busAlone(instrument.port, seconds);
+    const phases = await busAlone(instrument.port, seconds, line.baud);
     const logLevel = 'info';
     const config = configFrom({
       buses: [{ port: `tcp://127.0.0.1:${instrument.port}`, discover: false, nodes: [NODE] }],
@@ -267,7 +268,9 @@ export async function sequentialReads(seconds: number): Promise<SequentialResult
       const records: TransactionRecord[] = [];
       const onTx = (r: TransactionRecord) => records.push(r);
       bus.on('transaction', onTx);
+      await onPhase?.(label, 'start');
       const r = await run(path, seconds * 1000);
+      await onPhase?.(label, 'end');
       bus.off('transaction', onTx);
       phases.push(summarise(label, records, r.latencies.length, r.elapsedMs / 1000, r.failed));
     }
@@ -286,12 +289,11 @@ export async function sequentialReads(seconds: number): Promise<SequentialResult
         stages[to] = (traces.reduce((a, t) => a + ((t[to] as number) - (t[from] as number)), 0) / traces.length) * 1000;
       }
       const ph = summarise(label, records, r.latencies.length, r.elapsedMs / 1000, r.failed);
-      breakdowns.push({ label, stages, cycleUs: (Array.from(r.latencies).reduce((a, b) => a + b, 0) / r.latencies.length) * 1000, wireUs: wireS(ph.bytes) * 1e6, n: traces.length });
-      void median;
+      breakdowns.push({ label, stages, cycleUs: (Array.from(r.latencies).reduce((a, b) => a + b, 0) / r.latencies.length) * 1000, wireUs: wireS(line, ph.bytes) * 1e6, n: traces.length });
     }
     await worker.terminate();
     await gateway.close();
-    return { phases, breakdowns, logLevel };
+    return { phases, breakdowns, logLevel, line };
   } finally {
     await instrument.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -301,17 +303,25 @@ export async function sequentialReads(seconds: number): Promise<SequentialResult
 /** The tables, as Markdown. */
 export function sequentialTables(r: SequentialResult, seconds: number): string[] {
   const f = (x: number, d = 0) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+  const { line } = r;
+  const paced = line.baud > 0;
   const lines: string[] = [];
   lines.push(
-    `One client, one request after the other: paced simulator in its own process on TCP (${BAUD} baud, ${TURNAROUND_MS} ms turnaround), node ${NODE}; gateway with polling off, ${r.logLevel}-level JSON log, SQLite log; ${seconds} s per phase; node ${process.version}`,
+    `One client, one request after the other: ${paced ? `the simulator paced at ${line.baud} baud, ${line.turnaroundMs} ms turnaround` : 'the simulator unpaced (answers at once)'}, in its own process on TCP, node ${NODE}; gateway with polling off, ${r.logLevel}-level JSON log, SQLite log; ${seconds} s per phase; node ${process.version}`,
   );
-  lines.push('| phase | requests/s | transactions/s | bytes/transaction | wire limit, transactions/s | ratio to the limit | per transaction above the wire | failed |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(
+    paced
+      ? '| phase | requests/s | transactions/s | bytes/transaction | wire limit, transactions/s | ratio to the limit | per transaction above the wire | failed |'
+      : '| phase | requests/s | transactions/s | bytes/transaction | µs per request | failed |',
+  );
+  lines.push(paced ? '|---|---:|---:|---:|---:|---:|---:|---:|' : '|---|---:|---:|---:|---:|---:|');
   for (const p of r.phases) {
     const tps = p.transactions / p.elapsedS;
-    const limit = 1 / wireS(p.bytes);
+    const limit = 1 / wireS(line, p.bytes);
     lines.push(
-      `| ${p.label} | ${f(p.requests / p.elapsedS, 1)} | ${f(tps, 1)} | ${f(p.bytes, 1)} | ${f(limit, 1)} | **${f(tps / limit, 3)}** | ${f((1 / tps - wireS(p.bytes)) * 1e6)} µs | ${p.failed} |`,
+      paced
+        ? `| ${p.label} | ${f(p.requests / p.elapsedS, 1)} | ${f(tps, 1)} | ${f(p.bytes, 1)} | ${f(limit, 1)} | **${f(tps / limit, 3)}** | ${f((1 / tps - wireS(line, p.bytes)) * 1e6)} µs | ${p.failed} |`
+        : `| ${p.label} | ${f(p.requests / p.elapsedS, 1)} | ${f(tps, 1)} | ${f(p.bytes, 1)} | **${f((p.elapsedS / p.requests) * 1e6)}** | ${p.failed} |`,
     );
   }
   lines.push('');
@@ -322,13 +332,13 @@ export function sequentialTables(r: SequentialResult, seconds: number): string[]
     const [key, what] = STAGES[i] as (typeof STAGES)[number];
     lines.push(`| ${what} | ${r.breakdowns.map((b) => f(b.stages[key] as number)).join(' | ')} |`);
   }
-  lines.push(`| of which the ideal wire time, (bytes x 10 / baud) + turnaround | ${r.breakdowns.map((b) => f(b.wireUs)).join(' | ')} |`);
+  if (paced) lines.push(`| of which the ideal wire time, (bytes x 10 / baud) + turnaround | ${r.breakdowns.map((b) => f(b.wireUs)).join(' | ')} |`);
   lines.push(
     `| the client's side: response to the client, next request to the server (client cycle less the server's time) | ${r.breakdowns
       .map((b) => f(b.cycleUs - Object.values(b.stages).reduce((a, x) => a + x, 0)))
       .join(' | ')} |`,
   );
   lines.push(`| **client cycle, per request** | ${r.breakdowns.map((b) => `**${f(b.cycleUs)}**`).join(' | ')} |`);
-  lines.push(`| **above the ideal wire time** | ${r.breakdowns.map((b) => `**${f(b.cycleUs - b.wireUs)}**`).join(' | ')} |`);
+  if (paced) lines.push(`| **above the ideal wire time** | ${r.breakdowns.map((b) => `**${f(b.cycleUs - b.wireUs)}**`).join(' | ')} |`);
   return lines;
 }
