@@ -21,7 +21,7 @@ import { IdentityReader } from './identity.js';
 import { resolveMasterOptions, type MasterDeps, type MasterOptions, type MasterOptionsInput } from './options.js';
 import { Poller } from './poller.js';
 import { Registry, type Instrument } from './registry.js';
-import { loggedTransaction } from './transactions.js';
+import { TransactionDescriber } from './transactions.js';
 import { Writer } from './writes.js';
 import { MasterLab } from './lab.js';
 
@@ -82,7 +82,8 @@ export class MasterGateway implements GatewayService {
           for (const inst of this.registry.onBus(h)) this.registry.setOffline(inst, { code: 'BUS_UNAVAILABLE', message: `bus unavailable: ${reason}` });
         },
       });
-      handle.bus.on('transaction', (r) => this.outlet.deliver(loggedTransaction(handle, r)));
+      const describer = new TransactionDescriber(handle);
+      handle.bus.on('transaction', (r) => this.outlet.deliver(describer.logged(r)));
       for (const node of cfg.nodes ?? []) this.addInstrument(handle, node);
       for (const inst of this.options.instruments) {
         if ((inst.bus ?? cfg.name) === cfg.name && (inst.bus !== undefined || this.options.buses.length === 1)) this.addInstrument(handle, inst.node);
