@@ -64,3 +64,16 @@ describe('the transaction log of master mode, off the reader\'s path', () => {
     expect(gw.recentTransactions({ limit: 1 })[0]?.params).toHaveLength(2);
   });
 });
+
+describe("a read's value views", () => {
+  it('are built once, for the caller and the values event alike', async () => {
+    const { gw } = await start();
+    const events: { source: string; values: unknown[] }[] = [];
+    gw.events.on('values', (e) => void events.push(e));
+    const result = await gw.readParams('3', ['fMeasure', 'capacity', 'fluidName']);
+    await vi.waitFor(() => expect(events.filter((e) => e.source === 'read')).toHaveLength(1));
+    const event = events.find((e) => e.source === 'read');
+    expect(event?.values).toHaveLength(3);
+    result.values.forEach((v, i) => expect(event?.values[i]).toBe(v));
+  });
+});

@@ -5,7 +5,7 @@
  * happens is an event on `events`.
  */
 import { setMaxListeners } from 'node:events';
-import { Priority, type Bus, type ParamClient } from '../../bus/index.js';
+import { Priority, type Bus, type ParamClient, type ParamReading } from '../../bus/index.js';
 import { forChannel, resolveParam } from '../../params/index.js';
 import { GatewayError, silentLogger, type Logger } from '../../shared/index.js';
 import type { Transport } from '../../transport/index.js';
@@ -120,10 +120,17 @@ export class MasterGateway implements GatewayService {
     const defs = names.map((n) => forChannel(resolveParam(n), inst.channel));
     const results = await inst.handle.client.read(inst.node, defs, { priority: Priority.Interactive, purpose: 'read', ...(opts.maxAge ? { maxAge: opts.maxAge } : {}) });
     const ok = this.identity.note(inst, results);
-    this.registry.emitValues(inst, 'read', ok);
+    // One view per value, for the caller and the `values` event alike.
+    const views = new Map<ParamReading, ValueView>();
+    const view = (r: ParamReading): ValueView => {
+      let v = views.get(r);
+      if (!v) views.set(r, (v = this.registry.valueView(inst, r)));
+      return v;
+    };
+    this.registry.emitValues(inst, 'read', ok, view);
     return readResult(
       inst.id,
-      results.map((r): ValueView | ParamErrorView => (r.ok ? this.registry.valueView(inst, r.reading) : errorView(r.param, r.error))),
+      results.map((r): ValueView | ParamErrorView => (r.ok ? view(r.reading) : errorView(r.param, r.error))),
     );
   }
 
