@@ -68,7 +68,7 @@ describe('the transaction log of master mode, off the reader\'s path', () => {
 describe("a read's value views", () => {
   it('are built once, for the caller and the values event alike', async () => {
     const { gw } = await start();
-    const events: { source: string; values: unknown[] }[] = [];
+    const events: { source: string; values: readonly unknown[] }[] = [];
     gw.events.on('values', (e) => void events.push(e));
     const result = await gw.readParams('3', ['fMeasure', 'capacity', 'fluidName']);
     await vi.waitFor(() => expect(events.filter((e) => e.source === 'read')).toHaveLength(1));
