@@ -16,7 +16,7 @@
  * breakdown of each request's time in µs.
  */
 import { spawn } from 'node:child_process';
-import { subscribe, tracingChannel } from 'node:diagnostics_channel';
+import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ import { createLogger } from '../src/logging.js';
 import { startGateway } from '../src/main.js';
 import { resolveParam } from '../src/params/index.js';
 import { Transport, tcpOpener } from '../src/transport/index.js';
+import { serveTcp } from '../simulator/cli.js';
+import { createSimulator } from '../simulator/index.js';
 
 /** The line the paced instrument models; baud 0: an unpaced instrument that answers at once (what the software alone costs). */
 export interface Line {
@@ -90,8 +92,21 @@ function summarise(label: string, records: readonly TransactionRecord[], request
   return { label, requests, elapsedS, transactions: records.length, failed: failed + records.length - ok.length, bytes };
 }
 
-/** Starts bench/paced-sim.ts as a process of its own; resolves with its TCP port and a stop function. */
-async function startInstrument(line: Line): Promise<{ port: number; stop: () => Promise<void> }> {
+/**
+ * Where the instrument runs: `process`, bench/paced-sim.ts in a process of its own (its pacing on its
+ * own event loop, as a real instrument's); `inline`, the same simulator served on TCP from this
+ * process (its pacing on the gateway's event loop, as bench/bus.ts has it, but no wake-up of
+ * another process per frame).
+ */
+export type Where = 'process' | 'inline';
+
+/** Starts the instrument; resolves with its TCP port and a stop function. */
+async function startInstrument(line: Line, where: Where): Promise<{ port: number; stop: () => Promise<void> }> {
+  if (where === 'inline') {
+    const sim = createSimulator({ nodes: [NODE], ...(line.baud > 0 ? { baud: line.baud } : {}), turnaroundMs: line.turnaroundMs, precisePacing: true, seed: 3 });
+    const server = await serveTcp(sim, '127.0.0.1', 0);
+    return { port: server.port, stop: () => server.close().then(() => sim.close()) };
+  }
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'paced-sim.ts'), String(line.baud), String(line.turnaroundMs), String(NODE)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -161,36 +176,70 @@ const STAGES = [
 type Stage = (typeof STAGES)[number][0];
 type Trace = Partial<Record<Stage, number>>;
 
-function tracer() {
+/**
+ * Timestamps along the path of each request, one request at a time: Node's and Fastify's
+ * diagnostics channels and wrappers on the gateway's own objects, installed only while tracing
+ * (the throughput phases run without them).
+ */
+function tracer(service: MasterGateway, bus: Bus, transport: Transport) {
   let current: Trace = {};
   const traces: Trace[] = [];
-  let on = false;
   const mark = (s: Stage) => {
-    if (on && current[s] === undefined) current[s] = performance.now();
+    if (current[s] === undefined) current[s] = performance.now();
   };
-  subscribe('http.server.request.start', () => {
-    if (!on) return;
+  const onRequest = () => {
     current = {};
     traces.push(current);
     mark('requestStart');
-  });
-  subscribe('http.server.response.finish', () => mark('finish'));
-  tracingChannel('fastify.request.handler').subscribe({
+  };
+  const onFinish = () => mark('finish');
+  const handler = {
     start: () => mark('handlerStart'),
     end: () => undefined,
     asyncStart: () => mark('handlerDone'),
     asyncEnd: () => mark('sent'),
     error: () => undefined,
-  });
+  };
+  const onData = () => mark('data');
+  const onRecorded = () => mark('recorded');
+  const onListened = () => mark('sinksDone');
+  const originals = { transact: bus.transact, write: transport.write, readParams: service.readParams };
   return {
-    mark,
     start: () => {
-      on = true;
       traces.length = 0;
+      subscribe('http.server.request.start', onRequest);
+      subscribe('http.server.response.finish', onFinish);
+      tracingChannel('fastify.request.handler').subscribe(handler);
+      transport.prependListener('data', onData);
+      bus.prependListener('transaction', onRecorded);
+      bus.on('transaction', onListened);
+      const transact = originals.transact.bind(bus);
+      (bus as { transact: typeof transact }).transact = (...a) => {
+        mark('transact');
+        return transact(...a);
+      };
+      const write = originals.write.bind(transport);
+      (transport as { write: typeof write }).write = (bytes) => {
+        mark('write');
+        return write(bytes);
+      };
+      const readParams = originals.readParams.bind(service);
+      (service as { readParams: typeof readParams }).readParams = (...a) => {
+        mark('readParams');
+        return readParams(...a).finally(() => mark('readParamsDone'));
+      };
     },
     stop: () => {
-      on = false;
-      return traces.filter((t) => STAGES.every(([s]) => t[s] !== undefined));
+      unsubscribe('http.server.request.start', onRequest);
+      unsubscribe('http.server.response.finish', onFinish);
+      tracingChannel('fastify.request.handler').unsubscribe(handler);
+      transport.off('data', onData);
+      bus.off('transaction', onRecorded);
+      bus.off('transaction', onListened);
+      delete (bus as { transact?: unknown }).transact;
+      delete (transport as { write?: unknown }).write;
+      delete (service as { readParams?: unknown }).readParams;
+      return traces.filter((t) => STAGES.every(([st]) => t[st] !== undefined));
     },
   };
 }
@@ -201,11 +250,12 @@ export interface SequentialResult {
   readonly breakdowns: { label: string; stages: Record<string, number>; cycleUs: number; wireUs: number; n: number }[];
   readonly logLevel: string;
   readonly line: Line;
+  readonly where: Where;
 }
 
 /** `onPhase` is called as each measured HTTP phase starts and ends (a profiler can watch one). */
-export async function sequentialReads(seconds: number, line: Line = PACED, onPhase?: (label: string, at: 'start' | 'end') => Promise<void>): Promise<SequentialResult> {
-  const instrument = await startInstrument(line);
+export async function sequentialReads(seconds: number, line: Line = PACED, where: Where = 'process', onPhase?: (label: string, at: 'start' | 'end') => Promise<void>): Promise<SequentialResult> {
+  const instrument = await startInstrument(line, where);
   const dir = mkdtempSync(join(tmpdir(), 'flowbus-http-seq-'));
   try {
     const phases = await busAlone(instrument.port, seconds, line.baud);
@@ -219,7 +269,6 @@ export async function sequentialReads(seconds: number, line: Line = PACED, onPha
     });
     // The log as `flowbus serve` writes it (JSON lines at info), into nothing.
     const nowhere = new Writable({ write: (_c, _e, done) => done() });
-    const trace = tracer();
     const gateway = await startGateway(config, createLogger(config.log.level, 'json', nowhere));
     const service = gateway.service;
     if (!(service instanceof MasterGateway)) throw new Error('expected master mode');
@@ -230,26 +279,7 @@ export async function sequentialReads(seconds: number, line: Line = PACED, onPha
       await new Promise((r) => setTimeout(r, 50));
     }
     const { bus, transport } = service.bus();
-    // Wrappers for the trace: the bus's and the transport's own methods, called through.
-    const transact = bus.transact.bind(bus);
-    (bus as { transact: typeof transact }).transact = (...a) => {
-      trace.mark('transact');
-      return transact(...a);
-    };
-    const write = transport.write.bind(transport);
-    (transport as { write: typeof write }).write = (bytes) => {
-      trace.mark('write');
-      return write(bytes);
-    };
-    transport.prependListener('data', () => trace.mark('data'));
-    bus.prependListener('transaction', () => trace.mark('recorded'));
-    bus.on('transaction', () => trace.mark('sinksDone'));
-    const readParams = service.readParams.bind(service);
-    (service as { readParams: typeof readParams }).readParams = (...a) => {
-      trace.mark('readParams');
-      return readParams(...a).finally(() => trace.mark('readParamsDone'));
-    };
-
+    const trace = tracer(service, bus, transport);
     const url = new URL(gateway.url);
     const worker = new Worker(CLIENT_CODE, { eval: true, workerData: { host: url.hostname, port: Number(url.port) } });
     const run = (path: string, durationMs: number) =>
@@ -293,7 +323,7 @@ export async function sequentialReads(seconds: number, line: Line = PACED, onPha
     }
     await worker.terminate();
     await gateway.close();
-    return { phases, breakdowns, logLevel, line };
+    return { phases, breakdowns, logLevel, line, where };
   } finally {
     await instrument.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -307,7 +337,7 @@ export function sequentialTables(r: SequentialResult, seconds: number): string[]
   const paced = line.baud > 0;
   const lines: string[] = [];
   lines.push(
-    `One client, one request after the other: ${paced ? `the simulator paced at ${line.baud} baud, ${line.turnaroundMs} ms turnaround` : 'the simulator unpaced (answers at once)'}, in its own process on TCP, node ${NODE}; gateway with polling off, ${r.logLevel}-level JSON log, SQLite log; ${seconds} s per phase; node ${process.version}`,
+    `One client, one request after the other: ${paced ? `the simulator paced at ${line.baud} baud, ${line.turnaroundMs} ms turnaround` : 'the simulator unpaced (answers at once)'}, ${r.where === 'process' ? 'in its own process' : 'in this process'}, on TCP, node ${NODE}; gateway with polling off, ${r.logLevel}-level JSON log, SQLite log; ${seconds} s per phase; node ${process.version}`,
   );
   lines.push(
     paced
