@@ -18,13 +18,13 @@
  *   per-stage breakdown of each request's time (bench/http-sequential.ts).
  *
  *   npx tsx bench/http.ts                        everything
- *   npx tsx bench/http.ts sequential [seconds]   only d (default 5 s per phase)
+ *   npx tsx bench/http.ts sequential [seconds]   only d (default 5 s per phase), paced and unpaced
  */
 import { Worker } from 'node:worker_threads';
 import { type TransactionRecord } from '../src/bus/index.js';
 import { startBenchGateway } from './gateway.js';
 import { resolveParam } from '../src/params/index.js';
-import { sequentialReads, sequentialTables } from './http-sequential.js';
+import { PACED, sequentialReads, sequentialTables } from './http-sequential.js';
 
 const BAUD = 38400;
 const TURNAROUND_MS = 2;
@@ -39,10 +39,16 @@ const ROUNDS = 10;
 const SEQ_S = Number(process.argv[3] ?? 5);
 
 // d. alone: `npx tsx bench/http.ts sequential [seconds]`
+/** d: against the paced instrument, then against an unpaced one (what the software costs per request). */
+async function sequential(): Promise<void> {
+  for (const line of [PACED, { baud: 0, turnaroundMs: 0 }]) {
+    const seq = await sequentialReads(SEQ_S, line);
+    for (const l of sequentialTables(seq, SEQ_S)) console.log(l);
+    console.log('');
+  }
+}
 if (process.argv[2] === 'sequential') {
-  const seq = await sequentialReads(SEQ_S);
-  for (const l of sequentialTables(seq, SEQ_S)) console.log(l);
-  console.log('');
+  await sequential();
   console.log(`command: npx tsx bench/http.ts sequential ${SEQ_S}`);
   process.exit(0);
 }
@@ -243,7 +249,5 @@ console.log(`| c. ${BURST} identical live reads at once (${burstPath}), ${ROUNDS
 console.log(`| c. answered / failed; latency p50 / p99 | ${burstOk} / ${burstFailed}; ${ms(pct(burstSorted, 0.5))} / ${ms(pct(burstSorted, 0.99))} |`);
 console.log('');
 // ------------------------------------------------------------------ d. one client, one request after the other
-const seq = await sequentialReads(SEQ_S);
-for (const l of sequentialTables(seq, SEQ_S)) console.log(l);
-console.log('');
+await sequential();
 console.log('command: npx tsx bench/http.ts');
