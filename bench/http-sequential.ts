@@ -10,7 +10,7 @@
  * - the gateway (started as `flowbus serve` starts it: info-level JSON log, SQLite log, polling off)
  *   with one keep-alive HTTP client in a worker thread: `GET .../parameters?names=<the 8>` and
  *   `GET .../parameters/fMeasure`, no maxAge, so every request is a bus transaction.
- * Each phase: transactions/s, the wire limit for the same frames ((request + answer bytes) x 10 /
+ * Each phase: transactions/s, CPU time of this process per request, the wire limit for the same frames ((request + answer bytes) x 10 /
  * baud + turnaround), the ratio. Then the same HTTP requests again with timestamps along the path
  * (Node's and Fastify's diagnostics channels, and wrappers on the bus and transport objects), for a
  * breakdown of each request's time in µs.
@@ -82,14 +82,22 @@ interface Phase {
   readonly failed: number;
   /** Mean request + answer bytes of a transaction. */
   readonly bytes: number;
+  /** CPU time of this process (every thread: the gateway, the HTTP client's worker, SQLite's) per request, µs; less shaken by other load than the rates. */
+  readonly cpuUs: number;
 }
 
 const wireS = (line: Line, bytes: number) => (line.baud ? (bytes * 10) / line.baud : 0) + line.turnaroundMs / 1000;
 
-function summarise(label: string, records: readonly TransactionRecord[], requests: number, elapsedS: number, failed: number): Phase {
+/** CPU time of this process since `from` (process.cpuUsage()), µs. */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+};
+
+function summarise(label: string, records: readonly TransactionRecord[], requests: number, elapsedS: number, failed: number, cpuUs: number): Phase {
   const ok = records.filter((r) => r.outcome === 'ok');
   const bytes = ok.reduce((a, r) => a + (r.requestBytes?.length ?? 0) + (r.replyBytes?.length ?? 0), 0) / Math.max(1, ok.length);
-  return { label, requests, elapsedS, transactions: records.length, failed: failed + records.length - ok.length, bytes };
+  return { label, requests, elapsedS, transactions: records.length, failed: failed + records.length - ok.length, bytes, cpuUs: cpuUs / Math.max(1, requests) };
 }
 
 /**
@@ -142,6 +150,7 @@ async function busAlone(port: number, seconds: number, baudRate: number): Promis
     bus.on('transaction', onTx);
     let n = 0;
     let failed = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const end = t0 + seconds * 1000;
     while (performance.now() < end) {
@@ -151,7 +160,7 @@ async function busAlone(port: number, seconds: number, baudRate: number): Promis
     }
     const elapsedS = (performance.now() - t0) / 1000;
     bus.off('transaction', onTx);
-    out.push(summarise(label, records, n, elapsedS, failed));
+    out.push(summarise(label, records, n, elapsedS, failed, cpuSince(cpu0)));
   }
   await bus.close();
   await transport.close();
@@ -299,10 +308,12 @@ export async function sequentialReads(seconds: number, line: Line = PACED, where
       const onTx = (r: TransactionRecord) => records.push(r);
       bus.on('transaction', onTx);
       await onPhase?.(label, 'start');
+      const cpu0 = process.cpuUsage();
       const r = await run(path, seconds * 1000);
+      const cpu = cpuSince(cpu0);
       await onPhase?.(label, 'end');
       bus.off('transaction', onTx);
-      phases.push(summarise(label, records, r.latencies.length, r.elapsedMs / 1000, r.failed));
+      phases.push(summarise(label, records, r.latencies.length, r.elapsedMs / 1000, r.failed, cpu));
     }
     for (const [label, path] of paths) {
       const records: TransactionRecord[] = [];
@@ -318,7 +329,7 @@ export async function sequentialReads(seconds: number, line: Line = PACED, where
         const [to] = STAGES[i] as (typeof STAGES)[number];
         stages[to] = (traces.reduce((a, t) => a + ((t[to] as number) - (t[from] as number)), 0) / traces.length) * 1000;
       }
-      const ph = summarise(label, records, r.latencies.length, r.elapsedMs / 1000, r.failed);
+      const ph = summarise(label, records, r.latencies.length, r.elapsedMs / 1000, r.failed, 0);
       breakdowns.push({ label, stages, cycleUs: (Array.from(r.latencies).reduce((a, b) => a + b, 0) / r.latencies.length) * 1000, wireUs: wireS(line, ph.bytes) * 1e6, n: traces.length });
     }
     await worker.terminate();
@@ -341,17 +352,17 @@ export function sequentialTables(r: SequentialResult, seconds: number): string[]
   );
   lines.push(
     paced
-      ? '| phase | requests/s | transactions/s | bytes/transaction | wire limit, transactions/s | ratio to the limit | per transaction above the wire | failed |'
-      : '| phase | requests/s | transactions/s | bytes/transaction | µs per request | failed |',
+      ? '| phase | requests/s | transactions/s | bytes/transaction | wire limit, transactions/s | ratio to the limit | per transaction above the wire | CPU per request | failed |'
+      : '| phase | requests/s | transactions/s | bytes/transaction | µs per request | CPU per request | failed |',
   );
-  lines.push(paced ? '|---|---:|---:|---:|---:|---:|---:|---:|' : '|---|---:|---:|---:|---:|---:|');
+  lines.push(paced ? '|---|---:|---:|---:|---:|---:|---:|---:|---:|' : '|---|---:|---:|---:|---:|---:|---:|');
   for (const p of r.phases) {
     const tps = p.transactions / p.elapsedS;
     const limit = 1 / wireS(line, p.bytes);
     lines.push(
       paced
-        ? `| ${p.label} | ${f(p.requests / p.elapsedS, 1)} | ${f(tps, 1)} | ${f(p.bytes, 1)} | ${f(limit, 1)} | **${f(tps / limit, 3)}** | ${f((1 / tps - wireS(line, p.bytes)) * 1e6)} µs | ${p.failed} |`
-        : `| ${p.label} | ${f(p.requests / p.elapsedS, 1)} | ${f(tps, 1)} | ${f(p.bytes, 1)} | **${f((p.elapsedS / p.requests) * 1e6)}** | ${p.failed} |`,
+        ? `| ${p.label} | ${f(p.requests / p.elapsedS, 1)} | ${f(tps, 1)} | ${f(p.bytes, 1)} | ${f(limit, 1)} | **${f(tps / limit, 3)}** | ${f((1 / tps - wireS(line, p.bytes)) * 1e6)} µs | ${f(p.cpuUs)} µs | ${p.failed} |`
+        : `| ${p.label} | ${f(p.requests / p.elapsedS, 1)} | ${f(tps, 1)} | ${f(p.bytes, 1)} | **${f((p.elapsedS / p.requests) * 1e6)}** | ${f(p.cpuUs)} µs | ${p.failed} |`,
     );
   }
   lines.push('');
