@@ -12,14 +12,19 @@
  *   transaction: (request + answer bytes) x 10 bits / baud + turnaround, from
  *   the bus's transaction records), and how many polls still got through;
  * - 100 identical live reads fired at once: bus transactions per round (identical
- *   concurrent reads share one transaction).
+ *   concurrent reads share one transaction);
+ * - d. one client, one request after the other, against a paced instrument in its own process:
+ *   chained and single reads over HTTP against the bus alone and the wire limit, with a
+ *   per-stage breakdown of each request's time (bench/http-sequential.ts).
  *
- *   npx tsx bench/http.ts
+ *   npx tsx bench/http.ts                        everything
+ *   npx tsx bench/http.ts sequential [seconds]   only d (default 5 s per phase), paced and unpaced
  */
 import { Worker } from 'node:worker_threads';
 import { type TransactionRecord } from '../src/bus/index.js';
 import { startBenchGateway } from './gateway.js';
 import { resolveParam } from '../src/params/index.js';
+import { PACED, sequentialReads, sequentialTables } from './http-sequential.js';
 
 const BAUD = 38400;
 const TURNAROUND_MS = 2;
@@ -30,6 +35,23 @@ const CACHED_S = 5;
 const LIVE_S = 10;
 const BURST = 100;
 const ROUNDS = 10;
+/** Seconds per phase of the sequential part (d). */
+const SEQ_S = Number(process.argv[3] ?? 5);
+
+// d. alone: `npx tsx bench/http.ts sequential [seconds]`
+/** d: against the paced instrument, then against an unpaced one (what the software costs per request). */
+async function sequential(): Promise<void> {
+  for (const line of [PACED, { baud: 0, turnaroundMs: 0 }]) {
+    const seq = await sequentialReads(SEQ_S, line);
+    for (const l of sequentialTables(seq, SEQ_S)) console.log(l);
+    console.log('');
+  }
+}
+if (process.argv[2] === 'sequential') {
+  await sequential();
+  console.log(`command: npx tsx bench/http.ts sequential ${SEQ_S}`);
+  process.exit(0);
+}
 
 // ------------------------------------------------------------------ the clients (plain JS, in a worker)
 
@@ -226,4 +248,6 @@ console.log(`| b. age of polled-only valveOutput at the end, nodes ${NODES.join(
 console.log(`| c. ${BURST} identical live reads at once (${burstPath}), ${ROUNDS} rounds: bus read transactions per round | ${perRound.join(', ')} (mean ${f(perRound.reduce((a, b) => a + b, 0) / ROUNDS, 1)}) |`);
 console.log(`| c. answered / failed; latency p50 / p99 | ${burstOk} / ${burstFailed}; ${ms(pct(burstSorted, 0.5))} / ${ms(pct(burstSorted, 0.99))} |`);
 console.log('');
+// ------------------------------------------------------------------ d. one client, one request after the other
+await sequential();
 console.log('command: npx tsx bench/http.ts');

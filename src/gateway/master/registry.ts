@@ -154,13 +154,17 @@ export class Registry {
     return buildValueView(r.param, { raw: Buffer.from(r.raw).toString('hex'), value: jsonValue(r.value), time: r.at, cached: r.cached }, i.identity);
   }
 
-  /** A `values` event of the fresh readings among `readings` (cached ones say nothing new); nothing built when nobody listens. */
-  emitValues(i: Instrument, source: ValueSource, readings: readonly ParamReading[]): void {
+  /**
+   * A `values` event of the fresh readings among `readings` (cached ones say nothing new); nothing
+   * built when nobody listens. `view` makes each value's view (a read that answers its caller with
+   * the same views passes its own, so they are built once).
+   */
+  emitValues(i: Instrument, source: ValueSource, readings: readonly ParamReading[], view: (r: ParamReading) => ValueView = (r) => this.valueView(i, r)): void {
     const fresh = readings.filter((r) => !r.cached);
     if (fresh.length === 0) return;
     this.observer?.(i, fresh);
     if (!this.events.listened('values')) return;
-    this.events.emit('values', { instrument: i.id, bus: i.handle.name, node: i.node, source, values: fresh.map((r) => this.valueView(i, r)) });
+    this.events.emit('values', { instrument: i.id, bus: i.handle.name, node: i.node, source, values: fresh.map(view) });
   }
 
   /**

@@ -5,7 +5,7 @@
  * happens is an event on `events`.
  */
 import { setMaxListeners } from 'node:events';
-import { Priority, type Bus, type ParamClient } from '../../bus/index.js';
+import { Priority, type Bus, type ParamClient, type ParamReading } from '../../bus/index.js';
 import { forChannel, resolveParam } from '../../params/index.js';
 import { GatewayError, silentLogger, type Logger } from '../../shared/index.js';
 import type { Transport } from '../../transport/index.js';
@@ -21,7 +21,7 @@ import { IdentityReader } from './identity.js';
 import { resolveMasterOptions, type MasterDeps, type MasterOptions, type MasterOptionsInput } from './options.js';
 import { Poller } from './poller.js';
 import { Registry, type Instrument } from './registry.js';
-import { loggedTransaction } from './transactions.js';
+import { TransactionDescriber } from './transactions.js';
 import { Writer } from './writes.js';
 import { MasterLab } from './lab.js';
 
@@ -82,7 +82,8 @@ export class MasterGateway implements GatewayService {
           for (const inst of this.registry.onBus(h)) this.registry.setOffline(inst, { code: 'BUS_UNAVAILABLE', message: `bus unavailable: ${reason}` });
         },
       });
-      handle.bus.on('transaction', (r) => this.outlet.deliver(loggedTransaction(handle, r)));
+      const describer = new TransactionDescriber(handle);
+      handle.bus.on('transaction', (r) => this.outlet.deliver(describer.logged(r)));
       for (const node of cfg.nodes ?? []) this.addInstrument(handle, node);
       for (const inst of this.options.instruments) {
         if ((inst.bus ?? cfg.name) === cfg.name && (inst.bus !== undefined || this.options.buses.length === 1)) this.addInstrument(handle, inst.node);
@@ -119,10 +120,17 @@ export class MasterGateway implements GatewayService {
     const defs = names.map((n) => forChannel(resolveParam(n), inst.channel));
     const results = await inst.handle.client.read(inst.node, defs, { priority: Priority.Interactive, purpose: 'read', ...(opts.maxAge ? { maxAge: opts.maxAge } : {}) });
     const ok = this.identity.note(inst, results);
-    this.registry.emitValues(inst, 'read', ok);
+    // One view per value, for the caller and the `values` event alike.
+    const views = new Map<ParamReading, ValueView>();
+    const view = (r: ParamReading): ValueView => {
+      let v = views.get(r);
+      if (!v) views.set(r, (v = this.registry.valueView(inst, r)));
+      return v;
+    };
+    this.registry.emitValues(inst, 'read', ok, view);
     return readResult(
       inst.id,
-      results.map((r): ValueView | ParamErrorView => (r.ok ? this.registry.valueView(inst, r.reading) : errorView(r.param, r.error))),
+      results.map((r): ValueView | ParamErrorView => (r.ok ? view(r.reading) : errorView(r.param, r.error))),
     );
   }
 
