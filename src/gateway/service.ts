@@ -24,6 +24,8 @@ export interface InstrumentView {
   /** Latest value of every polled (or observed) parameter, by key. */
   readonly values: Record<string, ValueView>;
   readonly polling: { readonly parameters: readonly string[]; readonly intervalMs: number };
+  /** Bridge mode with injection: a node the master never addressed, identified by an injected read. */
+  readonly knownBy?: 'injection';
 }
 
 export interface WriteResult {
@@ -172,6 +174,8 @@ export interface InjectView {
   readonly noGap: number;
   readonly lateReplies: number;
   readonly collisions: number;
+  /** Master requests forwarded with their SEQ rewritten (and their replies rewritten back), because an injected request held their SEQ and NODE. */
+  readonly remaps: number;
   readonly masterTimeouts: number;
   readonly backoffs: number;
   /** Bytes of injected requests written to the instrument side. */

@@ -5,7 +5,7 @@
  * parameter inside Init Reset 64 ... 82 (ParamClient.packWrites). What differs between the modes
  * (how a value is checked, how a request is sent) comes in as functions.
  */
-import { BusError, type ParamClient, type TransactionRecord } from '../bus/index.js';
+import { BusError, type ParamClient } from '../bus/index.js';
 import { statusInfo, type Value } from '../codec/index.js';
 import { paramByDde, type ParamDef } from '../params/index.js';
 import { clip, GatewayError } from '../shared/index.js';
@@ -102,15 +102,13 @@ export type WriteChunk = ReturnType<ParamClient['packWrites']>[number];
 
 /**
  * Sends the planned chunks one after the other with `write`. A failure names what was already
- * written, what failed and what was not sent (the error's code, with those in its details);
- * `onFailure` runs first (the bridge relocks there) and what it returns is added to the message.
+ * written, what failed and what was not sent (the error's code, with those in its details).
  */
 export async function sendChunks(
   node: number,
   prepared: readonly PreparedWrite[],
   chunks: readonly WriteChunk[],
-  write: (chunk: WriteChunk) => Promise<TransactionRecord>,
-  onFailure?: (chunk: WriteChunk, err: unknown) => Promise<{ note: string; details: Record<string, unknown> } | undefined>,
+  write: (chunk: WriteChunk) => Promise<{ readonly id: string }>,
 ): Promise<{ transactionIds: string[]; txOf: Map<number, string> }> {
   const transactionIds: string[] = [];
   const txOf = new Map<number, string>();
@@ -122,7 +120,6 @@ export async function sendChunks(
       for (const v of chunk.values) txOf.set(v.param.dde, record.id);
       sent += chunk.values.length;
     } catch (err) {
-      const extra = await onFailure?.(chunk, err);
       const done = prepared.slice(0, sent).map((p) => p.param.key);
       const failed = chunk.values.map((v) => v.param.key);
       const later = prepared.slice(sent + chunk.values.length).map((p) => p.param.key);
@@ -130,8 +127,8 @@ export async function sendChunks(
       const detail = err instanceof BusError && err.failure.kind === 'status' ? `status ${err.failure.status} ${statusInfo(err.failure.status).key}` : e.message;
       throw new GatewayError(
         e.code,
-        `node ${node}: writing ${failed.join(', ')} failed (${detail})${done.length > 0 ? `; already written: ${done.join(', ')}` : ''}${later.length > 0 ? `; not sent: ${later.join(', ')}` : ''}${extra ? `; ${extra.note}` : ''}`,
-        { ...e.details, written: done, failed, notSent: later, ...(extra?.details ?? {}) },
+        `node ${node}: writing ${failed.join(', ')} failed (${detail})${done.length > 0 ? `; already written: ${done.join(', ')}` : ''}${later.length > 0 ? `; not sent: ${later.join(', ')}` : ''}`,
+        { ...e.details, written: done, failed, notSent: later },
       );
     }
   }
@@ -143,7 +140,7 @@ export async function sendChunks(
  * instrument stops at the first refused value, so the 82 at its end may never have been
  * processed), the secured parameters are locked again. Says how that went, for the answer.
  */
-export async function relock(node: number, write: (values: { param: ParamDef; value: Value }[]) => Promise<TransactionRecord>): Promise<{ note: string; details: { relock: string; relockTransactionId?: string } }> {
+export async function relock(node: number, write: (values: { param: ParamDef; value: Value }[]) => Promise<{ readonly id: string }>): Promise<{ note: string; details: { relock: string; relockTransactionId?: string } }> {
   const initReset = paramByDde(INIT_RESET) as ParamDef;
   try {
     const record = await write([{ param: initReset, value: LOCKED }]);
