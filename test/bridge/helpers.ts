@@ -157,8 +157,8 @@ export function expectPairedLikeTheMaster(masterLog: readonly TransactionRecord[
 export interface BridgeRigOptions {
   /** The simulator ("the instrument"). Default nodes 3 and 5 at 38400 baud, 2 ms turnaround. */
   readonly sim?: SimulatorOptions;
-  /** A BridgeGateway of its own with these options (the ports are filled in). */
-  readonly bridge?: Partial<BridgeOptions>;
+  /** A BridgeGateway of its own with these options (the ports are filled in); a function gets the rig's folder (for a capture file). */
+  readonly bridge?: Partial<BridgeOptions> | ((dir: string) => Partial<BridgeOptions>);
   readonly deps?: BridgeDeps;
   /**
    * Instead of a BridgeGateway: a whole gateway (startGateway) in bridge mode, with these config
@@ -172,11 +172,16 @@ export interface BridgeRigOptions {
 export interface BridgeRig {
   readonly dir: string;
   readonly sim: Simulator;
-  /** The simulator's pty end, with everything it received and sent. */
+  /** The simulator's pty end, with everything it received and sent (a new one after `replug('instrument')`). */
   readonly inst: SimOnPty;
   readonly simRecord: { readonly received: Buffer[]; readonly sent: Buffer[] };
-  /** The pty path the bridge's master side is on, and our master's end of it. */
+  /** The pty paths: the bridge's instrument side, our master's end, and the bridge's master side. */
+  readonly instPath: string;
   readonly masterPath: string;
+  readonly bridgeMasterPath: string;
+  /** Takes a side's pty pair away (the bridge sees its port go), and brings it back at the same paths. */
+  unplug(side: 'instrument' | 'master'): Promise<void>;
+  replug(side: 'instrument' | 'master'): Promise<void>;
   /** The BridgeGateway (its own, or the whole gateway's service). */
   readonly bridge: BridgeGateway;
   /** With `gateway`: the running gateway (its `url`). */
@@ -216,10 +221,12 @@ export async function startBridgeRig(options: BridgeRigOptions = {}): Promise<Br
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const inst = await simOnPty(sim, instPath, simRecord);
-    closers.push(() => inst.close());
-    const masterPair = await ptyPair(masterPath, bridgeMasterPath);
-    closers.push(() => masterPair.close());
+    let inst: SimOnPty | undefined = await simOnPty(sim, instPath, simRecord);
+    let masterPair: PtyPair | undefined = await ptyPair(masterPath, bridgeMasterPath);
+    closers.push(async () => {
+      await inst?.close();
+      await masterPair?.close();
+    });
     let bridge: BridgeGateway;
     let gw: RunningGateway | undefined;
     if (options.gateway) {
@@ -239,7 +246,8 @@ export async function startBridgeRig(options: BridgeRigOptions = {}): Promise<Br
       closers.push(() => running.close());
       bridge = gw.service as BridgeGateway;
     } else {
-      bridge = new BridgeGateway({ instrumentPort: instPath, masterPort: bridgeMasterPath, name: 'tap', reconnectInitialMs: 50, reconnectMaxMs: 200, ...options.bridge }, options.deps);
+      const extra = typeof options.bridge === 'function' ? options.bridge(dir) : options.bridge;
+      bridge = new BridgeGateway({ instrumentPort: instPath, masterPort: bridgeMasterPath, name: 'tap', reconnectInitialMs: 50, reconnectMaxMs: 200, ...extra }, options.deps);
       const own = bridge;
       closers.push(() => own.close());
       await bridge.start();
@@ -256,9 +264,27 @@ export async function startBridgeRig(options: BridgeRigOptions = {}): Promise<Br
     return {
       dir,
       sim,
-      inst,
+      get inst() {
+        if (!inst) throw new Error('the instrument side is unplugged');
+        return inst;
+      },
       simRecord,
+      instPath,
       masterPath,
+      bridgeMasterPath,
+      async unplug(side) {
+        if (side === 'instrument') {
+          await inst?.close();
+          inst = undefined;
+        } else {
+          await masterPair?.close();
+          masterPair = undefined;
+        }
+      },
+      async replug(side) {
+        if (side === 'instrument') inst ??= await simOnPty(sim, instPath, { received: [], sent: [] });
+        else masterPair ??= await ptyPair(masterPath, bridgeMasterPath);
+      },
       bridge,
       gw,
       transport,

@@ -3,8 +3,7 @@
  * master (our own Bus + ParamClient, pipeline depth 2, 8 values every 158 ms), while the API
  * writes setpoints and reads parameters the master never asks for.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../simulator/index.js';
@@ -42,23 +41,21 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
   let poll: { stop(): Promise<void> } | undefined;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flowbus-inject-'));
-    capturePath = join(dir, 'capture.log');
     rig = await startBridgeRig({
       // Node 7 is there, and the master never addresses it.
       sim: { nodes: [3, 5, 7] },
-      bridge: {
+      bridge: (dir) => ({
         replyTimeoutMs: 400,
         burstGapMs: 2,
         inject: true,
-        capture: capturePath,
+        capture: (capturePath = join(dir, 'capture.log')),
         captureFlushMs: 50,
         injectIdleMs: 10,
         injectTimeoutMs: 300,
         injectWaitMs: 3000,
         injectMaxMasterLatencyMs: 1000,
         injectBackoffMs: 200,
-      },
+      }),
       deps: { sink, logger, secured: true },
       // A generous timeout: a reply kept from the master would still be a timeout, and a loaded machine stalls no test.
       master: { replyTimeoutMs: 1000, retries: 0, pipelineDepth: 2 },
