@@ -162,7 +162,8 @@ export interface BridgeRigOptions {
   readonly deps?: BridgeDeps;
   /**
    * Instead of a BridgeGateway: a whole gateway (startGateway) in bridge mode, with these config
-   * sections; its `bridge` section gets the ports; the log store is a SQLite file in the rig's folder.
+   * sections; its `bridge` section gets the ports, `http` listens on 127.0.0.1 at a free port, and
+   * the log store is a SQLite file in the rig's folder.
    */
   readonly gateway?: { readonly bridge?: Record<string, unknown>; readonly http?: Record<string, unknown> } & Record<string, unknown>;
   /** Our master, "the Bright". Default: replyTimeoutMs 300, retries 1, pipeline depth 2. */
@@ -235,10 +236,10 @@ export async function startBridgeRig(options: BridgeRigOptions = {}): Promise<Br
         configFrom({
           mode: 'bridge',
           bridge: { instrumentPort: instPath, masterPort: bridgeMasterPath, ...section },
-          http: { host: '127.0.0.1', port: 0 },
           store: { url: `sqlite:${join(dir, 'log.db')}`, spoolDir: join(dir, 'spool'), batchMs: 20 },
           log: { level: 'silent' },
           ...rest,
+          http: { host: '127.0.0.1', port: 0, ...rest.http },
         }),
         silentLogger,
       );
