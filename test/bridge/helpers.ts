@@ -155,7 +155,7 @@ export function expectPairedLikeTheMaster(masterLog: readonly TransactionRecord[
 
 /** What `startBridgeRig` builds: the simulator on one pty pair, our master on another, a bridge between. */
 export interface BridgeRigOptions {
-  /** The simulator ("the instrument"). Default nodes 3 and 5 at 38400 baud, 2 ms turnaround. */
+  /** The simulator ("the instrument"), these options or by default nodes 3 and 5 paced at 38400 baud with a 2 ms turnaround. */
   readonly sim?: SimulatorOptions;
   /** A BridgeGateway of its own with these options (the ports are filled in); a function gets the rig's folder (for a capture file). */
   readonly bridge?: Partial<BridgeOptions> | ((dir: string) => Partial<BridgeOptions>);
@@ -210,7 +210,7 @@ export async function startBridgeRig(options: BridgeRigOptions = {}): Promise<Br
   const masterPath = join(dir, 'master');
   const bridgeMasterPath = join(dir, 'master.bridge');
   const simRecord = { received: [] as Buffer[], sent: [] as Buffer[] };
-  const sim = createSimulator({ nodes: [3, 5], baud: 38400, turnaroundMs: 2, ...options.sim });
+  const sim = createSimulator(options.sim ?? { nodes: [3, 5], baud: 38400, turnaroundMs: 2 });
   const closers: (() => Promise<void>)[] = [];
   const pollers: Promise<void>[] = [];
   let polling = false;

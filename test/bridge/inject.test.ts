@@ -43,7 +43,7 @@ describe.skipIf(!SOCAT)('bridge with injection: the API writes and reads while a
   beforeAll(async () => {
     rig = await startBridgeRig({
       // Node 7 is there, and the master never addresses it.
-      sim: { nodes: [3, 5, 7] },
+      sim: { nodes: [3, 5, 7], baud: 38400, turnaroundMs: 2 },
       bridge: (dir) => ({
         replyTimeoutMs: 400,
         burstGapMs: 2,

@@ -30,7 +30,7 @@ describe.skipIf(!HAVE_CHROMIUM || !SOCAT)('the dashboard bridge page in a browse
 
   beforeAll(async () => {
     buildOnce(); // dist/dashboard/, which the in-process gateway serves
-    rig = await startBridgeRig({ gateway: { bridge: { masterSilenceMs: 1000 } }, master: { replyTimeoutMs: 500, retries: 0, pipelineDepth: 1 } });
+    rig = await startBridgeRig({ sim: { nodes: [3, 5] }, gateway: { bridge: { masterSilenceMs: 1000 } }, master: { replyTimeoutMs: 500, retries: 0, pipelineDepth: 1 } });
     ({ dir, sim, gw, client } = rig);
     for (const node of [3, 5]) await client.read(node, IDENTITY);
     browser = await launchBrowser();

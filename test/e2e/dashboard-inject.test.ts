@@ -37,6 +37,7 @@ describe.skipIf(!HAVE_CHROMIUM || !SOCAT)('the dashboard in bridge mode with inj
   beforeAll(async () => {
     buildOnce(); // dist/dashboard/, which the in-process gateway serves
     rig = await startBridgeRig({
+      sim: { nodes: [3, 5] },
       gateway: {
         bridge: {
           inject: true,
