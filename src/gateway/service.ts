@@ -123,9 +123,9 @@ export interface GatewayService {
   instrument(ref: string): InstrumentView;
   readParams(ref: string, params: readonly string[], opts: { maxAge?: number }): Promise<ReadResult>;
   writeParam(ref: string, param: string, value: unknown, ctx: WriteContext): Promise<WriteResult>;
-  /** Several parameters, checked together (all or nothing), written chained. Master mode only. */
+  /** Several parameters, checked together (all or nothing), written chained. Master mode, and bridge mode with injection. */
   writeParams?(ref: string, values: Readonly<Record<string, WriteInput>>, ctx: { source: string }): Promise<MultiWriteResult>;
-  /** Every readable parameter, at low priority, one snapshot per instrument at a time. Master mode only. */
+  /** Every readable parameter, at low priority, one snapshot per instrument at a time. Master mode, and bridge mode with injection. */
   snapshot?(ref: string): Promise<Snapshot>;
   /** Fluids, counter and alarms (master mode). */
   readonly lab?: LabService;
