@@ -86,6 +86,8 @@ export class BridgeGateway implements GatewayService {
   private readonly byInjection = new Set<number>();
   /** Unknown nodes that did not answer an identity read: node -> until when they are not asked again (ms). */
   private readonly unanswered = new Map<number, number>();
+  /** Identifications under way, by node. */
+  private readonly identifying = new Map<number, Promise<number>>();
   /** When each identification of the last minute started (ms). */
   private identifications: number[] = [];
   /** The snapshot being read, per node: a second request meanwhile gets the same one. */
@@ -277,11 +279,17 @@ export class BridgeGateway implements GatewayService {
       if (!injector || !(err instanceof GatewayError) || err.code !== 'GATEWAY_NODE_UNKNOWN' || err.details.instrument !== undefined) throw err;
       const parsed = parseInstrumentRef(ref);
       if ((parsed.bus !== undefined && parsed.bus !== this.name) || (parsed.channel ?? 1) !== 1 || parsed.node > 127) throw err;
-      return this.identify(injector, parsed.node);
+      // Two requests for the same unknown node at once share one identification.
+      const pending = this.identifying.get(parsed.node);
+      if (pending) return pending;
+      const p = this.identify(injector, parsed.node).finally(() => this.identifying.delete(parsed.node));
+      this.identifying.set(parsed.node, p);
+      return p;
     }
   }
 
   private async identify(injector: Injector, node: number): Promise<number> {
+    this.refusePaused(injector);
     const now = Date.now();
     const until = this.unanswered.get(node) ?? 0;
     if (until > now) {
@@ -300,7 +308,6 @@ export class BridgeGateway implements GatewayService {
       );
     }
     this.identifications.push(now);
-    this.refusePaused(injector);
     const probe = paramByDde(PROBE_DDE) as ParamDef;
     const identity = IDENTITY_PARAMS.map(([, dde]) => paramByDde(dde)).filter((p): p is ParamDef => p !== undefined);
     const [first] = await this.serialized((signal) => injector.client.read(node, [probe], { purpose: 'scan', signal }));
