@@ -45,10 +45,12 @@ describe.skipIf(!HAVE_CHROMIUM || !SOCAT)('the dashboard in bridge mode with inj
           injectWaitMs: 5000,
           injectMaxMasterLatencyMs: 1000,
           injectBackoffMs: 200,
+          // A reply kept from the master would still never come; a stall of this shared, loaded process (Chromium, the gateway, the simulator and the master in one) is no timeout.
+          replyTimeoutMs: 3000,
         },
         http: { token: TOKEN },
       },
-      master: { replyTimeoutMs: 1000, retries: 0, pipelineDepth: 1 },
+      master: { replyTimeoutMs: 3000, retries: 0, pipelineDepth: 1 },
     });
     ({ sim, gw, bus, client } = rig);
     for (const node of [3, 5]) await client.read(node, IDENTITY);
