@@ -623,11 +623,16 @@ export class BridgeGateway implements GatewayService {
       this.refusePaused(injector);
       const reading = (async () => {
         const results = await readAll(injector.client, node, snapshotParams(), {
-          each: (read) =>
-            this.serialized(async (signal) => {
-              await this.whilePaused(injector);
-              return read(signal);
-            }),
+          each: async (read) => {
+            const once = () =>
+              this.serialized(async (signal) => {
+                await this.whilePaused(injector);
+                return read(signal);
+              });
+            // Injected requests are never retried by the bus (a write must not go twice): a chunk whose request found no gap, or whose reply was lost, is read once more.
+            const first = await once();
+            return first.some((r) => !r.ok && (r.error.code === 'BUS_TIMEOUT' || r.error.code === 'BUS_ABORTED')) ? once() : first;
+          },
         });
         const mapped = results.map((r): ParamResult => (r.ok ? r : { ...r, error: this.injectError(injector, r.error) }));
         return buildSnapshot(`${this.name}:${node}`, identityFrom(mapped), mapped);
