@@ -132,7 +132,7 @@ export async function startGateway(config: Config, logger: Logger, opts: StartOp
     async start() {
       const s: MasterGateway | BridgeGateway =
         config.mode === 'bridge' && config.bridge
-          ? new BridgeGateway(config.bridge, { logger, simulator: sims, events })
+          ? new BridgeGateway(config.bridge, { logger, simulator: sims, events, secured: config.secured })
           : new MasterGateway(config, { logger, simulator: sims, events });
       service = s;
       try {

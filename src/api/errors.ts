@@ -30,6 +30,7 @@
  * | 503    | API_TOO_MANY_STREAMS                                                  | GET /events while the most event streams are open |
  * | 503    | PARAM_CAPACITY_UNKNOWN                                                | a setpoint cannot be checked: the instrument's capacity could not be read |
  * | 503    | BRIDGE_INJECT_PAUSED                                                  | bridge mode with injection: paused because the master's traffic suffered |
+ * | 503    | BRIDGE_IDENTIFY_LIMIT                                                 | bridge mode with injection: too many unknown nodes identified within a minute |
  * | 400    | STORE_BAD_CURSOR, STORE_BAD_TIME, STORE_BAD_BUCKET                    | bad cursor, time or bucket in a log query |
  * | 503    | STORE_UNAVAILABLE, STORE_TIMEOUT, STORE_AUTH, STORE_NO_DATABASE       | the transaction log database cannot answer now (or refuses the store's user, or has no such database) |
  * | 400    | GATEWAY_PROGRAM_INVALID                                               | a program of the wrong shape (names the field) |
@@ -116,6 +117,7 @@ export const HTTP_ERRORS: Readonly<Record<ApiErrorCode, ErrorMapping>> = {
   GATEWAY_FLUID_UNKNOWN: { status: 404 },
   GATEWAY_NOT_ALARM_SETTING: { status: 400 },
   BRIDGE_INJECT_PAUSED: { status: 503 },
+  BRIDGE_IDENTIFY_LIMIT: { status: 503 },
 } satisfies Record<ApiErrorCode, ErrorMapping>;
 
 /** An error raised by the API layer itself. */

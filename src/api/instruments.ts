@@ -186,7 +186,7 @@ export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       },
     },
     async (request) => {
-      if (!service.writeParams) throw new GatewayError('BRIDGE_READ_ONLY', 'this gateway mode does not write to instruments', {});
+      if (!service.writeParams) throw new GatewayError('BRIDGE_READ_ONLY', 'this gateway mode does not write to instruments (bridge mode writes only with bridge.inject on)', {});
       return service.writeParams(request.params.node, request.body, { source: clientAddress(request) });
     },
   );
@@ -206,7 +206,7 @@ export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     },
     async (request) => {
       if (!service.snapshot) {
-        throw new GatewayError('BRIDGE_READ_ONLY', 'the gateway runs as a passive bridge: another master owns the bus, so it does not read instruments itself; a snapshot needs master mode', {});
+        throw new GatewayError('BRIDGE_READ_ONLY', 'the gateway runs as a passive bridge: another master owns the bus, so it does not read instruments itself; a snapshot needs master mode, or bridge.inject on', {});
       }
       return service.snapshot(request.params.node);
     },

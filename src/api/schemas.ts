@@ -266,6 +266,7 @@ export const NodeParams = Type.Object(
       parameters: Type.Immutable(Type.Array(Type.String())),
       intervalMs: Type.Integer(),
     }),
+    knownBy: Type.Optional(Type.Literal('injection', { description: 'bridge mode with injection: a node the master never addressed, identified by an injected identity read' })),
   },
   { description: 'an instrument: identity, online state, latest polled values' },
 );
@@ -425,7 +426,8 @@ export const BridgeDetailsSchema = Type.Object(
           timedOut: Type.Integer(),
           noGap: Type.Integer({ description: 'injected requests given up because no gap came within injectWaitMs' }),
           lateReplies: Type.Integer({ description: 'replies to injected requests after they were given up, kept from the master' }),
-          collisions: Type.Integer({ description: 'master requests with the SEQ and NODE of the injected request in flight' }),
+          collisions: Type.Integer({ description: 'master requests with the SEQ and NODE of an injected request in flight (or whose late reply may still come)' }),
+          remaps: Type.Integer({ description: 'of those, master requests forwarded with their SEQ rewritten to a free one, and their replies rewritten back' }),
           masterTimeouts: Type.Integer({ description: 'master requests without a reply within replyTimeoutMs' }),
           backoffs: Type.Integer(),
           requestBytes: Type.Integer({ description: 'bytes of injected requests written to the instrument side' }),

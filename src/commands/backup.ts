@@ -29,6 +29,20 @@ export async function takeSnapshot(client: ParamClient, node: number, label: str
   return buildSnapshot(label, identityFrom(results), results);
 }
 
+/** The snapshot of one instrument from a running gateway's API (GET /instruments/{node}/snapshot). */
+async function snapshotFrom(url: string, node: string): Promise<Snapshot> {
+  const path = `/api/v1/instruments/${encodeURIComponent(node)}/snapshot`;
+  let res: Response;
+  try {
+    res = await fetch(`${url.replace(/\/+$/, '')}${path}`);
+  } catch (err) {
+    throw new GatewayError('CLI_BAD_OPTION', `cannot reach the gateway at ${url}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const body = (await res.json()) as Snapshot & { code?: string; message?: string };
+  if (!res.ok) throw new GatewayError('CLI_BAD_OPTION', `GET ${path}: ${res.status} ${body.code ?? ''}: ${body.message ?? ''}`);
+  return body;
+}
+
 /** One line of the restore's plan. */
 export interface RestoreLine {
   readonly key: string;
@@ -139,11 +153,21 @@ export function registerBackupCommands(program: Command, simulator: SimulatorFac
     program
       .command('backup')
       .description('read every readable parameter of one instrument and print it as JSON (redirect it to a file)')
-      .argument('<node>', 'node address (128 = the instrument on this port)'),
-  ).action((nodeText: string, opts: PortOptions) =>
+      .argument('<node>', 'node address (128 = the instrument on this port; with --url, as the gateway names it: 3 or bus:3)'),
+    { portRequired: false },
+  )
+    .option('--url <url>', "read it from a running gateway instead (http://host:8080): master mode, or bridge mode with injection on, where the Bright stays attached")
+    .action((nodeText: string, opts: PortOptions & { url?: string }) =>
     run(async () => {
+      if (!opts.port === !opts.url) throw new GatewayError('CLI_BAD_OPTION', 'give either --port (read on the bus) or --url (read through a running gateway)');
+      if (opts.url) {
+        const snap = await snapshotFrom(opts.url, nodeText);
+        console.log(JSON.stringify(snap, null, 2));
+        console.error(`${snap.instrument}: ${Object.keys(snap.parameters).length} parameters, ${snap.unsupported.length} unsupported${snap.failed ? `, ${snap.failed.length} failed` : ''}`);
+        return snap.failed === undefined;
+      }
       const node = parseNode(nodeText);
-      const port = await openPort(opts, simulator);
+      const port = await openPort(opts as PortOptions, simulator);
       try {
         const snap = await takeSnapshot(port.client, node, String(node));
         console.log(JSON.stringify(snap, null, 2));

@@ -139,9 +139,9 @@ function printResults(all: ParamResult[], json: boolean, shown = all.length): bo
   return ok;
 }
 
-export function portOptions(cmd: Command): Command {
-  return cmd
-    .requiredOption('-p, --port <address>', 'bus address: /dev/ttyUSB0, serial:///dev/ttyUSB0?baud=38400, tcp://host:port or sim://?nodes=3,5')
+export function portOptions(cmd: Command, opts: { portRequired?: boolean } = {}): Command {
+  const port = ['-p, --port <address>', 'bus address: /dev/ttyUSB0, serial:///dev/ttyUSB0?baud=38400, tcp://host:port or sim://?nodes=3,5'] as const;
+  return (opts.portRequired === false ? cmd.option(...port) : cmd.requiredOption(...port))
     .option('--baud <n>', 'baud rate of a serial port (default 38400)')
     .option('--protocol <binary|ascii>', 'ProPar framing', 'binary')
     .option('--timeout <ms>', 'reply timeout, ms (default 500)')

@@ -11,3 +11,4 @@ export * from './units.js';
 export * from './snapshot.js';
 export * from './programs/index.js';
 export * from './lab.js';
+export * from './write-plan.js';

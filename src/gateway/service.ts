@@ -24,6 +24,8 @@ export interface InstrumentView {
   /** Latest value of every polled (or observed) parameter, by key. */
   readonly values: Record<string, ValueView>;
   readonly polling: { readonly parameters: readonly string[]; readonly intervalMs: number };
+  /** Bridge mode with injection: a node the master never addressed, identified by an injected read. */
+  readonly knownBy?: 'injection';
 }
 
 export interface WriteResult {
@@ -121,9 +123,9 @@ export interface GatewayService {
   instrument(ref: string): InstrumentView;
   readParams(ref: string, params: readonly string[], opts: { maxAge?: number }): Promise<ReadResult>;
   writeParam(ref: string, param: string, value: unknown, ctx: WriteContext): Promise<WriteResult>;
-  /** Several parameters, checked together (all or nothing), written chained. Master mode only. */
+  /** Several parameters, checked together (all or nothing), written chained. Master mode, and bridge mode with injection. */
   writeParams?(ref: string, values: Readonly<Record<string, WriteInput>>, ctx: { source: string }): Promise<MultiWriteResult>;
-  /** Every readable parameter, at low priority, one snapshot per instrument at a time. Master mode only. */
+  /** Every readable parameter, at low priority, one snapshot per instrument at a time. Master mode, and bridge mode with injection. */
   snapshot?(ref: string): Promise<Snapshot>;
   /** Fluids, counter and alarms (master mode). */
   readonly lab?: LabService;
@@ -172,6 +174,8 @@ export interface InjectView {
   readonly noGap: number;
   readonly lateReplies: number;
   readonly collisions: number;
+  /** Master requests forwarded with their SEQ rewritten (and their replies rewritten back), because an injected request held their SEQ and NODE. */
+  readonly remaps: number;
   readonly masterTimeouts: number;
   readonly backoffs: number;
   /** Bytes of injected requests written to the instrument side. */

@@ -14,11 +14,21 @@ export function snapshotParams(): ParamDef[] {
   return allParams().filter((p) => p.read);
 }
 
-/** Reads `params` chunk by chunk (one chained request waiting at a time), at scan priority. */
-export async function readAll(client: ParamClient, node: number, params: readonly ParamDef[], opts: { signal?: AbortSignal } = {}): Promise<ParamResult[]> {
+/**
+ * Reads `params` chunk by chunk (one chained request waiting at a time), at scan priority. `each`
+ * runs each chunk's read (the bridge's injection queues them one by one behind the API's other
+ * operations, and gives each its own signal).
+ */
+export async function readAll(
+  client: ParamClient,
+  node: number,
+  params: readonly ParamDef[],
+  opts: { signal?: AbortSignal; each?: (read: (signal?: AbortSignal) => Promise<ParamResult[]>) => Promise<ParamResult[]> } = {},
+): Promise<ParamResult[]> {
   const out: ParamResult[] = [];
+  const each = opts.each ?? ((read) => read(opts.signal));
   for (const chunk of packReads(params, client.bus.options.maxRequestBytes, client.bus.options.maxAnswerBytes)) {
-    out.push(...(await client.read(node, chunk, { priority: Priority.Scan, purpose: 'snapshot', ...(opts.signal ? { signal: opts.signal } : {}) })));
+    out.push(...(await each((signal) => client.read(node, chunk, { priority: Priority.Scan, purpose: 'snapshot', ...(signal ? { signal } : {}) }))));
   }
   return out;
 }

@@ -77,6 +77,8 @@ export const API_ERROR_CODES = [
   'BRIDGE_READ_ONLY',
   /** Bridge mode with injection: paused because the master's own traffic suffered. */
   'BRIDGE_INJECT_PAUSED',
+  /** Bridge mode with injection: too many nodes the master never addressed were identified by injection within a minute. */
+  'BRIDGE_IDENTIFY_LIMIT',
   // params: names and values
   /** A read that names no parameter. */
   'PARAM_NONE',

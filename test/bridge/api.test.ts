@@ -1,45 +1,23 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the bodies are JSON from the API under test */
 /** The HTTP API in bridge mode, through buildApp + inject: answers from what was observed, 404 never seen, 409 on PUT. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulator, type Simulator } from '../../simulator/index.js';
-import { buildApp } from '../../src/api/index.js';
-import { Bus, ParamClient } from '../../src/bus/index.js';
-import { BridgeGateway } from '../../src/gateway/index.js';
-import { resolveParam } from '../../src/params/index.js';
-import { Transport } from '../../src/transport/index.js';
-import { duplexPair } from '../helpers/duplex-pair.js';
-import { waitUntil } from '../helpers/wait.js';
+import type { Simulator } from '../../simulator/index.js';
+import { startBridgeApi, type BridgeApi } from './api-rig.js';
 
 const TOKEN = 'bridge-api-token';
 
 describe('the API in bridge mode', () => {
   let sim: Simulator;
-  let bridge: BridgeGateway;
-  let transport: Transport;
-  let bus: Bus;
-  let app: Awaited<ReturnType<typeof buildApp>>;
+  let rig: BridgeApi | undefined;
+  let app: BridgeApi['app'];
 
   beforeAll(async () => {
-    sim = createSimulator({ nodes: [3] });
-    const [bridgeEnd, masterEnd] = duplexPair();
-    bridge = new BridgeGateway({ instrumentPort: 'sim://', masterPort: 'in-process', name: 'tap' }, { openers: { instrument: async () => sim.connect(), master: async () => bridgeEnd } });
-    await bridge.start();
-    transport = new Transport('in-process', async () => masterEnd);
-    await transport.start();
-    bus = new Bus(transport, { replyTimeoutMs: 300 });
-    const client = new ParamClient(bus);
-    const r = await client.read(3, ['fluidName', 'capacity', 'capacityUnit', 'serialNumber', 'fMeasure'].map((k) => resolveParam(k)));
-    expect(r.every((x) => x.ok)).toBe(true);
-    await waitUntil(() => bridge.instruments().length === 1 || undefined, { timeoutMs: 3000, what: 'the read observed' });
-    app = await buildApp({ service: bridge, token: TOKEN, version: 'test' });
+    rig = await startBridgeApi({ token: TOKEN, read: ['fluidName', 'capacity', 'capacityUnit', 'serialNumber', 'fMeasure'] });
+    ({ sim, app } = rig);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await bus?.close();
-    await transport?.close();
-    await bridge?.close();
-    await sim?.close();
+    await rig?.close();
   });
 
   const get = async (url: string) => {

@@ -2,68 +2,44 @@
  * The passive bridge end to end on real pseudo-terminals, opened with serialport:
  * simulator <-pty-> bridge <-pty-> the project's own master (Bus + ParamClient), scripted.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulator, type Simulator } from '../../simulator/index.js';
-import { Bus, ParamClient, type TransactionRecord } from '../../src/bus/index.js';
-import { BridgeGateway, IDENTITY_PARAMS, MemorySink } from '../../src/gateway/index.js';
+import type { Simulator } from '../../simulator/index.js';
+import type { ParamClient, TransactionRecord } from '../../src/bus/index.js';
+import { IDENTITY_PARAMS, MemorySink, type BridgeGateway } from '../../src/gateway/index.js';
 import { decodeCapture } from '../../src/observe/index.js';
 import { paramByDde, resolveParam, type ParamDef } from '../../src/params/index.js';
-import { serialOpener } from '../../src/transport/index.js';
 import { SOCAT } from '../helpers/socat.js';
 import { waitUntil } from '../helpers/wait.js';
-import { expectPairedLikeTheMaster, expectStreamsIdentical, loggedAll, ptyPair, recordingLogger, RecordingTransport, simOnPty, sleep, total, type PtyPair, type SimOnPty } from './helpers.js';
+import { expectPairedLikeTheMaster, expectStreamsIdentical, loggedAll, recordingLogger, sleep, startBridgeRig, total, type BridgeRig, type RecordingTransport } from './helpers.js';
 
 const IDENTITY: ParamDef[] = IDENTITY_PARAMS.map(([, dde]) => paramByDde(dde) as ParamDef);
 const POLL = ['measure', 'setpoint', 'fMeasure', 'valveOutput', 'temperature', 'fluidName'].map((k) => resolveParam(k));
 
 describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on real ptys', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flowbus-bridge-'));
-  const instPath = join(dir, 'inst');
-  const masterPath = join(dir, 'master');
-  const bridgeMasterPath = join(dir, 'master.bridge');
-  const capturePath = join(dir, 'capture.log');
-  const simRecord = { received: [] as Buffer[], sent: [] as Buffer[] };
-  let sim: Simulator;
-  let inst: SimOnPty | undefined;
-  let masterPair: PtyPair | undefined;
-  let bridge: BridgeGateway;
-  let transport: RecordingTransport;
-  let bus: Bus;
-  let client: ParamClient;
   const sink = new MemorySink(100_000);
   const logger = recordingLogger();
-  const masterLog: TransactionRecord[] = [];
+  let rig: BridgeRig;
+  let capturePath: string;
+  let sim: Simulator;
+  let simRecord: BridgeRig['simRecord'];
+  let bridge: BridgeGateway;
+  let transport: RecordingTransport;
+  let client: ParamClient;
+  let masterLog: TransactionRecord[];
 
   beforeAll(async () => {
-    sim = createSimulator({ nodes: [3, 5], baud: 38400, turnaroundMs: 2 });
-    inst = await simOnPty(sim, instPath, simRecord);
-    masterPair = await ptyPair(masterPath, bridgeMasterPath);
-    bridge = new BridgeGateway(
-      { instrumentPort: instPath, masterPort: bridgeMasterPath, name: 'tap', replyTimeoutMs: 400, masterSilenceMs: 300, burstGapMs: 2, capture: capturePath, reconnectInitialMs: 50, reconnectMaxMs: 200 },
-      { sink, logger },
-    );
-    await bridge.start();
-    transport = new RecordingTransport(masterPath, serialOpener(masterPath, 38400), { initialDelayMs: 50, maxDelayMs: 200 });
-    bus = new Bus(transport, { replyTimeoutMs: 300, retries: 1, pipelineDepth: 2 });
-    bus.on('transaction', (r) => masterLog.push(r));
-    client = new ParamClient(bus);
-    await transport.start();
-    await waitUntil(() => bridge.ready(), { timeoutMs: 5000, what: 'both bridge sides open' });
+    rig = await startBridgeRig({
+      bridge: (dir) => ({ replyTimeoutMs: 400, masterSilenceMs: 300, burstGapMs: 2, capture: (capturePath = join(dir, 'capture.log')) }),
+      deps: { sink, logger },
+    });
+    ({ sim, simRecord, bridge, transport, client, masterLog } = rig);
   });
 
   afterAll(async () => {
-    await bus?.close();
-    await transport?.close();
-    await bridge?.close();
-    await inst?.close();
-    await masterPair?.close();
-    await sim?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig?.close();
   });
-
 
   it('forwards both streams byte for byte, and logs every transaction paired and with the simulator\'s values', async () => {
     const before = masterLog.length;
@@ -125,7 +101,7 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
     for (let i = 0; i < 5; i++) {
       await transport.write(junkToInstrument);
       await client.read(3, POLL);
-      inst!.inject(junkToMaster);
+      rig.inst.inject(junkToMaster);
       await client.read(5, POLL);
       await Promise.all([client.read(3, POLL), (async () => void (await transport.write(junkToInstrument)))(), client.read(5, POLL)]);
     }
@@ -152,20 +128,18 @@ describe.skipIf(!SOCAT)('passive bridge between a simulator and a master, on rea
 
   it('each port disappears and returns in turn: the bridge recovers by itself and logs why', async () => {
     // The instrument side.
-    await inst!.close();
-    inst = undefined;
+    await rig.unplug('instrument');
     await waitUntil(() => bridge.details().sides.instrument.state !== 'open', { timeoutMs: 5000, what: 'instrument side down' });
     const failed = await client.read(3, POLL, { retries: 0 });
     expect(failed.every((r) => !r.ok)).toBe(true);
     await waitUntil(() => bridge.details().directions['>'].droppedNoPeer > 0, { timeoutMs: 2000, what: 'bytes dropped for lack of a peer' });
-    inst = await simOnPty(sim, instPath, { received: [], sent: [] });
+    await rig.replug('instrument');
     await waitUntil(async () => (await client.read(3, POLL, { retries: 0 })).every((r) => r.ok) || undefined, { timeoutMs: 10_000, what: 'reads through the bridge again' });
 
     // The master side: the master's own transport goes down with it and reconnects too.
-    await masterPair!.close();
-    masterPair = undefined;
+    await rig.unplug('master');
     await waitUntil(() => bridge.details().sides.master.state !== 'open', { timeoutMs: 5000, what: 'master side down' });
-    masterPair = await ptyPair(masterPath, bridgeMasterPath);
+    await rig.replug('master');
     await waitUntil(() => bridge.ready() && transport.state === 'open', { timeoutMs: 10_000, what: 'both sides open again' });
     const from = masterLog.length;
     await waitUntil(async () => (await client.read(5, POLL, { retries: 0 })).every((r) => r.ok) || undefined, { timeoutMs: 10_000, what: 'reads through the bridge again' });

@@ -3,14 +3,11 @@
  * Every event is recorded and its payload checked; beside the recorders, a listener on every
  * event throws each time, and the wire, the pairing and the log are exactly as without it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulator, type Simulator } from '../../simulator/index.js';
-import { Bus, ParamClient, type TransactionRecord } from '../../src/bus/index.js';
+import type { Simulator } from '../../simulator/index.js';
+import type { ParamClient, TransactionRecord } from '../../src/bus/index.js';
 import {
-  BridgeGateway,
   GatewayEvents,
   IDENTITY_PARAMS,
   MemorySink,
@@ -18,13 +15,13 @@ import {
   type GatewayEventName,
   type InstrumentEvent,
   type InstrumentIdentity,
+  type BridgeGateway,
   type LoggedTransaction,
 } from '../../src/gateway/index.js';
 import { paramByDde, resolveParam, type ParamDef } from '../../src/params/index.js';
-import { serialOpener } from '../../src/transport/index.js';
 import { SOCAT } from '../helpers/socat.js';
 import { waitUntil } from '../helpers/wait.js';
-import { expectPairedLikeTheMaster, expectStreamsIdentical, loggedAll, ptyPair, RecordingTransport, simOnPty, total, type PtyPair, type SimOnPty } from './helpers.js';
+import { expectPairedLikeTheMaster, expectStreamsIdentical, loggedAll, startBridgeRig, total, type BridgeRig, type RecordingTransport } from './helpers.js';
 
 const IDENTITY: ParamDef[] = IDENTITY_PARAMS.map(([, dde]) => paramByDde(dde) as ParamDef);
 const POLL = ['measure', 'setpoint', 'fMeasure', 'valveOutput', 'temperature', 'fluidName'].map((k) => resolveParam(k));
@@ -43,22 +40,16 @@ class SinkThatThrowsOnce extends MemorySink {
 }
 
 describe.skipIf(!SOCAT)('bridge mode events, with a listener that throws on every event', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flowbus-bridge-events-'));
-  const instPath = join(dir, 'inst');
-  const masterPath = join(dir, 'master');
-  const bridgeMasterPath = join(dir, 'master.bridge');
-  const simRecord = { received: [] as Buffer[], sent: [] as Buffer[] };
   const events = new GatewayEvents();
   const got: { [K in GatewayEventName]: GatewayEventMap[K][] } = { transaction: [], values: [], instrument: [], bus: [], store: [], bridge: [], write: [], program: [], alarm: [], counter: [] };
+  let rig: BridgeRig;
   let sim: Simulator;
-  let inst: SimOnPty | undefined;
-  let masterPair: PtyPair | undefined;
+  let simRecord: BridgeRig['simRecord'];
   let bridge: BridgeGateway;
   let transport: RecordingTransport;
-  let bus: Bus;
   let client: ParamClient;
   const sink = new SinkThatThrowsOnce(100_000);
-  const masterLog: TransactionRecord[] = [];
+  let masterLog: TransactionRecord[];
   let thrown = 0;
 
   beforeAll(async () => {
@@ -69,42 +60,21 @@ describe.skipIf(!SOCAT)('bridge mode events, with a listener that throws on ever
       });
       events.on(name, (e) => void (got[name] as unknown[]).push(e));
     }
-    sim = createSimulator({ nodes: [3, 5], baud: 38400, turnaroundMs: 2 });
-    inst = await simOnPty(sim, instPath, simRecord);
-    masterPair = await ptyPair(masterPath, bridgeMasterPath);
-    bridge = new BridgeGateway(
-      {
-        instrumentPort: instPath,
-        masterPort: bridgeMasterPath,
-        name: 'tap',
+    rig = await startBridgeRig({
+      bridge: (dir) => ({
         replyTimeoutMs: 300,
         masterSilenceMs: 300,
         // A directory that does not exist: the capture fails at once, forwarding goes on.
         capture: join(dir, 'no-such-dir', 'capture.log'),
-        reconnectInitialMs: 50,
-        reconnectMaxMs: 200,
-      },
-      { sink, events },
-    );
-    await bridge.start();
-    transport = new RecordingTransport(masterPath, serialOpener(masterPath, 38400), { initialDelayMs: 50, maxDelayMs: 200 });
-    bus = new Bus(transport, { replyTimeoutMs: 300, retries: 1, pipelineDepth: 2 });
-    bus.on('transaction', (r) => masterLog.push(r));
-    client = new ParamClient(bus);
-    await transport.start();
-    await waitUntil(() => bridge.ready(), { timeoutMs: 5000, what: 'both bridge sides open' });
+      }),
+      deps: { sink, events },
+    });
+    ({ sim, simRecord, bridge, transport, client, masterLog } = rig);
   });
 
   afterAll(async () => {
-    await bus?.close();
-    await transport?.close();
-    await bridge?.close();
-    await inst?.close();
-    await masterPair?.close();
-    await sim?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig?.close();
   });
-
 
   const instrumentEvents = (node: number): InstrumentEvent[] => got.instrument.filter((e) => e.node === node);
 
@@ -118,7 +88,7 @@ describe.skipIf(!SOCAT)('bridge mode events, with a listener that throws on ever
       ]);
       const open = got.bridge.find((e) => e.side === side && e.kind === 'open');
       expect(open, side).toMatchObject({ bus: 'tap', side, kind: 'open', sideState: { side, state: 'open' } });
-      expect(open?.reason).toContain(side === 'instrument' ? instPath : bridgeMasterPath);
+      expect(open?.reason).toContain(side === 'instrument' ? rig.instPath : rig.bridgeMasterPath);
     }
     const capture = got.bridge.find((e) => e.kind === 'capture-failed');
     expect(capture).toMatchObject({ bus: 'tap', side: 'capture' });
@@ -245,8 +215,7 @@ describe.skipIf(!SOCAT)('bridge mode events, with a listener that throws on ever
   it('the instrument side going down: bus state and bridge down events, and its instruments offline at once', async () => {
     const from = { bridge: got.bridge.length, instrument: got.instrument.length, bus: got.bus.length };
     await client.read(3, POLL);
-    await inst!.close();
-    inst = undefined;
+    await rig.unplug('instrument');
     await waitUntil(() => got.bridge.slice(from.bridge).find((e) => e.kind === 'down'), { timeoutMs: 5000, what: 'down event' });
     const down = got.bridge.slice(from.bridge).find((e) => e.kind === 'down')!;
     expect(down).toMatchObject({ bus: 'tap', side: 'instrument', sideState: { side: 'instrument', state: 'waiting' } });
@@ -258,10 +227,10 @@ describe.skipIf(!SOCAT)('bridge mode events, with a listener that throws on ever
     await waitUntil(() => got.instrument.slice(from.instrument).find((e) => e.kind === 'offline' && e.node === 3), { timeoutMs: 2000, what: 'node 3 offline' });
     expect(got.instrument.slice(from.instrument).find((e) => e.kind === 'offline' && e.node === 3)).toMatchObject({
       online: false,
-      reason: { code: 'TRANSPORT_UNAVAILABLE', message: expect.stringContaining(instPath) },
+      reason: { code: 'TRANSPORT_UNAVAILABLE', message: expect.stringContaining(rig.instPath) },
     });
 
-    inst = await simOnPty(sim, instPath, { received: [], sent: [] });
+    await rig.replug('instrument');
     await waitUntil(() => got.bridge.slice(from.bridge).find((e) => e.kind === 'reopened'), { timeoutMs: 10_000, what: 'reopened event' });
     expect(got.bridge.slice(from.bridge).find((e) => e.kind === 'reopened')).toMatchObject({ side: 'instrument', sideState: { side: 'instrument', state: 'open' } });
     expect(got.bus.slice(from.bus).filter((e) => e.side === 'instrument').at(-1)).toMatchObject({ state: 'open', reconnects: 1 });

@@ -1,12 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'vitest';
-import type { Simulator } from '../../simulator/index.js';
-import type { TransactionRecord } from '../../src/bus/index.js';
-import type { LoggedTransaction, MemorySink } from '../../src/gateway/index.js';
-import type { Logger } from '../../src/shared/index.js';
-import { createSerialPort, Transport } from '../../src/transport/index.js';
+import { createSimulator, type Simulator, type SimulatorOptions } from '../../simulator/index.js';
+import { Bus, ParamClient, type BusOptions, type ReadOptions, type TransactionRecord } from '../../src/bus/index.js';
+import { configFrom } from '../../src/config/index.js';
+import { BridgeGateway, type BridgeDeps, type BridgeOptions, type LoggedTransaction, type MemorySink } from '../../src/gateway/index.js';
+import { startGateway, type RunningGateway } from '../../src/main.js';
+import { resolveParam, type ParamDef } from '../../src/params/index.js';
+import { silentLogger, type Logger } from '../../src/shared/index.js';
+import { createSerialPort, serialOpener, Transport } from '../../src/transport/index.js';
 import { waitUntil } from '../helpers/wait.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -145,5 +150,171 @@ export function expectPairedLikeTheMaster(masterLog: readonly TransactionRecord[
     expect(seen, `request ${hexOf(r.requestBytes)}`).toBeDefined();
     expect(seen?.outcome).toBe(r.outcome);
     expect([seen?.node, seen?.seq]).toEqual([r.node, r.seq]);
+  }
+}
+
+/** What `startBridgeRig` builds: the simulator on one pty pair, our master on another, a bridge between. */
+export interface BridgeRigOptions {
+  /** The simulator ("the instrument"), these options or by default nodes 3 and 5 paced at 38400 baud with a 2 ms turnaround. */
+  readonly sim?: SimulatorOptions;
+  /** A BridgeGateway of its own with these options (the ports are filled in); a function gets the rig's folder (for a capture file). */
+  readonly bridge?: Partial<BridgeOptions> | ((dir: string) => Partial<BridgeOptions>);
+  readonly deps?: BridgeDeps;
+  /**
+   * Instead of a BridgeGateway: a whole gateway (startGateway) in bridge mode, with these config
+   * sections; its `bridge` section gets the ports, `http` listens on 127.0.0.1 at a free port, and
+   * the log store is a SQLite file in the rig's folder.
+   */
+  readonly gateway?: { readonly bridge?: Record<string, unknown>; readonly http?: Record<string, unknown> } & Record<string, unknown>;
+  /** Our master, "the Bright". Default: replyTimeoutMs 300, retries 1, pipeline depth 2. */
+  readonly master?: Partial<BusOptions>;
+}
+
+export interface BridgeRig {
+  readonly dir: string;
+  readonly sim: Simulator;
+  /** The simulator's pty end, with everything it received and sent (a new one after `replug('instrument')`). */
+  readonly inst: SimOnPty;
+  readonly simRecord: { readonly received: Buffer[]; readonly sent: Buffer[] };
+  /** The pty paths: the bridge's instrument side, our master's end, and the bridge's master side. */
+  readonly instPath: string;
+  readonly masterPath: string;
+  readonly bridgeMasterPath: string;
+  /** Takes a side's pty pair away (the bridge sees its port go), and brings it back at the same paths. */
+  unplug(side: 'instrument' | 'master'): Promise<void>;
+  replug(side: 'instrument' | 'master'): Promise<void>;
+  /** The BridgeGateway (its own, or the whole gateway's service). */
+  readonly bridge: BridgeGateway;
+  /** With `gateway`: the running gateway (its `url`). */
+  readonly gw: RunningGateway | undefined;
+  readonly transport: RecordingTransport;
+  readonly bus: Bus;
+  readonly client: ParamClient;
+  /** Every transaction of our master. */
+  readonly masterLog: TransactionRecord[];
+  /**
+   * Polls as a Bright does until `stop()`: `params` of each node, the nodes' reads at once (up to the
+   * pipeline depth), then `intervalMs` of quiet. Default 4 values of nodes 3 and 5 every 158 ms.
+   */
+  poll(opts?: { nodes?: readonly number[]; params?: readonly ParamDef[]; intervalMs?: number; read?: ReadOptions }): { stop(): Promise<void> };
+  close(): Promise<void>;
+}
+
+/** The Bright's poll: 4 values of 2 instruments, 8 in all. */
+export const BRIGHT_POLL: readonly ParamDef[] = ['measure', 'setpoint', 'valveOutput', 'temperature'].map((k) => resolveParam(k));
+
+/** The simulator on a pty pair, our own master on another, the bridge between them; everything closed by `close()`. */
+export async function startBridgeRig(options: BridgeRigOptions = {}): Promise<BridgeRig> {
+  const dir = mkdtempSync(join(tmpdir(), 'flowbus-rig-'));
+  const instPath = join(dir, 'inst');
+  const masterPath = join(dir, 'master');
+  const bridgeMasterPath = join(dir, 'master.bridge');
+  const simRecord = { received: [] as Buffer[], sent: [] as Buffer[] };
+  const sim = createSimulator(options.sim ?? { nodes: [3, 5], baud: 38400, turnaroundMs: 2 });
+  const closers: (() => Promise<void>)[] = [];
+  const pollers: Promise<void>[] = [];
+  let polling = false;
+  const close = async (): Promise<void> => {
+    polling = false;
+    await Promise.all(pollers);
+    for (const c of closers.reverse()) await c();
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    let inst: SimOnPty | undefined = await simOnPty(sim, instPath, simRecord);
+    let masterPair: PtyPair | undefined = await ptyPair(masterPath, bridgeMasterPath);
+    closers.push(async () => {
+      await inst?.close();
+      await masterPair?.close();
+    });
+    let bridge: BridgeGateway;
+    let gw: RunningGateway | undefined;
+    if (options.gateway) {
+      const { bridge: section, ...rest } = options.gateway;
+      gw = await startGateway(
+        configFrom({
+          mode: 'bridge',
+          bridge: { instrumentPort: instPath, masterPort: bridgeMasterPath, ...section },
+          store: { url: `sqlite:${join(dir, 'log.db')}`, spoolDir: join(dir, 'spool'), batchMs: 20 },
+          log: { level: 'silent' },
+          ...rest,
+          http: { host: '127.0.0.1', port: 0, ...rest.http },
+        }),
+        silentLogger,
+      );
+      const running = gw;
+      closers.push(() => running.close());
+      bridge = gw.service as BridgeGateway;
+    } else {
+      const extra = typeof options.bridge === 'function' ? options.bridge(dir) : options.bridge;
+      bridge = new BridgeGateway({ instrumentPort: instPath, masterPort: bridgeMasterPath, name: 'tap', reconnectInitialMs: 50, reconnectMaxMs: 200, ...extra }, options.deps);
+      const own = bridge;
+      closers.push(() => own.close());
+      await bridge.start();
+    }
+    const transport = new RecordingTransport(masterPath, serialOpener(masterPath, 38400), { initialDelayMs: 50, maxDelayMs: 200 });
+    closers.push(() => transport.close());
+    const bus = new Bus(transport, { replyTimeoutMs: 300, retries: 1, pipelineDepth: 2, ...options.master });
+    closers.push(() => bus.close());
+    const masterLog: TransactionRecord[] = [];
+    bus.on('transaction', (r) => masterLog.push(r));
+    const client = new ParamClient(bus);
+    await transport.start();
+    await waitUntil(() => bridge.ready(), { timeoutMs: 5000, what: 'both bridge sides open' });
+    return {
+      dir,
+      sim,
+      get inst() {
+        if (!inst) throw new Error('the instrument side is unplugged');
+        return inst;
+      },
+      simRecord,
+      instPath,
+      masterPath,
+      bridgeMasterPath,
+      async unplug(side) {
+        if (side === 'instrument') {
+          await inst?.close();
+          inst = undefined;
+        } else {
+          await masterPair?.close();
+          masterPair = undefined;
+        }
+      },
+      async replug(side) {
+        if (side === 'instrument') inst ??= await simOnPty(sim, instPath, { received: [], sent: [] });
+        else masterPair ??= await ptyPair(masterPath, bridgeMasterPath);
+      },
+      bridge,
+      gw,
+      transport,
+      bus,
+      client,
+      masterLog,
+      poll(opts = {}) {
+        const nodes = opts.nodes ?? [3, 5];
+        const params = opts.params ?? BRIGHT_POLL;
+        polling = true;
+        let stopped = false;
+        const loop = (async () => {
+          while (polling && !stopped) {
+            await Promise.all(nodes.map((n) => client.read(n, params, { purpose: 'poll', ...opts.read })));
+            await sleep(opts.intervalMs ?? 158);
+          }
+        })();
+        pollers.push(loop);
+        return {
+          async stop() {
+            stopped = true;
+            await loop;
+          },
+        };
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }

@@ -1,49 +1,26 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the bodies are JSON from the API under test */
 /** The HTTP API in bridge mode with injection on, in process: PUT writes (with the token), GET reads what the master never read, GET /bus shows injection. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulator, type Simulator } from '../../simulator/index.js';
-import { buildApp } from '../../src/api/index.js';
-import { Bus, ParamClient } from '../../src/bus/index.js';
-import { BridgeGateway, MemorySink } from '../../src/gateway/index.js';
-import { resolveParam } from '../../src/params/index.js';
-import { Transport } from '../../src/transport/index.js';
-import { duplexPair } from '../helpers/duplex-pair.js';
-import { waitUntil } from '../helpers/wait.js';
+import type { Simulator } from '../../simulator/index.js';
+import { MemorySink } from '../../src/gateway/index.js';
+import { startBridgeApi, type BridgeApi } from './api-rig.js';
 
 const TOKEN = 'inject-api-token';
 
 describe('the API in bridge mode with injection on', () => {
-  let sim: Simulator;
-  let bridge: BridgeGateway;
-  let transport: Transport;
-  let bus: Bus;
-  let app: Awaited<ReturnType<typeof buildApp>>;
   const sink = new MemorySink(1000);
+  let sim: Simulator;
+  let rig: BridgeApi | undefined;
+  let app: BridgeApi['app'];
 
   beforeAll(async () => {
-    sim = createSimulator({ nodes: [3] });
-    const [bridgeEnd, masterEnd] = duplexPair();
-    bridge = new BridgeGateway(
-      { instrumentPort: 'sim://', masterPort: 'in-process', name: 'tap', inject: true, injectIdleMs: 5 },
-      { sink, openers: { instrument: async () => sim.connect(), master: async () => bridgeEnd } },
-    );
-    await bridge.start();
-    transport = new Transport('in-process', async () => masterEnd);
-    await transport.start();
-    bus = new Bus(transport, { replyTimeoutMs: 300 });
-    const client = new ParamClient(bus);
-    const r = await client.read(3, ['fluidName', 'capacity', 'capacityUnit', 'fMeasure'].map((k) => resolveParam(k)));
-    expect(r.every((x) => x.ok)).toBe(true);
-    await waitUntil(() => bridge.instruments().length === 1 || undefined, { timeoutMs: 3000, what: 'the read observed' });
-    app = await buildApp({ service: bridge, token: TOKEN, version: 'test' });
+    // Node 7 is there; the master never addresses it.
+    rig = await startBridgeApi({ token: TOKEN, nodes: [3, 7], read: ['fluidName', 'capacity', 'capacityUnit', 'fMeasure'], bridge: { inject: true, injectIdleMs: 5 }, deps: { sink } });
+    ({ sim, app } = rig);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await bus?.close();
-    await transport?.close();
-    await bridge?.close();
-    await sim?.close();
+    await rig?.close();
   });
 
   const put = (value: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) =>
@@ -84,5 +61,43 @@ describe('the API in bridge mode with injection on', () => {
     expect(inject).toMatchObject({ state: 'active', inFlight: false, timedOut: 0 });
     expect(inject.sent).toBeGreaterThanOrEqual(3);
     expect(inject.answered).toBe(inject.sent);
+  });
+
+  it('PUT of several parameters writes them in one injected request; a refusal refuses them all; secured ones need "secured: true"', async () => {
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const url = '/api/v1/instruments/3/parameters';
+    const refused = await app.inject({ method: 'PUT', url, headers, payload: { setpoint: 2000, valveOutput: 'x' } });
+    expect([refused.statusCode, refused.json().code]).toEqual([400, 'PARAM_WRITE_REFUSED']);
+    expect(sim.instruments.get(3)!.get('setpoint')).not.toBe(2000);
+    const ok = await app.inject({ method: 'PUT', url, headers, payload: { setpoint: 2000, fSetpoint: { value: 10, unit: '%' } } });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().transactionIds).toHaveLength(1);
+    expect(sim.instruments.get(3)!.get('setpoint')).toBe(3200);
+    const secured = await app.inject({ method: 'PUT', url: `${url}/polynomialConstantA`, headers, payload: { value: 1 } });
+    expect([secured.statusCode, secured.json().code]).toEqual([409, 'PARAM_SECURED']);
+    expect(secured.json().message).toMatch(/secured: true/);
+  });
+
+  it('GET /snapshot reads every readable parameter by injection (what flowbus backup saves)', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/v1/instruments/3/snapshot' });
+    expect(res.statusCode).toBe(200);
+    const snap = res.json();
+    expect(snap.instrument).toBe('tap:3');
+    expect(snap.parameters.serialNumber.value).toBe(sim.instruments.get(3)!.get('serialNumber'));
+    expect(snap.identity.serial).toBe(String(sim.instruments.get(3)!.get('serialNumber')).trim());
+  });
+
+  it('GET of an instrument the master never addressed identifies it by injection; an absent node is 404', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/v1/instruments/7/parameters/serialNumber' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().value).toBe(sim.instruments.get(7)!.get('serialNumber'));
+    const list = (await app.inject({ method: 'GET', url: '/api/v1/instruments' })).json();
+    expect(list.instruments.map((i: any) => [i.id, i.knownBy])).toEqual([
+      ['tap:3', undefined],
+      ['tap:7', 'injection'],
+    ]);
+    const absent = await app.inject({ method: 'GET', url: '/api/v1/instruments/9/parameters/serialNumber' });
+    expect([absent.statusCode, absent.json().code]).toEqual([404, 'GATEWAY_NODE_UNKNOWN']);
+    expect(absent.json().message).toMatch(/did not answer an injected identity read/);
   });
 });

@@ -24,6 +24,7 @@ describe('Injector', () => {
     const inj = new Injector(OPTIONS, {
       toInstrument: (b) => requests.push(b),
       toMaster: (b) => toMaster.push(...b),
+      masterToInstrument: () => undefined,
       transaction: () => undefined,
       wire: () => undefined,
       backoff: () => undefined,
@@ -67,6 +68,7 @@ describe('Injector', () => {
     const inj = new Injector(OPTIONS, {
       toInstrument: (b) => requests.push(b),
       toMaster: () => undefined,
+      masterToInstrument: () => undefined,
       transaction: () => undefined,
       wire: () => undefined,
       backoff: () => undefined,
@@ -94,6 +96,7 @@ describe('Injector', () => {
       {
         toInstrument: () => undefined,
         toMaster: () => undefined,
+        masterToInstrument: () => undefined,
         transaction: () => undefined,
         wire: () => undefined,
         backoff: (kind, reason) => said.push(`${kind}: ${reason}`),
@@ -120,5 +123,46 @@ describe('Injector', () => {
     expect(said[1]).toBe('inject-resumed: injection resumed');
     expect(inj.view().state).toBe('active');
     void read.catch(() => undefined);
+  });
+
+  it('remaps a master request that comes with the SEQ and NODE of the injected one in flight, and puts its SEQ back in the reply', async () => {
+    const toInstrument: number[] = [];
+    const toMaster: number[] = [];
+    const requests: Uint8Array[] = [];
+    const inj = new Injector(OPTIONS, {
+      toInstrument: (b) => requests.push(b),
+      toMaster: (b) => toMaster.push(...b),
+      masterToInstrument: (b) => toInstrument.push(...b),
+      transaction: () => undefined,
+      wire: () => undefined,
+      backoff: () => undefined,
+      gaveUp: () => undefined,
+    });
+    injector = inj;
+    await inj.start();
+    // The master used SEQ 0x90, so ours is 0x10 (stuffed on the wire): the master now reuses 0x10.
+    inj.fromMaster(encodeBinaryFrame({ kind: 'data', seq: 0x90, node: 3, data: Uint8Array.of(4, 1, 0, 0, 0) }));
+    inj.fromInstrument(encodeBinaryFrame({ kind: 'data', seq: 0x90, node: 3, data: Uint8Array.of(2, 1, 0, 0, 0) }));
+    const read = inj.client.read(3, [resolveParam('measure')], { retries: 0 });
+    await waitUntil(() => requests.length === 1 || undefined, { timeoutMs: 2000, what: 'the injected request' });
+    expect([...requests[0]!.subarray(0, 4)]).toEqual([0x10, 0x02, 0x10, 0x10]);
+    toInstrument.length = 0;
+    const masterReq = encodeBinaryFrame({ kind: 'data', seq: 0x10, node: 3, data: Uint8Array.of(4, 1, 1, 0, 1) });
+    for (const b of masterReq) inj.fromMaster(Uint8Array.of(b));
+    const wire = Buffer.from(toInstrument);
+    // The same request with another SEQ (the only bytes that differ), unstuffed since it is no DLE.
+    expect(wire[2]).not.toBe(0x10);
+    expect(Buffer.concat([masterReq.subarray(0, 2), masterReq.subarray(4)])).toEqual(Buffer.concat([wire.subarray(0, 2), wire.subarray(3)]));
+    expect(inj.view()).toMatchObject({ collisions: 1, remaps: 1 });
+    // The instrument answers the remapped request first, then ours: the master gets its reply with its own SEQ, byte for byte.
+    const replyData = Uint8Array.of(2, 1, 1, 0x10, 0x20);
+    const theirs = encodeBinaryFrame({ kind: 'data', seq: wire[2]!, node: 3, data: replyData });
+    const ours = encodeBinaryFrame({ kind: 'data', seq: 0x10, node: 3, data: Uint8Array.of(2, 1, 0, 0, 0) });
+    toMaster.length = 0;
+    for (const b of Buffer.concat([theirs, ours])) inj.fromInstrument(Uint8Array.of(b));
+    expect(Buffer.from(toMaster)).toEqual(Buffer.from(encodeBinaryFrame({ kind: 'data', seq: 0x10, node: 3, data: replyData })));
+    await read;
+    // Ours was kept from the master and taken as the answer.
+    expect(inj.view()).toMatchObject({ sent: 1, answered: 1, lateReplies: 0 });
   });
 });

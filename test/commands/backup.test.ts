@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { registerBackupCommands } from '../../src/commands/backup.js';
 import { registerOneShotCommands } from '../../src/commands/oneshot.js';
 import { simulatorFactory } from '../../src/sim.js';
+import { startBridgeApi } from '../bridge/api-rig.js';
 
 const PORT = 'sim://?nodes=3';
 let sims: ReturnType<typeof simulatorFactory>;
@@ -147,5 +148,26 @@ describe('flowbus set with a unit', () => {
     r = await flowbus('set', '3', 'fSetpoint', '10', '--unit', 'ln/min', '-p', PORT);
     expect(r.err).toMatch(/PARAM_BAD_UNIT/);
     expect(instrument().get('setpoint')).toBe(32000);
+  });
+});
+
+describe('flowbus backup --url', () => {
+  it('reads the snapshot through a running gateway: a bridge with injection, the master staying attached', async () => {
+    const rig = await startBridgeApi({ token: 'backup-url-token', read: ['fluidName', 'capacity'], bridge: { inject: true, injectIdleMs: 5 } });
+    try {
+      const url = await rig.app.listen({ host: '127.0.0.1', port: 0 });
+      const r = await flowbus('backup', '3', '--url', url);
+      expect(r.status).toBe(0);
+      const b = JSON.parse(r.out) as { instrument: string; identity: { serial: string }; parameters: Record<string, { value: unknown }> };
+      expect(b.instrument).toBe('tap:3');
+      expect(b.parameters.serialNumber?.value).toBe(rig.sim.instruments.get(3)!.get('serialNumber'));
+      expect(r.err).toMatch(/^tap:3: \d+ parameters/);
+      // Neither or both of --port and --url: refused.
+      expect((await flowbus('backup', '3')).err).toMatch(/CLI_BAD_OPTION.*either --port/);
+      // An answer of the gateway's that is an error is the command's error.
+      expect((await flowbus('backup', '9', '--url', url)).err).toMatch(/404 GATEWAY_NODE_UNKNOWN/);
+    } finally {
+      await rig.close();
+    }
   });
 });

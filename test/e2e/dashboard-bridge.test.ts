@@ -4,19 +4,14 @@
  * another, the bridge between them. The page shows both links, the counters, master silence with
  * its link events, and the instruments observed on the wire, read-only.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulator, type Simulator } from '../../simulator/index.js';
-import { Bus, ParamClient } from '../../src/bus/index.js';
-import { configFrom } from '../../src/config/index.js';
-import { startGateway, type RunningGateway } from '../../src/main.js';
+import type { Simulator } from '../../simulator/index.js';
+import type { ParamClient } from '../../src/bus/index.js';
+import type { RunningGateway } from '../../src/main.js';
 import { resolveParam } from '../../src/params/index.js';
-import { silentLogger } from '../../src/shared/index.js';
-import { serialOpener, Transport } from '../../src/transport/index.js';
-import { ptyPair, simOnPty, type PtyPair, type SimOnPty } from '../bridge/helpers.js';
+import { startBridgeRig, type BridgeRig } from '../bridge/helpers.js';
 import { HAVE_CHROMIUM, launchBrowser, openPage, screenshot } from '../helpers/browser.js';
 import { BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
 import { SOCAT } from '../helpers/socat.js';
@@ -26,48 +21,24 @@ const IDENTITY = ['serialNumber', 'fluidName', 'capacity', 'capacityUnit', 'bhtM
 const POLL = ['measure', 'setpoint', 'fMeasure', 'valveOutput'].map((k) => resolveParam(k));
 
 describe.skipIf(!HAVE_CHROMIUM || !SOCAT)('the dashboard bridge page in a browser', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flowbus-dash-bridge-'));
+  let rig: BridgeRig | undefined;
+  let dir: string;
   let sim: Simulator;
-  let inst: SimOnPty | undefined;
-  let masterPair: PtyPair | undefined;
   let gw: RunningGateway | undefined;
-  let transport: Transport | undefined;
-  let bus: Bus | undefined;
   let client: ParamClient;
   let browser: Browser | undefined;
 
   beforeAll(async () => {
     buildOnce(); // dist/dashboard/, which the in-process gateway serves
-    sim = createSimulator({ nodes: [3, 5] });
-    inst = await simOnPty(sim, join(dir, 'inst'));
-    masterPair = await ptyPair(join(dir, 'master'), join(dir, 'master.bridge'));
-    gw = await startGateway(
-      configFrom({
-        mode: 'bridge',
-        bridge: { instrumentPort: join(dir, 'inst'), masterPort: join(dir, 'master.bridge'), masterSilenceMs: 1000 },
-        http: { host: '127.0.0.1', port: 0 },
-        store: { url: `sqlite:${join(dir, 'log.db')}`, spoolDir: join(dir, 'spool'), batchMs: 20 },
-        log: { level: 'silent' },
-      }),
-      silentLogger,
-    );
-    transport = new Transport(join(dir, 'master'), serialOpener(join(dir, 'master'), 38400), { initialDelayMs: 50, maxDelayMs: 200 });
-    bus = new Bus(transport, { replyTimeoutMs: 500 });
-    await transport.start();
-    client = new ParamClient(bus);
+    rig = await startBridgeRig({ sim: { nodes: [3, 5] }, gateway: { bridge: { masterSilenceMs: 1000 } }, master: { replyTimeoutMs: 500, retries: 0, pipelineDepth: 1 } });
+    ({ dir, sim, gw, client } = rig);
     for (const node of [3, 5]) await client.read(node, IDENTITY);
     browser = await launchBrowser();
   }, BUILD_TIMEOUT_MS);
 
   afterAll(async () => {
     await browser?.close();
-    await bus?.close();
-    await transport?.close();
-    await gw?.close();
-    await inst?.close();
-    await masterPair?.close();
-    await sim?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('shows both links, the counters, master silence and the observed instruments, read-only', async () => {

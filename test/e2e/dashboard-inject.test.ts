@@ -5,19 +5,13 @@
  * text, and a setpoint entered on an observed instrument's page reaches the simulator in the
  * gaps of the master's traffic, while the master keeps all its replies.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulator, type Simulator } from '../../simulator/index.js';
-import { Bus, ParamClient } from '../../src/bus/index.js';
-import { configFrom } from '../../src/config/index.js';
-import { startGateway, type RunningGateway } from '../../src/main.js';
+import type { Simulator } from '../../simulator/index.js';
+import type { Bus, ParamClient } from '../../src/bus/index.js';
+import type { RunningGateway } from '../../src/main.js';
 import { resolveParam } from '../../src/params/index.js';
-import { silentLogger } from '../../src/shared/index.js';
-import { serialOpener, Transport } from '../../src/transport/index.js';
-import { ptyPair, simOnPty, sleep, type PtyPair, type SimOnPty } from '../bridge/helpers.js';
+import { startBridgeRig, type BridgeRig } from '../bridge/helpers.js';
 import { HAVE_CHROMIUM, launchBrowser, openPage, screenshot } from '../helpers/browser.js';
 import { BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
 import { SOCAT } from '../helpers/socat.js';
@@ -32,67 +26,43 @@ interface BusView {
 }
 
 describe.skipIf(!HAVE_CHROMIUM || !SOCAT)('the dashboard in bridge mode with injection on, in a browser', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flowbus-dash-inject-'));
+  let rig: BridgeRig | undefined;
   let sim: Simulator;
-  let inst: SimOnPty | undefined;
-  let masterPair: PtyPair | undefined;
   let gw: RunningGateway | undefined;
-  let transport: Transport | undefined;
   let bus: Bus | undefined;
   let client: ParamClient;
   let browser: Browser | undefined;
-  let polling = true;
-  let poller: Promise<void> | undefined;
+  let poll: { stop(): Promise<void> } | undefined;
 
   beforeAll(async () => {
     buildOnce(); // dist/dashboard/, which the in-process gateway serves
-    sim = createSimulator({ nodes: [3, 5] });
-    inst = await simOnPty(sim, join(dir, 'inst'));
-    masterPair = await ptyPair(join(dir, 'master'), join(dir, 'master.bridge'));
-    gw = await startGateway(
-      configFrom({
-        mode: 'bridge',
+    rig = await startBridgeRig({
+      sim: { nodes: [3, 5] },
+      gateway: {
         bridge: {
-          instrumentPort: join(dir, 'inst'),
-          masterPort: join(dir, 'master.bridge'),
           inject: true,
           // Generous, so that a loaded machine does not pause injection for the rest of the test.
           injectWaitMs: 5000,
           injectMaxMasterLatencyMs: 1000,
           injectBackoffMs: 200,
+          // A reply kept from the master would still never come; a stall of this shared, loaded process (Chromium, the gateway, the simulator and the master in one) is no timeout.
+          replyTimeoutMs: 3000,
         },
-        http: { host: '127.0.0.1', port: 0, token: TOKEN },
-        store: { url: `sqlite:${join(dir, 'log.db')}`, spoolDir: join(dir, 'spool'), batchMs: 20 },
-        log: { level: 'silent' },
-      }),
-      silentLogger,
-    );
-    transport = new Transport(join(dir, 'master'), serialOpener(join(dir, 'master'), 38400), { initialDelayMs: 50, maxDelayMs: 200 });
-    bus = new Bus(transport, { replyTimeoutMs: 1000, retries: 0 });
-    await transport.start();
-    client = new ParamClient(bus);
+        http: { token: TOKEN },
+      },
+      master: { replyTimeoutMs: 3000, retries: 0, pipelineDepth: 1 },
+    });
+    ({ sim, gw, bus, client } = rig);
     for (const node of [3, 5]) await client.read(node, IDENTITY);
     // The master polls for the whole test, as a Bright would.
-    poller = (async () => {
-      while (polling) {
-        for (const node of [3, 5]) await client.read(node, POLL, { purpose: 'poll' });
-        await sleep(150);
-      }
-    })();
+    poll = rig.poll({ params: POLL, intervalMs: 150 });
     browser = await launchBrowser();
   }, BUILD_TIMEOUT_MS);
 
   afterAll(async () => {
-    polling = false;
-    await poller;
+    await poll?.stop();
     await browser?.close();
-    await bus?.close();
-    await transport?.close();
-    await gw?.close();
-    await inst?.close();
-    await masterPair?.close();
-    await sim?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('offers the token box, not the read-only text', async () => {

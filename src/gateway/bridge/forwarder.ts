@@ -42,8 +42,10 @@ export class Forwarder {
   ) {}
 
   /**
-   * With injection on: sees the master's chunks after they went on, and takes the instrument's
-   * chunks instead of forwarding them (it hands back, through `pass`, all but its own replies).
+   * With injection on: takes the chunks of both sides instead of forwarding them, and hands them
+   * back through `pass`: the master's (a SEQ rewritten where an injected request holds it), and
+   * the instrument's but its own replies (a rewritten SEQ put back). The decoder gets the master's
+   * chunks as they came.
    */
   filter: { fromMaster(chunk: Uint8Array): void; fromInstrument(chunk: Uint8Array): void } | undefined;
 
@@ -52,16 +54,19 @@ export class Forwarder {
     this.counters[direction].bytes += chunk.length;
     if (direction === '>') this.lastMasterAt = Date.now();
     const filter = this.filter;
-    if (filter && direction === '<') {
-      filter.fromInstrument(chunk);
+    if (filter) {
+      if (direction === '<') filter.fromInstrument(chunk);
+      else {
+        this.observe('>', chunk, performance.now());
+        filter.fromMaster(chunk);
+      }
       return;
     }
     this.pass(direction, chunk, peer);
-    filter?.fromMaster(chunk);
   }
 
-  /** Hands bytes of `direction` to `peer` and queues a copy for the decoder. */
-  pass(direction: Direction, chunk: Uint8Array, peer: Transport): void {
+  /** Hands bytes of `direction` to `peer` and (unless `observed` is false: the decoder had them) queues a copy for the decoder. */
+  pass(direction: Direction, chunk: Uint8Array, peer: Transport, observed = true): void {
     const t0 = performance.now();
     const fwd = this.counters[direction];
     const n = chunk.length;
@@ -84,6 +89,10 @@ export class Forwarder {
         },
       );
     }
+    if (observed) this.observe(direction, chunk, t0);
+  }
+
+  private observe(direction: Direction, chunk: Uint8Array, t0: number): void {
     try {
       this.observer.push(direction, chunk, Math.round((performance.timeOrigin + t0) * 1000));
     } catch {

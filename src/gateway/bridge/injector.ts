@@ -24,8 +24,10 @@ export interface InjectorOptions {
 export interface InjectorHooks {
   /** Writes an injected request to the instrument side (one write call: it never interleaves with the master's bytes). */
   toInstrument(bytes: Uint8Array): void;
-  /** Bytes of the instrument side that go on to the master (everything but the injected replies). */
+  /** Bytes of the instrument side that go on to the master (everything but the injected replies; a remapped SEQ put back). */
   toMaster(bytes: Uint8Array): void;
+  /** The master's bytes, to the instrument side (a SEQ rewritten where an injected request holds it). */
+  masterToInstrument(bytes: Uint8Array): void;
   /** An injected exchange, paired (or unanswered). */
   transaction(t: Transaction): void;
   /** An injected request or its swallowed reply, for the capture (µs). */
@@ -59,6 +61,9 @@ const enum In {
   Swallow,
 }
 
+/** The one byte `b` as it goes in a binary frame: a DLE doubled. */
+const stuffed = (b: number): number[] => (b === DLE ? [DLE, DLE] : [b]);
+
 interface Flight {
   readonly busSeq: number;
   readonly seq: number;
@@ -71,7 +76,9 @@ interface Flight {
  * Injection in bridge mode. Watches the master's requests (deframed as they pass) and the
  * instrument's replies (deframed before they pass: a reply is held only until its SEQ and NODE
  * are known), sends one request of its own at a time when the line is idle, with a SEQ far from
- * the master's recent ones, and keeps the reply to it from the master. Its requests come from a
+ * the master's recent ones, and keeps the reply to it from the master. A master request that
+ * comes with the (SEQ, NODE) of an injected request is forwarded with a free SEQ, and its reply
+ * gets the master's SEQ back, so the master sees exactly its own bytes. Its requests come from a
  * ParamClient on an in-process link, so reads and writes are built as in master mode; the SEQ
  * that client chose is mapped to the one on the wire and back.
  */
@@ -106,7 +113,20 @@ export class Injector {
   private passDle = false;
   private passKey: string | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
-  readonly counts = { sent: 0, answered: 0, timedOut: 0, noGap: 0, lateReplies: 0, collisions: 0, masterTimeouts: 0, backoffs: 0, requestBytes: 0 };
+  /** The reply being passed to the master carries a remapped SEQ: its wire key. */
+  private passRemap: string | undefined;
+  // The master-side state machine (same states; Pass is a request going on to the instrument).
+  private mState = In.Out;
+  private mHeld: number[] = [];
+  private mHeadDle = false;
+  private mHead: number[] = [];
+  private mBodyDle = false;
+  private mFlushTimer: NodeJS.Timeout | undefined;
+  /** Master requests forwarded with another SEQ: wire key -> the master's SEQ, and until when a reply may come (ms). */
+  private readonly remaps = new Map<string, { seq: number; until: number }>();
+  /** The SEQ each master frame in passage went out with, by its own key, for the bookkeeping of `fromMaster`. */
+  private readonly wireSeqOf = new Map<string, number>();
+  readonly counts = { sent: 0, answered: 0, timedOut: 0, noGap: 0, lateReplies: 0, collisions: 0, remaps: 0, masterTimeouts: 0, backoffs: 0, requestBytes: 0 };
   /** Why the last injected request failed, for a precise error. */
   lastFailure: 'timeout' | 'no-gap' | undefined;
 
@@ -158,21 +178,140 @@ export class Injector {
 
   // ------------------------------------------------------------------ the master side
 
-  /** A chunk from the master (already forwarded): notes its requests and SEQs. */
+  /**
+   * A chunk from the master: forwarded at once (through `masterToInstrument`), the header of a
+   * frame held only until its SEQ and NODE are known. A request whose (SEQ, NODE) an injected
+   * request holds (in flight, or given up with its reply maybe still to come) goes out with a free
+   * SEQ instead, and its reply gets the master's SEQ back. Then its requests and SEQs are noted.
+   */
   fromMaster(chunk: Uint8Array): void {
     const now = Date.now();
     this.lastMasterByte = now;
+    const heldBefore = this.mHeld.length + (this.mBodyDle ? 1 : 0);
+    const out: number[] = [];
+    let rewrote = false;
+    for (const b of chunk) if (this.masterStep(b, out)) rewrote = true;
+    // Nothing held or rewritten: the chunk goes on as it came (no copy).
+    if (heldBefore === 0 && this.mHeld.length === 0 && !this.mBodyDle && !rewrote) this.hooks.masterToInstrument(chunk);
+    else if (out.length > 0) this.hooks.masterToInstrument(Uint8Array.from(out));
+    clearTimeout(this.mFlushTimer);
+    if (this.mHeld.length > 0 || this.mBodyDle) {
+      this.mFlushTimer = setTimeout(() => this.flushMaster(), Math.max(5, this.options.idleMs));
+      this.mFlushTimer.unref?.();
+    }
     for (const ev of this.masterFrames.push(chunk)) {
       if (ev.kind !== 'frame' || ev.frame.kind !== 'data') continue;
       const { seq, node } = ev.frame;
-      const k = key(seq, node);
-      if (this.flight && k === key(this.flight.seq, this.flight.node)) this.counts.collisions++;
+      const own = key(seq, node);
+      const wire = this.wireSeqOf.get(own) ?? seq;
+      this.wireSeqOf.delete(own);
       this.recentSeqs.push(seq);
+      if (wire !== seq) this.recentSeqs.push(wire);
       // Send (2) and broadcast (3) get no reply: nothing to wait for.
       const command = ev.frame.data[0];
-      if (command !== Command.Send && command !== Command.Broadcast) this.outstanding.set(k, now);
-      if (this.recentSeqs.length > RECENT_SEQS) this.recentSeqs.shift();
+      if (command !== Command.Send && command !== Command.Broadcast) this.outstanding.set(key(wire, node), now);
+      else if (wire !== seq) this.remaps.delete(key(wire, node));
+      while (this.recentSeqs.length > RECENT_SEQS) this.recentSeqs.shift();
     }
+  }
+
+  /** Master bytes held at the end of a burst (a header cut short, a DLE): they go on as they are. */
+  private flushMaster(): void {
+    const bytes = [...this.mHeld, ...(this.mBodyDle ? [DLE] : [])];
+    this.mHeld = [];
+    this.mBodyDle = false;
+    if (this.mState !== In.Pass) this.mState = In.Out;
+    if (bytes.length > 0) this.hooks.masterToInstrument(Uint8Array.from(bytes));
+  }
+
+  /** One master byte; true when a header was rewritten. */
+  private masterStep(b: number, out: number[]): boolean {
+    switch (this.mState) {
+      case In.Out:
+      case In.Swallow:
+        if (b === DLE) {
+          this.mHeld = [b];
+          this.mState = In.OutDle;
+        } else out.push(b);
+        return false;
+      case In.OutDle:
+        if (b === STX) {
+          this.mHeld.push(b);
+          this.mBeginHead();
+        } else if (b === DLE) {
+          out.push(DLE);
+        } else {
+          out.push(...this.mHeld, b);
+          this.mHeld = [];
+          this.mState = In.Out;
+        }
+        return false;
+      case In.Head:
+        this.mHeld.push(b);
+        if (this.mHeadDle) {
+          this.mHeadDle = false;
+          if (b === DLE) return this.mHeadByte(out, DLE);
+          if (b === STX) {
+            out.push(...this.mHeld.slice(0, -2));
+            this.mHeld = [DLE, STX];
+            this.mBeginHead();
+          } else {
+            out.push(...this.mHeld);
+            this.mHeld = [];
+            this.mState = In.Out;
+          }
+        } else if (b === DLE) this.mHeadDle = true;
+        else return this.mHeadByte(out, b);
+        return false;
+      case In.Pass:
+        if (this.mBodyDle) {
+          this.mBodyDle = false;
+          if (b === STX) {
+            this.mHeld = [DLE, STX];
+            this.mBeginHead();
+            return false;
+          }
+          out.push(DLE, b);
+          if (b === ETX) this.mState = In.Out;
+          return false;
+        }
+        if (b === DLE) this.mBodyDle = true;
+        else out.push(b);
+        return false;
+    }
+  }
+
+  private mBeginHead(): void {
+    this.mState = In.Head;
+    this.mHead = [];
+    this.mHeadDle = false;
+  }
+
+  /** One unstuffed header byte of a master frame; at the NODE, the SEQ it goes out with is decided. */
+  private mHeadByte(out: number[], b: number): boolean {
+    this.mHead.push(b);
+    if (this.mHead.length < 2) return false;
+    const seq = this.mHead[0] as number;
+    const node = this.mHead[1] as number;
+    const own = key(seq, node);
+    this.mState = In.Pass;
+    this.mBodyDle = false;
+    const now = Date.now();
+    const held = (this.flight !== undefined && own === key(this.flight.seq, this.flight.node)) || (this.retired.get(own) ?? 0) > now || this.remaps.has(own);
+    if (!held) {
+      this.wireSeqOf.delete(own);
+      out.push(...this.mHeld);
+      this.mHeld = [];
+      return false;
+    }
+    this.counts.collisions++;
+    const wire = this.chooseSeq(node, seq);
+    this.counts.remaps++;
+    this.wireSeqOf.set(own, wire);
+    this.remaps.set(key(wire, node), { seq, until: now + 4 * Math.max(this.options.masterTimeoutMs, this.options.timeoutMs) });
+    out.push(DLE, STX, ...stuffed(wire), ...stuffed(node));
+    this.mHeld = [];
+    return true;
   }
 
   // ------------------------------------------------------------------ the instrument side
@@ -280,10 +419,14 @@ export class Injector {
     const ours = (this.flight && k === key(this.flight.seq, this.flight.node)) || (this.retired.get(k) ?? 0) > Date.now();
     this.passKey = k;
     this.passDle = false;
+    const remap = ours ? undefined : this.remaps.get(k);
+    this.passRemap = remap ? k : undefined;
     if (ours) {
       this.state = In.Swallow;
     } else {
-      out.push(...this.held);
+      // A reply to a remapped master request: the master's own SEQ back, stuffed as the frame needs.
+      if (remap) out.push(DLE, STX, ...stuffed(remap.seq), ...stuffed(this.head[1] as number));
+      else out.push(...this.held);
       this.held = [];
       this.state = In.Pass;
     }
@@ -301,7 +444,10 @@ export class Injector {
       return;
     }
     this.state = In.Out;
+    const remapped = this.passRemap;
+    this.passRemap = undefined;
     if (!complete || k === undefined) return;
+    if (remapped) this.remaps.delete(remapped);
     const since = this.outstanding.get(k);
     if (since === undefined) return;
     this.outstanding.delete(k);
@@ -351,12 +497,16 @@ export class Injector {
     this.timer.unref?.();
   }
 
-  /** The SEQ farthest (mod 256) from the master's recent ones, and not one still outstanding or retired. */
-  private chooseSeq(node: number): number {
+  /**
+   * The SEQ farthest (mod 256) from the master's recent ones, and not one still outstanding,
+   * retired, remapped, in flight or `not` (the master's own, when a request of its is remapped).
+   */
+  private chooseSeq(node: number, not?: number): number {
     let best = 0;
     let bestDistance = -1;
     for (let s = 1; s < 256; s++) {
-      if (this.outstanding.has(key(s, node)) || this.retired.has(key(s, node))) continue;
+      const k = key(s, node);
+      if (s === not || this.outstanding.has(k) || this.retired.has(k) || this.remaps.has(k) || (this.flight && k === key(this.flight.seq, this.flight.node))) continue;
       let d = 256;
       for (const m of this.recentSeqs) {
         const diff = Math.abs(s - m);
@@ -435,6 +585,7 @@ export class Injector {
       if (this.injectedNear(at)) this.backoff(`a master request (SEQ/NODE ${k}) got no reply within ${this.options.masterTimeoutMs} ms while injecting`);
     }
     for (const [k, until] of this.retired) if (until <= now) this.retired.delete(k);
+    for (const [k, r] of this.remaps) if (r.until <= now) this.remaps.delete(k);
   }
 
   /** An injected request was on the line, or could still have kept the instrument busy, when a master request seen at `at` went out. */
@@ -476,6 +627,7 @@ export class Injector {
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.flushTimer);
+    clearTimeout(this.mFlushTimer);
     if (this.flight) clearTimeout(this.flight.timer);
     await this.bus.close();
     await this.transport.close();

@@ -60,6 +60,11 @@ export interface BridgeDeps {
   readonly openers?: { readonly instrument?: LinkOpener; readonly master?: LinkOpener };
   /** For a `sim://` instrument side (composition root only). */
   readonly simulator?: SimulatorFactory;
+  /**
+   * The config's top-level `secured: true` (the same option as in master mode): with injection,
+   * secured parameters are written, each inside Init Reset 64 ... 82 in one injected request.
+   */
+  readonly secured?: boolean;
 }
 
 /**

@@ -1,16 +1,20 @@
 import type { Direction, Transaction } from '../../observe/index.js';
-import { findParam, resolveParam } from '../../params/index.js';
+import { findParam, paramByDde, resolveParam } from '../../params/index.js';
 import { clip, GatewayError, newId, RefusalLimiter, silentLogger, toHex, type Logger } from '../../shared/index.js';
 import { openerFor, parseAddress, Transport } from '../../transport/index.js';
 import { askedValue } from '../asked.js';
 import { GatewayEvents, type BridgeSide } from '../events.js';
-import { BusError, type TransactionRecord } from '../../bus/index.js';
+import { BusError, type ParamResult } from '../../bus/index.js';
 import { statusInfo, type Value } from '../../codec/index.js';
 import type { ParamDef } from '../../params/index.js';
-import type { BridgeDetails, BusView, DirectionCounters, GatewayService, InstrumentView, ParamErrorView, ReadResult, TransactionFilter, WriteContext, WriteResult } from '../service.js';
+import type { BridgeDetails, BusView, DirectionCounters, GatewayService, InstrumentView, MultiWriteResult, ParamErrorView, ReadResult, Snapshot, TransactionFilter, WriteContext, WriteInput, WriteResult } from '../service.js';
 import { MemorySink, type LoggedTransaction, type TransactionSink } from '../sink.js';
-import { buildValueView, errorView, jsonValue, readResult, type ValueView } from '../views.js';
+import { buildSnapshot, identityFrom, readAll, snapshotParams } from '../snapshot.js';
+import { isScaled } from '../units.js';
+import { buildValueView, errorView, IDENTITY_PARAMS, jsonValue, parseInstrumentRef, readResult, type InstrumentIdentity, type ValueView } from '../views.js';
 import { checkedValue, isCapacityBound, refuseUnwritable } from '../write-checks.js';
+import { planWrites, relock, sendChunks, type PreparedWrite, type WriteProblem } from '../write-plan.js';
+import { readAgreed } from '../master/agree.js';
 import { CaptureWriter } from './capture.js';
 import { notObserved, readOnly, stale } from './errors.js';
 import { Forwarder } from './forwarder.js';
@@ -30,6 +34,15 @@ function nowMicros(): number {
 
 /** How often instruments not seen within the online window are looked for (to say `offline`), ms. */
 const ONLINE_CHECK_MS = 1000;
+
+/** Unknown nodes identified by injection within a minute, at most (an outsider cannot make the gateway scan the bus). */
+const IDENTIFY_PER_MINUTE = 8;
+/** An unknown node that did not answer its identity read is not asked again for this long, ms. */
+const UNANSWERED_MS = 60_000;
+/** Reads of an identity field (and of the capacity before a setpoint) until two agree, at most. */
+const AGREE_ATTEMPTS = 3;
+/** The identity read that tells whether an unknown node is there at all: device type. */
+const PROBE_DDE = 90;
 
 /**
  * Passive bridge mode: forwards every byte between the master side and the instrument side at
@@ -65,6 +78,24 @@ export class BridgeGateway implements GatewayService {
   private injectChain: Promise<unknown> = Promise.resolve();
   /** The log id of the last injected write: what a write's answer names as its transaction. */
   private lastInjectedWrite: string | undefined;
+  /** The config's `secured: true`: secured parameters are written (inside Init Reset 64 ... 82, one injected request). */
+  private readonly secured: boolean;
+  /** Nodes the master addressed (and answered). */
+  private readonly masterNodes = new Set<number>();
+  /** Nodes identified by an injected identity read. */
+  private readonly byInjection = new Set<number>();
+  /** Unknown nodes that did not answer an identity read: node -> until when they are not asked again (ms). */
+  private readonly unanswered = new Map<number, number>();
+  /** Identifications under way, by node. */
+  private readonly identifying = new Map<number, Promise<number>>();
+  /** When each identification of the last minute started (ms). */
+  private identifications: number[] = [];
+  /** The snapshot being read, per node: a second request meanwhile gets the same one. */
+  private readonly snapshots = new Map<number, Promise<Snapshot>>();
+  /** With injection: several parameters, checked together (all or nothing), written chained in injected requests. */
+  readonly writeParams?: (ref: string, values: Readonly<Record<string, WriteInput>>, ctx: { source: string }) => Promise<MultiWriteResult>;
+  /** With injection: every readable parameter, one injected chained read at a time. */
+  readonly snapshot?: (ref: string) => Promise<Snapshot>;
   private timer: NodeJS.Timeout | undefined;
   private lastOnlineCheck = 0;
   private readonly startedAt = Date.now();
@@ -75,6 +106,7 @@ export class BridgeGateway implements GatewayService {
     const o = resolveBridgeOptions(options);
     this.options = o;
     this.injects = o.inject;
+    this.secured = deps.secured === true;
     this.name = o.name;
     this.log = (deps.logger ?? silentLogger).child({ bus: this.name, mode: 'bridge' });
     this.refusals = new RefusalLimiter(this.log.child({ write: true }));
@@ -123,6 +155,7 @@ export class BridgeGateway implements GatewayService {
             this.sides.instrument.transport.write(bytes).then(undefined, (err: unknown) => this.log.debug({ err, inject: true }, 'dropped: an injected request could not be written'));
           },
           toMaster: (bytes) => this.forwarder.pass('<', bytes, this.sides.master.transport),
+          masterToInstrument: (bytes) => this.forwarder.pass('>', bytes, this.sides.instrument.transport, false),
           transaction: (t) => this.observe(t, 'injected'),
           wire: (dir, time, bytes) => this.capture?.record(dir, time - new Date(time / 1000).getTimezoneOffset() * 60_000_000, bytes, true),
           backoff: (kind, reason) => this.health.record('inject', kind, reason),
@@ -131,6 +164,8 @@ export class BridgeGateway implements GatewayService {
       );
       this.injector = injector;
       this.forwarder.filter = injector;
+      this.writeParams = (ref, values, ctx) => this.injectedWriteMany(injector, ref, values, ctx);
+      this.snapshot = (ref) => this.injectedSnapshot(injector, ref);
     }
     this.observed = new ObservedState(this.name, Math.max(o.masterSilenceMs, 3 * o.replyTimeoutMs));
     this.watch = new InstrumentWatch(this.name, this.observed, this.events, () => {
@@ -200,6 +235,7 @@ export class BridgeGateway implements GatewayService {
     // Operations inject one at a time: the write being answered is this operation's.
     if (purpose === 'injected' && t.commandName === 'write') this.lastInjectedWrite = entry.id;
     if (purpose === 'observed') this.traffic.add(t);
+    if (purpose === 'observed' && t.node !== undefined && t.reply && !this.masterNodes.has(t.node)) this.masterNodes.add(t.node);
     const learned = this.observed.learn(t);
     this.recent.write(entry);
     if (this.sink) {
@@ -218,11 +254,80 @@ export class BridgeGateway implements GatewayService {
   instruments(): InstrumentView[] {
     const open = this.sides.instrument.transport.state === 'open';
     const now = Date.now();
-    return this.observed.listed().map((n) => this.observed.view(n, open, now));
+    return this.observed.listed().map((n) => this.view(n, open, now));
   }
 
   instrument(ref: string): InstrumentView {
-    return this.observed.view(this.observed.find(ref), this.sides.instrument.transport.state === 'open', Date.now());
+    return this.view(this.observed.find(ref), this.sides.instrument.transport.state === 'open', Date.now());
+  }
+
+  private view(node: number, open: boolean, now: number): InstrumentView {
+    const v = this.observed.view(node, open, now);
+    return this.byInjection.has(node) && !this.masterNodes.has(node) ? { ...v, knownBy: 'injection' } : v;
+  }
+
+  /**
+   * The node a reference names: one seen on the wire, or, with injection, one the master never
+   * addressed, identified first by an injected identity read (bounded: IDENTIFY_PER_MINUTE, and a
+   * node that did not answer is not asked again for UNANSWERED_MS).
+   */
+  private async nodeOf(ref: string): Promise<number> {
+    try {
+      return this.observed.find(ref);
+    } catch (err) {
+      const injector = this.injector;
+      if (!injector || !(err instanceof GatewayError) || err.code !== 'GATEWAY_NODE_UNKNOWN' || err.details.instrument !== undefined) throw err;
+      const parsed = parseInstrumentRef(ref);
+      if ((parsed.bus !== undefined && parsed.bus !== this.name) || (parsed.channel ?? 1) !== 1 || parsed.node > 127) throw err;
+      // Two requests for the same unknown node at once share one identification.
+      const pending = this.identifying.get(parsed.node);
+      if (pending) return pending;
+      const p = this.identify(injector, parsed.node).finally(() => this.identifying.delete(parsed.node));
+      this.identifying.set(parsed.node, p);
+      return p;
+    }
+  }
+
+  private async identify(injector: Injector, node: number): Promise<number> {
+    this.refusePaused(injector);
+    const now = Date.now();
+    const until = this.unanswered.get(node) ?? 0;
+    if (until > now) {
+      throw new GatewayError('GATEWAY_NODE_UNKNOWN', `node ${node} has not been seen on the wire and did not answer an injected identity read; it is not asked again before ${new Date(until).toISOString()}`, {
+        node: String(node),
+        retryAt: new Date(until).toISOString(),
+      });
+    }
+    this.identifications = this.identifications.filter((t) => now - t < 60_000);
+    if (this.identifications.length >= IDENTIFY_PER_MINUTE) {
+      const at = new Date((this.identifications[0] as number) + 60_000).toISOString();
+      throw new GatewayError(
+        'BRIDGE_IDENTIFY_LIMIT',
+        `node ${node} has not been seen on the wire, and ${IDENTIFY_PER_MINUTE} unknown nodes were already identified by injection within the last minute (at most ${IDENTIFY_PER_MINUTE} a minute); try again after ${at}`,
+        { node, max: IDENTIFY_PER_MINUTE, retryAt: at },
+      );
+    }
+    this.identifications.push(now);
+    const probe = paramByDde(PROBE_DDE) as ParamDef;
+    const identity = IDENTITY_PARAMS.map(([, dde]) => paramByDde(dde)).filter((p): p is ParamDef => p !== undefined);
+    const [first] = await this.serialized((signal) => injector.client.read(node, [probe], { purpose: 'scan', signal }));
+    const answered = first !== undefined && (first.ok || (first.error instanceof BusError && first.error.failure.kind === 'status'));
+    if (!answered) {
+      const why = first && !first.ok ? this.injectError(injector, first.error) : undefined;
+      this.unanswered.set(node, Date.now() + UNANSWERED_MS);
+      this.log.info({ node, code: why?.code }, `node ${node}: no answer to an injected identity read (${why?.message ?? 'no result'})`);
+      throw new GatewayError(
+        'GATEWAY_NODE_UNKNOWN',
+        `node ${node} has not been seen on the wire and did not answer an injected identity read (${why?.message ?? 'no result'}); it is not asked again for ${UNANSWERED_MS / 1000} s`,
+        { node: String(node), reason: why?.code ?? 'no-result' },
+      );
+    }
+    // The rest of who it is, each field until two reads agree (as master discovery reads it).
+    const seed = new Map(first.ok ? [[PROBE_DDE, [jsonValue(first.reading.value)]]] : []);
+    await this.serialized((signal) => readAgreed(injector.client, node, identity, { purpose: 'scan', signal, attempts: AGREE_ATTEMPTS, seed }));
+    this.byInjection.add(node);
+    this.log.info({ node, instrument: `${this.name}:${node}` }, `${this.name}:${node} identified by injection (the master never addressed it)`);
+    return node;
   }
 
   /**
@@ -231,10 +336,13 @@ export class BridgeGateway implements GatewayService {
    * seen is BRIDGE_NOT_OBSERVED. Absent or 0 `maxAge` serves the latest value of any age.
    */
   async readParams(ref: string, names: readonly string[], opts: { maxAge?: number } = {}): Promise<ReadResult> {
-    const node = this.observed.find(ref);
     if (names.length === 0) throw new GatewayError('PARAM_NONE', 'name at least one parameter to read', {});
+    if (this.injector) {
+      const defs = names.map((n) => resolveParam(n));
+      return this.injectedRead(this.injector, await this.nodeOf(ref), defs, opts.maxAge);
+    }
+    const node = this.observed.find(ref);
     const defs = names.map((n) => resolveParam(n));
-    if (this.injector) return this.injectedRead(this.injector, node, defs, opts.maxAge);
     const values = this.observed.valuesOf(node);
     const identity = this.observed.identityOf(values);
     const id = `${this.name}:${node}`;
@@ -324,27 +432,101 @@ export class BridgeGateway implements GatewayService {
       : new GatewayError('BUS_TIMEOUT', `the instrument did not answer the injected request within injectTimeoutMs ${o.injectTimeoutMs} ms`, { ...err.details, reason: 'no-reply' });
   }
 
+  /**
+   * One value checked as master mode checks it: who may write it (secured only with the config's
+   * `secured: true`, factory parameters never), its unit, the instrument's range. A setpoint whose
+   * capacity was never observed gets the capacity read first by injection, until two reads agree;
+   * else PARAM_CAPACITY_UNKNOWN and nothing is sent.
+   */
+  private async prepare(injector: Injector, node: number, name: string, value: unknown, unit: string | undefined, seen: { param?: ParamDef }): Promise<PreparedWrite> {
+    const param = resolveParam(name);
+    seen.param = param;
+    refuseUnwritable(param, this.secured, 'set "secured: true" in the config (it is then written inside Init Reset 64 ... 82, all in one injected request)');
+    let identity = this.observed.identityOf(this.observed.valuesOf(node));
+    let why: string | undefined;
+    if ((isCapacityBound(param) || (unit !== undefined && isScaled(param))) && !(identity.capacity !== undefined && identity.capacity > 0)) {
+      const known = await this.knownCapacity(injector, node, identity);
+      identity = known.identity;
+      why = known.why;
+    }
+    const v = checkedValue(param, value, unit, identity, injector.client, why);
+    return { param, value: v, written: v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v };
+  }
+
+  /** The capacity (and its unit) read by injection until two reads agree, as master mode reads a missing one. */
+  private async knownCapacity(injector: Injector, node: number, identity: InstrumentIdentity): Promise<{ identity: InstrumentIdentity; why?: string }> {
+    this.refusePaused(injector);
+    const capacity = paramByDde(21) as ParamDef;
+    const unit = paramByDde(129) as ParamDef;
+    let why: string | undefined;
+    const got = await this.serialized((signal) => readAgreed(injector.client, node, [capacity, unit], { purpose: 'scan', signal, attempts: AGREE_ATTEMPTS })).catch((err: unknown) => {
+      why = err instanceof Error ? err.message : String(err);
+      return undefined;
+    });
+    const c = got?.values.get(21);
+    if (typeof c === 'number' && c > 0) {
+      const u = got?.values.get(129);
+      return { identity: { ...identity, capacity: c, ...(typeof u === 'string' ? { capacityUnit: u.trim() } : {}) } };
+    }
+    const last = got?.reads.flat().filter((r) => !r.ok && r.param.dde === 21).at(-1);
+    why ??= last && !last.ok ? this.injectError(injector, last.error).message : `no two of ${got?.reads.length ?? 0} injected reads agreed`;
+    const { capacity: _unknown, ...rest } = identity;
+    return { identity: rest, why: `the master was not seen reading it, and reading it by injection failed: ${why}` };
+  }
+
+  /**
+   * One chained write, injected. With `unlock` it is Init Reset 64, the values, Init Reset 82 in
+   * one frame, which the instrument processes in order, so no request of the master comes between.
+   * Should it fail part way (the instrument stops at the first value it refuses, and the 82 may never
+   * come), Init Reset 82 is sent again on its own and the answer says how that went.
+   */
+  private async injectedWriteOnce(injector: Injector, node: number, values: readonly { param: ParamDef; value: Value }[], unlock: boolean, signal: AbortSignal): Promise<{ id: string }> {
+    this.lastInjectedWrite = undefined;
+    try {
+      const rec = await injector.client.write(node, values, { purpose: 'write', signal, unlock });
+      return { id: this.lastInjectedWrite ?? rec.id };
+    } catch (err) {
+      let e: GatewayError;
+      if (err instanceof BusError && err.failure.kind === 'status') {
+        const st = statusInfo(err.failure.status);
+        const what = values.map((x) => `${x.param.key} = ${x.value instanceof Uint8Array ? Buffer.from(x.value).toString('hex') : String(x.value)}`).join(', ');
+        const one = values.length === 1 ? values[0] : undefined;
+        e = new GatewayError('BUS_STATUS', `node ${node} refused ${what}: status ${err.failure.status} ${st.key} (${st.message})`, {
+          ...err.details,
+          ...(one ? { param: one.param.key, dde: one.param.dde, value: one.value instanceof Uint8Array ? Buffer.from(one.value).toString('hex') : one.value } : {}),
+        });
+      } else e = err instanceof GatewayError ? this.injectError(injector, err) : new GatewayError('GATEWAY_INTERNAL', String(err));
+      if (!unlock || this.closed) throw e;
+      const r = await this.relockInjected(injector, node);
+      this.log.warn({ node, code: e.code, relock: r.details.relock }, `secured write on node ${node} failed (${e.message}); ${r.note}`);
+      throw new GatewayError(e.code, `${e.message}; ${r.note}`, { ...e.details, ...r.details });
+    }
+  }
+
+  /** Init Reset 82 on its own, injected, with a signal of its own (the failed request's may be aborted). */
+  private relockInjected(injector: Injector, node: number): ReturnType<typeof relock> {
+    const controller = new AbortController();
+    const outer = this.injecting;
+    this.injecting = controller;
+    return relock(node, (values) => injector.client.write(node, values, { purpose: 'write', signal: controller.signal })).finally(() => {
+      this.injecting = outer;
+    });
+  }
+
   /** With injection: checked as master mode checks a write, written in a gap, read back. */
   private async injectedWrite(injector: Injector, ref: string, name: string, value: unknown, ctx: WriteContext): Promise<WriteResult> {
     const log = this.log.child({ write: true, source: ctx.source });
-    let def: ParamDef | undefined;
+    const seen: { param?: ParamDef } = {};
     let id = clip(ref);
     try {
-      const node = this.observed.find(ref);
+      const node = await this.nodeOf(ref);
       id = `${this.name}:${node}`;
-      def = resolveParam(name);
-      refuseUnwritable(def, false, 'bridge mode does not write secured parameters (it would unlock them for the other master too); use master mode with "secured: true"');
-      const identity = this.observed.identityOf(this.observed.valuesOf(node));
-      const v = checkedValue(def, value, ctx.unit, identity, injector.client, isCapacityBound(def) ? 'the master was not seen reading it' : undefined);
-      const written = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+      const { param: def, value: v, written } = await this.prepare(injector, node, name, value, ctx.unit, seen);
       this.refusePaused(injector);
-      const param = def;
       const { record, reading } = await this.serialized(async (signal) => {
-        this.lastInjectedWrite = undefined;
-        const rec = await this.injectedWriteOnce(injector, node, param, v, written, signal);
-        const logged = this.lastInjectedWrite ?? rec.id;
-        const [r] = param.read ? await injector.client.read(node, [param], { purpose: 'read-back', signal }) : [];
-        return { record: { id: logged }, reading: r };
+        const rec = await this.injectedWriteOnce(injector, node, [{ param: def, value: v }], def.secured, signal);
+        const [r] = def.read ? await injector.client.read(node, [def], { purpose: 'read-back', signal }) : [];
+        return { record: rec, reading: r };
       });
       let readBack: ValueView | undefined;
       if (reading?.ok) {
@@ -363,6 +545,7 @@ export class BridgeGateway implements GatewayService {
         transactionId: record.id,
       };
     } catch (err) {
+      const def = seen.param;
       const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
       this.refusals.refused(ctx.source, e.code, () => log.warn({ instrument: id, param: def?.key ?? clip(name), code: e.code }, `write refused: ${clip(e.message, 500)} (from ${ctx.source})`));
       if (this.events.listened('write')) {
@@ -372,16 +555,98 @@ export class BridgeGateway implements GatewayService {
     }
   }
 
-  private async injectedWriteOnce(injector: Injector, node: number, def: ParamDef, v: Value, written: number | string, signal: AbortSignal): Promise<TransactionRecord> {
+  /**
+   * With injection: several parameters of one instrument, planned as master mode plans them
+   * (write-plan.ts: all checked first, all or nothing; chained within maxRequestBytes; a request
+   * holding a secured parameter inside Init Reset 64 ... 82), each request injected in turn, then
+   * one chained read back. The operation holds the injection queue until it is done.
+   */
+  private async injectedWriteMany(injector: Injector, ref: string, inputs: Readonly<Record<string, WriteInput>>, ctx: { source: string }): Promise<MultiWriteResult> {
+    const log = this.log.child({ write: true, source: ctx.source });
+    const node = await this.nodeOf(ref);
+    const id = `${this.name}:${node}`;
+    let prepared: PreparedWrite[];
     try {
-      return await injector.client.write(node, [{ param: def, value: v }], { purpose: 'write', signal });
+      prepared = await planWrites(inputs, (name, value, unit, seen) => this.prepare(injector, node, name, value, unit, seen));
+      this.refusePaused(injector);
     } catch (err) {
-      if (err instanceof BusError && err.failure.kind === 'status') {
-        const st = statusInfo(err.failure.status);
-        throw new GatewayError('BUS_STATUS', `node ${node} refused ${def.key} = ${String(written)}: status ${err.failure.status} ${st.key} (${st.message})`, { ...err.details, param: def.key, dde: def.dde, value: written });
+      const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
+      const problems = (e.details.problems as WriteProblem[] | undefined) ?? [];
+      this.refusals.refused(ctx.source, e.code, () => log.warn({ instrument: id, problems: problems.map((p) => ({ param: p.param, code: p.code })), code: e.code }, `write refused: ${clip(e.message, 500)} (from ${ctx.source})`));
+      if (this.events.listened('write')) {
+        for (const p of problems) {
+          this.events.emit('write', { instrument: id, param: p.param, value: askedValue(inputs[p.param]), source: clip(ctx.source), result: 'refused', code: p.code as GatewayError['code'], message: clip(p.message, 500) });
+        }
       }
-      throw err instanceof GatewayError ? this.injectError(injector, err) : err;
+      throw e;
     }
+    const chunks = injector.client.packWrites(prepared.map((p) => ({ param: p.param, value: p.value })));
+    const { sent, results } = await this.serialized(async (signal) => {
+      const done = await sendChunks(node, prepared, chunks, (chunk) => this.injectedWriteOnce(injector, node, chunk.values, chunk.unlock, signal)).catch((err: unknown) => {
+        const e = err as GatewayError;
+        log.warn({ instrument: id, written: e.details.written, failed: e.details.failed, notSent: e.details.notSent, code: e.code }, e.message);
+        throw err;
+      });
+      const readable = prepared.filter((p) => p.param.read).map((p) => p.param);
+      const back = readable.length > 0 ? await injector.client.read(node, readable, { purpose: 'read-back', signal }) : [];
+      return { sent: done, results: back };
+    });
+    const identity = this.observed.identityOf(this.observed.valuesOf(node));
+    const readBack = new Map(results.filter((r) => r.ok).map((r) => [r.reading.param.dde, r.reading]));
+    const parameters: MultiWriteResult['parameters'] = {};
+    for (const p of prepared) {
+      const r = readBack.get(p.param.dde);
+      const view = r ? buildValueView(p.param, { raw: toHex(r.raw).replace(/\s+/g, ''), value: jsonValue(r.value), time: r.at, cached: false }, identity) : undefined;
+      const transactionId = sent.txOf.get(p.param.dde) as string;
+      parameters[p.param.key] = { param: { dde: p.param.dde, key: p.param.key, name: p.param.name }, written: p.written, status: { code: 0, name: statusInfo(0).key }, ...(view ? { readBack: view } : {}), transactionId };
+      if (this.events.listened('write')) {
+        this.events.emit('write', { instrument: id, param: p.param.key, dde: p.param.dde, value: p.written, source: ctx.source, result: 'accepted', transactionId, ...(view ? { readBack: view.value } : {}) });
+      }
+    }
+    log.info(
+      { instrument: id, values: Object.fromEntries(prepared.map((p) => [p.param.key, p.written])), transactions: sent.transactionIds, injected: true },
+      `write ${id} ${prepared.map((p) => `${p.param.key}=${String(p.written)}`).join(' ')} from ${ctx.source} (${sent.transactionIds.length} injected request${sent.transactionIds.length === 1 ? '' : 's'})`,
+    );
+    return { instrument: id, parameters, transactionIds: sent.transactionIds };
+  }
+
+  /**
+   * With injection: every readable parameter, in chained reads injected one at a time (each
+   * waits for a gap, and for the end of a back-off), other API operations between them. One
+   * snapshot per instrument at a time: a second request meanwhile gets the same one.
+   */
+  private injectedSnapshot(injector: Injector, ref: string): Promise<Snapshot> {
+    const run = async (): Promise<Snapshot> => {
+      const node = await this.nodeOf(ref);
+      const pending = this.snapshots.get(node);
+      if (pending) return pending;
+      this.refusePaused(injector);
+      const reading = (async () => {
+        const results = await readAll(injector.client, node, snapshotParams(), {
+          each: async (read) => {
+            const once = () =>
+              this.serialized(async (signal) => {
+                await this.whilePaused(injector);
+                return read(signal);
+              });
+            // Injected requests are never retried by the bus (a write must not go twice): a chunk whose request found no gap, or whose reply was lost, is read once more.
+            const first = await once();
+            return first.some((r) => !r.ok && (r.error.code === 'BUS_TIMEOUT' || r.error.code === 'BUS_ABORTED')) ? once() : first;
+          },
+        });
+        const mapped = results.map((r): ParamResult => (r.ok ? r : { ...r, error: this.injectError(injector, r.error) }));
+        return buildSnapshot(`${this.name}:${node}`, identityFrom(mapped), mapped);
+      })().finally(() => this.snapshots.delete(node));
+      this.snapshots.set(node, reading);
+      return reading;
+    };
+    return run();
+  }
+
+  /** Waits out a back-off (at most twice injectBackoffMs): a snapshot goes on after it. */
+  private async whilePaused(injector: Injector): Promise<void> {
+    const limit = Date.now() + 2 * this.options.injectBackoffMs;
+    while (injector.paused && Date.now() < limit && !this.closed) await new Promise((r) => setTimeout(r, Math.min(100, this.options.injectBackoffMs)));
   }
 
   async writeParam(ref: string, param: string, value: unknown, ctx: WriteContext): Promise<WriteResult> {

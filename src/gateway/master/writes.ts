@@ -4,7 +4,7 @@
  * accepted or refused; refusals are logged rate-limited (the event is not, the hub bounds it).
  */
 import { BusError, Priority, type ParamReading, type TransactionRecord } from '../../bus/index.js';
-import { statusInfo, type Value } from '../../codec/index.js';
+import { statusInfo } from '../../codec/index.js';
 import { forChannel, resolveParam, type ParamDef } from '../../params/index.js';
 import { clip, GatewayError, RefusalLimiter, type Logger } from '../../shared/index.js';
 import type { GatewayEvents } from '../events.js';
@@ -12,30 +12,11 @@ import type { MultiWriteResult, WriteContext, WriteInput, WriteResult } from '..
 import { isScaled } from '../units.js';
 import { IDENTITY_FIELD_BY_DDE, identityAfterWrite, jsonValue } from '../views.js';
 import { checkedValue, isCapacityBound, refuseUnwritable } from '../write-checks.js';
+import { CAPACITY_SOURCES, planWrites, sendChunks, type PreparedWrite, type WriteProblem } from '../write-plan.js';
 import type { PlainValue } from './agree.js';
 import type { IdentityReader } from './identity.js';
 import type { MasterOptions } from './options.js';
 import type { Instrument, Registry } from './registry.js';
-
-/** Writes after which the capacity may differ: fluidset index, capacity, capacity unit. */
-const CAPACITY_SOURCES: ReadonlySet<number> = new Set([24, 21, 129]);
-
-/** A value checked and ready for the wire. */
-interface Prepared {
-  readonly param: ParamDef;
-  readonly value: Value;
-  /** As the answer and the log show it (bytes as hex). */
-  readonly written: number | string;
-}
-
-/** Most parameters one multi-parameter write takes. */
-export const MAX_WRITE_PARAMS = 32;
-
-/** `{ value, unit }` or a plain value. */
-function splitInput(input: WriteInput): { value: unknown; unit?: string } {
-  if (typeof input === 'object' && input !== null) return { value: input.value, ...(input.unit !== undefined ? { unit: input.unit } : {}) };
-  return { value: input };
-}
 
 export class Writer {
   /** Refused writes: each client host and code in full once a minute, the rest counted. Accepted writes are logged one by one. */
@@ -56,7 +37,7 @@ export class Writer {
    * into the parameter's own scale), and the instrument's range. Sets `seen.param` as soon as the
    * parameter is known, for the refusal's event.
    */
-  private async prepare(inst: Instrument, name: string, value: unknown, unit: string | undefined, seen: { param?: ParamDef }): Promise<Prepared> {
+  private async prepare(inst: Instrument, name: string, value: unknown, unit: string | undefined, seen: { param?: ParamDef }): Promise<PreparedWrite> {
     // A channel's own parameters are at its process numbers; the instrument's (process 0, 113...) are shared.
     const param = forChannel(resolveParam(name), inst.channel);
     seen.param = param;
@@ -173,78 +154,31 @@ export class Writer {
     const log = this.log.child({ write: true, source: ctx.source });
     const inst = this.registry.find(ref);
     refuseWhileBusy(inst);
-    const names = Object.keys(inputs);
-    if (names.length === 0) throw new GatewayError('PARAM_NONE', 'name at least one parameter to write', {});
-    if (names.length > MAX_WRITE_PARAMS) {
-      throw new GatewayError('PARAM_WRITE_REFUSED', `${names.length} parameters in one write; one write takes at most ${MAX_WRITE_PARAMS}; nothing was written`, { count: names.length, max: MAX_WRITE_PARAMS, problems: [] });
-    }
-    const prepared: Prepared[] = [];
-    const problems: { param: string; code: string; message: string; details: Record<string, unknown> }[] = [];
-    const byDde = new Map<number, string>();
-    for (const name of names) {
-      const seen: { param?: ParamDef } = {};
-      const { value, unit } = splitInput(inputs[name] as WriteInput);
-      try {
-        const p = await this.prepare(inst, name, value, unit, seen);
-        const twice = byDde.get(p.param.dde);
-        if (twice !== undefined) throw new GatewayError('PARAM_INVALID_VALUE', `${p.param.key} (DDE ${p.param.dde}) is named twice (${JSON.stringify(twice)} and ${JSON.stringify(name)})`, { param: p.param.key, dde: p.param.dde });
-        byDde.set(p.param.dde, name);
-        prepared.push(p);
-      } catch (err) {
-        const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
-        problems.push({ param: seen.param?.key ?? clip(name), code: e.code, message: e.message, details: e.details });
-      }
-    }
-    // A value checked against the capacity is only valid for the capacity it was checked against.
-    const source = prepared.find((p) => CAPACITY_SOURCES.has(p.param.dde));
-    if (source) {
-      for (const p of prepared.filter((x) => isScaled(x.param))) {
-        problems.push({
-          param: p.param.key,
-          code: 'PARAM_INVALID_VALUE',
-          message: `${p.param.key} is checked against the capacity, which writing ${source.param.key} changes: write ${source.param.key} on its own first`,
-          details: { param: p.param.key, dde: p.param.dde, with: source.param.key },
-        });
-      }
-    }
-    if (problems.length > 0) {
-      const e = new GatewayError(
-        'PARAM_WRITE_REFUSED',
-        `${problems.length} of ${names.length} parameters refused, nothing was written: ${problems.map((p) => `${p.param}: ${p.message}`).join('; ')}`,
-        { problems },
-      );
-      this.refusals.refused(ctx.source, e.code, () => log.warn({ instrument: inst.id, problems: problems.map((p) => ({ param: p.param, code: p.code })) }, `write refused: ${clip(e.message, 500)} (from ${ctx.source})`));
-      if (this.events.listened('write')) {
-        for (const p of problems) {
-          this.events.emit('write', { instrument: inst.id, param: p.param, value: loggedValue(inputs[p.param]), source: clip(ctx.source), result: 'refused', code: p.code as GatewayError['code'], message: clip(p.message, 500) });
+    let prepared: PreparedWrite[];
+    try {
+      prepared = await planWrites(inputs, (name, value, unit, seen) => this.prepare(inst, name, value, unit, seen));
+    } catch (err) {
+      const problems = err instanceof GatewayError ? ((err.details.problems as WriteProblem[] | undefined) ?? []) : [];
+      if (err instanceof GatewayError && problems.length > 0) {
+        this.refusals.refused(ctx.source, err.code, () => log.warn({ instrument: inst.id, problems: problems.map((p) => ({ param: p.param, code: p.code })) }, `write refused: ${clip(err.message, 500)} (from ${ctx.source})`));
+        if (this.events.listened('write')) {
+          for (const p of problems) {
+            this.events.emit('write', { instrument: inst.id, param: p.param, value: loggedValue(inputs[p.param]), source: clip(ctx.source), result: 'refused', code: p.code as GatewayError['code'], message: clip(p.message, 500) });
+          }
         }
       }
-      throw e;
+      throw err;
     }
     const chunks = inst.handle.client.packWrites(prepared.map((p) => ({ param: p.param, value: p.value })));
-    const transactionIds: string[] = [];
-    const txOf = new Map<number, string>();
-    let sent = 0;
-    for (const chunk of chunks) {
-      try {
-        const record = await inst.handle.client.write(inst.node, chunk.values, { unlock: chunk.unlock });
-        transactionIds.push(record.id);
-        for (const v of chunk.values) txOf.set(v.param.dde, record.id);
-        sent += chunk.values.length;
-      } catch (err) {
-        const done = prepared.slice(0, sent).map((p) => p.param.key);
-        const failed = chunk.values.map((v) => v.param.key);
-        const later = prepared.slice(sent + chunk.values.length).map((p) => p.param.key);
-        const e = err instanceof GatewayError ? err : new GatewayError('GATEWAY_INTERNAL', String(err));
-        const detail = err instanceof BusError && err.failure.kind === 'status' ? `status ${err.failure.status} ${statusInfo(err.failure.status).key}` : e.message;
-        log.warn({ instrument: inst.id, written: done, failed, notSent: later, code: e.code }, `write of ${failed.join(', ')} on ${inst.id} failed: ${detail}`);
-        throw new GatewayError(
-          e.code,
-          `node ${inst.node}: writing ${failed.join(', ')} failed (${detail})${done.length > 0 ? `; already written: ${done.join(', ')}` : ''}${later.length > 0 ? `; not sent: ${later.join(', ')}` : ''}`,
-          { ...e.details, written: done, failed, notSent: later },
-        );
-      }
+    let sent: Awaited<ReturnType<typeof sendChunks>>;
+    try {
+      sent = await sendChunks(inst.node, prepared, chunks, (chunk) => inst.handle.client.write(inst.node, chunk.values, { unlock: chunk.unlock }));
+    } catch (err) {
+      const e = err as GatewayError;
+      log.warn({ instrument: inst.id, written: e.details.written, failed: e.details.failed, notSent: e.details.notSent, code: e.code }, e.message);
+      throw err;
     }
+    const { transactionIds, txOf } = sent;
     for (const p of prepared) if (CAPACITY_SOURCES.has(p.param.dde)) this.registry.forget(inst, ['capacity']);
     const readable = prepared.filter((p) => p.param.read).map((p) => p.param);
     const readBack = new Map<number, ParamReading>();
