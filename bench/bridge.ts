@@ -21,7 +21,7 @@
  *   npx tsx bench/bridge.ts [latency samples, default 2000] [throughput MB, default 8] [round trips per segment, default 500] [rounds, default 6]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -217,6 +217,35 @@ function waitLine(child: ChildProcess, text: string, what: string, timeoutMs = 3
   });
 }
 
+/** CPU time of a process, all its threads, ns (Linux schedstat); 0 when it cannot be read. */
+function cpuNs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of a process by thread name, ns. */
+function cpuByThread(pid: number | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  if (pid === undefined) return out;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const name = tid === String(pid) ? 'main thread' : comm === 'node' ? `thread ${tid}` : comm;
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      out.set(name, (out.get(name) ?? 0) + ns);
+    }
+  } catch {
+    // the process is gone
+  }
+  return out;
+}
+
 async function httpJson(url: string): Promise<unknown> {
   const res = await fetch(url);
   return res.json();
@@ -236,11 +265,14 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
   await waitLine(inst, 'ready', 'the simulator');
   children.push(await pair(p('rt.master.socat'), p('rt.far.socat')));
   children.push(await pair(p('rt.master.bridge'), p('rt.far.bridge')));
-  children.push(await join2(p('rt.far.socat'), p('inst.socat')));
+  const joiner = await join2(p('rt.far.socat'), p('inst.socat'));
+  children.push(joiner);
   const httpPort = await freePort();
+  // BENCH_STRACE=FILE runs the bridge under `strace -c -f` (a syscall summary; its CPU figures then include strace's).
+  const traced = process.env.BENCH_STRACE ? [...(process.env.BENCH_STRACE_ARGS ?? 'strace -c -f').split(' '), '-o', process.env.BENCH_STRACE, process.execPath] : [process.execPath];
   const bridge = spawn(
-    process.execPath,
-    [BIN, 'serve', '--mode', 'bridge', '--instrument-port', p('inst.bridge'), '--master-port', p('rt.far.bridge'), '--store', `sqlite:${p('bridge.db')}`, '--http-port', String(httpPort), '--log-level', 'warn'],
+    traced[0] as string,
+    [...traced.slice(1),...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), BIN, 'serve', '--mode', 'bridge', '--instrument-port', p('inst.bridge'), '--master-port', p('rt.far.bridge'), '--store', `sqlite:${p('bridge.db')}`, '--http-port', String(httpPort), '--log-level', 'warn'],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir },
   );
   children.push(bridge);
@@ -269,12 +301,13 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
     { name: '8-value chained read', frame: requestFrame(CHAINED) },
     { name: 'single read', frame: requestFrame(CHAINED.slice(0, 1)) },
   ];
-  const results: { kind: string; a: PathRun; b: PathRun }[] = [];
+  const results: { kind: string; a: PathRun; b: PathRun; cpu: { socat: number; bridge: number; threads: Map<string, number> } }[] = [];
   for (const kind of kinds) {
     const a: PathRun = { name: 'socat', master: viaSocat, samples: [], elapsedMs: 0 };
     const b: PathRun = { name: 'bridge', master: viaBridge, samples: [], elapsedMs: 0 };
     // Warm up both paths (JIT, the bridge's first transactions).
     for (const run of [a, b]) for (let i = 0; i < 100; i++) await run.master.roundTrip(kind.frame, run.name);
+    const cpu0 = { socat: cpuNs(joiner.pid), bridge: cpuNs(bridge.pid), threads: cpuByThread(bridge.pid) };
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate which path goes first, so that neither always follows the other.
       for (const run of r % 2 === 0 ? [a, b] : [b, a]) {
@@ -283,7 +316,8 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
         run.elapsedMs += performance.now() - t0;
       }
     }
-    results.push({ kind: kind.name, a, b });
+    const threads = new Map([...cpuByThread(bridge.pid)].map(([name, ns]) => [name, ns - (cpu0.threads.get(name) ?? 0)]));
+    results.push({ kind: kind.name, a, b, cpu: { socat: cpuNs(joiner.pid) - cpu0.socat, bridge: cpuNs(bridge.pid) - cpu0.bridge, threads } });
   }
   await sleep(1500);
   const bus = (await httpJson(`${base}/api/v1/bus`)) as {
@@ -293,16 +327,21 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
 
   const f = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   console.log(`\nRound trips, one request at a time to one unpaced simulated instrument, ${ROUNDS} rounds of ${f(PER_SEGMENT)} per path, alternating:\n`);
-  console.log('| request | path | round trips/s | p50 ms | p99 ms | bridge / socat |');
-  console.log('|---|---|---:|---:|---:|---:|');
-  for (const { kind, a, b } of results) {
+  console.log('| request | path | round trips/s | p50 ms | p99 ms | CPU µs per round trip (socat or bridge process) | bridge / socat |');
+  console.log('|---|---|---:|---:|---:|---:|---:|');
+  for (const { kind, a, b, cpu } of results) {
     const rate = (x: PathRun) => x.samples.length / (x.elapsedMs / 1000);
     for (const x of [a, b]) {
       const sorted = Float64Array.from(x.samples).sort();
       const ratio = x === b ? `**${f(rate(b) / rate(a), 3)}**` : '';
-      console.log(`| ${kind} | ${x === a ? 'master -> socat -> instrument' : 'master -> flowbus bridge -> instrument'} | ${f(rate(x))} | ${f(quantile(sorted, 0.5), 3)} | ${f(quantile(sorted, 0.99), 3)} | ${ratio} |`);
+      const perRt = (x === a ? cpu.socat : cpu.bridge) / 1000 / x.samples.length;
+      console.log(`| ${kind} | ${x === a ? 'master -> socat -> instrument' : 'master -> flowbus bridge -> instrument'} | ${f(rate(x))} | ${f(quantile(sorted, 0.5), 3)} | ${f(quantile(sorted, 0.99), 3)} | ${f(perRt)} | ${ratio} |`);
     }
-    console.log(`| ${kind} | added by the bridge, per round trip (mean) | | ${f((b.elapsedMs / b.samples.length - a.elapsedMs / a.samples.length) * 1000)} µs | | |`);
+    console.log(`| ${kind} | added by the bridge, per round trip (mean) | | ${f((b.elapsedMs / b.samples.length - a.elapsedMs / a.samples.length) * 1000)} µs | | | |`);
+  }
+  for (const { kind, b, cpu } of results) {
+    const parts = [...cpu.threads].filter(([, ns]) => ns > 0).sort((x, y) => y[1] - x[1]);
+    console.log(`\nThe bridge's CPU per round trip by thread, ${kind}: ${parts.map(([name, ns]) => `${name} ${f(ns / 1000 / b.samples.length)} µs`).join(', ')}.`);
   }
   if (bb) {
     const d = bb.bridge.directions;

@@ -59,10 +59,17 @@ function ready(port: UnixPortBinding, event: 'readable' | 'writable'): Promise<v
  * the poll said the device is readable, and on a busy machine each trip waits for a core
  * (issue 14, part 5: most of what the bridge cost over socat). A read of a non-blocking
  * descriptor never waits, so it is made here, on the event loop, as socat makes it: read
- * until EAGAIN, then wait for the poller's `readable`.
+ * until EAGAIN, then wait for the poller's `readable`. A read that got less than it asked for
+ * emptied the tty's queue, so the next one waits for `readable` first instead of failing with
+ * EAGAIN (an exception built for every chunk).
  */
-async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: number, length: number, state: { drained: boolean }): Promise<{ buffer: Buffer; bytesRead: number }> {
   for (;;) {
+    if (state.drained) {
+      state.drained = false;
+      if (port.fd === null) throw canceled('Port is not open');
+      await ready(port, 'readable');
+    }
     const fd = port.fd;
     if (fd === null) throw canceled('Port is not open');
     let bytesRead: number;
@@ -76,7 +83,10 @@ async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: nu
       await ready(port, 'readable');
       continue;
     }
-    if (bytesRead > 0) return { buffer, bytesRead };
+    if (bytesRead > 0) {
+      state.drained = bytesRead < length;
+      return { buffer, bytesRead };
+    }
     throw new Error('the device hung up (end of file on read)');
   }
 }
@@ -114,7 +124,8 @@ function hangupAware(base: Binding): Binding {
     async open(options: unknown) {
       const port = await open(options);
       if (isUnixPort(port)) {
-        port.read = (buffer, offset, length) => readUntilHangup(port, buffer, offset, length);
+        const state = { drained: false };
+        port.read = (buffer, offset, length) => readUntilHangup(port, buffer, offset, length, state);
         port.write = (buffer) => {
           if (!port.isOpen) return Promise.reject(new Error('Port is not open'));
           const op = writeAll(port, buffer).finally(() => {

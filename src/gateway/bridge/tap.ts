@@ -35,6 +35,15 @@ export interface TapCounters {
 type Item = { readonly kind: 'bytes'; readonly bytes: Uint8Array; readonly time: number } | { readonly kind: 'restart'; readonly time: number };
 type Out = { readonly kind: 'burst'; readonly bytes: Uint8Array; readonly time: number } | { readonly kind: 'restart'; readonly time: number };
 
+/**
+ * How long after a burst opened the tap looks whether the line has been silent for the gap, ms
+ * (at least the gap). Where a burst ends is decided by the bytes' arrival times, so this only
+ * says how soon a burst that nothing follows is decoded. A master polling fast turns the line
+ * round before it and never wakes the process for it; 2 ms, one wake for every burst, was a
+ * measurable part of what the bridge cost over socat on a busy machine.
+ */
+const SETTLE_MS = 20;
+
 /** Wall-clock microseconds, the clock of the chunks' arrival times. */
 function nowMicros(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -127,6 +136,7 @@ export class BridgeTap {
   private readonly pairer: Pairer;
   private readonly maxQueued: number;
   private readonly gapMs: number;
+  private readonly settleMs: number;
   private scheduled = false;
   private closed = false;
 
@@ -134,6 +144,7 @@ export class BridgeTap {
     this.maxQueued = options.maxQueuedBytes ?? 1024 * 1024;
     const maxBurst = options.maxBurstBytes ?? 4096;
     this.gapMs = options.burstGapMs;
+    this.settleMs = Math.max(SETTLE_MS, options.burstGapMs);
     this.lanes = {
       '>': new Lane('>', options.protocol, options.burstGapMs * 1000, maxBurst),
       '<': new Lane('<', options.protocol, options.burstGapMs * 1000, maxBurst),
@@ -252,10 +263,10 @@ export class BridgeTap {
     // The other direction speaks: whatever this one said before has ended.
     other.cut();
     lane.add(item.bytes, item.time);
-    if (lane.open && !lane.timer) lane.timer = setTimeout(() => this.silence(lane), this.gapMs);
+    if (lane.open && !lane.timer) lane.timer = setTimeout(() => this.silence(lane), this.settleMs);
   }
 
-  /** The gap timer: ends the open burst once the line has been silent for the gap since its last chunk. */
+  /** Ends the open burst once the line has been silent for the gap since its last chunk (looked at every SETTLE_MS). */
   private silence(lane: Lane): void {
     lane.timer = undefined;
     if (this.closed || !lane.open) return;
@@ -266,7 +277,7 @@ export class BridgeTap {
         lane.cut();
         this.release(false);
       } else {
-        lane.timer = setTimeout(() => this.silence(lane), Math.max(1, this.gapMs - idleMs));
+        lane.timer = setTimeout(() => this.silence(lane), this.settleMs);
       }
     });
   }
