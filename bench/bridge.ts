@@ -9,7 +9,11 @@
  *   its SQLite log on and every frame decoded), alternating in rounds: round trips/s, the
  *   ratio bridge / socat, p50 and p99, for 8-value chained reads and single reads. The
  *   master is Node (pyserial is not installed here): it writes a fixed request frame and
- *   waits for the whole reply, as Bronkhorst's Python library does.
+ *   waits for the whole reply, as Bronkhorst's Python library does. CPU time of socat and of the
+ *   bridge (all threads, /proc/PID/task/TID/schedstat) per round trip, and the bridge's by thread.
+ *   BENCH_BASELINE=other/bin/flowbus.js adds a third path, that build's bridge, in the same run
+ *   (a build from before a change). BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge;
+ *   BENCH_STRACE=FILE runs it under `strace -c -f`.
  *
  * - Latency: one byte written on one end, timed until it is read on the other, alternately
  *   through a direct pty pair and through pty -> bridge -> pty; p50 and p99 of each and of
@@ -18,7 +22,7 @@
  *   pty takes them (a saturated line, far past any baud rate); bytes/s read at the far end,
  *   direct and bridged, and against what a 38400-baud line carries (3,840 B/s).
  *
- *   npx tsx bench/bridge.ts [latency samples, default 2000] [throughput MB, default 8] [round trips per segment, default 500] [rounds, default 6]
+ *   npx tsx bench/bridge.ts [latency samples, default 2000] [throughput MB, default 8] [round trips per segment, default 50] [rounds, default 30]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -35,8 +39,8 @@ import { createSerialPort } from '../src/transport/index.js';
 
 const SAMPLES = Number(process.argv[2] ?? 2000);
 const MEGABYTES = Number(process.argv[3] ?? 8);
-const PER_SEGMENT = Number(process.argv[4] ?? 500);
-const ROUNDS = Number(process.argv[5] ?? 6);
+const PER_SEGMENT = Number(process.argv[4] ?? 50);
+const ROUNDS = Number(process.argv[5] ?? 30);
 const LINE_BYTES_PER_S = 38400 / 10;
 /** A round trip without its reply after this long ends the bench (something dropped bytes). */
 const REPLY_TIMEOUT_MS = 3000;
@@ -253,29 +257,50 @@ async function httpJson(url: string): Promise<unknown> {
 
 interface PathRun {
   readonly name: string;
+  readonly label: string;
   readonly master: RawMaster;
+  /** The process between master and instrument (socat or the bridge). */
+  readonly pid: number | undefined;
   samples: number[];
   elapsedMs: number;
+  cpuNs: number;
+  threads: Map<string, number>;
 }
 
-async function roundTrips(dir: string, children: ChildProcess[], closers: (() => Promise<void>)[]): Promise<void> {
-  const p = (n: string) => join(dir, n);
-  const inst = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--instrument', p('inst.socat'), p('inst.bridge')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(inst);
-  await waitLine(inst, 'ready', 'the simulator');
-  children.push(await pair(p('rt.master.socat'), p('rt.far.socat')));
-  children.push(await pair(p('rt.master.bridge'), p('rt.far.bridge')));
-  const joiner = await join2(p('rt.far.socat'), p('inst.socat'));
-  children.push(joiner);
+interface BridgeProcess {
+  readonly child: ChildProcess;
+  readonly base: string;
+  readonly db: string;
+}
+
+/** `flowbus serve --mode bridge` from `bin` as a process of its own, with its SQLite log; resolves once both sides are open. */
+async function startBridge(bin: string, dir: string, name: string, instrumentPort: string, masterPort: string, profile: boolean): Promise<BridgeProcess> {
   const httpPort = await freePort();
+  const db = join(dir, `${name}.db`);
   // BENCH_STRACE=FILE runs the bridge under `strace -c -f` (a syscall summary; its CPU figures then include strace's).
-  const traced = process.env.BENCH_STRACE ? [...(process.env.BENCH_STRACE_ARGS ?? 'strace -c -f').split(' '), '-o', process.env.BENCH_STRACE, process.execPath] : [process.execPath];
-  const bridge = spawn(
+  const traced = profile && process.env.BENCH_STRACE ? [...(process.env.BENCH_STRACE_ARGS ?? 'strace -c -f').split(' '), '-o', process.env.BENCH_STRACE, process.execPath] : [process.execPath];
+  const child = spawn(
     traced[0] as string,
-    [...traced.slice(1),...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), BIN, 'serve', '--mode', 'bridge', '--instrument-port', p('inst.bridge'), '--master-port', p('rt.far.bridge'), '--store', `sqlite:${p('bridge.db')}`, '--http-port', String(httpPort), '--log-level', 'warn'],
+    [
+      ...traced.slice(1),
+      ...(profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []),
+      bin,
+      'serve',
+      '--mode',
+      'bridge',
+      '--instrument-port',
+      instrumentPort,
+      '--master-port',
+      masterPort,
+      '--store',
+      `sqlite:${db}`,
+      '--http-port',
+      String(httpPort),
+      '--log-level',
+      'warn',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir },
   );
-  children.push(bridge);
   const base = `http://127.0.0.1:${httpPort}`;
   for (let i = 0; ; i++) {
     try {
@@ -285,81 +310,130 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
     } catch {
       // not listening yet
     }
-    if (i > 300) throw new Error('the bridge did not open both sides within 30 s');
+    if (child.exitCode !== null) throw new Error(`the bridge ${bin} exited with ${child.exitCode}`);
+    if (i > 300) throw new Error(`the bridge ${bin} did not open both sides within 30 s`);
     await sleep(100);
   }
+  return { child, base, db };
+}
+
+type BusAnswer = {
+  buses: {
+    transactions: Record<string, number>;
+    bridge: {
+      directions: Record<string, { frames: number; droppedNoPeer: number; droppedOverflow: number; droppedWriteFailed: number; undecodedBytes: number }>;
+      forwardLatency: { p50Us: number; p99Us: number; count: number };
+    };
+  }[];
+};
+
+async function roundTrips(dir: string, children: ChildProcess[], closers: (() => Promise<void>)[]): Promise<void> {
+  const p = (n: string) => join(dir, n);
+  // BENCH_BASELINE=path/to/bin/flowbus.js adds a third path: that build's bridge (e.g. the one before a change), in the same run.
+  const baseline = process.env.BENCH_BASELINE;
+  const names = ['socat', 'bridge', ...(baseline ? ['baseline'] : [])];
+  const inst = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--instrument', ...names.map((n) => p(`inst.${n}`))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(inst);
+  await waitLine(inst, 'ready', 'the simulator');
+  for (const n of names) children.push(await pair(p(`rt.master.${n}`), p(`rt.far.${n}`)));
+  const joiner = await join2(p('rt.far.socat'), p('inst.socat'));
+  children.push(joiner);
+  const bridges = new Map<string, BridgeProcess>();
+  bridges.set('bridge', await startBridge(BIN, dir, 'bridge', p('inst.bridge'), p('rt.far.bridge'), true));
+  if (baseline) bridges.set('baseline', await startBridge(baseline, dir, 'baseline', p('inst.baseline'), p('rt.far.baseline'), false));
+  for (const b of bridges.values()) children.push(b.child);
   const openMaster = async (path: string): Promise<RawMaster> => {
     const port = createSerialPort(path, 38400);
     await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
     closers.push(() => new Promise((r) => port.close(() => r())));
     return new RawMaster(port);
   };
-  const viaSocat = await openMaster(p('rt.master.socat'));
-  const viaBridge = await openMaster(p('rt.master.bridge'));
+  const masters = new Map<string, RawMaster>();
+  for (const n of names) masters.set(n, await openMaster(p(`rt.master.${n}`)));
+  const labels: Record<string, string> = {
+    socat: 'master -> socat -> instrument',
+    bridge: 'master -> flowbus bridge -> instrument',
+    baseline: `master -> baseline bridge (${baseline ?? ''}) -> instrument`,
+  };
+  const pidOf = (n: string) => (n === 'socat' ? joiner.pid : bridges.get(n)?.child.pid);
 
   const kinds = [
     { name: '8-value chained read', frame: requestFrame(CHAINED) },
     { name: 'single read', frame: requestFrame(CHAINED.slice(0, 1)) },
   ];
-  const results: { kind: string; a: PathRun; b: PathRun; cpu: { socat: number; bridge: number; threads: Map<string, number> } }[] = [];
+  const WARMUP = 100;
+  const results: { kind: string; runs: PathRun[] }[] = [];
   for (const kind of kinds) {
-    const a: PathRun = { name: 'socat', master: viaSocat, samples: [], elapsedMs: 0 };
-    const b: PathRun = { name: 'bridge', master: viaBridge, samples: [], elapsedMs: 0 };
-    // Warm up both paths (JIT, the bridge's first transactions).
-    for (const run of [a, b]) for (let i = 0; i < 100; i++) await run.master.roundTrip(kind.frame, run.name);
-    const cpu0 = { socat: cpuNs(joiner.pid), bridge: cpuNs(bridge.pid), threads: cpuByThread(bridge.pid) };
+    const runs: PathRun[] = names.map((n) => ({ name: n, label: labels[n] as string, master: masters.get(n) as RawMaster, pid: pidOf(n), samples: [], elapsedMs: 0, cpuNs: 0, threads: new Map() }));
+    // Warm up every path (JIT, the bridge's first transactions).
+    for (const run of runs) for (let i = 0; i < WARMUP; i++) await run.master.roundTrip(kind.frame, run.name);
     for (let r = 0; r < ROUNDS; r++) {
-      // Alternate which path goes first, so that neither always follows the other.
-      for (const run of r % 2 === 0 ? [a, b] : [b, a]) {
+      // Rotate which path goes first, so that none always follows another.
+      const order = runs.map((_, i) => runs[(i + r) % runs.length] as PathRun);
+      for (const run of order) {
+        const cpu0 = cpuNs(run.pid);
+        const threads0 = cpuByThread(run.pid);
         const t0 = performance.now();
         for (let i = 0; i < PER_SEGMENT; i++) run.samples.push(await run.master.roundTrip(kind.frame, run.name));
         run.elapsedMs += performance.now() - t0;
+        run.cpuNs += cpuNs(run.pid) - cpu0;
+        for (const [name, ns] of cpuByThread(run.pid)) run.threads.set(name, (run.threads.get(name) ?? 0) + ns - (threads0.get(name) ?? 0));
       }
     }
-    const threads = new Map([...cpuByThread(bridge.pid)].map(([name, ns]) => [name, ns - (cpu0.threads.get(name) ?? 0)]));
-    results.push({ kind: kind.name, a, b, cpu: { socat: cpuNs(joiner.pid) - cpu0.socat, bridge: cpuNs(bridge.pid) - cpu0.bridge, threads } });
+    results.push({ kind: kind.name, runs });
   }
   await sleep(1500);
-  const bus = (await httpJson(`${base}/api/v1/bus`)) as {
-    buses: { transactions: Record<string, number>; bridge: { directions: Record<string, { bytes: number; forwarded: number; frames: number; droppedNoPeer: number; droppedOverflow: number; droppedWriteFailed: number; undecodedBytes: number }>; forwardLatency: { p50Us: number; p99Us: number; count: number } } }[];
-  };
-  const bb = bus.buses[0];
+  const answers = new Map<string, BusAnswer>();
+  for (const [n, b] of bridges) answers.set(n, (await httpJson(`${b.base}/api/v1/bus`)) as BusAnswer);
 
   const f = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-  console.log(`\nRound trips, one request at a time to one unpaced simulated instrument, ${ROUNDS} rounds of ${f(PER_SEGMENT)} per path, alternating:\n`);
-  console.log('| request | path | round trips/s | p50 ms | p99 ms | CPU µs per round trip (socat or bridge process) | bridge / socat |');
+  console.log(`\nRound trips, one request at a time to one unpaced simulated instrument, ${ROUNDS} rounds of ${f(PER_SEGMENT)} per path, rotating:\n`);
+  console.log('| request | path | round trips/s | p50 ms | p99 ms | CPU µs per round trip (that process) | x socat |');
   console.log('|---|---|---:|---:|---:|---:|---:|');
-  for (const { kind, a, b, cpu } of results) {
+  for (const { kind, runs } of results) {
     const rate = (x: PathRun) => x.samples.length / (x.elapsedMs / 1000);
-    for (const x of [a, b]) {
+    const socat = runs[0] as PathRun;
+    for (const x of runs) {
       const sorted = Float64Array.from(x.samples).sort();
-      const ratio = x === b ? `**${f(rate(b) / rate(a), 3)}**` : '';
-      const perRt = (x === a ? cpu.socat : cpu.bridge) / 1000 / x.samples.length;
-      console.log(`| ${kind} | ${x === a ? 'master -> socat -> instrument' : 'master -> flowbus bridge -> instrument'} | ${f(rate(x))} | ${f(quantile(sorted, 0.5), 3)} | ${f(quantile(sorted, 0.99), 3)} | ${f(perRt)} | ${ratio} |`);
+      const ratio = x === socat ? '' : x.name === 'bridge' ? `**${f(rate(x) / rate(socat), 3)}**` : f(rate(x) / rate(socat), 3);
+      console.log(`| ${kind} | ${x.label} | ${f(rate(x))} | ${f(quantile(sorted, 0.5), 3)} | ${f(quantile(sorted, 0.99), 3)} | ${f(x.cpuNs / 1000 / x.samples.length)} | ${ratio} |`);
     }
-    console.log(`| ${kind} | added by the bridge, per round trip (mean) | | ${f((b.elapsedMs / b.samples.length - a.elapsedMs / a.samples.length) * 1000)} µs | | | |`);
+    for (const x of runs.slice(1)) {
+      console.log(`| ${kind} | added by the ${x.name}, per round trip (mean) | | ${f((x.elapsedMs / x.samples.length - socat.elapsedMs / socat.samples.length) * 1000)} µs | | | |`);
+    }
   }
-  for (const { kind, b, cpu } of results) {
-    const parts = [...cpu.threads].filter(([, ns]) => ns > 0).sort((x, y) => y[1] - x[1]);
-    console.log(`\nThe bridge's CPU per round trip by thread, ${kind}: ${parts.map(([name, ns]) => `${name} ${f(ns / 1000 / b.samples.length)} µs`).join(', ')}.`);
+  for (const { kind, runs } of results) {
+    for (const x of runs.slice(1)) {
+      const parts = [...x.threads].filter(([, ns]) => ns > 0).sort((m, n) => n[1] - m[1]);
+      console.log(`\nThe ${x.name}'s CPU per round trip by thread, ${kind}: ${parts.map(([name, ns]) => `${name} ${f(ns / 1000 / x.samples.length)} µs`).join(', ')}.`);
+    }
   }
-  if (bb) {
+  for (const [n, answer] of answers) {
+    const bb = answer.buses[0];
+    if (!bb) continue;
     const d = bb.bridge.directions;
     const drops = (x: { droppedNoPeer: number; droppedOverflow: number; droppedWriteFailed: number } | undefined) => (x ? x.droppedNoPeer + x.droppedOverflow + x.droppedWriteFailed : 0);
     console.log(
-      `\nThe bridge (GET /api/v1/bus): frames decoded > ${f(d['>']?.frames ?? 0)}, < ${f(d['<']?.frames ?? 0)}; transactions ${JSON.stringify(bb.transactions)}; ` +
+      `\nThe ${n} (GET /api/v1/bus): frames decoded > ${f(d['>']?.frames ?? 0)}, < ${f(d['<']?.frames ?? 0)}; transactions ${JSON.stringify(bb.transactions)}; ` +
         `dropped ${drops(d['>']) + drops(d['<'])} bytes, not decoded ${(d['>']?.undecodedBytes ?? 0) + (d['<']?.undecodedBytes ?? 0)}; ` +
         `its forward latency (read until the other side took it) p50 <= ${bb.bridge.forwardLatency.p50Us} µs, p99 <= ${bb.bridge.forwardLatency.p99Us} µs over ${f(bb.bridge.forwardLatency.count)} chunks.`,
     );
   }
-  bridge.kill('SIGTERM');
-  await new Promise((r) => bridge.once('exit', r));
   const { default: Database } = await import('better-sqlite3');
-  const db = new Database(p('bridge.db'), { readonly: true });
-  const logged = db.prepare('SELECT COUNT(*) AS n FROM transactions').get() as { n: number };
-  db.close();
-  const expected = results.reduce((n, r) => n + r.b.samples.length, 0) + 100 * kinds.length;
-  console.log(`Transactions in the bridge's SQLite log after it stopped: ${f(logged.n)} (round trips through it: ${f(expected)}).`);
+  for (const [n, b] of bridges) {
+    b.child.kill('SIGTERM');
+    await new Promise((r) => b.child.once('exit', r));
+    let logged = 'unknown';
+    try {
+      const db = new Database(b.db, { readonly: true });
+      logged = f((db.prepare('SELECT COUNT(*) AS n FROM transactions').get() as { n: number }).n);
+      db.close();
+    } catch (err) {
+      logged = `not counted (${(err as Error).message})`;
+    }
+    const through = results.reduce((m, r) => m + (r.runs.find((x) => x.name === n)?.samples.length ?? 0) + WARMUP, 0);
+    console.log(`Transactions in the ${n}'s SQLite log after it stopped: ${logged} (round trips through it: ${f(through)}).`);
+  }
 }
 
 // ------------------------------------------------------------------ main
