@@ -200,6 +200,9 @@ async function serveInstrument(paths: string[]): Promise<void> {
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
+  // The bench gone (killed, its output cut by a pipe): so is the instrument.
+  process.stdin.once('close', () => void stop());
+  process.stdin.resume();
 }
 
 function waitLine(child: ChildProcess, text: string, what: string, timeoutMs = 30_000): Promise<void> {
@@ -332,7 +335,7 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
   // BENCH_BASELINE=path/to/bin/flowbus.js adds a third path: that build's bridge (e.g. the one before a change), in the same run.
   const baseline = process.env.BENCH_BASELINE;
   const names = ['socat', 'bridge', ...(baseline ? ['baseline'] : [])];
-  const inst = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--instrument', ...names.map((n) => p(`inst.${n}`))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const inst = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--instrument', ...names.map((n) => p(`inst.${n}`))], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(inst);
   await waitLine(inst, 'ready', 'the simulator');
   for (const n of names) children.push(await pair(p(`rt.master.${n}`), p(`rt.far.${n}`)));
@@ -446,6 +449,12 @@ if (process.argv[2] === '--instrument') {
   const ports: SerialPort[] = [];
   const closers: (() => Promise<void>)[] = [];
   const p = (n: string) => join(dir, n);
+  // However the bench ends (an error, Ctrl-C, its output cut by a pipe), no socat, simulator or bridge stays behind.
+  process.once('exit', () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGPIPE'] as const) process.once(signal, () => process.exit(1));
   try {
     console.log(`load average before: ${(await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').trim()}`);
     await roundTrips(dir, children, closers);

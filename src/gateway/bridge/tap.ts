@@ -44,6 +44,9 @@ type Out = { readonly kind: 'burst'; readonly bytes: Uint8Array; readonly time: 
  */
 const SETTLE_MS = 20;
 
+/** Bytes decoded in one turn of the event loop at most (at least one burst). */
+const RELEASE_BYTES = 1024;
+
 /** Wall-clock microseconds, the clock of the chunks' arrival times. */
 function nowMicros(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -282,11 +285,20 @@ export class BridgeTap {
     });
   }
 
-  /** Hands held bursts to the decoder in time order; `force` ignores what may still arrive. */
+  /**
+   * Hands held bursts to the decoder in time order; `force` ignores what may still arrive. Without
+   * `force`, stops after RELEASE_BYTES and goes on in a later turn, so that a backlog (a saturated
+   * line) is decoded between reads and writes rather than holding the forwarding for its length.
+   */
   private release(force: boolean): void {
     const req = this.lanes['>'];
     const rep = this.lanes['<'];
+    let released = 0;
     for (;;) {
+      if (!force && released >= RELEASE_BYTES) {
+        this.schedule();
+        return;
+      }
       const a = req.out[0];
       const b = rep.out[0];
       let lane: Lane | undefined;
@@ -295,6 +307,7 @@ export class BridgeTap {
       else if (b && (force || b.time < req.earliest())) lane = rep;
       if (!lane) return;
       const item = lane.out.shift() as Out;
+      if (item.kind === 'burst') released += item.bytes.length;
       this.apply(lane, item);
     }
   }
