@@ -1,17 +1,18 @@
-import { read } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { promisify } from 'node:util';
 import type * as Stream from '@serialport/stream';
 import type { SerialPortStream } from '@serialport/stream';
 import type * as Serialport from 'serialport';
 
-const readAsync = promisify(read);
-
-/** The parts of serialport's Unix port binding (Linux, macOS) that a read needs. */
+/** The parts of serialport's Unix port binding (Linux, macOS) that a read and a write need. */
 interface UnixPortBinding {
   fd: number | null;
-  readonly poller: { once(event: 'readable', cb: (err: Error | null) => void): unknown };
+  readonly isOpen: boolean;
+  readonly poller: { once(event: 'readable' | 'writable', cb: (err: Error | null) => void): unknown };
+  /** The write in progress, which serialport's `drain()` and `close()` wait for. */
+  writeOperation: Promise<void> | null;
   read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }>;
+  write(buffer: Buffer): Promise<void>;
 }
 
 type Binding = typeof Serialport.SerialPort.binding;
@@ -25,8 +26,26 @@ function canceled(message: string): Error {
   return Object.assign(new Error(message), { canceled: true });
 }
 
+const WOULD_BLOCK = new Set(['EAGAIN', 'EWOULDBLOCK', 'EINTR']);
+/** A read during the hang-up itself fails with EIO (a pty whose master closed), one on a USB adapter that is gone with ENXIO or ENODEV. */
+const HUNG_UP = new Set(['EIO', 'ENXIO', 'ENODEV']);
+
+/** Waits for the poller's `readable` or `writable`; a failed poll is a hang-up, serialport's own close a cancel. */
+function ready(port: UnixPortBinding, event: 'readable' | 'writable'): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    port.poller.once(event, (e) => {
+      if (!e) return resolve();
+      // serialport's own close cancels the wait: not a disconnect.
+      if ((e as { canceled?: boolean }).canceled) return reject(e);
+      // Otherwise the poll itself failed: a hang-up or a vanished device shows up here as an
+      // error (libuv reports the tty's POLLERR/POLLHUP as EBADF), not as a read.
+      reject(new Error(`the device hung up or was removed (poll: ${e.message})`));
+    }),
+  );
+}
+
 /**
- * A read for Unix ports that ends at a hang-up.
+ * A read for Unix ports that ends at a hang-up, and costs no thread hop.
  *
  * When the other end of a tty goes away (a USB adapter unplugged, the pty's
  * master closed), the kernel hangs the tty up and every later read returns 0
@@ -36,35 +55,65 @@ function canceled(message: string): Error {
  * bridge stops working". Here 0 bytes is what it means, the end of the line:
  * the read fails, serialport closes the port with a disconnect error, and the
  * transport reopens it with backoff.
+ *
+ * serialport opens the device non-blocking (O_NONBLOCK) and reads it with `fs.read`, which
+ * goes through libuv's thread pool: each chunk costs a trip to a pool thread and back after
+ * the poll said the device is readable, and on a busy machine each trip waits for a core
+ * (issue 14, part 5: most of what the bridge cost over socat). A read of a non-blocking
+ * descriptor never waits, so it is made here, on the event loop, as socat makes it: read
+ * until EAGAIN, then wait for the poller's `readable`. A read that got less than it asked for
+ * emptied the tty's queue, so the next one waits for `readable` first instead of failing with
+ * EAGAIN (an exception built for every chunk).
  */
-async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: number, length: number, state: { drained: boolean }): Promise<{ buffer: Buffer; bytesRead: number }> {
   for (;;) {
+    if (state.drained) {
+      state.drained = false;
+      if (port.fd === null) throw canceled('Port is not open');
+      await ready(port, 'readable');
+    }
     const fd = port.fd;
     if (fd === null) throw canceled('Port is not open');
     let bytesRead: number;
     try {
-      ({ bytesRead } = await readAsync(fd, buffer, offset, length, null));
+      bytesRead = readSync(fd, buffer, offset, length, null);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // A read during the hang-up itself fails with EIO (a pty whose master closed), and one on
-      // a USB adapter that is gone with ENXIO or ENODEV: the same event, said the same way.
-      if (code === 'EIO' || code === 'ENXIO' || code === 'ENODEV') throw new Error(`the device hung up or was removed (read: ${code})`);
-      if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err;
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (HUNG_UP.has(code)) throw new Error(`the device hung up or was removed (read: ${code})`);
+      if (!WOULD_BLOCK.has(code)) throw err;
       if (port.fd === null) throw canceled('Port is not open');
-      await new Promise<void>((resolve, reject) =>
-        port.poller.once('readable', (e) => {
-          if (!e) return resolve();
-          // serialport's own close cancels the wait: not a disconnect.
-          if ((e as { canceled?: boolean }).canceled) return reject(e);
-          // Otherwise the poll itself failed: a hang-up or a vanished device shows up here as an
-          // error (libuv reports the tty's POLLERR/POLLHUP as EBADF), not as a read.
-          reject(new Error(`the device hung up or was removed (poll: ${e.message})`));
-        }),
-      );
+      await ready(port, 'readable');
       continue;
     }
-    if (bytesRead > 0) return { buffer, bytesRead };
+    if (bytesRead > 0) {
+      state.drained = bytesRead < length;
+      return { buffer, bytesRead };
+    }
     throw new Error('the device hung up (end of file on read)');
+  }
+}
+
+/**
+ * A write for Unix ports on the event loop, for the same reason as the read: the bytes are in
+ * the kernel's queue for the device when `write()` returns, with no pool thread between the
+ * caller and the device. What the device does not take at once waits for `writable`.
+ */
+async function writeAll(port: UnixPortBinding, buffer: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const fd = port.fd;
+    if (fd === null || !port.isOpen) throw new Error('Port is not open');
+    try {
+      offset += writeSync(fd, buffer, offset, buffer.length - offset);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!WOULD_BLOCK.has(code)) {
+        // As serialport marks them: the stream then closes the port as disconnected.
+        if (code === 'EBADF' || code === 'ENXIO' || HUNG_UP.has(code)) Object.assign(err as object, { disconnect: true });
+        throw err;
+      }
+      await ready(port, 'writable');
+    }
   }
 }
 
@@ -76,7 +125,18 @@ function hangupAware(base: Binding): Binding {
     ...base,
     async open(options: unknown) {
       const port = await open(options);
-      if (isUnixPort(port)) port.read = (buffer, offset, length) => readUntilHangup(port, buffer, offset, length);
+      if (isUnixPort(port)) {
+        const state = { drained: false };
+        port.read = (buffer, offset, length) => readUntilHangup(port, buffer, offset, length, state);
+        port.write = (buffer) => {
+          if (!port.isOpen) return Promise.reject(new Error('Port is not open'));
+          const op = writeAll(port, buffer).finally(() => {
+            if (port.writeOperation === op) port.writeOperation = null;
+          });
+          port.writeOperation = op;
+          return op;
+        };
+      }
       return port;
     },
   };
@@ -85,7 +145,7 @@ function hangupAware(base: Binding): Binding {
 
 let binding: Binding | undefined;
 
-/** A serial port (8N1, not yet open) that reports a hang-up as a disconnect instead of spinning. */
+/** A serial port (8N1, not yet open) that reports a hang-up as a disconnect instead of spinning, and reads and writes on the event loop. */
 export function createSerialPort(path: string, baudRate: number): SerialPortStream {
   // serialport is loaded at the first serial port, not at start: a gateway on sim:// or tcp://
   // buses never needs it (its memory and import time). Both packages are CommonJS.

@@ -1,10 +1,9 @@
-import { InterByteTimeoutParser } from '@serialport/parser-inter-byte-timeout';
 import { createDeframer, type DiscardReason, type Protocol } from '../../codec/index.js';
 import { Pairer, TimedDeframer, type Direction, type ObservedEvent, type Transaction } from '../../observe/index.js';
 
 export interface TapOptions {
   readonly protocol: Protocol;
-  /** Silence that ends a burst, ms (the inter-byte-timeout parser's interval). */
+  /** Silence that ends a burst, ms. */
   readonly burstGapMs: number;
   /** A request without a reply after this long (of wire time) is closed as unanswered, ms. */
   readonly replyTimeoutMs: number;
@@ -36,16 +35,41 @@ export interface TapCounters {
 type Item = { readonly kind: 'bytes'; readonly bytes: Uint8Array; readonly time: number } | { readonly kind: 'restart'; readonly time: number };
 type Out = { readonly kind: 'burst'; readonly bytes: Uint8Array; readonly time: number } | { readonly kind: 'restart'; readonly time: number };
 
-/** One direction: queued chunks -> inter-byte-timeout parser (bursts) -> held for the time-ordered merge. */
+/**
+ * How long after a burst opened the tap looks whether the line has been silent for the gap, ms
+ * (at least the gap). Where a burst ends is decided by the bytes' arrival times, so this only
+ * says how soon a burst that nothing follows is decoded. A master polling fast turns the line
+ * round before it and never wakes the process for it; 2 ms, one wake for every burst, was a
+ * measurable part of what the bridge cost over socat on a busy machine.
+ */
+const SETTLE_MS = 20;
+
+/** Bytes decoded in one turn of the event loop at most (at least one burst). */
+const RELEASE_BYTES = 1024;
+
+/** Wall-clock microseconds, the clock of the chunks' arrival times. */
+function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/**
+ * One direction: queued chunks -> bursts -> held for the time-ordered merge. A burst ends at a
+ * silence of the gap (by the chunks' arrival times), at the longest burst, and when the other
+ * direction speaks: the line has turned round, so a request and the next one are two bursts
+ * even when the reply between them came within the gap.
+ */
 class Lane {
   input: Item[] = [];
   inputBytes = 0;
   behind = false;
-  readonly parser: InterByteTimeoutParser;
-  /** Arrival time of every chunk written to the parser and not yet fully delivered as a burst, by stream offset. */
-  chunks: { offset: number; time: number }[] = [];
-  written = 0;
-  delivered = 0;
+  /** The burst being gathered: its chunks (views of what was read, copied once when it ends). */
+  private parts: Uint8Array[] = [];
+  private size = 0;
+  /** Arrival time of the open burst's first byte, and of its last chunk (µs). */
+  private startedAt = 0;
+  lastAt = 0;
+  /** Ends the open burst when the line stays silent (armed while a burst is open). */
+  timer: NodeJS.Timeout | undefined;
   out: Out[] = [];
   readonly deframer: TimedDeframer;
   readonly counters: TapCounters = { bursts: 0, frames: 0, discards: 0, discardedBytes: 0, discardReasons: {}, undecodedBytes: 0, restarts: 0 };
@@ -53,35 +77,50 @@ class Lane {
   constructor(
     readonly direction: Direction,
     protocol: Protocol,
-    gapMs: number,
-    maxBurst: number,
+    private readonly gapMicros: number,
+    private readonly maxBurst: number,
   ) {
-    // Object mode on the readable side lets restart markers travel in order with the bursts.
-    this.parser = new InterByteTimeoutParser({ interval: gapMs, maxBufferSize: maxBurst, readableObjectMode: true });
     this.deframer = new TimedDeframer(direction, () => createDeframer(protocol));
   }
 
-  /** Arrival time of the chunk holding stream offset `offset`. */
-  timeAt(offset: number): number {
-    let t = this.chunks[0]?.time ?? 0;
-    for (const c of this.chunks) {
-      if (c.offset > offset) break;
-      t = c.time;
-    }
-    return t;
+  get open(): boolean {
+    return this.size > 0;
   }
 
-  prune(): void {
-    let n = 0;
-    while (n + 1 < this.chunks.length && (this.chunks[n + 1] as { offset: number }).offset <= this.delivered) n++;
-    if (n > 0) this.chunks.splice(0, n);
+  /** Adds a chunk that arrived at `time` (µs) to the open burst, ending it first after a silence of the gap. */
+  add(bytes: Uint8Array, time: number): void {
+    if (this.size > 0 && time - this.lastAt >= this.gapMicros) this.cut();
+    let rest = bytes;
+    while (rest.length > 0) {
+      if (this.size === 0) this.startedAt = time;
+      const take = Math.min(rest.length, this.maxBurst - this.size);
+      this.parts.push(take === rest.length ? rest : rest.subarray(0, take));
+      this.size += take;
+      rest = rest.subarray(take);
+      if (this.size >= this.maxBurst) this.cut();
+    }
+    this.lastAt = time;
+  }
+
+  /** Ends the open burst: one copy of its bytes, apart from the buffers they were read into. */
+  cut(): void {
+    if (this.size === 0) return;
+    const bytes = new Uint8Array(this.size);
+    let at = 0;
+    for (const part of this.parts) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    this.out.push({ kind: 'burst', bytes, time: this.startedAt });
+    this.parts = [];
+    this.size = 0;
   }
 
   /** The earliest time anything of this direction not yet merged arrived; Infinity when nothing waits. */
   earliest(): number {
     const head = this.out[0];
     if (head) return head.time;
-    if (this.delivered < this.written) return this.timeAt(this.delivered);
+    if (this.size > 0) return this.startedAt;
     const first = this.input[0];
     return first ? first.time : Infinity;
   }
@@ -89,31 +128,31 @@ class Lane {
 
 /**
  * The decoding side of the passive bridge, fully apart from forwarding: `push` only
- * queues (O(1)); decoding runs on `setImmediate`. Each direction is grouped into bursts
- * by `@serialport/parser-inter-byte-timeout` and stamped with the arrival time of the
- * burst's first byte, as socat stamps its records. Bursts of both directions are merged
- * in time order (a reply is never decoded before a request that started earlier), then
- * deframed as one stream per direction and paired by the observation layer's Pairer.
+ * queues (O(1)); decoding runs on `setImmediate`. Each direction is cut into bursts at a
+ * silence of `burstGapMs` and when the other direction speaks, and each burst is stamped with
+ * the arrival time of its first byte, as socat stamps its records. Bursts of both directions
+ * are merged in time order (a reply is never decoded before a request that started earlier),
+ * then deframed as one stream per direction and paired by the observation layer's Pairer.
  */
 export class BridgeTap {
   private readonly lanes: Record<Direction, Lane>;
   private readonly pairer: Pairer;
   private readonly maxQueued: number;
+  private readonly gapMs: number;
+  private readonly settleMs: number;
   private scheduled = false;
   private closed = false;
 
   constructor(private readonly options: TapOptions) {
     this.maxQueued = options.maxQueuedBytes ?? 1024 * 1024;
     const maxBurst = options.maxBurstBytes ?? 4096;
+    this.gapMs = options.burstGapMs;
+    this.settleMs = Math.max(SETTLE_MS, options.burstGapMs);
     this.lanes = {
-      '>': new Lane('>', options.protocol, options.burstGapMs, maxBurst),
-      '<': new Lane('<', options.protocol, options.burstGapMs, maxBurst),
+      '>': new Lane('>', options.protocol, options.burstGapMs * 1000, maxBurst),
+      '<': new Lane('<', options.protocol, options.burstGapMs * 1000, maxBurst),
     };
     this.pairer = new Pairer({ mode: options.protocol, timeoutMs: options.replyTimeoutMs });
-    for (const lane of Object.values(this.lanes)) {
-      lane.parser.on('data', (x: unknown) => this.guard(() => this.delivered(lane, x)));
-      lane.parser.on('error', (err) => this.options.onError(err));
-    }
   }
 
   counters(direction: Direction): TapCounters {
@@ -170,16 +209,16 @@ export class BridgeTap {
     if (this.closed) return;
     this.drain();
     this.closed = true;
-    for (const lane of Object.values(this.lanes)) lane.parser.emitPacket();
-    // Parser output is delivered on a later tick.
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
     this.guard(() => {
+      for (const lane of Object.values(this.lanes)) {
+        if (lane.timer) clearTimeout(lane.timer);
+        lane.timer = undefined;
+        lane.cut();
+      }
       this.release(true);
       for (const lane of Object.values(this.lanes)) this.handle(lane, lane.deframer.flush());
       for (const t of this.pairer.flush(now)) this.emitTransaction(t);
     });
-    for (const lane of Object.values(this.lanes)) lane.parser.destroy();
   }
 
   private schedule(): void {
@@ -188,44 +227,78 @@ export class BridgeTap {
     setImmediate(() => this.drain());
   }
 
+  /** Cuts what was queued into bursts, both directions in arrival order, and decodes what may be. */
   private drain(): void {
     this.scheduled = false;
     this.guard(() => {
-      for (const lane of Object.values(this.lanes)) {
-        const items = lane.input;
-        lane.input = [];
-        lane.inputBytes = 0;
-        for (const item of items) {
-          if (item.kind === 'bytes') {
-            lane.chunks.push({ offset: lane.written, time: item.time });
-            lane.written += item.bytes.length;
-            lane.parser.write(item.bytes);
-          } else {
-            lane.parser.emitPacket();
-            lane.parser.push(item);
-          }
+      const req = this.lanes['>'];
+      const rep = this.lanes['<'];
+      const a = req.input;
+      const b = rep.input;
+      req.input = [];
+      req.inputBytes = 0;
+      rep.input = [];
+      rep.inputBytes = 0;
+      let i = 0;
+      let j = 0;
+      while (i < a.length || j < b.length) {
+        const x = a[i];
+        const y = b[j];
+        // Ties go to the request side, as in the merge.
+        if (x && (!y || x.time <= y.time)) {
+          i++;
+          this.feed(req, rep, x);
+        } else if (y) {
+          j++;
+          this.feed(rep, req, y);
         }
+      }
+      this.release(false);
+    });
+  }
+
+  private feed(lane: Lane, other: Lane, item: Item): void {
+    if (item.kind === 'restart') {
+      lane.cut();
+      lane.out.push(item);
+      return;
+    }
+    // The other direction speaks: whatever this one said before has ended.
+    other.cut();
+    lane.add(item.bytes, item.time);
+    if (lane.open && !lane.timer) lane.timer = setTimeout(() => this.silence(lane), this.settleMs);
+  }
+
+  /** Ends the open burst once the line has been silent for the gap since its last chunk (looked at every SETTLE_MS). */
+  private silence(lane: Lane): void {
+    lane.timer = undefined;
+    if (this.closed || !lane.open) return;
+    this.guard(() => {
+      const idleMs = (nowMicros() - lane.lastAt) / 1000;
+      // Queued chunks are added first (the drain is due): they may continue the burst.
+      if (lane.input.length === 0 && idleMs >= this.gapMs) {
+        lane.cut();
+        this.release(false);
+      } else {
+        lane.timer = setTimeout(() => this.silence(lane), this.settleMs);
       }
     });
   }
 
-  private delivered(lane: Lane, x: unknown): void {
-    if (x instanceof Uint8Array) {
-      const time = lane.timeAt(lane.delivered);
-      lane.delivered += x.length;
-      lane.prune();
-      lane.out.push({ kind: 'burst', bytes: x, time });
-    } else {
-      lane.out.push(x as Out);
-    }
-    this.release(false);
-  }
-
-  /** Hands held bursts to the decoder in time order; `force` ignores what may still arrive. */
+  /**
+   * Hands held bursts to the decoder in time order; `force` ignores what may still arrive. Without
+   * `force`, stops after RELEASE_BYTES and goes on in a later turn, so that a backlog (a saturated
+   * line) is decoded between reads and writes rather than holding the forwarding for its length.
+   */
   private release(force: boolean): void {
     const req = this.lanes['>'];
     const rep = this.lanes['<'];
+    let released = 0;
     for (;;) {
+      if (!force && released >= RELEASE_BYTES) {
+        this.schedule();
+        return;
+      }
       const a = req.out[0];
       const b = rep.out[0];
       let lane: Lane | undefined;
@@ -234,6 +307,7 @@ export class BridgeTap {
       else if (b && (force || b.time < req.earliest())) lane = rep;
       if (!lane) return;
       const item = lane.out.shift() as Out;
+      if (item.kind === 'burst') released += item.bytes.length;
       this.apply(lane, item);
     }
   }
