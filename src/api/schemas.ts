@@ -362,6 +362,7 @@ const DirectionCountersSchema = Type.Object(
     droppedNoPeer: Type.Integer({ description: 'bytes dropped because the destination side was down' }),
     droppedOverflow: Type.Integer({ description: 'bytes dropped because the destination side did not keep up' }),
     droppedWriteFailed: Type.Integer({ description: 'bytes whose write to the destination failed' }),
+    heldBack: Type.Integer({ description: 'times reading from the source side was held back until the destination took its bytes (nothing is lost)' }),
     bursts: Type.Integer(),
     frames: Type.Integer(),
     discards: Type.Integer(),

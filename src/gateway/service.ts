@@ -151,6 +151,8 @@ export interface DirectionCounters {
   readonly droppedOverflow: number;
   /** Bytes whose write to the destination failed. */
   readonly droppedWriteFailed: number;
+  /** Times reading from the source side was held back because the destination had not taken its bytes yet (nothing lost). */
+  readonly heldBack: number;
   readonly bursts: number;
   readonly frames: number;
   readonly discards: number;

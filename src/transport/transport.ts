@@ -65,6 +65,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   private retryAt: number | undefined;
   private bytesIn = 0;
   private bytesOut = 0;
+  private readingPaused = false;
   private readonly pendingWrites = new Set<(err: GatewayError) => void>();
   private readonly reconnect: ReconnectOptions;
 
@@ -121,6 +122,28 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   /** Writes bytes; resolves once the link has taken them. Rejects at once with TRANSPORT_UNAVAILABLE when the link is down. */
+  /**
+   * Stops taking bytes from the link until `resumeReading()`: the device's (or socket's) own
+   * queue then fills and holds the sender back, as socat does when the other side is slower.
+   * Holds across a reopen.
+   */
+  pauseReading(): void {
+    if (this.readingPaused) return;
+    this.readingPaused = true;
+    this.link?.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
+    this.link?.resume();
+  }
+
+  /** Whether `pauseReading()` holds the link's bytes back now. */
+  get paused(): boolean {
+    return this.readingPaused;
+  }
+
   write(bytes: Uint8Array): Promise<void> {
     const link = this.link;
     if (this.current !== 'open' || !link) return Promise.reject(this.unavailable());
@@ -208,6 +231,7 @@ export class Transport extends EventEmitter<TransportEvents> {
       this.bytesIn += chunk.length;
       this.emit('data', new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
     });
+    if (this.readingPaused) link.pause();
     link.on('error', (err: Error) => this.lost(link, err.message));
     // serialport passes the disconnect error to 'close' (a hang-up, a vanished device).
     link.on('close', (err?: unknown) => this.lost(link, err instanceof Error ? `the port was disconnected (${err.message})` : 'the port closed'));

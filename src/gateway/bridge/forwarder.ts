@@ -13,6 +13,14 @@ export interface ForwardCounters {
   droppedWriteFailed: number;
   /** Bytes handed to the destination and not yet taken by it. */
   unwritten: number;
+  /** Times the source side was held back because the destination had not taken its bytes yet. */
+  pauses: number;
+}
+
+/** A side whose reading can be held back while the other side catches up. */
+export interface PausableSource {
+  pauseReading(): void;
+  resumeReading(): void;
 }
 
 /** Where a copy of every chunk goes after it was handed on: the decoder. It must only queue. */
@@ -28,18 +36,28 @@ export interface ChunkObserver {
  */
 export class Forwarder {
   readonly counters: Record<Direction, ForwardCounters> = {
-    '>': { bytes: 0, forwarded: 0, droppedNoPeer: 0, droppedOverflow: 0, droppedWriteFailed: 0, unwritten: 0 },
-    '<': { bytes: 0, forwarded: 0, droppedNoPeer: 0, droppedOverflow: 0, droppedWriteFailed: 0, unwritten: 0 },
+    '>': { bytes: 0, forwarded: 0, droppedNoPeer: 0, droppedOverflow: 0, droppedWriteFailed: 0, unwritten: 0, pauses: 0 },
+    '<': { bytes: 0, forwarded: 0, droppedNoPeer: 0, droppedOverflow: 0, droppedWriteFailed: 0, unwritten: 0, pauses: 0 },
   };
   /** Read on one side until the other side has taken it. */
   readonly latency = new LatencyHistogram();
   /** When the master last sent a byte (ms since the epoch). */
   lastMasterAt: number | undefined;
 
+  /** The side each direction's bytes are read from, held back when its destination lags (set by the service). */
+  readonly sources: Partial<Record<Direction, PausableSource>> = {};
+  private readonly held: Record<Direction, boolean> = { '>': false, '<': false };
+  /** Unwritten bytes beyond which the source is held back, and below which it reads again. */
+  private readonly holdAt: number;
+  private readonly releaseAt: number;
+
   constructor(
     private readonly maxUnwritten: number,
     private readonly observer: ChunkObserver,
-  ) {}
+  ) {
+    this.holdAt = Math.max(512, Math.floor(maxUnwritten / 4));
+    this.releaseAt = Math.floor(this.holdAt / 4);
+  }
 
   /**
    * With injection on: takes the chunks of both sides instead of forwarding them, and hands them
@@ -76,20 +94,38 @@ export class Forwarder {
       fwd.droppedOverflow += n;
     } else {
       fwd.unwritten += n;
+      // A destination slower than its source (only ever seen on ptys flooded far beyond any
+      // serial line) holds the source back instead of losing bytes: its own queue then fills
+      // and slows the sender, as with socat. Past maxUnwritten, bytes are still dropped
+      // (counted), so that a destination that never drains cannot grow this queue.
+      if (fwd.unwritten > this.holdAt) this.hold(direction, true);
       peer.write(chunk).then(
         () => {
           fwd.unwritten -= n;
           fwd.forwarded += n;
           this.latency.add((performance.now() - t0) * 1000);
+          if (fwd.unwritten <= this.releaseAt) this.hold(direction, false);
         },
         () => {
           // Counted, not logged: the side's transport reports why it failed (a link event).
           fwd.unwritten -= n;
           fwd.droppedWriteFailed += n;
+          if (fwd.unwritten <= this.releaseAt) this.hold(direction, false);
         },
       );
     }
     if (observed) this.observe(direction, chunk, t0);
+  }
+
+  private hold(direction: Direction, on: boolean): void {
+    if (this.held[direction] === on) return;
+    const source = this.sources[direction];
+    if (!source) return;
+    this.held[direction] = on;
+    if (on) {
+      this.counters[direction].pauses++;
+      source.pauseReading();
+    } else source.resumeReading();
   }
 
   private observe(direction: Direction, chunk: Uint8Array, t0: number): void {

@@ -189,6 +189,7 @@ export class BridgeGateway implements GatewayService {
     }
     for (const h of Object.values(this.sides)) {
       const peer = (h.side === 'master' ? this.sides.instrument : this.sides.master).transport;
+      this.forwarder.sources[h.direction] = h.transport;
       h.transport.on('data', (chunk) => this.forwarder.forward(h.direction, chunk, peer));
       h.transport.on('state', (s) => {
         this.health.onState(h, s);
@@ -735,6 +736,7 @@ export class BridgeGateway implements GatewayService {
         droppedNoPeer: f.droppedNoPeer,
         droppedOverflow: f.droppedOverflow,
         droppedWriteFailed: f.droppedWriteFailed,
+        heldBack: f.pauses,
         bursts: t.bursts,
         frames: t.frames,
         discards: t.discards,
