@@ -82,7 +82,7 @@ export class LogIds {
     for (const r of rows) {
       if (r.values.length === 0) continue;
       const s = source(r);
-      const node = (r.tx[TX.node] as number | null) ?? nodeFromExtra(r);
+      const node = nodeOf(r);
       for (const v of r.values) {
         const key = seriesKey(s, node, v[VAL.dde] as number);
         if (!this.series.has(key)) wantSeries.set(key, [s, node, v[VAL.dde] as number]);
@@ -113,10 +113,9 @@ function extraOf(r: Rows): Extra {
   return typeof e === 'string' ? (JSON.parse(e) as Extra) : {};
 }
 
-/** The series' node: the transaction's, or the one only `extra` holds (out of the column's range), or none. */
-function nodeFromExtra(r: Rows): number {
-  const n = r.tx[TX.extra] === null ? undefined : extraOf(r).node;
-  return n !== undefined && Number.isInteger(n) && n >= -32768 && n <= 32767 ? n : NO_NODE;
+/** The series' node: the transaction's node column (NULL there, and a node past 255 that only `extra` holds, are NO_NODE). */
+function nodeOf(r: Rows): number {
+  return (r.tx[TX.node] as number | null) ?? NO_NODE;
 }
 
 /** The transaction's end in µs. */
@@ -142,7 +141,7 @@ export async function compactStatements(conn: Connection, ids: LogIds, rows: rea
     const t = r.tx;
     tx[i] = [s, t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], t[14], t[15], t[16], t[17], t[18], t[19], t[20]] as RowTuple;
     if (r.values.length === 0) continue;
-    const node = (t[TX.node] as number | null) ?? nodeFromExtra(r);
+    const node = nodeOf(r);
     const time = endedUsOf(r);
     const k = t[TX.k] as number;
     for (const v of r.values) values.push([series(s, node, v[VAL.dde] as number), time, k, v[VAL.position] as number, v[VAL.num] as number | null, v[VAL.text] as string | null]);

@@ -109,7 +109,8 @@ function pageRows(db: Kysely<DB>, q: TransactionQuery, source: number, limit: nu
           .whereRef('s.source', '=', 't.source')
           .where('s.dde', '=', dde)
           .where(sql<boolean>`s.node = COALESCE(t.node, ${sql.lit(NO_NODE)})`)
-          .where(sql<boolean>`v.time_us = t.started_us + t.ended_d`)
+          // A transaction too long for ended_d (over 35 minutes) keeps its end in extra.
+          .where(sql<boolean>`v.time_us = COALESCE(t.started_us + t.ended_d, json_extract(t.extra, '$.endedUs'))`)
           .whereRef('v.k', '=', 't.k'),
       ),
     );
