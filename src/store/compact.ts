@@ -9,6 +9,8 @@
  *   const rows = transactions.map((t) => maker.toRows(t));        // or maker.fromLegacy(oldRow, oldParams)
  *   await conn.runInTransaction([...(await compactStatements(conn, ids, rows)), checkpointSql]);
  */
+import { createHash } from 'node:crypto';
+import { float32ToShortest } from '../codec/index.js';
 import { sql } from 'kysely';
 import { insertStatements, textLiteral, type Column, type Connection, type Dialect, type LogTransactionsTable, type LogValuesTable, type RowTuple } from './db.js';
 import { TX, VAL, type Extra, type Rows } from './rows.js';
@@ -28,13 +30,15 @@ export const LOG_TX_COLUMNS: readonly Column<LogTransactionsTable>[] = [
   col('outcome', 'int'),
   col('status', 'int', true),
   col('error_code', 'int', true),
+  col('template', 'int', true),
   col('request', 'hex', true),
   col('reply', 'hex', true),
   col('ended_d', 'int', true),
   col('latency_us', 'int', true),
   col('attempts', 'int', true),
   col('error', 'text', true),
-  col('params', 'hex', true),
+  col('shape', 'hex', true),
+  col('data', 'hex', true),
   col('extra', 'text', true),
 ];
 
@@ -43,6 +47,7 @@ export const LOG_VALUE_COLUMNS: readonly Column<LogValuesTable>[] = [
   col('time_us', 'int'),
   col('k', 'int'),
   col('position', 'int'),
+  col('value_f', 'real', true),
   col('value_num', 'real', true),
   col('value_text', 'text', true),
 ];
@@ -57,15 +62,39 @@ export const NO_NODE = -1;
 export class LogIds {
   private readonly sources = new Map<string, number>();
   private readonly series = new Map<string, number>();
+  /** Templates by request hex + shape hex; bounded (a bus polls a few hundred distinct read requests: seq x node x parameter set). */
+  private readonly templates = new Map<string, number>();
 
   /** Forgets everything (another database). */
   clear(): void {
     this.sources.clear();
     this.series.clear();
+    this.templates.clear();
   }
 
-  async resolve(conn: Connection, rows: readonly Rows[]): Promise<{ source: (r: Rows) => number; series: (source: number, node: number, dde: number) => number }> {
+  async resolve(conn: Connection, rows: readonly Rows[]): Promise<{ source: (r: Rows) => number; series: (source: number, node: number, dde: number) => number; template: (r: Rows) => number }> {
     const d = conn.dialect;
+    const wantTemplates = new Map<string, { hash: string; request: string | null; shape: string | null }>();
+    for (const r of rows) {
+      if (r.tx[TX.templated] !== 1) continue;
+      const key = templateKey(r);
+      if (!this.templates.has(key) && !wantTemplates.has(key)) {
+        wantTemplates.set(key, { hash: createHash('md5').update(key).digest('hex'), request: r.tx[TX.request] as string | null, shape: r.tx[TX.shape] as string | null });
+      }
+    }
+    if (wantTemplates.size > 0) {
+      const list = [...wantTemplates.entries()];
+      const byHash = new Map(list.map(([key, t]) => [t.hash, key]));
+      const hex = (h: string | null) => (h === null ? 'NULL' : `X'${h}'`);
+      const tuples = list.map(([, t]) => `(X'${t.hash}',${hex(t.request)},${hex(t.shape)})`);
+      await sql.raw(`${ignore(d)} INTO log_templates (hash, request, shape) VALUES ${tuples.join(',')}`).execute(conn.db);
+      const found = await sql.raw<{ id: number; hash: Buffer }>(`SELECT id, hash FROM log_templates WHERE hash IN (${list.map(([, t]) => `X'${t.hash}'`).join(',')})`).execute(conn.db);
+      for (const f of found.rows) {
+        const key = byHash.get(Buffer.from(f.hash).toString('hex'));
+        if (key !== undefined) this.templates.set(key, Number(f.id));
+      }
+      if (this.templates.size > 100_000) this.templates.clear();
+    }
     const wantSources = new Map<string, [string, string, string]>();
     for (const r of rows) {
       const key = sourceKey(r.tx[TX.gateway] as string, r.tx[TX.bus] as string, r.tx[TX.mode] as string);
@@ -97,7 +126,7 @@ export class LogIds {
         for (const s of found.rows) this.series.set(seriesKey(Number(s.source), Number(s.node), Number(s.dde)), Number(s.id));
       }
     }
-    return { source, series: (s, n, dd) => this.series.get(seriesKey(s, n, dd)) as number };
+    return { source, series: (s, n, dd) => this.series.get(seriesKey(s, n, dd)) as number, template: (r) => this.templates.get(templateKey(r)) as number };
   }
 }
 
@@ -105,6 +134,8 @@ export class LogIds {
 function text(v: unknown): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
+
+const templateKey = (r: Rows) => `${(r.tx[TX.request] as string | null) ?? ''}/${(r.tx[TX.shape] as string | null) ?? ''}`;
 
 const ignore = (d: Dialect) => (d === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE');
 
@@ -116,6 +147,22 @@ function extraOf(r: Rows): Extra {
 /** The series' node: the transaction's node column (NULL there, and a node past 255 that only `extra` holds, are NO_NODE). */
 function nodeOf(r: Rows): number {
   return (r.tx[TX.node] as number | null) ?? NO_NODE;
+}
+
+/**
+ * Whether a value goes into the 4-byte `value_f` and comes back exactly (query.ts reads it back
+ * with float32ToShortest): integers up to 2^24, and the float32 values the codec decodes (their
+ * shortest decimal). Everything else goes into the 8-byte `value_num`.
+ */
+export function fitsSingle(v: number): boolean {
+  if (Number.isInteger(v)) return Math.abs(v) <= 16_777_216 && !Object.is(v, -0);
+  return Number.isFinite(v) && float32ToShortest(Math.fround(v)) === v;
+}
+
+/** A value read back from `value_f`. */
+export function fromSingle(v: number): number {
+  const f = Math.fround(v);
+  return Number.isInteger(f) ? f : float32ToShortest(f);
 }
 
 /** The transaction's end in µs. */
@@ -132,19 +179,25 @@ export function endedUsOf(r: Rows): number {
  */
 export async function compactStatements(conn: Connection, ids: LogIds, rows: readonly Rows[]): Promise<string[]> {
   if (rows.length === 0) return [];
-  const { source, series } = await ids.resolve(conn, rows);
+  const { source, series, template } = await ids.resolve(conn, rows);
   const tx: RowTuple[] = new Array<RowTuple>(rows.length);
   const values: RowTuple[] = [];
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as Rows;
     const s = source(r);
     const t = r.tx;
-    tx[i] = [s, t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], t[14], t[15], t[16], t[17], t[18], t[19], t[20]] as RowTuple;
+    const tpl = t[TX.templated] === 1 ? template(r) : null;
+    const inline = tpl === null;
+    tx[i] = [s, t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12], tpl, inline ? t[13] : null, t[14], t[15], t[16], t[17], t[18], inline ? t[19] : null, t[20], t[21]] as RowTuple;
     if (r.values.length === 0) continue;
     const node = nodeOf(r);
     const time = endedUsOf(r);
     const k = t[TX.k] as number;
-    for (const v of r.values) values.push([series(s, node, v[VAL.dde] as number), time, k, v[VAL.position] as number, v[VAL.num] as number | null, v[VAL.text] as string | null]);
+    for (const v of r.values) {
+      const num = v[VAL.num] as number | null;
+      const single = num !== null && fitsSingle(num);
+      values.push([series(s, node, v[VAL.dde] as number), time, k, v[VAL.position] as number, single ? Math.fround(num) : null, single ? null : num, v[VAL.text] as string | null]);
+    }
   }
   return [...insertStatements(conn.dialect, 'log_transactions', LOG_TX_COLUMNS, tx), ...insertStatements(conn.dialect, 'log_values', LOG_VALUE_COLUMNS, values)];
 }

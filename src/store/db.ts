@@ -42,6 +42,8 @@ export interface LogTransactionsTable {
   outcome: number;
   status: number | null;
   error_code: number | null;
+  /** `log_templates.id` holding request and shape (a read), or NULL (they are inline). */
+  template: number | null;
   request: Buffer | null;
   reply: Buffer | null;
   /** ended_us - started_us. */
@@ -49,8 +51,10 @@ export interface LogTransactionsTable {
   latency_us: number | null;
   attempts: number | null;
   error: string | null;
-  /** The parameters as rows.ts encodes them. */
-  params: Buffer | null;
+  /** The parameters' addresses (rows.ts); NULL when the template has them. */
+  shape: Buffer | null;
+  /** The parameters' raw bytes and stored values (rows.ts). */
+  data: Buffer | null;
   /** JSON of what no column holds as it is (rows.ts `Extra`). */
   extra: string | null;
 }
@@ -61,11 +65,22 @@ export interface LogValuesTable {
   time_us: number;
   k: number;
   position: number;
+  /** The value when 4 bytes hold it exactly (compact.ts fitsSingle); else NULL and value_num holds it. */
+  value_f: number | null;
   value_num: number | null;
   value_text: string | null;
 }
 
+/** `log_templates`: a read request's bytes with its parameters' shape, the same every poll: (hash) -> a small id. */
+export interface LogTemplatesTable {
+  id: number;
+  hash: Buffer;
+  request: Buffer | null;
+  shape: Buffer | null;
+}
+
 export interface DB extends LegacyDB {
+  log_templates: LogTemplatesTable;
   log_sources: LogSourcesTable;
   log_series: LogSeriesTable;
   log_transactions: LogTransactionsTable;

@@ -134,6 +134,13 @@ export function compactLogDdl(dialect: Dialect): string[] {
         dde smallint NOT NULL,
         UNIQUE KEY log_series_key (source, node, dde)
       ) ${end}`,
+      `CREATE TABLE IF NOT EXISTS log_templates (
+        id mediumint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        hash binary(16) NOT NULL,
+        request varbinary(1024) NULL,
+        shape varbinary(2048) NULL,
+        UNIQUE KEY log_templates_hash (hash)
+      ) ${end}`,
       `CREATE TABLE IF NOT EXISTS log_transactions (
         source smallint unsigned NOT NULL,
         started_us bigint NOT NULL,
@@ -146,13 +153,15 @@ export function compactLogDdl(dialect: Dialect): string[] {
         outcome tinyint unsigned NOT NULL,
         status tinyint unsigned NULL,
         error_code tinyint unsigned NULL,
+        template mediumint unsigned NULL,
         request varbinary(1024) NULL,
         reply varbinary(1024) NULL,
         ended_d int NULL,
         latency_us int NULL,
         attempts tinyint unsigned NULL,
         error varchar(1024) NULL,
-        params varbinary(4096) NULL,
+        shape varbinary(2048) NULL,
+        data varbinary(4096) NULL,
         extra varchar(2048) NULL,
         PRIMARY KEY (source, started_us, k)
       ) ${end}`,
@@ -161,6 +170,7 @@ export function compactLogDdl(dialect: Dialect): string[] {
         time_us bigint NOT NULL,
         k smallint unsigned NOT NULL,
         position tinyint unsigned NOT NULL,
+        value_f float NULL,
         value_num double NULL,
         value_text varchar(1024) NULL,
         PRIMARY KEY (series, time_us, k, position)
@@ -170,15 +180,16 @@ export function compactLogDdl(dialect: Dialect): string[] {
   return [
     `CREATE TABLE IF NOT EXISTS log_sources (id INTEGER PRIMARY KEY, gateway TEXT NOT NULL, bus TEXT NOT NULL, mode TEXT NOT NULL, UNIQUE (gateway, bus, mode))`,
     `CREATE TABLE IF NOT EXISTS log_series (id INTEGER PRIMARY KEY, source INTEGER NOT NULL, node INTEGER NOT NULL, dde INTEGER NOT NULL, UNIQUE (source, node, dde))`,
+    `CREATE TABLE IF NOT EXISTS log_templates (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, request BLOB, shape BLOB)`,
     `CREATE TABLE IF NOT EXISTS log_transactions (
       source INTEGER NOT NULL, started_us INTEGER NOT NULL, k INTEGER NOT NULL,
       node INTEGER, seq INTEGER, command INTEGER, command_name INTEGER NOT NULL, purpose INTEGER NOT NULL, outcome INTEGER NOT NULL,
-      status INTEGER, error_code INTEGER, request BLOB, reply BLOB, ended_d INTEGER, latency_us INTEGER, attempts INTEGER,
-      error TEXT, params BLOB, extra TEXT,
+      status INTEGER, error_code INTEGER, template INTEGER, request BLOB, reply BLOB, ended_d INTEGER, latency_us INTEGER, attempts INTEGER,
+      error TEXT, shape BLOB, data BLOB, extra TEXT,
       PRIMARY KEY (source, started_us, k)
     ) WITHOUT ROWID`,
     `CREATE TABLE IF NOT EXISTS log_values (
-      series INTEGER NOT NULL, time_us INTEGER NOT NULL, k INTEGER NOT NULL, position INTEGER NOT NULL, value_num REAL, value_text TEXT,
+      series INTEGER NOT NULL, time_us INTEGER NOT NULL, k INTEGER NOT NULL, position INTEGER NOT NULL, value_f REAL, value_num REAL, value_text TEXT,
       PRIMARY KEY (series, time_us, k, position)
     ) WITHOUT ROWID`,
   ];

@@ -3,7 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { LoggedTransaction } from '../gateway/index.js';
 import { GatewayError } from '../shared/index.js';
 import { commandNameCodes, outcomeCodes, purposeCodes } from './codes.js';
-import { NO_NODE } from './compact.js';
+import { fromSingle, NO_NODE } from './compact.js';
 import type { DB, Dialect, LogSourcesTable, LogTransactionsTable } from './db.js';
 import { bytesOf, paramFromRow } from './legacy.js';
 import { decodeParamsBlob, type Extra } from './rows.js';
@@ -128,14 +128,39 @@ function pageRows(db: Kysely<DB>, q: TransactionQuery, source: number, limit: nu
 const newerFirst = (a: LogTransactionsTable, b: LogTransactionsTable) =>
   Number(b.started_us) - Number(a.started_us) || Number(b.source) - Number(a.source) || Number(b.k) - Number(a.k);
 
+/** A read request with its parameters' shape, from `log_templates`. */
+interface Template {
+  readonly request: Buffer | null;
+  readonly shape: Buffer | null;
+}
+
+/** Templates never change once written: kept per database handle. */
+const templateCache = new WeakMap<object, Map<number, Template>>();
+
+/** The templates the rows refer to. */
+async function templatesFor(db: Kysely<DB>, rows: readonly LogTransactionsTable[]): Promise<Map<number, Template>> {
+  let cache = templateCache.get(db);
+  if (!cache) templateCache.set(db, (cache = new Map()));
+  const missing = [...new Set(rows.map((r) => r.template).filter((t): t is number => t !== null).map(Number))].filter((id) => !cache.has(id));
+  if (missing.length > 0) {
+    if (cache.size > 100_000) cache.clear();
+    const found = await db.selectFrom('log_templates').select(['id', 'request', 'shape']).where('id', 'in', missing).execute();
+    for (const f of found) cache.set(Number(f.id), { request: f.request, shape: f.shape });
+  }
+  return cache;
+}
+
 /** A compact row back to the transaction the old log gave for it. */
-export function transactionFromLog(r: LogTransactionsTable, s: Source): LoggedTransaction {
+export function transactionFromLog(r: LogTransactionsTable, s: Source, templates: ReadonlyMap<number, Template> = new Map()): LoggedTransaction {
+  const tpl = r.template === null ? undefined : templates.get(Number(r.template));
+  const request = tpl ? tpl.request : r.request;
+  const shape = tpl ? tpl.shape : r.shape;
   const extra: Extra = r.extra === null ? {} : (JSON.parse(r.extra) as Extra);
   const startedUs = Number(r.started_us);
   const num = (v: number | null, key: keyof Extra): number | undefined => (v === null ? (extra[key] as number | undefined) : Number(v));
   const endedUs = r.ended_d === null ? (extra.endedUs as number) : startedUs + Number(r.ended_d);
   const latency = num(r.latency_us, 'latencyUs');
-  const params = decodeParamsBlob(bytesOf(r.params)).map(paramFromRow);
+  const params = decodeParamsBlob(bytesOf(shape), bytesOf(r.data)).map(paramFromRow);
   return {
     id: transactionId(Number(r.source), startedUs, Number(r.k)),
     bus: s.bus,
@@ -148,7 +173,7 @@ export function transactionFromLog(r: LogTransactionsTable, s: Source): LoggedTr
     outcome: outcomeCodes.text(Number(r.outcome)) ?? (extra.outcome as string),
     status: num(r.status, 'status'),
     errorCode: num(r.error_code, 'errorCode'),
-    requestBytes: bytesOf(r.request),
+    requestBytes: bytesOf(request),
     replyBytes: bytesOf(r.reply),
     startedAt: startedUs / 1000,
     endedAt: endedUs / 1000,
@@ -170,8 +195,9 @@ export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Pro
   const rows = (await Promise.all(sources.map((s) => pageRows(db, q, s.id, limit)))).flat().sort(newerFirst).slice(0, limit + 1);
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
+  const templates = await templatesFor(db, page);
   return {
-    transactions: page.map((r) => transactionFromLog(r, byId.get(Number(r.source)) as Source)),
+    transactions: page.map((r) => transactionFromLog(r, byId.get(Number(r.source)) as Source, templates)),
     nextCursor: rows.length > limit && last ? encodeCursor(Number(last.started_us), Number(last.source), Number(last.k)) : null,
   };
 }
@@ -185,7 +211,7 @@ export async function getTransaction(db: Kysely<DB>, id: string): Promise<Logged
     db.selectFrom('log_sources').select(['id', 'gateway', 'bus', 'mode']).where('id', '=', key.source).executeTakeFirst(),
   ]);
   if (!r || !s) return undefined;
-  return transactionFromLog(r, { id: Number(s.id), gateway: String(s.gateway), bus: String(s.bus), mode: String(s.mode) });
+  return transactionFromLog(r, { id: Number(s.id), gateway: String(s.gateway), bus: String(s.bus), mode: String(s.mode) }, await templatesFor(db, [r]));
 }
 export interface HistoryQuery {
   readonly gateway?: GatewayFilter;
@@ -240,24 +266,26 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
           .where('node', '=', q.node)
           .where('dde', '=', q.dde)
           .execute();
+  // As a double: MySQL's text protocol sends a FLOAT with 6 digits only.
+  const single = sql<number | null>`(value_f + 0e0)`;
   const seriesSource = new Map(series.map((s) => [Number(s.id), byId.get(Number(s.source)) as Source]));
   const of = (id: unknown) => seriesSource.get(Number(id)) as Source;
   if (bucketUs === undefined) {
     if (series.length === 0) return { kind: 'raw', points: [] };
     const rows = await db
       .selectFrom('log_values')
-      .select(['series', 'time_us', 'value_num', 'value_text'])
+      .select(['series', 'time_us', single.as('value_f'), 'value_num', 'value_text'])
       .where('series', 'in', [...seriesSource.keys()])
       .where('time_us', '>=', q.sinceUs)
       .where('time_us', '<', q.untilUs)
-      .where((eb) => eb.or([eb('value_num', 'is not', null), eb('value_text', 'is not', null)]))
+      .where((eb) => eb.or([eb('value_f', 'is not', null), eb('value_num', 'is not', null), eb('value_text', 'is not', null)]))
       .orderBy('time_us')
       .orderBy('k')
       .orderBy('position')
       .limit(limit)
       .execute();
     refuseMixed(q, rows.map((r) => mixKey(of(r.series))));
-    return { kind: 'raw', points: rows.map((r) => ({ timeUs: Number(r.time_us), value: r.value_num ?? (r.value_text as string) })) };
+    return { kind: 'raw', points: rows.map((r) => ({ timeUs: Number(r.time_us), value: r.value_f !== null ? fromSingle(Number(r.value_f)) : (r.value_num ?? (r.value_text as string)) })) };
   }
   if (series.length === 0) return { kind: 'buckets', bucketUs, points: [] };
   const b = bucketUs;
@@ -269,6 +297,9 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
       'series',
       bucket.as('bucket'),
       (eb) => eb.fn.countAll<number>().as('n'),
+      sql<number>`MIN(${single})`.as('lo_f'),
+      sql<number>`MAX(${single})`.as('hi_f'),
+      sql<number>`SUM(${single})`.as('total_f'),
       (eb) => eb.fn.min<number>('value_num').as('lo'),
       (eb) => eb.fn.sum<number>('value_num').as('total'),
       (eb) => eb.fn.max<number>('value_num').as('hi'),
@@ -276,7 +307,7 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
     .where('series', 'in', [...seriesSource.keys()])
     .where('time_us', '>=', q.sinceUs)
     .where('time_us', '<', q.untilUs)
-    .where('value_num', 'is not', null)
+    .where((eb) => eb.or([eb('value_f', 'is not', null), eb('value_num', 'is not', null)]))
     .groupBy(['series', sql`bucket`])
     .orderBy(sql`bucket`)
     .limit(limit)
@@ -287,7 +318,13 @@ export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: Hist
   for (const r of rows) {
     const t = Number(r.bucket);
     const m = merged.get(t);
-    const [n, lo, total, hi] = [Number(r.n), Number(r.lo), Number(r.total), Number(r.hi)];
+    // value_f and value_num hold different rows: both sides' min, max and sum.
+    const pick = (f: unknown, d: unknown, by: (a: number, b: number) => number) =>
+      f === null ? Number(d) : d === null ? fromSingle(Number(f)) : by(fromSingle(Number(f)), Number(d));
+    const n = Number(r.n);
+    const lo = pick(r.lo_f, r.lo, Math.min);
+    const hi = pick(r.hi_f, r.hi, Math.max);
+    const total = Number(r.total_f ?? 0) + Number(r.total ?? 0);
     if (!m) merged.set(t, { n, lo, total, hi });
     else merged.set(t, { n: m.n + n, lo: Math.min(m.lo, lo), total: m.total + total, hi: Math.max(m.hi, hi) });
   }

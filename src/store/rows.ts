@@ -19,7 +19,7 @@ import { bytesOf, INDEX_ONLY, paramFromRow, toMicros, type ParameterValuesTable,
 
 export { toMicros } from './legacy.js';
 
-/** One transaction as queued, spooled and inserted: `tx` in TX_TUPLE order, `values` as [dde, position, value_num, value_text]. */
+/** One transaction as queued, spooled and inserted: `tx` in TX order, `values` as [dde, position, value_num, value_text]. */
 export interface Rows {
   readonly tx: RowTuple;
   readonly values: readonly RowTuple[];
@@ -46,8 +46,13 @@ export const TX = {
   latencyUs: 16,
   attempts: 17,
   error: 18,
-  params: 19,
-  extra: 20,
+  /** The parameters' addresses and flags (rows.ts blob, first part). */
+  shape: 19,
+  /** The parameters' raw bytes and stored values (second part). */
+  data: 20,
+  extra: 21,
+  /** 1: request and shape go to the lookup table `log_templates` (a read request: the same bytes every poll); 0: inline. */
+  templated: 22,
 } as const;
 
 /** Positions in a `Rows.values` tuple. */
@@ -88,12 +93,14 @@ function fit(v: number | undefined, max: number, key: keyof Extra, extra: Extra,
 // ------------------------------------------------------------------ parameters blob
 
 /*
- * Each parameter as: flags (bit 0 index-only, bit 1 raw follows, bit 2 a number follows, bit 3 a
- * text follows, bit 4 the raw bytes' length follows, bit 7 the wire type follows in a byte of
- * its own; otherwise bits 5-6 are the wire type), process, fbnr, [wire type], [length varint +
- * raw bytes, or raw bytes of the wire type's size], [number: 8-byte double], [text: length varint
- * + UTF-8]. What `paramFromRow` needs to give the parameter back exactly as before: the address,
- * the raw bytes, and the stored value only where the raw bytes might not decode to it.
+ * The parameters in two parts. The shape, per parameter: flags (bit 0 index-only, bit 1 raw
+ * bytes follow, bit 2 a number follows, bit 3 a text follows, bit 4 the raw bytes' length
+ * follows, bit 7 the wire type is in a byte of its own; otherwise bits 5-6 are the wire type),
+ * process, fbnr, [wire type]. The data, per parameter: [length varint] + raw bytes (of the wire
+ * type's size when no length), [number: 8-byte double], [text: length varint + UTF-8]. What
+ * `paramFromRow` needs to give the parameter back exactly as before: the address, the raw bytes,
+ * and the stored value only where the raw bytes might not decode to it. The shape of a poll is
+ * the same every time, so it goes with the request into the lookup table.
  */
 const F_INDEX_ONLY = 0x01;
 const F_RAW = 0x02;
@@ -137,9 +144,10 @@ interface BlobParam {
   readonly text: string | null;
 }
 
-function encodeParams(params: readonly BlobParam[]): string | null {
-  if (params.length === 0) return null;
-  const out: number[] = [];
+function encodeParams(params: readonly BlobParam[]): { shape: string | null; data: string | null } {
+  if (params.length === 0) return { shape: null, data: null };
+  const shape: number[] = [];
+  const data: number[] = [];
   for (const p of params) {
     const wire = p.wireType & 0xff;
     const wireInFlags = (wire & ~WIRE_MASK) === 0;
@@ -152,34 +160,36 @@ function encodeParams(params: readonly BlobParam[]): string | null {
     const withLen = raw !== undefined && raw.length !== size;
     let flags = (p.indexOnly ? F_INDEX_ONLY : 0) | (raw ? F_RAW : 0) | (num !== null ? F_NUM : 0) | (text !== null ? F_TEXT : 0) | (withLen ? F_LEN : 0);
     flags |= wireInFlags ? wire : F_WIRE_BYTE;
-    out.push(flags, p.process & 0xff, p.fbnr & 0xff);
-    if (!wireInFlags) out.push(wire);
+    shape.push(flags, p.process & 0xff, p.fbnr & 0xff);
+    if (!wireInFlags) shape.push(wire);
     if (raw) {
-      if (withLen) pushVarint(out, raw.length);
-      for (const b of raw) out.push(b);
+      if (withLen) pushVarint(data, raw.length);
+      for (const b of raw) data.push(b);
     }
     if (num !== null) {
       const b = Buffer.alloc(8);
       b.writeDoubleBE(num);
-      for (const x of b) out.push(x);
+      for (const x of b) data.push(x);
     }
     if (text !== null) {
       const b = Buffer.from(text, 'utf8');
-      pushVarint(out, b.length);
-      for (const x of b) out.push(x);
+      pushVarint(data, b.length);
+      for (const x of b) data.push(x);
     }
   }
-  return toHex(Uint8Array.from(out), '');
+  return { shape: toHex(Uint8Array.from(shape), ''), data: data.length === 0 ? null : toHex(Uint8Array.from(data), '') };
 }
 
-/** The parameters blob back to what `paramFromRow` takes, one per parameter. Throws on a blob that is cut short. */
-export function decodeParamsBlob(blob: Uint8Array | undefined): Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text'>[] {
+/** The parameters' two parts back to what `paramFromRow` takes, one per parameter. Throws on parts cut short. */
+export function decodeParamsBlob(shapeBytes: Uint8Array | undefined, dataBytes?: Uint8Array): Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text'>[] {
   const out: Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text'>[] = [];
-  if (!blob) return out;
-  const buf = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  if (!shapeBytes) return out;
+  const sh = Buffer.from(shapeBytes.buffer, shapeBytes.byteOffset, shapeBytes.byteLength);
+  const buf = dataBytes ? Buffer.from(dataBytes.buffer, dataBytes.byteOffset, dataBytes.byteLength) : Buffer.alloc(0);
+  let s = 0;
   let i = 0;
   const need = (n: number) => {
-    if (i + n > buf.length) throw new RangeError('parameters blob cut short');
+    if (i + n > buf.length) throw new RangeError('parameters data cut short');
   };
   const varint = () => {
     let n = 0;
@@ -192,15 +202,15 @@ export function decodeParamsBlob(blob: Uint8Array | undefined): Pick<ParameterVa
       mul *= 128;
     }
   };
-  while (i < buf.length) {
-    need(3);
-    const flags = buf[i++] as number;
-    const process = buf[i++] as number;
-    const fbnr = buf[i++] as number;
+  while (s < sh.length) {
+    if (s + 3 > sh.length) throw new RangeError('parameters shape cut short');
+    const flags = sh[s++] as number;
+    const process = sh[s++] as number;
+    const fbnr = sh[s++] as number;
     let wire = flags & WIRE_MASK;
     if (flags & F_WIRE_BYTE) {
-      need(1);
-      wire = buf[i++] as number;
+      if (s >= sh.length) throw new RangeError('parameters shape cut short');
+      wire = sh[s++] as number;
     }
     let raw: Buffer | null = null;
     if (flags & F_RAW) {
@@ -341,6 +351,7 @@ export class RowMaker {
       params.push({ process: p.process, fbnr: p.fbnr, wireType: p.wireType, indexOnly: p.indexOnly === true, raw, num: s.num, text: s.text });
       if (s.dde !== null && Number.isInteger(s.dde) && s.dde >= 0 && s.dde <= 32767) values.push([s.dde, i, s.num, s.text]);
     }
+    const blob = encodeParams(params);
     const tx: RowTuple = [
       gateway,
       t.bus,
@@ -361,8 +372,11 @@ export class RowMaker {
       fit(latency, I32_MAX, 'latencyUs', extra, I32_MIN),
       fit(t.attempts, U8, 'attempts', extra),
       t.error === undefined ? null : t.error.slice(0, 1024),
-      encodeParams(params),
+      blob.shape,
+      blob.data,
       Object.keys(extra).length === 0 ? null : JSON.stringify(extra),
+      // A read request carries no values: the same bytes (and parameter shape) come back every poll.
+      t.command === 4 && t.requestBytes !== undefined ? 1 : 0,
     ];
     return { tx, values };
   }

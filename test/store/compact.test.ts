@@ -149,7 +149,7 @@ describe.each(DIALECTS)('the compact log against the log before it, on %s', (dia
   });
 
   it('keeps the texts and numbers no column holds in extra, and only those', async () => {
-    const rows = await fresh.db.selectFrom('log_transactions').select(['extra', 'params']).execute();
+    const rows = await fresh.db.selectFrom('log_transactions').select(['extra', 'shape', 'data', 'template']).execute();
     const extras = rows.map((r) => r.extra).filter((e) => e !== null).map((e) => JSON.parse(e as string) as Record<string, unknown>);
     expect(extras).toEqual(
       expect.arrayContaining([
@@ -158,8 +158,13 @@ describe.each(DIALECTS)('the compact log against the log before it, on %s', (dia
       ]),
     );
     expect(extras).toHaveLength(2);
-    // Every parameters blob decodes to whole parameters.
-    for (const r of rows) expect(() => decodeParamsBlob(r.params ?? undefined)).not.toThrow();
+    // Read requests share their bytes and shape through templates: one per (seq, node, parameter set) at most.
+    const templates = await fresh.db.selectFrom('log_templates').select('id').execute();
+    expect(rows.filter((r) => r.template !== null).length).toBeGreaterThan(200);
+    expect(templates.length).toBeLessThanOrEqual(rows.filter((r) => r.template !== null).length);
+    expect(templates.length).toBeLessThanOrEqual(256 * 3 + 16);
+    // Inline shapes with their data decode to whole parameters.
+    for (const r of rows) if (r.template === null) expect(() => decodeParamsBlob(r.shape ?? undefined, r.data ?? undefined)).not.toThrow();
   });
 
   it('gives the same parameter history, raw and in buckets', async () => {
