@@ -212,5 +212,5 @@ console.log('\nWhere the bytes go (per transaction):\n\n| schema | table / index
 console.log(partRows.join('\n'));
 console.log('\nHistory of one parameter of one instrument (median of 5, ms; points old / new):\n\n| database | query | points | before 0003 | compact | speed-up |\n|---|---|---:|---:|---:|---:|');
 console.log(histRows.join('\n'));
-console.log('\nWriting them (batches of 500, one connection, no other load; tx/s):\n\n| database | before 0003 | compact |\n|---|---:|---:|');
+console.log('\nWriting them (batches of 500, one connection, the workload made in the same loop: not a throughput figure, see bench/store.ts; tx/s):\n\n| database | before 0003 | compact |\n|---|---:|---:|');
 console.log(rateRows.join('\n'));
