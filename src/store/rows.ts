@@ -12,7 +12,7 @@
 import type { WireType } from '../codec/index.js';
 import type { LoggedTransaction } from '../gateway/index.js';
 import type { ObservedParam } from '../observe/index.js';
-import { fromHex, toHex } from '../shared/index.js';
+import { toHex } from '../shared/index.js';
 import { commandNameCodes, outcomeCodes, purposeCodes } from './codes.js';
 import type { RowTuple } from './db.js';
 import { bytesOf, INDEX_ONLY, paramFromRow, toMicros, type ParameterValuesTable, type TransactionsTable } from './legacy.js';
@@ -113,14 +113,6 @@ const WIRE_MASK = 0x60;
 const FIXED_SIZE: Record<number, number> = { 0x00: 1, 0x20: 2, 0x40: 4 };
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
 
-function pushVarint(out: number[], n: number): void {
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-}
-
 /** The value the old `parameter_values` row would have held: a finite number, or a text cut at 1024. */
 function storedValue(v: ObservedParam['value']): { num: number | null; text: string | null } {
   if (typeof v === 'number') return { num: Number.isFinite(v) ? v : null, text: null };
@@ -129,9 +121,19 @@ function storedValue(v: ObservedParam['value']): { num: number | null; text: str
 }
 
 /** Raw bytes as the old log kept them: lowercase hex of whole bytes, else none. */
-function rawBytes(raw: string | null | undefined): Uint8Array | undefined {
-  if (typeof raw !== 'string' || !HEX_RE.test(raw)) return undefined;
-  return fromHex(raw);
+function rawHex(raw: string | null | undefined): string | undefined {
+  return typeof raw === 'string' && HEX_RE.test(raw) ? raw : undefined;
+}
+
+const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function varintHex(n: number): string {
+  let out = '';
+  while (n >= 0x80) {
+    out += HEX_BYTE[(n & 0x7f) | 0x80] as string;
+    n = Math.floor(n / 128);
+  }
+  return out + (HEX_BYTE[n] as string);
 }
 
 interface BlobParam {
@@ -139,45 +141,44 @@ interface BlobParam {
   readonly fbnr: number;
   readonly wireType: number;
   readonly indexOnly: boolean;
-  readonly raw: Uint8Array | undefined;
+  /** Lowercase hex of whole bytes. */
+  readonly raw: string | undefined;
   readonly num: number | null;
   readonly text: string | null;
 }
 
 function encodeParams(params: readonly BlobParam[]): { shape: string | null; data: string | null } {
   if (params.length === 0) return { shape: null, data: null };
-  const shape: number[] = [];
-  const data: number[] = [];
+  // Hex text straight away: the INSERT writes it as X'..', the spool as it is.
+  let shape = '';
+  let data = '';
   for (const p of params) {
     const wire = p.wireType & 0xff;
     const wireInFlags = (wire & ~WIRE_MASK) === 0;
     const size = FIXED_SIZE[wire];
     const raw = p.raw;
+    const rawLength = raw === undefined ? 0 : raw.length / 2;
     // The raw bytes decode for sure when they have the wire type's size (or it is a string): then the stored value is not needed.
-    const decodes = raw !== undefined && (wire === 0x60 || raw.length === size);
+    const decodes = raw !== undefined && (wire === 0x60 || rawLength === size);
     const num = decodes ? null : p.num;
     const text = decodes ? null : p.text;
-    const withLen = raw !== undefined && raw.length !== size;
-    let flags = (p.indexOnly ? F_INDEX_ONLY : 0) | (raw ? F_RAW : 0) | (num !== null ? F_NUM : 0) | (text !== null ? F_TEXT : 0) | (withLen ? F_LEN : 0);
+    const withLen = raw !== undefined && rawLength !== size;
+    let flags = (p.indexOnly ? F_INDEX_ONLY : 0) | (raw !== undefined ? F_RAW : 0) | (num !== null ? F_NUM : 0) | (text !== null ? F_TEXT : 0) | (withLen ? F_LEN : 0);
     flags |= wireInFlags ? wire : F_WIRE_BYTE;
-    shape.push(flags, p.process & 0xff, p.fbnr & 0xff);
-    if (!wireInFlags) shape.push(wire);
-    if (raw) {
-      if (withLen) pushVarint(data, raw.length);
-      for (const b of raw) data.push(b);
-    }
+    shape += (HEX_BYTE[flags] as string) + (HEX_BYTE[p.process & 0xff] as string) + (HEX_BYTE[p.fbnr & 0xff] as string);
+    if (!wireInFlags) shape += HEX_BYTE[wire] as string;
+    if (raw !== undefined) data += withLen ? varintHex(rawLength) + raw : raw;
     if (num !== null) {
       const b = Buffer.alloc(8);
       b.writeDoubleBE(num);
-      for (const x of b) data.push(x);
+      data += b.toString('hex');
     }
     if (text !== null) {
       const b = Buffer.from(text, 'utf8');
-      pushVarint(data, b.length);
-      for (const x of b) data.push(x);
+      data += varintHex(b.length) + b.toString('hex');
     }
   }
-  return { shape: toHex(Uint8Array.from(shape), ''), data: data.length === 0 ? null : toHex(Uint8Array.from(data), '') };
+  return { shape, data: data === '' ? null : data };
 }
 
 /** The parameters' two parts back to what `paramFromRow` takes, one per parameter. Throws on parts cut short. */
@@ -240,38 +241,47 @@ export function decodeParamsBlob(shapeBytes: Uint8Array | undefined, dataBytes?:
 
 // ------------------------------------------------------------------ tie-breakers
 
-/** Per source, the next free tie-breaker for recent start and end times (µs). */
+/** How many recent transactions of a source a new one is checked against when its times are not the newest. */
+const RECENT = 1024;
+
+/**
+ * Per source, the tie-breakers of the recent transactions. A transaction that starts and ends
+ * after every one before it (nearly all: clocks go forward) gets 0 at once; any other is checked
+ * against the last RECENT ones, and gets a k that none of those that started, or ended, in the
+ * same µs has, or the k it got before if it is the same transaction written again.
+ */
 class TieBreaker {
-  private readonly starts = new Map<number, number>();
-  private readonly ends = new Map<number, number>();
-  /** The keys given to recent transactions by their id: the same transaction written again gets the same key (and INSERT IGNORE skips it). */
-  private readonly byId = new Map<string, { startedUs: number; k: number }>();
+  private readonly starts = new Float64Array(RECENT);
+  private readonly ends = new Float64Array(RECENT);
+  private readonly ks = new Uint32Array(RECENT);
+  private readonly ids: string[] = new Array<string>(RECENT).fill('');
+  private n = 0;
+  private maxStart = -Infinity;
+  private maxEnd = -Infinity;
 
-  /** The key already given to this transaction, if it was one of the recent ones. */
-  again(id: string): { startedUs: number; k: number } | undefined {
-    return this.byId.get(id);
+  /** The key of this transaction: `startedUs` moves on by 1 µs past MAX_K transactions in one µs. */
+  key(id: string, startedUs: number, endedUs: number): { startedUs: number; k: number } {
+    let k = 0;
+    if (startedUs <= this.maxStart || endedUs <= this.maxEnd) {
+      const count = Math.min(this.n, RECENT);
+      let next = 0;
+      for (let i = 0; i < count; i++) {
+        const start = this.starts[i] as number;
+        if (start === startedUs && this.ids[i] === id) return { startedUs, k: this.ks[i] as number };
+        if (start === startedUs || this.ends[i] === endedUs) next = Math.max(next, (this.ks[i] as number) + 1);
+      }
+      k = next;
+      if (k > MAX_K) return this.key(id, startedUs + 1, endedUs);
+    }
+    const at = this.n++ % RECENT;
+    this.starts[at] = startedUs;
+    this.ends[at] = endedUs;
+    this.ks[at] = k;
+    this.ids[at] = id;
+    if (startedUs > this.maxStart) this.maxStart = startedUs;
+    if (endedUs > this.maxEnd) this.maxEnd = endedUs;
+    return { startedUs, k };
   }
-
-  given(id: string, startedUs: number, k: number): void {
-    remember(this.byId, id, { startedUs, k });
-  }
-
-  /** A k not yet given to a transaction of this source that started, or ended, in the same µs. */
-  next(startedUs: number, endedUs: number): number {
-    const k = Math.max(this.starts.get(startedUs) ?? 0, this.ends.get(endedUs) ?? 0);
-    remember(this.starts, startedUs, k + 1);
-    remember(this.ends, endedUs, k + 1);
-    return k;
-  }
-}
-
-/** Enough recent times that a transaction can only collide with one this far back: thousands of transactions. */
-const RECENT = 4096;
-
-function remember<K, V>(m: Map<K, V>, key: K, value: V): void {
-  m.delete(key);
-  m.set(key, value);
-  if (m.size > RECENT) m.delete(m.keys().next().value as K);
 }
 
 /** The tie-breaker column is a smallint; past this many transactions in one µs of one source, the start moves on by 1 µs. */
@@ -322,17 +332,9 @@ export class RowMaker {
     const key = `${gateway}\u0000${t.bus}\u0000${t.mode}`;
     let tie = this.ties.get(key);
     if (!tie) this.ties.set(key, (tie = new TieBreaker()));
-    const seen = tie.again(t.id);
-    let k: number;
-    if (seen) ({ startedUs, k } = seen);
-    else {
-      k = tie.next(startedUs, endedUs);
-      while (k > MAX_K) {
-        startedUs += 1;
-        k = tie.next(startedUs, endedUs);
-      }
-      tie.given(t.id, startedUs, k);
-    }
+    const given = tie.key(t.id, startedUs, endedUs);
+    startedUs = given.startedUs;
+    const k = given.k;
     const cn = commandNameCodes.code(t.commandName);
     if (cn === 0) extra.commandName = t.commandName;
     const purpose = purposeCodes.code(t.purpose);
@@ -347,7 +349,7 @@ export class RowMaker {
     for (let i = 0; i < t.params.length; i++) {
       const p = t.params[i] as ObservedParam;
       const s = stored?.[i] ?? { dde: p.dde ?? null, ...storedValue(p.value) };
-      const raw = stored ? bytesOf(p.raw === undefined ? null : p.raw) : rawBytes(p.raw);
+      const raw = rawHex(p.raw);
       params.push({ process: p.process, fbnr: p.fbnr, wireType: p.wireType, indexOnly: p.indexOnly === true, raw, num: s.num, text: s.text });
       if (s.dde !== null && Number.isInteger(s.dde) && s.dde >= 0 && s.dde <= 32767) values.push([s.dde, i, s.num, s.text]);
     }
