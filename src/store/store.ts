@@ -419,13 +419,14 @@ class SqlStore implements Store {
   private async insert(rows: readonly Rows[], after?: Promise<boolean>): Promise<void> {
     const conn = this.conn;
     if (!conn) throw new GatewayError('STORE_UNAVAILABLE', 'no database connection');
-    const statements = await compactStatements(conn, this.ids, rows);
     const gate =
       after &&
       (async () => {
         if (!(await after)) throw new GatewayError('STORE_UNAVAILABLE', 'the batch before this one was not written');
       });
-    await withTimeout(conn.runInTransaction(statements, gate), this.writeTimeoutMs, `writing ${rows.length} transactions`, this.log);
+    // The lookups of new sources, series and templates talk to the database too: inside the timeout.
+    const write = async () => conn.runInTransaction(await compactStatements(conn, this.ids, rows), gate);
+    await withTimeout(write(), this.writeTimeoutMs, `writing ${rows.length} transactions`, this.log);
   }
 
   /** Starts inserting a batch behind those already being inserted; `finishWrites` takes it off. */
