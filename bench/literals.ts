@@ -8,7 +8,8 @@
  * 3. for comparison, those awkward texts through mysql2's backslash escaper, as the writer did before.
  */
 import { escape as mysqlEscape } from 'mysql2';
-import { insertStatements, TX_COLUMNS, type RowTuple } from '../src/store/db.js';
+import { insertStatements, type RowTuple } from '../src/store/db.js';
+import { TX_COLUMNS } from '../src/store/legacy.js';
 
 const N = Number(process.argv[2] ?? 20_000);
 const plain: RowTuple[] = [];

@@ -105,7 +105,7 @@ async function freshDb(): Promise<{ url: string; count: () => Promise<Record<str
   return {
     url: u.toString(),
     count: async () => {
-      const [rows] = await c.query(`SELECT gateway, COUNT(*) AS n FROM ${name}.transactions GROUP BY gateway`);
+      const [rows] = await c.query(`SELECT s.gateway, COUNT(*) AS n FROM ${name}.log_transactions t JOIN ${name}.log_sources s ON s.id = t.source GROUP BY s.gateway`);
       return Object.fromEntries((rows as { gateway: string; n: number }[]).map((r) => [r.gateway, Number(r.n)]));
     },
     dropIndexes: async () => {

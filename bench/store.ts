@@ -2,6 +2,10 @@
  * Transaction log throughput and freshness, side by side in one run:
  *   npx tsx bench/store.ts [transactions]        (default 200,000; MariaDB from FLOWBUS_TEST_MYSQL_URL)
  *
+ * 0. the log before migration 0003 against the compact log, through the same bare writer loop
+ *    (batches of 2,000 transactions, two in flight on two connections, as the store does under
+ *    load), with MariaDB's CPU per transaction (utime + stime of the mariadbd process, when the
+ *    server runs on this machine);
  * 1. batched writer into MySQL (the store, default batching and two writer connections), transactions with 4 parameter values each;
  *    1b. the same with one writer connection (`writers: 1`), to show what the second one adds;
  * 2. one INSERT per row (a transaction row and its 4 parameter rows, autocommit) on the same server;
@@ -12,7 +16,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createConnection, createPool } from 'mysql2/promise';
+import { compactStatements, LogIds } from '../src/store/compact.js';
+import { connect, insertStatements, type Connection } from '../src/store/db.js';
+import { legacyToRows, PV_COLUMNS, TX_COLUMNS } from '../src/store/legacy.js';
+import { RowMaker } from '../src/store/rows.js';
+import { parseStoreUrl } from '../src/store/url.js';
 import { newId, silentLogger } from '../src/shared/index.js';
 import type { LoggedTransaction } from '../src/gateway/index.js';
 import { migrateStore, openStore, type Store } from '../src/store/index.js';
@@ -97,19 +108,21 @@ async function perRow(url: string, n: number): Promise<number> {
 
 /** End of transaction -> visible to a SELECT, at a steady rate with the default batching (batchMs 250). */
 async function freshness(store: Store, rate: number, seconds: number): Promise<{ p50: number; p99: number; n: number }> {
-  const db = (store as unknown as { conn: { db: Kysely<{ transactions: { id: string } }> } }).conn.db;
-  const waiting = new Map<string, number>();
+  const db = (store as unknown as { conn: { db: Kysely<{ log_transactions: { started_us: number } }> } }).conn.db;
+  const waiting = new Map<number, number>();
   const delays: number[] = [];
   let stop = false;
   const poller = (async () => {
     while (!stop || waiting.size > 0) {
       const ids = [...waiting.keys()];
       if (ids.length > 0) {
-        const rows = await db.selectFrom('transactions').select('id').where('id', 'in', ids).execute();
+        const rows = await db.selectFrom('log_transactions').select('started_us').where('started_us', 'in', ids).execute();
         const now = performance.timeOrigin + performance.now();
         for (const r of rows) {
-          delays.push(now - (waiting.get(r.id) as number));
-          waiting.delete(r.id);
+          const key = Number(r.started_us);
+          if (!waiting.has(key)) continue;
+          delays.push(now - (waiting.get(key) as number));
+          waiting.delete(key);
         }
       }
       await new Promise((r) => setTimeout(r, 2));
@@ -123,7 +136,7 @@ async function freshness(store: Store, rate: number, seconds: number): Promise<{
     for (let k = 0; k < perTick; k++) {
       const t = tx(i++);
       store.write(t);
-      if (k === 0) waiting.set(t.id, t.endedAt); // one sample per tick
+      if (k === 0) waiting.set(Math.round(t.startedAt * 1000), t.endedAt); // one sample per tick
     }
     await new Promise((r) => setTimeout(r, tickMs));
   }
@@ -137,6 +150,85 @@ async function freshness(store: Store, rate: number, seconds: number): Promise<{
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const rows: string[] = [];
+
+/** The MariaDB server's pid when it runs here; its CPU time (utime + stime) in ms. */
+const serverPid = (() => {
+  for (const name of ['mariadbd', 'mysqld']) {
+    try {
+      return Number(execFileSync('pidof', ['-s', name], { encoding: 'utf8' }).trim()) || undefined;
+    } catch {
+      // not this name
+    }
+  }
+  return undefined;
+})();
+function serverCpuMs(): number | undefined {
+  if (serverPid === undefined) return undefined;
+  const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/**
+ * The bare writer loop: `n` transactions in batches of 2,000, two batches in flight on two
+ * connections, each in one database transaction, as the store runs under load. Returns tx/s
+ * and the server's CPU ms per 1,000 transactions.
+ */
+async function pump(conn: Connection, n: number, statements: (rows: number[]) => Promise<string[]>): Promise<{ tps: number; cpu: number | undefined }> {
+  const BATCH = 2_000;
+  const cpu0 = serverCpuMs();
+  const t0 = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < n; i += BATCH) {
+    const idx = Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => i + j);
+    const sqlText = await statements(idx);
+    inFlight.push(conn.runInTransaction(sqlText));
+    if (inFlight.length >= 2) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  const s = (performance.now() - t0) / 1000;
+  const cpu1 = serverCpuMs();
+  return { tps: n / s, cpu: cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) / n) * 1000 };
+}
+
+async function oldVsNew(n: number): Promise<string[]> {
+  const out: string[] = [];
+  const oldDb = await freshDb();
+  const newDb = await freshDb();
+  await migrateStore(newDb.url, silentLogger);
+  const oldConn = connect(parseStoreUrl(oldDb.url), { connectTimeoutMs: 5000, poolSize: 2 });
+  const newConn = connect(parseStoreUrl(newDb.url), { connectTimeoutMs: 5000, poolSize: 2 });
+  const { migrate } = await import('../src/store/migrations.js');
+  await migrate(oldConn.db as never, 'mysql', silentLogger, '0002_gateway');
+  const txs = Array.from({ length: 2_000 }, (_, i) => tx(i));
+  const at = (i: number) => {
+    // Fresh times and ids for every transaction, made up front per batch from a pool of 2,000.
+    const t = txs[i % 2_000] as LoggedTransaction;
+    const shift = Math.floor(i / 2_000) * 10_000;
+    return { ...t, id: newId(), startedAt: t.startedAt + shift, endedAt: t.endedAt + shift };
+  };
+  const oldStatements = async (idx: number[]) => {
+    const r = idx.map((i) => legacyToRows(at(i), 'bench'));
+    return [...insertStatements('mysql', 'transactions', TX_COLUMNS, r.map((x) => x.tx)), ...insertStatements('mysql', 'parameter_values', PV_COLUMNS, r.flatMap((x) => x.pv))];
+  };
+  const maker = new RowMaker('bench');
+  const ids = new LogIds();
+  const newStatements = (idx: number[]) => compactStatements(newConn, ids, idx.map((i) => maker.toRows(at(i))));
+  await pump(oldConn, 10_000, oldStatements); // warm-up
+  await pump(newConn, 10_000, newStatements);
+  const o = await pump(oldConn, n, oldStatements);
+  const w = await pump(newConn, n, newStatements);
+  const cpu = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(0)} ms`);
+  out.push(`| before 0003 (text UUIDs, 2 tables, 5 secondary indexes) | ${fmt(o.tps)} | ${cpu(o.cpu)} | 1 |`);
+  out.push(`| compact log (2 clustered tables, no secondary index) | ${fmt(w.tps)} | ${cpu(w.cpu)} | **${(w.tps / o.tps).toFixed(1)} x** |`);
+  await oldConn.destroy();
+  await newConn.destroy();
+  await oldDb.drop();
+  await newDb.drop();
+  return out;
+}
+
+const compare = await oldVsNew(N);
 
 const mysqlBatched = await freshDb();
 await migrateStore(mysqlBatched.url, silentLogger);
@@ -175,7 +267,10 @@ rows.push(`| MySQL (MariaDB), batched writer | ${fmt(mysqlTps)} | ${fmt(mysqlTps
 rows.push(`| MySQL (MariaDB), batched writer, one writer connection | ${fmt(mysqlOneTps)} | ${fmt(mysqlOneTps * 4)} | ${(mysqlOneTps / rowTps).toFixed(1)} x |`);
 rows.push(`| MySQL (MariaDB), one INSERT per row, autocommit | ${fmt(rowTps)} | ${fmt(rowTps * 4)} | 1 |`);
 rows.push(`| SQLite (WAL, synchronous=FULL), batched writer | ${fmt(sqliteTps)} | ${fmt(sqliteTps * 4)} | |`);
-console.log(`\n${N.toLocaleString('en-US')} transactions with 4 parameter values each (node ${process.version}):\n`);
+console.log(`\n${N.toLocaleString('en-US')} transactions with 4 parameter values each, the same bare writer loop (batches of 2,000, two in flight), MariaDB's CPU per 1,000 transactions (node ${process.version}):\n`);
+console.log('| schema | transactions/s | server CPU / 1,000 tx | ratio |\n|---|---:|---:|---:|');
+console.log(compare.join('\n'));
+console.log(`\n${N.toLocaleString('en-US')} transactions with 4 parameter values each, through the store (the compact log) (node ${process.version}):\n`);
 console.log('| path | transactions/s | parameter rows/s | ratio |\n|---|---:|---:|---:|');
 console.log(rows.join('\n'));
 console.log(`\nEnd of transaction -> row visible to a query, 2,000 tx/s steady, batchMs 250, batchRows 500:\n`);

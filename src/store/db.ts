@@ -10,52 +10,82 @@ import { Kysely, MysqlDialect, sql } from 'kysely';
 import type * as Mysql2 from 'mysql2';
 import { dropped, silentLogger, type Logger } from '../shared/index.js';
 import { SqliteThread, sqliteThreadDialect } from './sqlite-thread.js';
+import type { Column, ColumnKind, RowTuple } from './columns.js';
+import type { LegacyDB } from './legacy.js';
 import type { StoreTarget } from './url.js';
 
-/** `transactions`: one row per transaction. Times in µs since the epoch. */
-export interface TransactionsTable {
-  id: string;
+/** `log_sources`: who logged a transaction on which bus: (gateway, bus, mode) -> a small id. `gateway` '' = not recorded. */
+export interface LogSourcesTable {
+  id: number;
+  gateway: string;
   bus: string;
   mode: string;
+}
+
+/** `log_series`: one parameter of one instrument: (source, node, dde) -> a small id. `node` -1 = none. */
+export interface LogSeriesTable {
+  id: number;
+  source: number;
+  node: number;
+  dde: number;
+}
+
+/** `log_transactions`: one row per transaction, keyed (source, started_us, k). Codes in codes.ts; texts that have no code in `extra`. */
+export interface LogTransactionsTable {
+  source: number;
+  started_us: number;
+  k: number;
   node: number | null;
-  seq: number;
+  seq: number | null;
   command: number | null;
-  command_name: string;
-  purpose: string;
-  outcome: string;
+  command_name: number;
+  purpose: number;
+  outcome: number;
   status: number | null;
   error_code: number | null;
+  /** `log_templates.id` holding request and shape (a read), or NULL (they are inline). */
+  template: number | null;
   request: Buffer | null;
   reply: Buffer | null;
-  started_us: number;
-  ended_us: number;
+  /** ended_us - started_us. */
+  ended_d: number | null;
   latency_us: number | null;
-  attempts: number;
+  attempts: number | null;
   error: string | null;
-  /** The gateway that logged it (`gateway.name`); NULL for rows written before migration 0002. */
-  gateway: string | null;
+  /** The parameters' addresses (rows.ts); NULL when the template has them. */
+  shape: Buffer | null;
+  /** The parameters' raw bytes and stored values (rows.ts). */
+  data: Buffer | null;
+  /** JSON of what no column holds as it is (rows.ts `Extra`). */
+  extra: string | null;
 }
 
-/** `parameter_values`: one row per parameter of a transaction, keyed by (transaction_id, position). */
-export interface ParameterValuesTable {
-  transaction_id: string;
+/** `log_values`: one row per parameter value, keyed (series, time_us, k, position); time_us is the transaction's end. */
+export interface LogValuesTable {
+  series: number;
+  time_us: number;
+  k: number;
   position: number;
-  bus: string;
-  node: number | null;
-  dde: number | null;
-  /** process * 65536 + fbnr * 256 + wire type, plus 2^24 when only the index tags are known. */
-  address: number;
+  /** The value when 4 bytes hold it exactly (compact.ts fitsSingle); else NULL and value_num holds it. */
+  value_f: number | null;
   value_num: number | null;
   value_text: string | null;
-  raw: Buffer | null;
-  time_us: number;
-  /** As `transactions.gateway`. */
-  gateway: string | null;
 }
 
-export interface DB {
-  transactions: TransactionsTable;
-  parameter_values: ParameterValuesTable;
+/** `log_templates`: a read request's bytes with its parameters' shape, the same every poll: (hash) -> a small id. */
+export interface LogTemplatesTable {
+  id: number;
+  hash: Buffer;
+  request: Buffer | null;
+  shape: Buffer | null;
+}
+
+export interface DB extends LegacyDB {
+  log_templates: LogTemplatesTable;
+  log_sources: LogSourcesTable;
+  log_series: LogSeriesTable;
+  log_transactions: LogTransactionsTable;
+  log_values: LogValuesTable;
 }
 
 export type Dialect = StoreTarget['dialect'];
@@ -145,58 +175,7 @@ export function connect(target: StoreTarget, opts: ConnectOptions): Connection {
 
 // ------------------------------------------------------------------ bulk insert
 
-/** How a column is written as a SQL literal. */
-export type ColumnKind = 'int' | 'real' | 'text' | 'hex';
-
-/** A row as a tuple in the column order of its table's COLUMNS list (compact in memory and in the spool). */
-export type RowTuple = readonly (number | string | null)[];
-
-/** A column of a bulk insert: its name, how its values are written, and whether it may be left out when NULL. */
-export interface Column<T> {
-  readonly name: keyof T & string;
-  readonly kind: ColumnKind;
-  /** Nullable without a default: a column that is NULL in every row of a batch is left out of its INSERT. */
-  readonly nullable: boolean;
-}
-
-const col = <T>(name: keyof T & string, kind: ColumnKind, nullable = false): Column<T> => ({ name, kind, nullable });
-
-export const TX_COLUMNS: readonly Column<TransactionsTable>[] = [
-  col('id', 'text'),
-  col('bus', 'text'),
-  col('mode', 'text'),
-  col('node', 'int', true),
-  col('seq', 'int'),
-  col('command', 'int', true),
-  col('command_name', 'text'),
-  col('purpose', 'text'),
-  col('outcome', 'text'),
-  col('status', 'int', true),
-  col('error_code', 'int', true),
-  col('request', 'hex', true),
-  col('reply', 'hex', true),
-  col('started_us', 'int'),
-  col('ended_us', 'int'),
-  col('latency_us', 'int', true),
-  col('attempts', 'int'),
-  col('error', 'text', true),
-  // Last: a batch spooled before the column existed has tuples one shorter (the store fills it in).
-  col('gateway', 'text', true),
-];
-
-export const PV_COLUMNS: readonly Column<ParameterValuesTable>[] = [
-  col('transaction_id', 'text'),
-  col('position', 'int'),
-  col('bus', 'text'),
-  col('node', 'int', true),
-  col('dde', 'int', true),
-  col('address', 'int'),
-  col('value_num', 'real', true),
-  col('value_text', 'text', true),
-  col('raw', 'hex', true),
-  col('time_us', 'int'),
-  col('gateway', 'text', true),
-];
+export type { Column, ColumnKind, RowTuple } from './columns.js';
 
 function sqliteString(s: string): string {
   // SQLite string literals have no escapes: only the quote is doubled. NUL cannot be in SQL text,
@@ -220,6 +199,11 @@ const MYSQL_SPECIAL = /[\0\b\t\n\r\x1a"'\\]/;
  */
 function mysqlString(s: string): string {
   return MYSQL_SPECIAL.test(s) ? `_utf8mb4 X'${Buffer.from(s, 'utf8').toString('hex')}'` : `'${s}'`;
+}
+
+/** A text as a SQL literal of the dialect. */
+export function textLiteral(dialect: Dialect, s: string): string {
+  return dialect === 'mysql' ? mysqlString(s) : sqliteString(s);
 }
 
 const HEX = /^[0-9a-f]*$/;

@@ -100,7 +100,99 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         throw new GatewayError('STORE_MIGRATION', 'migrations are never undone: they would lose data');
       },
     },
+    // The compact log: lookup tables for who logged on which bus and for each instrument's
+    // parameter, transactions clustered by (source, started_us, k) and values by (series,
+    // time_us, k, position), small integer codes, bytes as bytes. The old tables stay as they
+    // are (`flowbus db convert` copies their rows over); from here on only these are written.
+    '0003_compact_log': {
+      async up(db: Kysely<unknown>) {
+        for (const ddl of compactLogDdl(dialect)) await sql.raw(ddl).execute(db);
+      },
+      async down() {
+        throw new GatewayError('STORE_MIGRATION', 'migrations are never undone: they would lose data');
+      },
+    },
   };
+}
+
+/** The tables of migration 0003, as DDL of the dialect (IF NOT EXISTS: MySQL's DDL is not transactional, a half-done run is run again). */
+export function compactLogDdl(dialect: Dialect): string[] {
+  if (dialect === 'mysql') {
+    const end = 'ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
+    return [
+      `CREATE TABLE IF NOT EXISTS log_sources (
+        id smallint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        gateway varchar(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+        bus varchar(64) NOT NULL,
+        mode varchar(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+        UNIQUE KEY log_sources_key (gateway, bus, mode)
+      ) ${end}`,
+      `CREATE TABLE IF NOT EXISTS log_series (
+        id mediumint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        source smallint unsigned NOT NULL,
+        node smallint NOT NULL,
+        dde smallint NOT NULL,
+        UNIQUE KEY log_series_key (source, node, dde)
+      ) ${end}`,
+      `CREATE TABLE IF NOT EXISTS log_templates (
+        id mediumint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        hash binary(16) NOT NULL,
+        request varbinary(1024) NULL,
+        shape varbinary(2048) NULL,
+        UNIQUE KEY log_templates_hash (hash)
+      ) ${end}`,
+      `CREATE TABLE IF NOT EXISTS log_transactions (
+        source smallint unsigned NOT NULL,
+        started_us bigint NOT NULL,
+        k smallint unsigned NOT NULL,
+        node tinyint unsigned NULL,
+        seq tinyint unsigned NULL,
+        command tinyint unsigned NULL,
+        command_name tinyint unsigned NOT NULL,
+        purpose tinyint unsigned NOT NULL,
+        outcome tinyint unsigned NOT NULL,
+        status tinyint unsigned NULL,
+        error_code tinyint unsigned NULL,
+        template mediumint unsigned NULL,
+        request varbinary(1024) NULL,
+        reply varbinary(1024) NULL,
+        ended_d int NULL,
+        latency_us int NULL,
+        attempts tinyint unsigned NULL,
+        error varchar(1024) NULL,
+        shape varbinary(2048) NULL,
+        data varbinary(4096) NULL,
+        extra varchar(2048) NULL,
+        PRIMARY KEY (source, started_us, k)
+      ) ${end}`,
+      `CREATE TABLE IF NOT EXISTS log_values (
+        series mediumint unsigned NOT NULL,
+        time_us bigint NOT NULL,
+        k smallint unsigned NOT NULL,
+        position tinyint unsigned NOT NULL,
+        value_f float NULL,
+        value_num double NULL,
+        value_text varchar(1024) NULL,
+        PRIMARY KEY (series, time_us, k, position)
+      ) ${end}`,
+    ];
+  }
+  return [
+    `CREATE TABLE IF NOT EXISTS log_sources (id INTEGER PRIMARY KEY, gateway TEXT NOT NULL, bus TEXT NOT NULL, mode TEXT NOT NULL, UNIQUE (gateway, bus, mode))`,
+    `CREATE TABLE IF NOT EXISTS log_series (id INTEGER PRIMARY KEY, source INTEGER NOT NULL, node INTEGER NOT NULL, dde INTEGER NOT NULL, UNIQUE (source, node, dde))`,
+    `CREATE TABLE IF NOT EXISTS log_templates (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, request BLOB, shape BLOB)`,
+    `CREATE TABLE IF NOT EXISTS log_transactions (
+      source INTEGER NOT NULL, started_us INTEGER NOT NULL, k INTEGER NOT NULL,
+      node INTEGER, seq INTEGER, command INTEGER, command_name INTEGER NOT NULL, purpose INTEGER NOT NULL, outcome INTEGER NOT NULL,
+      status INTEGER, error_code INTEGER, template INTEGER, request BLOB, reply BLOB, ended_d INTEGER, latency_us INTEGER, attempts INTEGER,
+      error TEXT, shape BLOB, data BLOB, extra TEXT,
+      PRIMARY KEY (source, started_us, k)
+    ) WITHOUT ROWID`,
+    `CREATE TABLE IF NOT EXISTS log_values (
+      series INTEGER NOT NULL, time_us INTEGER NOT NULL, k INTEGER NOT NULL, position INTEGER NOT NULL, value_f REAL, value_num REAL, value_text TEXT,
+      PRIMARY KEY (series, time_us, k, position)
+    ) WITHOUT ROWID`,
+  ];
 }
 
 /** Whether the table has the column: MySQL's DDL is not transactional, so a migration that stopped halfway is run again. */

@@ -1,10 +1,12 @@
 /** The read side: transactions newest first with keyset pagination, and parameter history (raw or bucketed). */
 import { type Kysely, sql } from 'kysely';
 import type { LoggedTransaction } from '../gateway/index.js';
-import type { ObservedParam } from '../observe/index.js';
 import { GatewayError } from '../shared/index.js';
-import type { DB, Dialect, ParameterValuesTable, TransactionsTable } from './db.js';
-import { paramFromRow, transactionFromRow } from './rows.js';
+import { commandNameCodes, outcomeCodes, purposeCodes } from './codes.js';
+import { fromSingle, NO_NODE } from './compact.js';
+import type { DB, Dialect, LogSourcesTable, LogTransactionsTable } from './db.js';
+import { bytesOf, paramFromRow } from './legacy.js';
+import { decodeParamsBlob, type Extra } from './rows.js';
 
 /**
  * Which gateways' rows: `name` only, and with `unnamed` also the rows that record no gateway
@@ -41,77 +43,176 @@ export interface TransactionPage {
 
 export const MAX_PAGE = 10_000;
 
-/** The cursor is the last row's (started_us, id), opaque to clients. */
-export function encodeCursor(startedUs: number, id: string): string {
-  return Buffer.from(`${startedUs}/${id}`, 'utf8').toString('base64url');
+/**
+ * A transaction's id in the log: its key, (source, started_us, k), in base 36 joined by dots
+ * (`1.lzq3x0a8k1.0`). Unique in the database, and the same for as long as the row is there.
+ */
+export function transactionId(source: number, startedUs: number, k: number): string {
+  return `${source.toString(36)}.${startedUs.toString(36)}.${k.toString(36)}`;
 }
 
-export function decodeCursor(cursor: string): { startedUs: number; id: string } {
+/** An id made by `transactionId` back to its key; undefined for any other text (a UUID from before 0003). */
+export function parseTransactionId(id: string): { source: number; startedUs: number; k: number } | undefined {
+  const m = /^([0-9a-z]{1,4})\.([0-9a-z]{1,11})\.([0-9a-z]{1,4})$/.exec(id);
+  if (!m) return undefined;
+  const [source, startedUs, k] = [parseInt(m[1] as string, 36), parseInt(m[2] as string, 36), parseInt(m[3] as string, 36)];
+  return Number.isSafeInteger(startedUs) ? { source, startedUs, k } : undefined;
+}
+
+/** The cursor is the last row's key, opaque to clients. */
+export function encodeCursor(startedUs: number, source: number, k: number): string {
+  return Buffer.from(`${startedUs}/${source}/${k}`, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { startedUs: number; source: number; k: number } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const m = /^(\d{1,17})\/([0-9a-zA-Z-]{1,64})$/.exec(text);
+  const m = /^(\d{1,17})\/(\d{1,5})\/(\d{1,5})$/.exec(text);
   if (!m) throw new GatewayError('STORE_BAD_CURSOR', 'cursor is not one this API returned (use nextCursor of the previous page)', { cursor });
-  return { startedUs: Number(m[1]), id: m[2] as string };
+  return { startedUs: Number(m[1]), source: Number(m[2]), k: Number(m[3]) };
 }
 
-/** One page of transaction rows, newest first: `limit` + 1, so that the caller knows whether more follow. */
-function pageRows(db: Kysely<DB>, q: TransactionQuery, gateway: string | null | undefined, limit: number): Promise<TransactionsTable[]> {
-  let query = db.selectFrom('transactions as t').selectAll('t');
-  if (gateway !== undefined) query = gateway === null ? query.where('t.gateway', 'is', null) : query.where('t.gateway', '=', gateway);
-  if (q.bus !== undefined) query = query.where('t.bus', '=', q.bus);
+type Source = Pick<LogSourcesTable, 'id' | 'gateway' | 'bus' | 'mode'>;
+
+/** The sources a gateway filter and a bus select ('' is the gateway of rows that record none). */
+async function sourcesFor(db: Kysely<DB>, gateway: GatewayFilter | undefined, bus: string | undefined): Promise<Source[]> {
+  let q = db.selectFrom('log_sources').select(['id', 'gateway', 'bus', 'mode']);
+  if (gateway !== undefined) q = q.where('gateway', 'in', gateway.unnamed ? [gateway.name, ''] : [gateway.name]);
+  if (bus !== undefined) q = q.where('bus', '=', bus);
+  const rows = await q.execute();
+  return rows.map((r) => ({ id: Number(r.id), gateway: String(r.gateway), bus: String(r.bus), mode: String(r.mode) }));
+}
+
+/** LIKE pattern for `"key":"value"` inside the extra JSON (`!` escapes). */
+function extraLike(key: keyof Extra, value: string): string {
+  return `%${JSON.stringify({ [key]: value }).slice(1, -1).replace(/[!%_]/g, (c) => `!${c}`)}%`;
+}
+
+/** One source's page of rows, newest first: `limit` + 1, so that the caller knows whether more follow. */
+function pageRows(db: Kysely<DB>, q: TransactionQuery, source: number, limit: number): Promise<LogTransactionsTable[]> {
+  let query = db.selectFrom('log_transactions as t').selectAll('t').where('t.source', '=', source);
   if (q.node !== undefined) query = query.where('t.node', '=', q.node);
-  if (q.outcome !== undefined) query = query.where('t.outcome', '=', q.outcome);
+  if (q.outcome !== undefined) {
+    const code = outcomeCodes.code(q.outcome);
+    query = query.where('t.outcome', '=', code);
+    if (code === 0) query = query.where(sql<boolean>`t.extra LIKE ${extraLike('outcome', q.outcome)} ESCAPE '!'`);
+  }
   if (q.sinceUs !== undefined) query = query.where('t.started_us', '>=', q.sinceUs);
   if (q.untilUs !== undefined) query = query.where('t.started_us', '<', q.untilUs);
   if (q.dde !== undefined) {
     const dde = q.dde;
+    // The values of the transaction are at (series of this source, node and dde; its end; its k).
     query = query.where(({ exists, selectFrom }) =>
-      exists(selectFrom('parameter_values as p').select(sql.lit(1).as('one')).whereRef('p.transaction_id', '=', 't.id').where('p.dde', '=', dde)),
+      exists(
+        selectFrom('log_series as s')
+          .innerJoin('log_values as v', 'v.series', 's.id')
+          .select(sql.lit(1).as('one'))
+          .whereRef('s.source', '=', 't.source')
+          .where('s.dde', '=', dde)
+          .where(sql<boolean>`s.node = COALESCE(t.node, ${sql.lit(NO_NODE)})`)
+          // A transaction too long for ended_d (over 35 minutes) keeps its end in extra.
+          .where(sql<boolean>`v.time_us = COALESCE(t.started_us + t.ended_d, json_extract(t.extra, '$.endedUs'))`)
+          .whereRef('v.k', '=', 't.k'),
+      ),
     );
   }
   if (q.cursor !== undefined) {
     const c = decodeCursor(q.cursor);
-    query = query.where((eb) => eb.or([eb('t.started_us', '<', c.startedUs), eb.and([eb('t.started_us', '=', c.startedUs), eb('t.id', '<', c.id)])]));
+    // Order: started_us, then source, then k, all descending.
+    if (source < c.source) query = query.where('t.started_us', '<=', c.startedUs);
+    else if (source > c.source) query = query.where('t.started_us', '<', c.startedUs);
+    else query = query.where((eb) => eb.or([eb('t.started_us', '<', c.startedUs), eb.and([eb('t.started_us', '=', c.startedUs), eb('t.k', '<', c.k)])]));
   }
-  return query.orderBy('t.started_us', 'desc').orderBy('t.id', 'desc').limit(limit + 1).execute();
+  return query.orderBy('t.started_us', 'desc').orderBy('t.k', 'desc').limit(limit + 1).execute();
 }
 
-const newerFirst = (a: TransactionsTable, b: TransactionsTable) => Number(b.started_us) - Number(a.started_us) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+const newerFirst = (a: LogTransactionsTable, b: LogTransactionsTable) =>
+  Number(b.started_us) - Number(a.started_us) || Number(b.source) - Number(a.source) || Number(b.k) - Number(a.k);
 
-export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Promise<TransactionPage> {
-  const limit = Math.max(1, Math.min(MAX_PAGE, q.limit ?? 100));
-  const g = q.gateway;
-  // One gateway's rows and the unnamed ones are two index-ordered scans merged here: as one
-  // query (`gateway = ? OR gateway IS NULL`) the databases sort every matching row for a page.
-  const rows = g?.unnamed
-    ? (await Promise.all([pageRows(db, q, g.name, limit), pageRows(db, q, null, limit)])).flat().sort(newerFirst).slice(0, limit + 1)
-    : await pageRows(db, q, g?.name, limit);
-  const page = rows.slice(0, limit);
-  const byId = new Map<string, ObservedParam[]>();
-  if (page.length > 0) {
-    const params = await db
-      .selectFrom('parameter_values')
-      .select(['transaction_id', 'position', 'address', 'dde', 'raw', 'value_num', 'value_text'])
-      .where(
-        'transaction_id',
-        'in',
-        page.map((r) => r.id),
-      )
-      .orderBy('transaction_id')
-      .orderBy('position')
-      .execute();
-    for (const p of params) {
-      let list = byId.get(p.transaction_id);
-      if (!list) byId.set(p.transaction_id, (list = []));
-      list.push(paramFromRow(p));
-    }
+/** A read request with its parameters' shape, from `log_templates`. */
+interface Template {
+  readonly request: Buffer | null;
+  readonly shape: Buffer | null;
+}
+
+/** Templates never change once written: kept per database handle. */
+const templateCache = new WeakMap<object, Map<number, Template>>();
+
+/** The templates the rows refer to. */
+async function templatesFor(db: Kysely<DB>, rows: readonly LogTransactionsTable[]): Promise<Map<number, Template>> {
+  let cache = templateCache.get(db);
+  if (!cache) templateCache.set(db, (cache = new Map()));
+  const missing = [...new Set(rows.map((r) => r.template).filter((t): t is number => t !== null).map(Number))].filter((id) => !cache.has(id));
+  if (missing.length > 0) {
+    if (cache.size > 100_000) cache.clear();
+    const found = await db.selectFrom('log_templates').select(['id', 'request', 'shape']).where('id', 'in', missing).execute();
+    for (const f of found) cache.set(Number(f.id), { request: f.request, shape: f.shape });
   }
-  const last = page[page.length - 1];
+  return cache;
+}
+
+/** A compact row back to the transaction the old log gave for it. */
+export function transactionFromLog(r: LogTransactionsTable, s: Source, templates: ReadonlyMap<number, Template> = new Map()): LoggedTransaction {
+  const tpl = r.template === null ? undefined : templates.get(Number(r.template));
+  const request = tpl ? tpl.request : r.request;
+  const shape = tpl ? tpl.shape : r.shape;
+  const extra: Extra = r.extra === null ? {} : (JSON.parse(r.extra) as Extra);
+  const startedUs = Number(r.started_us);
+  const num = (v: number | null, key: keyof Extra): number | undefined => (v === null ? (extra[key] as number | undefined) : Number(v));
+  const endedUs = r.ended_d === null ? (extra.endedUs as number) : startedUs + Number(r.ended_d);
+  const latency = num(r.latency_us, 'latencyUs');
+  const params = decodeParamsBlob(bytesOf(shape), bytesOf(r.data)).map(paramFromRow);
   return {
-    transactions: page.map((r) => transactionFromRow(r, byId.get(r.id) ?? [])),
-    nextCursor: rows.length > limit && last ? encodeCursor(Number(last.started_us), last.id) : null,
+    id: transactionId(Number(r.source), startedUs, Number(r.k)),
+    bus: s.bus,
+    mode: s.mode === 'bridge' ? 'bridge' : 'master',
+    node: num(r.node, 'node'),
+    seq: num(r.seq, 'seq') as number,
+    command: num(r.command, 'command'),
+    commandName: commandNameCodes.text(Number(r.command_name)) ?? (extra.commandName as string),
+    purpose: purposeCodes.text(Number(r.purpose)) ?? (extra.purpose as string),
+    outcome: outcomeCodes.text(Number(r.outcome)) ?? (extra.outcome as string),
+    status: num(r.status, 'status'),
+    errorCode: num(r.error_code, 'errorCode'),
+    requestBytes: bytesOf(request),
+    replyBytes: bytesOf(r.reply),
+    startedAt: startedUs / 1000,
+    endedAt: endedUs / 1000,
+    latencyMs: latency === undefined ? undefined : latency / 1000,
+    attempts: num(r.attempts, 'attempts') as number,
+    params,
+    error: r.error ?? undefined,
+    ...(s.gateway === '' ? {} : { gateway: s.gateway }),
   };
 }
 
+export async function listTransactions(db: Kysely<DB>, q: TransactionQuery): Promise<TransactionPage> {
+  const limit = Math.max(1, Math.min(MAX_PAGE, q.limit ?? 100));
+  if (q.cursor !== undefined) decodeCursor(q.cursor);
+  // Each source's rows are one scan of the primary key in order; merged here (as one query the
+  // databases would sort every matching row for a page).
+  const sources = await sourcesFor(db, q.gateway, q.bus);
+  const byId = new Map(sources.map((s) => [s.id, s]));
+  const rows = (await Promise.all(sources.map((s) => pageRows(db, q, s.id, limit)))).flat().sort(newerFirst).slice(0, limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  const templates = await templatesFor(db, page);
+  return {
+    transactions: page.map((r) => transactionFromLog(r, byId.get(Number(r.source)) as Source, templates)),
+    nextCursor: rows.length > limit && last ? encodeCursor(Number(last.started_us), Number(last.source), Number(last.k)) : null,
+  };
+}
+
+/** One transaction by the id the listing gave it; undefined when there is none (or the id is not one). */
+export async function getTransaction(db: Kysely<DB>, id: string): Promise<LoggedTransaction | undefined> {
+  const key = parseTransactionId(id);
+  if (!key) return undefined;
+  const [r, s] = await Promise.all([
+    db.selectFrom('log_transactions').selectAll().where('source', '=', key.source).where('started_us', '=', key.startedUs).where('k', '=', key.k).executeTakeFirst(),
+    db.selectFrom('log_sources').select(['id', 'gateway', 'bus', 'mode']).where('id', '=', key.source).executeTakeFirst(),
+  ]);
+  if (!r || !s) return undefined;
+  return transactionFromLog(r, { id: Number(s.id), gateway: String(s.gateway), bus: String(s.bus), mode: String(s.mode) }, await templatesFor(db, [r]));
+}
 export interface HistoryQuery {
   readonly gateway?: GatewayFilter;
   readonly bus?: string;
@@ -145,57 +246,96 @@ export const MAX_POINTS = 100_000;
 
 export async function parameterHistory(db: Kysely<DB>, dialect: Dialect, q: HistoryQuery): Promise<HistoryResult> {
   const limit = Math.max(1, Math.min(MAX_POINTS, q.limit ?? MAX_POINTS));
-  let base = db
-    .selectFrom('parameter_values')
-    .where('node', '=', q.node)
-    .where('dde', '=', q.dde)
-    .where('time_us', '>=', q.sinceUs)
-    .where('time_us', '<', q.untilUs);
-  if (q.bus !== undefined) base = base.where('bus', '=', q.bus);
-  const g = q.gateway;
-  if (g !== undefined) base = base.where((eb) => (g.unnamed ? eb.or([eb('gateway', '=', g.name), eb('gateway', 'is', null)]) : eb('gateway', '=', g.name)));
-  if (q.bucketUs === undefined) {
-    const rows = await base
-      .select(['time_us', 'value_num', 'value_text', 'bus', 'gateway'])
-      .where((eb) => eb.or([eb('value_num', 'is not', null), eb('value_text', 'is not', null)]))
+  let bucketUs: number | undefined;
+  if (q.bucketUs !== undefined) {
+    const b = Math.floor(q.bucketUs);
+    if (!Number.isSafeInteger(b) || b < 1 || b > MAX_BUCKET_US) {
+      throw new GatewayError('STORE_BAD_BUCKET', `bucket must be a whole number of µs, 1 .. ${MAX_BUCKET_US} (366 days), got ${q.bucketUs}`, { bucketUs: q.bucketUs, min: 1, max: MAX_BUCKET_US });
+    }
+    bucketUs = b;
+  }
+  const sources = await sourcesFor(db, q.gateway, q.bus);
+  const byId = new Map(sources.map((s) => [s.id, s]));
+  const series =
+    sources.length === 0
+      ? []
+      : await db
+          .selectFrom('log_series')
+          .select(['id', 'source'])
+          .where('source', 'in', [...byId.keys()])
+          .where('node', '=', q.node)
+          .where('dde', '=', q.dde)
+          .execute();
+  // As a double: MySQL's text protocol sends a FLOAT with 6 digits only.
+  const single = sql<number | null>`(value_f + 0e0)`;
+  const seriesSource = new Map(series.map((s) => [Number(s.id), byId.get(Number(s.source)) as Source]));
+  const of = (id: unknown) => seriesSource.get(Number(id)) as Source;
+  if (bucketUs === undefined) {
+    if (series.length === 0) return { kind: 'raw', points: [] };
+    const rows = await db
+      .selectFrom('log_values')
+      .select(['series', 'time_us', single.as('value_f'), 'value_num', 'value_text'])
+      .where('series', 'in', [...seriesSource.keys()])
+      .where('time_us', '>=', q.sinceUs)
+      .where('time_us', '<', q.untilUs)
+      .where((eb) => eb.or([eb('value_f', 'is not', null), eb('value_num', 'is not', null), eb('value_text', 'is not', null)]))
       .orderBy('time_us')
-      .orderBy('transaction_id')
+      .orderBy('k')
+      .orderBy('position')
       .limit(limit)
       .execute();
-    refuseMixed(q, rows);
-    return {
-      kind: 'raw',
-      points: rows.map((r: Pick<ParameterValuesTable, 'time_us' | 'value_num' | 'value_text'>) => ({ timeUs: Number(r.time_us), value: r.value_num ?? (r.value_text as string) })),
-    };
+    refuseMixed(q, rows.map((r) => mixKey(of(r.series))));
+    return { kind: 'raw', points: rows.map((r) => ({ timeUs: Number(r.time_us), value: r.value_f !== null ? fromSingle(Number(r.value_f)) : (r.value_num ?? (r.value_text as string)) })) };
   }
-  const b = Math.floor(q.bucketUs);
-  if (!Number.isSafeInteger(b) || b < 1 || b > MAX_BUCKET_US) {
-    throw new GatewayError('STORE_BAD_BUCKET', `bucket must be a whole number of µs, 1 .. ${MAX_BUCKET_US} (366 days), got ${q.bucketUs}`, { bucketUs: q.bucketUs, min: 1, max: MAX_BUCKET_US });
-  }
+  if (series.length === 0) return { kind: 'buckets', bucketUs, points: [] };
+  const b = bucketUs;
   // Integer division in both dialects: MySQL's DIV, SQLite's / on integers.
   const bucket = dialect === 'mysql' ? sql<number>`(time_us DIV ${sql.lit(b)}) * ${sql.lit(b)}` : sql<number>`(time_us / ${sql.lit(b)}) * ${sql.lit(b)}`;
-  const rows = await base
+  const rows = await db
+    .selectFrom('log_values')
     .select([
-      'bus',
-      'gateway',
+      'series',
       bucket.as('bucket'),
       (eb) => eb.fn.countAll<number>().as('n'),
+      sql<number>`MIN(${single})`.as('lo_f'),
+      sql<number>`MAX(${single})`.as('hi_f'),
+      sql<number>`SUM(${single})`.as('total_f'),
       (eb) => eb.fn.min<number>('value_num').as('lo'),
-      (eb) => eb.fn.avg<number>('value_num').as('mean'),
+      (eb) => eb.fn.sum<number>('value_num').as('total'),
       (eb) => eb.fn.max<number>('value_num').as('hi'),
     ])
-    .where('value_num', 'is not', null)
-    .groupBy(['gateway', 'bus', sql`bucket`])
+    .where('series', 'in', [...seriesSource.keys()])
+    .where('time_us', '>=', q.sinceUs)
+    .where('time_us', '<', q.untilUs)
+    .where((eb) => eb.or([eb('value_f', 'is not', null), eb('value_num', 'is not', null)]))
+    .groupBy(['series', sql`bucket`])
     .orderBy(sql`bucket`)
     .limit(limit)
     .execute();
-  refuseMixed(q, rows);
+  refuseMixed(q, rows.map((r) => mixKey(of(r.series))));
+  // Several series of one gateway and bus (the bus ran as master, then as bridge) are one history.
+  const merged = new Map<number, { n: number; lo: number; total: number; hi: number }>();
+  for (const r of rows) {
+    const t = Number(r.bucket);
+    const m = merged.get(t);
+    // value_f and value_num hold different rows: both sides' min, max and sum.
+    const pick = (f: unknown, d: unknown, by: (a: number, b: number) => number) =>
+      f === null ? Number(d) : d === null ? fromSingle(Number(f)) : by(fromSingle(Number(f)), Number(d));
+    const n = Number(r.n);
+    const lo = pick(r.lo_f, r.lo, Math.min);
+    const hi = pick(r.hi_f, r.hi, Math.max);
+    const total = Number(r.total_f ?? 0) + Number(r.total ?? 0);
+    if (!m) merged.set(t, { n, lo, total, hi });
+    else merged.set(t, { n: m.n + n, lo: Math.min(m.lo, lo), total: m.total + total, hi: Math.max(m.hi, hi) });
+  }
   return {
     kind: 'buckets',
     bucketUs: b,
-    points: rows.map((r) => ({ timeUs: Number(r.bucket), count: Number(r.n), min: Number(r.lo), mean: Number(r.mean), max: Number(r.hi) })),
+    points: [...merged.entries()].sort((x, y) => x[0] - y[0]).map(([timeUs, m]) => ({ timeUs, count: m.n, min: m.lo, mean: m.total / m.n, max: m.hi })),
   };
 }
+
+const mixKey = (s: Source) => ({ bus: s.bus, gateway: s.gateway === '' ? null : s.gateway });
 
 /**
  * Node numbers are per bus: node 3 on two buses (two gas lines, or a live bus and a replayed

@@ -1,124 +1,419 @@
-/** A logged transaction as rows (tuples in TX_COLUMNS / PV_COLUMNS order) and back. */
+/**
+ * A logged transaction as the compact log's rows (migration 0003) and back.
+ *
+ * One transaction is one `log_transactions` row keyed (source, started_us, k) and one
+ * `log_values` row per parameter that has a DDE number, keyed (series, time_us, k, position).
+ * Source (gateway, bus, mode) and series (source, node, dde) are small integers from lookup
+ * tables; they are resolved when the rows are inserted (`insertRows` in compact.ts), so rows
+ * made while the database is away carry the texts and can be spooled. The tie-breaker `k` is
+ * assigned here, before the rows are queued or spooled, so a replay inserts the same keys and
+ * INSERT IGNORE makes it a no-op.
+ */
 import type { WireType } from '../codec/index.js';
 import type { LoggedTransaction } from '../gateway/index.js';
-import { describeParam, resolveUnit, type ObservedParam } from '../observe/index.js';
-import { fromHex, toHex } from '../shared/index.js';
-import type { ParameterValuesTable, RowTuple, TransactionsTable } from './db.js';
+import type { ObservedParam } from '../observe/index.js';
+import { toHex } from '../shared/index.js';
+import { commandNameCodes, outcomeCodes, purposeCodes } from './codes.js';
+import type { RowTuple } from './db.js';
+import { bytesOf, INDEX_ONLY, paramFromRow, toMicros, type ParameterValuesTable, type TransactionsTable } from './legacy.js';
 
-/** One transaction with its parameter rows: the unit that is queued, spooled and inserted. */
+export { toMicros } from './legacy.js';
+
+/** One transaction as queued, spooled and inserted: `tx` in TX order, `values` as [dde, position, value_num, value_text]. */
 export interface Rows {
   readonly tx: RowTuple;
-  readonly pv: readonly RowTuple[];
+  readonly values: readonly RowTuple[];
 }
 
-const INDEX_ONLY = 1 << 24;
+/** Positions in `Rows.tx`. */
+export const TX = {
+  gateway: 0,
+  bus: 1,
+  mode: 2,
+  startedUs: 3,
+  k: 4,
+  node: 5,
+  seq: 6,
+  command: 7,
+  commandName: 8,
+  purpose: 9,
+  outcome: 10,
+  status: 11,
+  errorCode: 12,
+  request: 13,
+  reply: 14,
+  endedD: 15,
+  latencyUs: 16,
+  attempts: 17,
+  error: 18,
+  /** The parameters' addresses and flags (rows.ts blob, first part). */
+  shape: 19,
+  /** The parameters' raw bytes and stored values (second part). */
+  data: 20,
+  extra: 21,
+  /** 1: request and shape go to the lookup table `log_templates` (a read request: the same bytes every poll); 0: inline. */
+  templated: 22,
+} as const;
 
-/** ms (with a fraction) -> integer µs. */
-export function toMicros(ms: number): number {
-  return Math.round(ms * 1000);
+/** Positions in a `Rows.values` tuple. */
+export const VAL = { dde: 0, position: 1, num: 2, text: 3 } as const;
+
+/**
+ * The fields a compact column cannot hold as they are: a text that is not in its code table
+ * (the column holds 0), a number outside its column's range or not a whole number (the column
+ * holds NULL). Kept as JSON in `extra`, which is NULL in nearly every row.
+ */
+export interface Extra {
+  purpose?: string;
+  outcome?: string;
+  commandName?: string;
+  node?: number;
+  seq?: number;
+  command?: number;
+  status?: number;
+  errorCode?: number;
+  attempts?: number;
+  endedUs?: number;
+  latencyUs?: number;
+  /** The transaction had fields the log does not know (none today). */
 }
 
-function hex(bytes: Uint8Array | undefined): string | null {
-  return bytes ? toHex(bytes, '') : null;
+const U8 = 255;
+const I32_MIN = -2_147_483_648;
+const I32_MAX = 2_147_483_647;
+
+/** `v` when it fits an integer column min..max; otherwise NULL there and `v` in extra. */
+function fit(v: number | undefined, max: number, key: keyof Extra, extra: Extra, min = 0): number | null {
+  if (v === undefined) return null;
+  if (Number.isInteger(v) && v >= min && v <= max) return v;
+  (extra as Record<string, number>)[key] = v;
+  return null;
 }
 
-export function encodeAddress(p: ObservedParam): number {
-  return (p.indexOnly ? INDEX_ONLY : 0) + (p.process & 0xff) * 65536 + (p.fbnr & 0xff) * 256 + (p.wireType & 0xff);
+// ------------------------------------------------------------------ parameters blob
+
+/*
+ * The parameters in two parts. The shape, per parameter: flags (bit 0 index-only, bit 1 raw
+ * bytes follow, bit 2 a number follows, bit 3 a text follows, bit 4 the raw bytes' length
+ * follows, bit 7 the wire type is in a byte of its own; otherwise bits 5-6 are the wire type),
+ * process, fbnr, [wire type]. The data, per parameter: [length varint] + raw bytes (of the wire
+ * type's size when no length), [number: 8-byte double], [text: length varint + UTF-8]. What
+ * `paramFromRow` needs to give the parameter back exactly as before: the address, the raw bytes,
+ * and the stored value only where the raw bytes might not decode to it. The shape of a poll is
+ * the same every time, so it goes with the request into the lookup table.
+ */
+const F_INDEX_ONLY = 0x01;
+const F_RAW = 0x02;
+const F_NUM = 0x04;
+const F_TEXT = 0x08;
+const F_LEN = 0x10;
+const F_WIRE_BYTE = 0x80;
+const WIRE_MASK = 0x60;
+
+const FIXED_SIZE: Record<number, number> = { 0x00: 1, 0x20: 2, 0x40: 4 };
+const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+
+/** The value the old `parameter_values` row would have held: a finite number, or a text cut at 1024. */
+function storedValue(v: ObservedParam['value']): { num: number | null; text: string | null } {
+  if (typeof v === 'number') return { num: Number.isFinite(v) ? v : null, text: null };
+  if (typeof v === 'string') return { num: null, text: v.slice(0, 1024) };
+  return { num: null, text: null };
 }
 
-/** Converts a transaction to rows, recorded as logged by `gateway` (unless it says which). Never throws for any LoggedTransaction. */
-export function toRows(t: LoggedTransaction, gateway: string | null = null): Rows {
-  const by = t.gateway ?? gateway;
-  const startedUs = toMicros(t.startedAt);
-  const endedUs = toMicros(t.endedAt);
-  const tx: RowTuple = [
-    t.id,
-    t.bus,
-    t.mode,
-    t.node ?? null,
-    t.seq,
-    t.command ?? null,
-    t.commandName,
-    t.purpose,
-    t.outcome,
-    t.status ?? null,
-    t.errorCode ?? null,
-    hex(t.requestBytes),
-    hex(t.replyBytes),
-    startedUs,
-    endedUs,
-    t.latencyMs === undefined ? null : toMicros(t.latencyMs),
-    t.attempts,
-    t.error === undefined ? null : t.error.slice(0, 1024),
-    by,
-  ];
-  const pv: RowTuple[] = [];
-  for (let i = 0; i < t.params.length; i++) {
-    const p = t.params[i] as ObservedParam;
-    const v = p.value;
-    pv.push([
-      t.id,
-      i,
-      t.bus,
-      t.node ?? null,
-      p.dde ?? null,
-      encodeAddress(p),
-      typeof v === 'number' ? v : null,
-      typeof v === 'string' ? v.slice(0, 1024) : null,
-      p.raw ?? null,
-      endedUs,
-      by,
-    ]);
+/** Raw bytes as the old log kept them: lowercase hex of whole bytes, else none. */
+function rawHex(raw: string | null | undefined): string | undefined {
+  return typeof raw === 'string' && HEX_RE.test(raw) ? raw : undefined;
+}
+
+const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function varintHex(n: number): string {
+  let out = '';
+  while (n >= 0x80) {
+    out += HEX_BYTE[(n & 0x7f) | 0x80] as string;
+    n = Math.floor(n / 128);
   }
-  return { tx, pv };
+  return out + (HEX_BYTE[n] as string);
 }
 
-function bytesOf(b: Buffer | Uint8Array | string | null): Uint8Array | undefined {
-  if (b === null) return undefined;
-  if (typeof b === 'string') return fromHex(b);
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+interface BlobParam {
+  readonly process: number;
+  readonly fbnr: number;
+  readonly wireType: number;
+  readonly indexOnly: boolean;
+  /** Lowercase hex of whole bytes. */
+  readonly raw: string | undefined;
+  readonly num: number | null;
+  readonly text: string | null;
 }
 
-/** A parameter row back to the decoded parameter: named and decoded again from its raw bytes. */
-export function paramFromRow(r: Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text' | 'dde'>): ObservedParam {
-  const a = Number(r.address);
-  const indexOnly = a >= INDEX_ONLY;
-  const input = {
-    process: Math.floor(a / 65536) & 0xff,
-    fbnr: Math.floor(a / 256) & 0xff,
-    wireType: (a & 0xff) as WireType,
-    ...(indexOnly ? { indexOnly: true } : {}),
+function encodeParams(params: readonly BlobParam[]): { shape: string | null; data: string | null } {
+  if (params.length === 0) return { shape: null, data: null };
+  // Hex text straight away: the INSERT writes it as X'..', the spool as it is.
+  let shape = '';
+  let data = '';
+  for (const p of params) {
+    const wire = p.wireType & 0xff;
+    const wireInFlags = (wire & ~WIRE_MASK) === 0;
+    const size = FIXED_SIZE[wire];
+    const raw = p.raw;
+    const rawLength = raw === undefined ? 0 : raw.length / 2;
+    // The raw bytes decode for sure when they have the wire type's size (or it is a string): then the stored value is not needed.
+    const decodes = raw !== undefined && (wire === 0x60 || rawLength === size);
+    const num = decodes ? null : p.num;
+    const text = decodes ? null : p.text;
+    const withLen = raw !== undefined && rawLength !== size;
+    let flags = (p.indexOnly ? F_INDEX_ONLY : 0) | (raw !== undefined ? F_RAW : 0) | (num !== null ? F_NUM : 0) | (text !== null ? F_TEXT : 0) | (withLen ? F_LEN : 0);
+    flags |= wireInFlags ? wire : F_WIRE_BYTE;
+    shape += (HEX_BYTE[flags] as string) + (HEX_BYTE[p.process & 0xff] as string) + (HEX_BYTE[p.fbnr & 0xff] as string);
+    if (!wireInFlags) shape += HEX_BYTE[wire] as string;
+    if (raw !== undefined) data += withLen ? varintHex(rawLength) + raw : raw;
+    if (num !== null) {
+      const b = Buffer.alloc(8);
+      b.writeDoubleBE(num);
+      data += b.toString('hex');
+    }
+    if (text !== null) {
+      const b = Buffer.from(text, 'utf8');
+      data += varintHex(b.length) + b.toString('hex');
+    }
+  }
+  return { shape, data: data === '' ? null : data };
+}
+
+/** The parameters' two parts back to what `paramFromRow` takes, one per parameter. Throws on parts cut short. */
+export function decodeParamsBlob(shapeBytes: Uint8Array | undefined, dataBytes?: Uint8Array): Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text'>[] {
+  const out: Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text'>[] = [];
+  if (!shapeBytes) return out;
+  const sh = Buffer.from(shapeBytes.buffer, shapeBytes.byteOffset, shapeBytes.byteLength);
+  const buf = dataBytes ? Buffer.from(dataBytes.buffer, dataBytes.byteOffset, dataBytes.byteLength) : Buffer.alloc(0);
+  let s = 0;
+  let i = 0;
+  const need = (n: number) => {
+    if (i + n > buf.length) throw new RangeError('parameters data cut short');
   };
-  const raw = bytesOf(r.raw);
-  // The instrument's unit is not stored: a placeholder unit ('capacity') is left out rather than shown.
-  const p = resolveUnit(describeParam(raw ? { ...input, raw } : input), undefined);
-  // Values the bytes no longer decode to (none expected) fall back to the stored value.
-  if (p.value === undefined && (r.value_num !== null || r.value_text !== null)) return { ...p, value: r.value_num ?? (r.value_text as string) };
-  return p;
+  const varint = () => {
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      need(1);
+      const b = buf[i++] as number;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+  };
+  while (s < sh.length) {
+    if (s + 3 > sh.length) throw new RangeError('parameters shape cut short');
+    const flags = sh[s++] as number;
+    const process = sh[s++] as number;
+    const fbnr = sh[s++] as number;
+    let wire = flags & WIRE_MASK;
+    if (flags & F_WIRE_BYTE) {
+      if (s >= sh.length) throw new RangeError('parameters shape cut short');
+      wire = sh[s++] as number;
+    }
+    let raw: Buffer | null = null;
+    if (flags & F_RAW) {
+      const n = flags & F_LEN ? varint() : (FIXED_SIZE[wire] as number);
+      need(n);
+      raw = buf.subarray(i, i + n);
+      i += n;
+    }
+    let num: number | null = null;
+    if (flags & F_NUM) {
+      need(8);
+      num = buf.readDoubleBE(i);
+      i += 8;
+    }
+    let text: string | null = null;
+    if (flags & F_TEXT) {
+      const n = varint();
+      need(n);
+      text = buf.toString('utf8', i, i + n);
+      i += n;
+    }
+    const address = (flags & F_INDEX_ONLY ? INDEX_ONLY : 0) + process * 65536 + fbnr * 256 + wire;
+    out.push({ address, raw, value_num: num, value_text: text });
+  }
+  return out;
 }
 
-/** A transaction row with its parameters back to a LoggedTransaction. */
-export function transactionFromRow(r: TransactionsTable, params: readonly ObservedParam[]): LoggedTransaction {
+// ------------------------------------------------------------------ tie-breakers
+
+/** How many recent transactions of a source a new one is checked against when its times are not the newest. */
+const RECENT = 1024;
+
+/**
+ * Per source, the tie-breakers of the recent transactions. A transaction that starts and ends
+ * after every one before it (nearly all: clocks go forward) gets 0 at once; any other is checked
+ * against the last RECENT ones, and gets a k that none of those that started, or ended, in the
+ * same µs has, or the k it got before if it is the same transaction written again.
+ */
+class TieBreaker {
+  private readonly starts = new Float64Array(RECENT);
+  private readonly ends = new Float64Array(RECENT);
+  private readonly ks = new Uint32Array(RECENT);
+  private readonly ids: string[] = new Array<string>(RECENT).fill('');
+  private n = 0;
+  private maxStart = -Infinity;
+  private maxEnd = -Infinity;
+
+  /** The key of this transaction: `startedUs` moves on by 1 µs past MAX_K transactions in one µs. */
+  key(id: string, startedUs: number, endedUs: number): { startedUs: number; k: number } {
+    let k = 0;
+    if (startedUs <= this.maxStart || endedUs <= this.maxEnd) {
+      const count = Math.min(this.n, RECENT);
+      let next = 0;
+      for (let i = 0; i < count; i++) {
+        const start = this.starts[i] as number;
+        if (start === startedUs && this.ids[i] === id) return { startedUs, k: this.ks[i] as number };
+        if (start === startedUs || this.ends[i] === endedUs) next = Math.max(next, (this.ks[i] as number) + 1);
+      }
+      k = next;
+      if (k > MAX_K) return this.key(id, startedUs + 1, endedUs);
+    }
+    const at = this.n++ % RECENT;
+    this.starts[at] = startedUs;
+    this.ends[at] = endedUs;
+    this.ks[at] = k;
+    this.ids[at] = id;
+    if (startedUs > this.maxStart) this.maxStart = startedUs;
+    if (endedUs > this.maxEnd) this.maxEnd = endedUs;
+    return { startedUs, k };
+  }
+}
+
+/** The tie-breaker column is a smallint; past this many transactions in one µs of one source, the start moves on by 1 µs. */
+const MAX_K = 65_535;
+
+// ------------------------------------------------------------------ the row maker
+
+/** Values of one parameter as the old schema held them, for rows converted from it. */
+export interface StoredParam {
+  readonly dde: number | null;
+  readonly num: number | null;
+  readonly text: string | null;
+}
+
+/**
+ * Makes the compact rows of transactions, recorded as logged by `gateway` (unless a transaction
+ * says which). One per writer: it remembers the tie-breakers given out, so two transactions of
+ * one source that start (or end) in the same microsecond get different keys.
+ */
+export class RowMaker {
+  private readonly ties = new Map<string, TieBreaker>();
+
+  constructor(readonly gateway: string | null = null) {}
+
+  /** The rows of a transaction. Never throws for any LoggedTransaction. */
+  toRows(t: LoggedTransaction): Rows {
+    return this.make(t);
+  }
+
+  /**
+   * The rows of a transaction read back from the old tables (`flowbus db convert`, an old
+   * spool): the same transaction, and for the history the values and DDE numbers exactly as
+   * the old rows held them. `params` in position order.
+   */
+  fromLegacy(tx: TransactionsTable, params: readonly Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text' | 'dde'>[]): Rows {
+    const t = legacyTransaction(tx, params);
+    return this.make(
+      t,
+      params.map((p) => ({ dde: p.dde === null ? null : Number(p.dde), num: p.value_num === null ? null : Number(p.value_num), text: p.value_text })),
+    );
+  }
+
+  private make(t: LoggedTransaction, stored?: readonly StoredParam[]): Rows {
+    const gateway = t.gateway ?? this.gateway ?? '';
+    const extra: Extra = {};
+    let startedUs = toMicros(t.startedAt);
+    const endedUs = toMicros(t.endedAt);
+    const key = `${gateway}\u0000${t.bus}\u0000${t.mode}`;
+    let tie = this.ties.get(key);
+    if (!tie) this.ties.set(key, (tie = new TieBreaker()));
+    const given = tie.key(t.id, startedUs, endedUs);
+    startedUs = given.startedUs;
+    const k = given.k;
+    const cn = commandNameCodes.code(t.commandName);
+    if (cn === 0) extra.commandName = t.commandName;
+    const purpose = purposeCodes.code(t.purpose);
+    if (purpose === 0) extra.purpose = t.purpose;
+    const outcome = outcomeCodes.code(t.outcome);
+    if (outcome === 0) extra.outcome = t.outcome;
+    const endedD = fit(endedUs - startedUs, I32_MAX, 'endedUs', extra, I32_MIN);
+    if (endedD === null) extra.endedUs = endedUs;
+    const latency = t.latencyMs === undefined ? undefined : toMicros(t.latencyMs);
+    const params: BlobParam[] = [];
+    const values: RowTuple[] = [];
+    for (let i = 0; i < t.params.length; i++) {
+      const p = t.params[i] as ObservedParam;
+      const s = stored?.[i] ?? { dde: p.dde ?? null, ...storedValue(p.value) };
+      const raw = rawHex(p.raw);
+      params.push({ process: p.process, fbnr: p.fbnr, wireType: p.wireType, indexOnly: p.indexOnly === true, raw, num: s.num, text: s.text });
+      if (s.dde !== null && Number.isInteger(s.dde) && s.dde >= 0 && s.dde <= 32767) values.push([s.dde, i, s.num, s.text]);
+    }
+    const blob = encodeParams(params);
+    const tx: RowTuple = [
+      gateway,
+      t.bus,
+      t.mode,
+      startedUs,
+      k,
+      fit(t.node, U8, 'node', extra),
+      fit(t.seq, U8, 'seq', extra),
+      fit(t.command, U8, 'command', extra),
+      cn,
+      purpose,
+      outcome,
+      fit(t.status, U8, 'status', extra),
+      fit(t.errorCode, U8, 'errorCode', extra),
+      t.requestBytes ? toHex(t.requestBytes, '') : null,
+      t.replyBytes ? toHex(t.replyBytes, '') : null,
+      endedD,
+      fit(latency, I32_MAX, 'latencyUs', extra, I32_MIN),
+      fit(t.attempts, U8, 'attempts', extra),
+      t.error === undefined ? null : t.error.slice(0, 1024),
+      blob.shape,
+      blob.data,
+      Object.keys(extra).length === 0 ? null : JSON.stringify(extra),
+      // A read request carries no values: the same bytes (and parameter shape) come back every poll.
+      t.command === 4 && t.requestBytes !== undefined ? 1 : 0,
+    ];
+    return { tx, values };
+  }
+}
+
+/** An old row with its parameter rows as the transaction the old listing gave. */
+function legacyTransaction(tx: TransactionsTable, params: readonly Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text'>[]): LoggedTransaction & { params: ObservedParam[] } {
+  const ps = params.map((p) => {
+    const d = paramFromRow(p);
+    // What the compact blob keeps of it: the address and the raw bytes (as stored), the value only as a fallback.
+    const a = Number(p.address);
+    const { raw: _decoded, ...rest } = d;
+    const out: ObservedParam = { ...rest, process: Math.floor(a / 65536) & 0xff, fbnr: Math.floor(a / 256) & 0xff, wireType: (a & 0xff) as WireType };
+    return p.raw === null ? out : { ...out, raw: toHex(bytesOf(p.raw) as Uint8Array, '') };
+  });
   return {
-    id: r.id,
-    bus: r.bus,
-    mode: r.mode === 'bridge' ? 'bridge' : 'master',
-    node: r.node ?? undefined,
-    seq: Number(r.seq),
-    command: r.command ?? undefined,
-    commandName: r.command_name,
-    purpose: r.purpose,
-    outcome: r.outcome,
-    status: r.status ?? undefined,
-    errorCode: r.error_code ?? undefined,
-    requestBytes: bytesOf(r.request),
-    replyBytes: bytesOf(r.reply),
-    startedAt: Number(r.started_us) / 1000,
-    endedAt: Number(r.ended_us) / 1000,
-    latencyMs: r.latency_us === null ? undefined : Number(r.latency_us) / 1000,
-    attempts: Number(r.attempts),
-    params,
-    error: r.error ?? undefined,
-    ...(r.gateway === null || r.gateway === undefined ? {} : { gateway: r.gateway }),
+    id: tx.id,
+    bus: tx.bus,
+    mode: tx.mode as LoggedTransaction['mode'],
+    node: tx.node ?? undefined,
+    seq: Number(tx.seq),
+    command: tx.command ?? undefined,
+    commandName: tx.command_name,
+    purpose: tx.purpose,
+    outcome: tx.outcome,
+    status: tx.status ?? undefined,
+    errorCode: tx.error_code ?? undefined,
+    requestBytes: bytesOf(tx.request),
+    replyBytes: bytesOf(tx.reply),
+    startedAt: Number(tx.started_us) / 1000,
+    endedAt: Number(tx.ended_us) / 1000,
+    latencyMs: tx.latency_us === null ? undefined : Number(tx.latency_us) / 1000,
+    attempts: Number(tx.attempts),
+    params: ps,
+    error: tx.error ?? undefined,
+    ...(tx.gateway === null || tx.gateway === undefined ? {} : { gateway: tx.gateway }),
   };
 }

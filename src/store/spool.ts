@@ -17,6 +17,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dropped, errorLine, type Logger } from '../shared/index.js';
 import { lockSpoolDir, type SpoolLock } from './lock.js';
+import type { LegacyRows } from './legacy.js';
 import type { Rows } from './rows.js';
 
 export const SPOOL_FILE = 'flowbus-spool.jsonl';
@@ -30,22 +31,36 @@ interface SavedPosition {
 
 const hashLine = (line: Buffer | string): string => createHash('sha256').update(line).digest('hex').slice(0, 32);
 
-/** One spooled batch: `{"v":1,"rows":[{"tx":[...],"pv":[[...],...]},...]}`. */
+/**
+ * One spooled batch: `{"v":2,"rows":[{"tx":[...],"values":[[...],...]},...]}` (compact rows,
+ * rows.ts). Lines of `"v":1` were written by versions before the compact log: their rows are in
+ * the old column orders (`{"tx":[...],"pv":[...]}`, legacy.ts) and are converted when replayed.
+ */
 interface SpoolLine {
-  readonly v: 1;
-  readonly rows: Rows[];
+  readonly v: 1 | 2;
+  readonly rows: (Rows | LegacyRows)[];
 }
 
+/** What a spool line holds: compact rows, or (a spool of an older version) rows in the old column orders. */
+export type SpooledRows = { readonly v: 2; readonly rows: Rows[] } | { readonly v: 1; readonly rows: LegacyRows[] };
+
 function isRows(x: unknown): x is Rows {
+  const r = x as { tx?: unknown; values?: unknown };
+  return typeof r === 'object' && r !== null && Array.isArray(r.tx) && Array.isArray(r.values) && r.values.every((p) => Array.isArray(p));
+}
+
+function isLegacyRows(x: unknown): x is LegacyRows {
   const r = x as { tx?: unknown; pv?: unknown };
   return typeof r === 'object' && r !== null && Array.isArray(r.tx) && Array.isArray(r.pv) && r.pv.every((p) => Array.isArray(p));
 }
 
-function parseLine(text: string): Rows[] | undefined {
+function parseLine(text: string): SpooledRows | undefined {
   try {
     const parsed = JSON.parse(text) as Partial<SpoolLine>;
-    if (parsed.v !== 1 || !Array.isArray(parsed.rows) || !parsed.rows.every(isRows)) return undefined;
-    return parsed.rows;
+    if (!Array.isArray(parsed.rows)) return undefined;
+    if (parsed.v === 2 && parsed.rows.every(isRows)) return { v: 2, rows: parsed.rows as Rows[] };
+    if (parsed.v === 1 && parsed.rows.every(isLegacyRows)) return { v: 1, rows: parsed.rows as LegacyRows[] };
+    return undefined;
   } catch {
     return undefined;
   }
@@ -53,11 +68,10 @@ function parseLine(text: string): Rows[] | undefined {
 
 const READ_CHUNK = 1 << 20;
 
-export interface SpooledBatch {
-  readonly rows: Rows[];
+export type SpooledBatch = SpooledRows & {
   /** Byte offset just after the line: pass to `consumed`. */
   readonly end: number;
-}
+};
 
 export class Spool {
   /** Bytes of complete, synced lines. */
@@ -135,7 +149,7 @@ export class Spool {
       }
       const rows = parseLine(line.text);
       this.batches++;
-      if (rows) this.rows += rows.length;
+      if (rows) this.rows += rows.rows.length;
       offset = line.end;
       last = line.end;
     }
@@ -224,7 +238,7 @@ export class Spool {
 
   /** Appends one batch and syncs it; appends run one at a time, in call order. */
   append(rows: readonly Rows[]): Promise<void> {
-    const data = Buffer.from(JSON.stringify({ v: 1, rows }) + '\n', 'utf8');
+    const data = Buffer.from(JSON.stringify({ v: 2, rows }) + '\n', 'utf8');
     this.batches++;
     this.rows += rows.length;
     this.pendingAppends++;
@@ -260,7 +274,7 @@ export class Spool {
       const line = await this.readLine(this.readOffset, this.size);
       if (!line) return undefined;
       const rows = parseLine(line.text);
-      if (rows) return { rows, end: line.end };
+      if (rows) return { ...rows, end: line.end };
       this.badLines++;
       this.batches = Math.max(0, this.batches - 1);
       this.logger.error(

@@ -24,13 +24,15 @@ import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { safeGatewayName, type Config } from '../config/index.js';
 import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
-import { dropped, GatewayError, idFloor, type Logger } from '../shared/index.js';
-import { connect, insertStatements, PV_COLUMNS, TX_COLUMNS, type Connection, type DB, type Dialect } from './db.js';
+import { dropped, GatewayError, type Logger } from '../shared/index.js';
+import { compactStatements, LogIds } from './compact.js';
+import { connect, type Connection, type Dialect } from './db.js';
+import { TX_COLUMNS, type LegacyRows, type ParameterValuesTable, type TransactionsTable } from './legacy.js';
 import { migrate } from './migrations.js';
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './options.js';
 import { storeConfigProblem } from './problems.js';
-import { listTransactions, parameterHistory, type HistoryQuery, type HistoryResult, type TransactionPage, type TransactionQuery } from './query.js';
-import { toRows, type Rows } from './rows.js';
+import { getTransaction, listTransactions, parameterHistory, type HistoryQuery, type HistoryResult, type TransactionPage, type TransactionQuery } from './query.js';
+import { RowMaker, type Rows } from './rows.js';
 import { Spool, SPOOL_FILE } from './spool.js';
 import { defaultSpoolDir, LEGACY_SPOOL_DIR, parseStoreUrl, redactStoreUrl, type StoreTarget } from './url.js';
 
@@ -76,6 +78,8 @@ export interface Store extends TransactionSink {
   flush(): Promise<void>;
   status(): StoreStatus;
   listTransactions(q: TransactionQuery): Promise<TransactionPage>;
+  /** One transaction by the id the listing gave it; undefined when there is none. */
+  getTransaction(id: string): Promise<LoggedTransaction | undefined>;
   parameterHistory(q: HistoryQuery): Promise<HistoryResult>;
   /** Deletes rows older than the configured ages, in small batches; returns the counts. */
   runRetention(nowMs?: number): Promise<{ transactions: number; parameterValues: number }>;
@@ -141,6 +145,8 @@ const DAY_MS = 86_400_000;
 class SqlStore implements Store {
   private conn: Connection | undefined;
   private migrated = false;
+  private readonly ids = new LogIds();
+  private readonly maker: RowMaker;
   private readonly pending: Rows[] = [];
   /** Sequence number of pending[0]. */
   private head = 0;
@@ -196,6 +202,7 @@ class SqlStore implements Store {
     this.retryMaxMs = this.options.retryMaxMs;
     this.backoff = this.retryMinMs;
     this.writers = target.dialect === 'sqlite' ? 1 : this.options.writers;
+    this.maker = new RowMaker(gateway);
   }
 
   onState(listener: (change: StoreStateChange) => void): () => void {
@@ -275,7 +282,7 @@ class SqlStore implements Store {
     }
     let rows: Rows;
     try {
-      rows = toRows(t, this.gateway);
+      rows = this.maker.toRows(t);
     } catch (err) {
       this.log.error({ err, id: t.id }, 'transaction could not be turned into rows: not logged');
       return;
@@ -394,29 +401,32 @@ class SqlStore implements Store {
     }
   }
 
-  private statements(rows: readonly Rows[]): { tx: string[]; pv: string[] } {
-    const d = this.target.dialect;
-    // Rows spooled by a version that did not record the gateway are this gateway's: the spool is its own.
-    const g = this.gateway;
-    const tx = (r: Rows) => (r.tx.length < TX_COLUMNS.length ? [...r.tx, g] : r.tx);
-    const pv = (r: Rows) => ((r.pv[0]?.length ?? PV_COLUMNS.length) < PV_COLUMNS.length ? r.pv.map((p) => [...p, g]) : r.pv);
-    return {
-      tx: insertStatements(d, 'transactions', TX_COLUMNS, rows.map(tx)),
-      pv: insertStatements(d, 'parameter_values', PV_COLUMNS, rows.flatMap(pv)),
-    };
+  /**
+   * Rows a version before the compact log spooled (old column orders) as compact rows. Rows
+   * spooled by a version that did not record the gateway are this gateway's: the spool is its own.
+   */
+  private fromLegacy(rows: readonly LegacyRows[]): Rows[] {
+    return rows.map((r) => {
+      const t = r.tx;
+      const tx = Object.fromEntries(TX_COLUMNS.map((c, i) => [c.name, t[i] ?? null])) as unknown as TransactionsTable;
+      if (t.length < TX_COLUMNS.length) tx.gateway = this.gateway;
+      const params = r.pv.map((p) => ({ address: Number(p[5]), dde: (p[4] as number | null) ?? null, value_num: (p[6] as number | null) ?? null, value_text: (p[7] as string | null) ?? null, raw: (p[8] as string | null) ?? null }));
+      return this.maker.fromLegacy(tx, params as unknown as Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text' | 'dde'>[]);
+    });
   }
 
   /** Inserts the rows in one database transaction, which commits only once `after` (the batch before) has. */
   private async insert(rows: readonly Rows[], after?: Promise<boolean>): Promise<void> {
     const conn = this.conn;
     if (!conn) throw new GatewayError('STORE_UNAVAILABLE', 'no database connection');
-    const { tx, pv } = this.statements(rows);
     const gate =
       after &&
       (async () => {
         if (!(await after)) throw new GatewayError('STORE_UNAVAILABLE', 'the batch before this one was not written');
       });
-    await withTimeout(conn.runInTransaction([...tx, ...pv], gate), this.writeTimeoutMs, `writing ${rows.length} transactions`, this.log);
+    // The lookups of new sources, series and templates talk to the database too: inside the timeout.
+    const write = async () => conn.runInTransaction(await compactStatements(conn, this.ids, rows), gate);
+    await withTimeout(write(), this.writeTimeoutMs, `writing ${rows.length} transactions`, this.log);
   }
 
   /** Starts inserting a batch behind those already being inserted; `finishWrites` takes it off. */
@@ -540,7 +550,7 @@ class SqlStore implements Store {
     try {
       if (this.state === 'spooling') {
         const conn = await withTimeout(this.ensureReady(), this.writeTimeoutMs, 'connecting to the database', this.log);
-        await withTimeout(conn.db.selectFrom('transactions').select('id').limit(1).execute(), this.writeTimeoutMs, 'checking the database', this.log);
+        await withTimeout(conn.db.selectFrom('log_sources').select('id').limit(1).execute(), this.writeTimeoutMs, 'checking the database', this.log);
         this.setState('recovering', 'the database is reachable again');
         this.log.info({ rowsWaiting: this.rowsWaiting(), spooledBatches: this.spool.batches }, 'store: the database is reachable again; writing the spool');
       }
@@ -555,7 +565,7 @@ class SqlStore implements Store {
         }
         return false;
       }
-      await this.insert(next.rows);
+      await this.insert(next.v === 2 ? next.rows : this.fromLegacy(next.rows));
       await this.spool.consumed(next);
       this.written += next.rows.length;
       return true;
@@ -614,6 +624,10 @@ class SqlStore implements Store {
     return this.query('listing transactions', (c) => listTransactions(c.db, q));
   }
 
+  getTransaction(id: string): Promise<LoggedTransaction | undefined> {
+    return this.query('reading a transaction', (c) => getTransaction(c.db, id));
+  }
+
   parameterHistory(q: HistoryQuery): Promise<HistoryResult> {
     return this.query('reading parameter history', (c) => parameterHistory(c.db, this.target.dialect, q));
   }
@@ -630,8 +644,8 @@ class SqlStore implements Store {
   private async retention(nowMs: number): Promise<{ transactions: number; parameterValues: number }> {
     const { transactionsDays, parameterValuesDays } = this.config.retention;
     const out = { transactions: 0, parameterValues: 0 };
-    if (parameterValuesDays !== null) out.parameterValues = await this.deleteOlder('parameter_values', 'transaction_id', idFloor(nowMs - parameterValuesDays * DAY_MS));
-    if (transactionsDays !== null) out.transactions = await this.deleteOlder('transactions', 'id', idFloor(nowMs - transactionsDays * DAY_MS));
+    if (parameterValuesDays !== null) out.parameterValues = await this.deleteOlder('log_values', 'series', 'time_us', (nowMs - parameterValuesDays * DAY_MS) * 1000);
+    if (transactionsDays !== null) out.transactions = await this.deleteOlder('log_transactions', 'source', 'started_us', (nowMs - transactionsDays * DAY_MS) * 1000);
     this.deleted.transactions += out.transactions;
     this.deleted.parameterValues += out.parameterValues;
     if (out.transactions + out.parameterValues > 0) this.log.info(out, 'store retention: old rows deleted');
@@ -639,28 +653,37 @@ class SqlStore implements Store {
   }
 
   /**
-   * Deletes rows whose time-ordered id is below the cut-off, a key range of at most
+   * Deletes rows older than the cut-off (µs), per source or series a key range of at most
    * `retentionBatchRows` at a time, so no statement holds locks for long.
    */
-  private async deleteOlder(table: keyof DB, column: 'id' | 'transaction_id', cutoff: string): Promise<number> {
+  private async deleteOlder(table: 'log_values' | 'log_transactions', group: 'series' | 'source', time: 'time_us' | 'started_us', cutoffUs: number): Promise<number> {
     const batch = this.options.retentionBatchRows;
+    const groups = await this.query('retention', async (c) => {
+      const db = c.db as unknown as Kysely<Record<string, Record<string, number>>>;
+      const from = group === 'series' ? 'log_series' : 'log_sources';
+      return (await db.selectFrom(from).select('id').execute()).map((r) => Number(r.id));
+    });
     let total = 0;
-    for (;;) {
-      if (this.stopping || this.state === 'closed') return total;
-      const n = await this.query('retention', async (c) => {
-        const db = c.db as unknown as Kysely<Record<string, Record<string, string>>>;
-        const edge = await db.selectFrom(table).select(column).where(column, '<', cutoff).orderBy(column).limit(1).offset(batch - 1).executeTakeFirst();
-        const upTo = edge?.[column];
-        const res = await db
-          .deleteFrom(table)
-          .where(column, upTo === undefined ? '<' : '<=', upTo ?? cutoff)
-          .executeTakeFirst();
-        return { deleted: Number(res.numDeletedRows), more: upTo !== undefined };
-      });
-      total += n.deleted;
-      if (!n.more) return total;
-      await sleep(20);
+    for (const g of groups) {
+      for (;;) {
+        if (this.stopping || this.state === 'closed') return total;
+        const n = await this.query('retention', async (c) => {
+          const db = c.db as unknown as Kysely<Record<string, Record<string, number>>>;
+          const edge = await db.selectFrom(table).select(time).where(group, '=', g).where(time, '<', cutoffUs).orderBy(time).limit(1).offset(batch - 1).executeTakeFirst();
+          const upTo = edge?.[time];
+          const res = await db
+            .deleteFrom(table)
+            .where(group, '=', g)
+            .where(time, upTo === undefined ? '<' : '<=', upTo ?? cutoffUs)
+            .executeTakeFirst();
+          return { deleted: Number(res.numDeletedRows), more: upTo !== undefined };
+        });
+        total += n.deleted;
+        if (!n.more) break;
+        await sleep(20);
+      }
     }
+    return total;
   }
 
   // ---------------------------------------------------------------- close
@@ -736,6 +759,7 @@ export async function migrateStore(url: string, logger: Logger, options: StoreOp
 export interface StoreReader {
   readonly dialect: Dialect;
   listTransactions(q: TransactionQuery): Promise<TransactionPage>;
+  getTransaction(id: string): Promise<LoggedTransaction | undefined>;
   parameterHistory(q: HistoryQuery): Promise<HistoryResult>;
   close(): Promise<void>;
 }
@@ -765,6 +789,7 @@ export function openStoreReader(url: string, options: StoreOptions = {}): StoreR
   return {
     dialect: target.dialect,
     listTransactions: (q) => read('listing transactions', () => listTransactions(conn.db, q)),
+    getTransaction: (id) => read('reading a transaction', () => getTransaction(conn.db, id)),
     parameterHistory: (q) => read('reading the history', () => parameterHistory(conn.db, target.dialect, q)),
     close: () => conn.destroy(),
   };

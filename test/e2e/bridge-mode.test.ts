@@ -81,8 +81,8 @@ describe('flowbus serve --mode bridge (TCP on both sides)', () => {
     const log = await api('GET', '/api/v1/transactions?node=5');
     const t = log.body.transactions[0];
     expect(t).toMatchObject({ mode: 'bridge', purpose: 'observed', outcome: 'ok', node: 5 });
-    // A time-ordered UUIDv7 like every id the gateway makes: retention deletes by id range.
-    expect(t.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+    // The log's id is the row's key (source.started_us.k in base 36).
+    expect(t.id).toMatch(/^[0-9a-z]+\.[0-9a-z]+\.[0-9a-z]+$/);
     expect(t.params.map((p: any) => [p.key, p.value])).toEqual([
       ['primaryNodeAddress', 5],
       ['fluidName', 'EtOH 15mba'],

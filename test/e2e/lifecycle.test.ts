@@ -90,9 +90,9 @@ describe.runIf(await mysqlRuns())('the store as a consumer of the gateway events
       { storeOptions: { writeTimeoutMs: 500, connectTimeoutMs: 500, retryMinMs: 50, retryMaxMs: 200 } },
     );
     const states: string[] = [];
-    const transactions: string[] = [];
+    const transactions: number[] = [];
     g.events.on('store', (e) => void states.push(`${e.previous}->${e.state}`));
-    g.events.on('transaction', (t) => void transactions.push(t.id));
+    g.events.on('transaction', (t) => void transactions.push(Math.round(t.startedAt * 1000)));
     try {
       await waitUntil(() => transactions.length >= 5, { timeoutMs: 10_000, what: 'polls' });
       proxy.cut();
@@ -108,8 +108,8 @@ describe.runIf(await mysqlRuns())('the store as a consumer of the gateway events
     const t = new URL(target.url);
     const c = await createConnection({ host: t.hostname, port: Number(t.port || 3306), user: decodeURIComponent(t.username), password: decodeURIComponent(t.password), database: t.pathname.slice(1) });
     try {
-      const [rows] = await c.query('SELECT id FROM transactions');
-      const logged = new Set((rows as { id: string }[]).map((r) => r.id));
+      const [rows] = await c.query('SELECT started_us FROM log_transactions');
+      const logged = new Set((rows as { started_us: number }[]).map((r) => Number(r.started_us)));
       expect(transactions.length).toBeGreaterThan(5);
       expect(transactions.filter((id) => !logged.has(id))).toEqual([]);
       expect(logged.size).toBeGreaterThanOrEqual(new Set(transactions).size);

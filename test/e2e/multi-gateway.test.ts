@@ -23,8 +23,8 @@ interface Bench {
   gw: RunningGateway;
   /** Transactions the gateway emitted before this test subscribed (all queued for the log by then). */
   before: number;
-  /** Ids of the transactions it emitted from then on. */
-  readonly seen: string[];
+  /** Start times (µs) of the transactions it emitted from then on. */
+  readonly seen: number[];
   stop(): void;
 }
 
@@ -33,7 +33,7 @@ async function json<T>(gw: RunningGateway, path: string): Promise<{ status: numb
   return { status: res.status, body: (await res.json()) as T };
 }
 
-type List = { transactions: { id: string; gateway: string | null; bus: string; node: number | null }[]; nextCursor: string | null };
+type List = { transactions: { id: string; startedAt: number; gateway: string | null; bus: string; node: number | null }[]; nextCursor: string | null };
 
 /** Every transaction the API lists for the query, following the cursor. */
 async function listAll(gw: RunningGateway, query: string): Promise<List['transactions']> {
@@ -67,8 +67,8 @@ describe.skipIf(!runs)('two gateways into one MariaDB database', () => {
     );
     // Emitting is synchronous: what the log's subscriber holds now is every transaction so far.
     const log = gw.events.stats().find((s) => s.name === 'transaction-log');
-    const seen: string[] = [];
-    const stop = gw.events.on('transaction', (t) => void seen.push(t.id), { name: 'test', maxQueued: Infinity });
+    const seen: number[] = [];
+    const stop = gw.events.on('transaction', (t) => void seen.push(Math.round(t.startedAt * 1000)), { name: 'test', maxQueued: Infinity });
     return { name, gw, before: (log?.delivered ?? 0) + (log?.queued ?? 0), seen, stop };
   }
 
@@ -96,7 +96,7 @@ describe.skipIf(!runs)('two gateways into one MariaDB database', () => {
     const ofA = await listAll(a.gw, '');
     expect(ofA.length).toBeGreaterThanOrEqual(seenA.length);
     expect(new Set(ofA.map((t) => t.gateway))).toEqual(new Set(['bench-a']));
-    const idsOfA = new Set(ofA.map((t) => t.id));
+    const idsOfA = new Set(ofA.map((t) => Math.round(t.startedAt * 1000)));
     expect(b.seen.some((id) => idsOfA.has(id))).toBe(false);
     expect(seenA.every((id) => idsOfA.has(id))).toBe(true);
     // Node 3 of bus main is on both: a bare node is this gateway's.
@@ -141,15 +141,20 @@ describe.skipIf(!runs)('two gateways into one MariaDB database', () => {
     }
     const c = await createConnection(db.url);
     try {
-      const [rows] = await c.query('SELECT gateway, COUNT(*) AS n, COUNT(DISTINCT id) AS ids FROM transactions GROUP BY gateway ORDER BY gateway');
+      const [rows] = await c.query(
+        'SELECT s.gateway, COUNT(*) AS n, COUNT(DISTINCT t.source, t.started_us, t.k) AS ids FROM log_transactions t JOIN log_sources s ON s.id = t.source GROUP BY s.gateway ORDER BY s.gateway',
+      );
       const counts = rows as { gateway: string | null; n: number; ids: number }[];
       expect(counts.map((r) => [r.gateway, Number(r.n)])).toEqual(benches.map((x) => [x.name, x.before + x.seen.length]));
       expect(counts.every((r) => Number(r.ids) === Number(r.n))).toBe(true);
       for (const x of benches) {
-        const [found] = await c.query('SELECT COUNT(*) AS n FROM transactions WHERE gateway = ? AND id IN (?)', [x.name, x.seen]);
+        const [found] = await c.query('SELECT COUNT(*) AS n FROM log_transactions t JOIN log_sources s ON s.id = t.source WHERE s.gateway = ? AND t.started_us IN (?)', [x.name, x.seen]);
         expect(Number((found as { n: number }[])[0]?.n)).toBe(x.seen.length);
       }
-      const [mismatch] = await c.query('SELECT COUNT(*) AS n FROM parameter_values p JOIN transactions t ON t.id = p.transaction_id WHERE NOT (p.gateway <=> t.gateway)');
+      // Every value belongs to a transaction of its own source (gateway and bus).
+      const [mismatch] = await c.query(
+        'SELECT COUNT(*) AS n FROM log_values v JOIN log_series se ON se.id = v.series LEFT JOIN log_transactions t ON t.source = se.source AND t.k = v.k AND v.time_us = t.started_us + t.ended_d WHERE t.source IS NULL',
+      );
       expect(Number((mismatch as { n: number }[])[0]?.n)).toBe(0);
     } finally {
       await c.end();

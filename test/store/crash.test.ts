@@ -11,13 +11,13 @@ import { waitUntil } from '../helpers/wait.js';
 
 const DIALECTS: ('sqlite' | 'mysql')[] = ['sqlite', ...((await mysqlRuns()) ? (['mysql'] as const) : [])];
 
-/** Ids in the complete lines of a spool file (what the killed process had synced). */
-function spooledIds(path: string): string[] {
-  const ids: string[] = [];
+/** Start times (µs) in the complete lines of a spool file (what the killed process had synced). */
+function spooledIds(path: string): number[] {
+  const ids: number[] = [];
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     try {
-      const batch = JSON.parse(line) as { rows: { tx: string[] }[] };
-      for (const r of batch.rows) ids.push(r.tx[0] as string);
+      const batch = JSON.parse(line) as { rows: { tx: number[] }[] };
+      for (const r of batch.rows) ids.push(r.tx[3] as number);
     } catch {
       // the line the kill cut short
     }
@@ -40,11 +40,11 @@ describe.each(DIALECTS)('crash while spooling, restart on %s', (dialect) => {
       const store = await openStore({ url: target.url, spoolDir, batchRows: 500, batchMs: 20, retention: { transactionsDays: null, parameterValuesDays: null } }, { logger: log });
       try {
         await waitUntil(() => store.status().state === 'healthy' && store.status().rowsWaiting === 0, { timeoutMs: 30_000, what: 'the spool to be written' });
-        const got: string[] = [];
+        const got: number[] = [];
         let cursor: string | undefined;
         do {
           const page = await store.listTransactions({ node: 21, limit: 10_000, ...(cursor ? { cursor } : {}) });
-          got.push(...page.transactions.map((t) => t.id));
+          got.push(...page.transactions.map((t) => Math.round(t.startedAt * 1000)));
           cursor = page.nextCursor ?? undefined;
         } while (cursor);
         expect(got.length).toBe(ids.length);

@@ -83,6 +83,12 @@ export async function freshTarget(dialect: 'sqlite' | 'mysql'): Promise<TestTarg
 
 let clock = Date.now() - 60_000;
 
+/**
+ * What identifies a transaction written by makeTx in the log's answers: its start in µs (the
+ * log's ids are its own, made from the row's key; makeTx's start times never repeat).
+ */
+export const logKey = (t: Pick<LoggedTransaction, 'startedAt'>): number => Math.round(t.startedAt * 1000);
+
 /** A logged read of node 3 with four parameters; times strictly increasing across calls. */
 export function makeTx(overrides: Partial<LoggedTransaction> = {}, i = 0): LoggedTransaction {
   clock += 1.25;

@@ -7,8 +7,9 @@ import Database from 'better-sqlite3';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateStore } from '../../src/store/index.js';
-import { insertStatements, TX_COLUMNS, type RowTuple } from '../../src/store/db.js';
-import { toRows } from '../../src/store/rows.js';
+import { insertStatements, type RowTuple } from '../../src/store/db.js';
+import { TX_COLUMNS } from '../../src/store/legacy.js';
+import { legacyToRows as toRows } from '../../src/store/legacy.js';
 import { freshMysqlDatabase, freshTarget, makeTx, mysqlRuns, recordingLogger, type TestTarget } from './helpers.js';
 
 /** A transaction row without bytes (so that every text of the forged row can be written as 0x.. without a quote). */

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyOverrides, configFrom, parseConfig, type ConfigFlags } from '../../src/config/index.js';
 import { defaultSpoolDir, openStore, SPOOL_FILE, type StoreConfig } from '../../src/store/index.js';
-import { toRows } from '../../src/store/rows.js';
-import { freshTarget, makeTx, recordingLogger, spawnSpoolingChild } from './helpers.js';
+import { legacyToRows as toRows } from '../../src/store/legacy.js';
+import { freshTarget, makeTx, recordingLogger, spawnSpoolingChild, logKey } from './helpers.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const NO_RETENTION = { transactionsDays: null, parameterValuesDays: null };
@@ -146,7 +146,7 @@ describe('the default spool goes beside the store', () => {
         expect(first.status().spoolFile).toBe(join(dir, 'data', 'spool', SPOOL_FILE));
         expect(log.lines.some((l) => l.level === 'warn' && /earlier version in \.\/data\/spool holds rows/.test(l.msg))).toBe(true);
         await waitUntil(() => first.status().state === 'healthy' && first.status().spooledBatches === 0, { timeoutMs: 20_000, what: 'the old spool written' });
-        expect((await first.listTransactions({ node: 21, limit: 10 })).transactions.map((t) => t.id).sort()).toEqual(waiting.map((t) => t.id).sort());
+        expect((await first.listTransactions({ node: 21, limit: 10 })).transactions.map(logKey)).toEqual(waiting.map(logKey).reverse());
       } finally {
         await first.close();
       }

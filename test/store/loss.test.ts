@@ -38,7 +38,7 @@ describe.runIf(runs)('store through a MySQL outage', () => {
   });
 
   it('writes exactly 10,000 transactions, in order, none twice', async () => {
-    const ids: string[] = [];
+    const ids: number[] = [];
     const states = new Set<StoreState>();
     const changes: string[] = [];
     const off = store.onState((c) => changes.push(`${c.previous}->${c.state}`));
@@ -49,7 +49,7 @@ describe.runIf(runs)('store through a MySQL outage', () => {
         const n = Math.round(((s + 1) * count) / slices) - Math.round((s * count) / slices);
         for (let i = 0; i < n; i++) {
           const t = makeTx({}, ids.length);
-          ids.push(t.id);
+          ids.push(Math.round(t.startedAt * 1000));
           store.write(t);
         }
         const st = store.status();
@@ -80,12 +80,12 @@ describe.runIf(runs)('store through a MySQL outage', () => {
     const u = new URL(target.url);
     const c = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) });
     try {
-      const [rows] = await c.query('SELECT id FROM transactions ORDER BY started_us, id');
-      const got = (rows as { id: string }[]).map((r) => r.id);
+      const [rows] = await c.query('SELECT started_us FROM log_transactions ORDER BY started_us, k');
+      const got = (rows as { started_us: number }[]).map((r) => Number(r.started_us));
       expect(got).toHaveLength(10_000);
       expect(new Set(got).size).toBe(10_000);
       expect(got).toEqual(ids);
-      const [pv] = await c.query('SELECT COUNT(*) AS n FROM parameter_values');
+      const [pv] = await c.query('SELECT COUNT(*) AS n FROM log_values');
       expect(Number((pv as { n: number }[])[0]?.n)).toBe(40_000);
     } finally {
       await c.end();

@@ -10,8 +10,8 @@ import { Spool, SPOOL_FILE, SPOOL_POS_FILE } from '../../src/store/spool.js';
 import type { Rows } from '../../src/store/rows.js';
 import { recordingLogger } from './helpers.js';
 
-const batch = (n: number): Rows[] => [{ tx: [`id-${n}`, 'main', n], pv: [[`id-${n}`, 0, n]] }] as unknown as Rows[];
-const idsOf = (rows: Rows[]): unknown[] => rows.map((r) => r.tx[0]);
+const batch = (n: number): Rows[] => [{ tx: [`id-${n}`, 'main', n], values: [[`id-${n}`, 0, n]] }] as unknown as Rows[];
+const idsOf = (rows: readonly { tx: readonly unknown[] }[]): unknown[] => rows.map((r) => r.tx[0]);
 
 async function drain(spool: Spool, upTo = Infinity): Promise<unknown[]> {
   const seen: unknown[] = [];

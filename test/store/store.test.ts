@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/index.js';
 import { migrateStore, openStore, SPOOL_FILE, type Store } from '../../src/store/index.js';
-import { toRows } from '../../src/store/rows.js';
+import { legacyToRows as toRows } from '../../src/store/legacy.js';
 import { FakeService } from '../api/fake-service.js';
-import { freshTarget, makeTx, MYSQL_URL, mysqlRuns, recordingLogger, type TestTarget } from './helpers.js';
+import { freshTarget, makeTx, MYSQL_URL, mysqlRuns, recordingLogger, type TestTarget, logKey } from './helpers.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const DIALECTS: ('sqlite' | 'mysql')[] = ['sqlite', ...((await mysqlRuns()) ? (['mysql'] as const) : [])];
@@ -48,7 +48,8 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
   it('returns transactions newest first with their decoded parameters and bytes', async () => {
     const [newest] = (await store.listTransactions({ limit: 1 })).transactions;
     const last = txs[txs.length - 1]!;
-    expect(newest?.id).toBe(last.id);
+    expect(logKey(newest!)).toBe(logKey(last));
+    expect(newest?.id).toMatch(/^[0-9a-z]+\.[0-9a-z]+\.[0-9a-z]+$/);
     expect(newest?.startedAt).toBeCloseTo(last.startedAt, 3);
     expect(newest?.latencyMs).toBeCloseTo(0.75, 3);
     expect(Buffer.from(newest!.requestBytes!).toString('hex')).toBe(Buffer.from(last.requestBytes!).toString('hex'));
@@ -62,14 +63,14 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
   });
 
   it('pages with a keyset cursor through every row exactly once', async () => {
-    const seen: string[] = [];
+    const seen: number[] = [];
     let cursor: string | undefined;
     do {
       const page = await store.listTransactions({ limit: 33, ...(cursor ? { cursor } : {}) });
-      seen.push(...page.transactions.map((t) => t.id));
+      seen.push(...page.transactions.map(logKey));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    expect(seen).toEqual(txs.map((t) => t.id).reverse());
+    expect(seen).toEqual(txs.map(logKey).reverse());
   });
 
   it('filters by node, outcome, parameter and time', async () => {
@@ -82,7 +83,7 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
     const from = Math.round(txs[100]!.startedAt * 1000);
     const to = Math.round(txs[110]!.startedAt * 1000);
     const window = await store.listTransactions({ sinceUs: from, untilUs: to, limit: 1000 });
-    expect(window.transactions.map((t) => t.id)).toEqual(txs.slice(100, 110).map((t) => t.id).reverse());
+    expect(window.transactions.map(logKey)).toEqual(txs.slice(100, 110).map(logKey).reverse());
   });
 
   it('gives the raw history of a parameter and min/mean/max per bucket', async () => {
@@ -214,7 +215,7 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
     try {
       await waitUntil(() => other.status().state === 'healthy' && other.status().rowsWaiting === 0, { timeoutMs: 10_000 });
       const page = await other.listTransactions({ node: 11, limit: 10 });
-      expect(page.transactions.map((t) => t.id).sort()).toEqual([...a, ...b].map((t) => t.id).sort());
+      expect(page.transactions.map(logKey)).toEqual([...a, ...b].map(logKey).reverse());
       expect(other.status().badSpoolLines).toBe(1);
       expect(lines.lines.some((l) => l.level === 'error' && /does not parse/.test(l.msg))).toBe(true);
       expect(readFileSync(join(spoolDir, SPOOL_FILE), 'utf8')).toBe('');
@@ -294,7 +295,7 @@ describe('flowbus db migrate and flowbus export', () => {
       const csv = await run(process.execPath, [...cli, 'export', 'transactions', '--store', target.url, '--node', '3']);
       const rows = csv.stdout.trim().split('\r\n');
       expect(rows).toHaveLength(6);
-      expect(rows[1]).toContain(ts[4]!.id);
+      expect(rows[1]).toContain(`,${logKey(ts[4]!)},`);
       expect(rows[1]).toContain('fMeasure=14');
       const since = String(Math.floor(ts[0]!.startedAt) - 1);
       const hist = await run(process.execPath, [...cli, 'export', 'history', '3', 'fMeasure', '--store', target.url, '--since', since, '--bucket', '1h', '--format', 'json']);

@@ -1,0 +1,203 @@
+/**
+ * Writing the compact log (migration 0003): resolves each row's source and series to their small
+ * ids (INSERT IGNORE into the lookup tables, then SELECT; cached), then renders the rows as
+ * multi-row INSERT IGNORE statements, to be run in one database transaction with whatever else
+ * belongs there (`Connection.runInTransaction`).
+ *
+ *   const ids = new LogIds();                        // one per database, kept across batches
+ *   const maker = new RowMaker(gatewayName);         // one per writer (it hands out tie-breakers)
+ *   const rows = transactions.map((t) => maker.toRows(t));        // or maker.fromLegacy(oldRow, oldParams)
+ *   await conn.runInTransaction([...(await compactStatements(conn, ids, rows)), checkpointSql]);
+ */
+import { createHash } from 'node:crypto';
+import { float32ToShortest } from '../codec/index.js';
+import { sql } from 'kysely';
+import { insertStatements, textLiteral, type Column, type Connection, type Dialect, type LogTransactionsTable, type LogValuesTable, type RowTuple } from './db.js';
+import { TX, VAL, type Extra, type Rows } from './rows.js';
+
+const col = <T>(name: keyof T & string, kind: Column<T>['kind'], nullable = false): Column<T> => ({ name, kind, nullable });
+
+/** `log_transactions` columns: the source id, then `Rows.tx` from `startedUs` on. */
+export const LOG_TX_COLUMNS: readonly Column<LogTransactionsTable>[] = [
+  col('source', 'int'),
+  col('started_us', 'int'),
+  col('k', 'int'),
+  col('node', 'int', true),
+  col('seq', 'int', true),
+  col('command', 'int', true),
+  col('command_name', 'int'),
+  col('purpose', 'int'),
+  col('outcome', 'int'),
+  col('status', 'int', true),
+  col('error_code', 'int', true),
+  col('template', 'int', true),
+  col('request', 'hex', true),
+  col('reply', 'hex', true),
+  col('ended_d', 'int', true),
+  col('latency_us', 'int', true),
+  col('attempts', 'int', true),
+  col('error', 'text', true),
+  col('shape', 'hex', true),
+  col('data', 'hex', true),
+  col('extra', 'text', true),
+];
+
+export const LOG_VALUE_COLUMNS: readonly Column<LogValuesTable>[] = [
+  col('series', 'int'),
+  col('time_us', 'int'),
+  col('k', 'int'),
+  col('position', 'int'),
+  col('value_f', 'real', true),
+  col('value_num', 'real', true),
+  col('value_text', 'text', true),
+];
+
+const sourceKey = (gateway: string, bus: string, mode: string) => `${gateway}\u0000${bus}\u0000${mode}`;
+const seriesKey = (source: number, node: number, dde: number) => `${source}/${node}/${dde}`;
+
+/** The series' node for a transaction without one. */
+export const NO_NODE = -1;
+
+/** The ids of sources and series of one database, cached: they never change once given. */
+export class LogIds {
+  private readonly sources = new Map<string, number>();
+  private readonly series = new Map<string, number>();
+  /** Templates by request hex + shape hex; bounded (a bus polls a few hundred distinct read requests: seq x node x parameter set). */
+  private readonly templates = new Map<string, number>();
+
+  /** Forgets everything (another database). */
+  clear(): void {
+    this.sources.clear();
+    this.series.clear();
+    this.templates.clear();
+  }
+
+  async resolve(conn: Connection, rows: readonly Rows[]): Promise<{ source: (r: Rows) => number; series: (source: number, node: number, dde: number) => number; template: (r: Rows) => number }> {
+    const d = conn.dialect;
+    const wantTemplates = new Map<string, { hash: string; request: string | null; shape: string | null }>();
+    for (const r of rows) {
+      if (r.tx[TX.templated] !== 1) continue;
+      const key = templateKey(r);
+      if (!this.templates.has(key) && !wantTemplates.has(key)) {
+        wantTemplates.set(key, { hash: createHash('md5').update(key).digest('hex'), request: r.tx[TX.request] as string | null, shape: r.tx[TX.shape] as string | null });
+      }
+    }
+    if (wantTemplates.size > 0) {
+      const list = [...wantTemplates.entries()];
+      const byHash = new Map(list.map(([key, t]) => [t.hash, key]));
+      const hex = (h: string | null) => (h === null ? 'NULL' : `X'${h}'`);
+      const tuples = list.map(([, t]) => `(X'${t.hash}',${hex(t.request)},${hex(t.shape)})`);
+      await sql.raw(`${ignore(d)} INTO log_templates (hash, request, shape) VALUES ${tuples.join(',')}`).execute(conn.db);
+      const found = await sql.raw<{ id: number; hash: Buffer }>(`SELECT id, hash FROM log_templates WHERE hash IN (${list.map(([, t]) => `X'${t.hash}'`).join(',')})`).execute(conn.db);
+      for (const f of found.rows) {
+        const key = byHash.get(Buffer.from(f.hash).toString('hex'));
+        if (key !== undefined) this.templates.set(key, Number(f.id));
+      }
+      if (this.templates.size > 100_000) this.templates.clear();
+    }
+    const wantSources = new Map<string, [string, string, string]>();
+    for (const r of rows) {
+      const key = sourceKey(r.tx[TX.gateway] as string, r.tx[TX.bus] as string, r.tx[TX.mode] as string);
+      if (!this.sources.has(key)) wantSources.set(key, [r.tx[TX.gateway] as string, r.tx[TX.bus] as string, r.tx[TX.mode] as string]);
+    }
+    if (wantSources.size > 0) {
+      const tuples = [...wantSources.values()].map(([g, b, m]) => `(${textLiteral(d, g)},${textLiteral(d, b)},${textLiteral(d, m)})`);
+      await sql.raw(`${ignore(d)} INTO log_sources (gateway, bus, mode) VALUES ${tuples.join(',')}`).execute(conn.db);
+      const found = await sql.raw<{ id: number; gateway: string; bus: string; mode: string }>(`SELECT id, gateway, bus, mode FROM log_sources WHERE (gateway, bus, mode) IN (${tuples.join(',')})`).execute(conn.db);
+      for (const s of found.rows) this.sources.set(sourceKey(text(s.gateway), text(s.bus), text(s.mode)), Number(s.id));
+    }
+    const source = (r: Rows) => this.sources.get(sourceKey(r.tx[TX.gateway] as string, r.tx[TX.bus] as string, r.tx[TX.mode] as string)) as number;
+    const wantSeries = new Map<string, [number, number, number]>();
+    for (const r of rows) {
+      if (r.values.length === 0) continue;
+      const s = source(r);
+      const node = nodeOf(r);
+      for (const v of r.values) {
+        const key = seriesKey(s, node, v[VAL.dde] as number);
+        if (!this.series.has(key)) wantSeries.set(key, [s, node, v[VAL.dde] as number]);
+      }
+    }
+    if (wantSeries.size > 0) {
+      const list = [...wantSeries.values()];
+      for (let i = 0; i < list.length; i += 1000) {
+        const tuples = list.slice(i, i + 1000).map(([s, n, dd]) => `(${s},${n},${dd})`);
+        await sql.raw(`${ignore(d)} INTO log_series (source, node, dde) VALUES ${tuples.join(',')}`).execute(conn.db);
+        const found = await sql.raw<{ id: number; source: number; node: number; dde: number }>(`SELECT id, source, node, dde FROM log_series WHERE (source, node, dde) IN (${tuples.join(',')})`).execute(conn.db);
+        for (const s of found.rows) this.series.set(seriesKey(Number(s.source), Number(s.node), Number(s.dde)), Number(s.id));
+      }
+    }
+    return { source, series: (s, n, dd) => this.series.get(seriesKey(s, n, dd)) as number, template: (r) => this.templates.get(templateKey(r)) as number };
+  }
+}
+
+/** A text column read back: mysql2 gives a Buffer for binary collations in some versions. */
+function text(v: unknown): string {
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}
+
+const templateKey = (r: Rows) => `${(r.tx[TX.request] as string | null) ?? ''}/${(r.tx[TX.shape] as string | null) ?? ''}`;
+
+const ignore = (d: Dialect) => (d === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE');
+
+function extraOf(r: Rows): Extra {
+  const e = r.tx[TX.extra];
+  return typeof e === 'string' ? (JSON.parse(e) as Extra) : {};
+}
+
+/** The series' node: the transaction's node column (NULL there, and a node past 255 that only `extra` holds, are NO_NODE). */
+function nodeOf(r: Rows): number {
+  return (r.tx[TX.node] as number | null) ?? NO_NODE;
+}
+
+/**
+ * Whether a value goes into the 4-byte `value_f` and comes back exactly (query.ts reads it back
+ * with float32ToShortest): integers up to 2^24, and the float32 values the codec decodes (their
+ * shortest decimal). Everything else goes into the 8-byte `value_num`.
+ */
+export function fitsSingle(v: number): boolean {
+  if (Number.isInteger(v)) return Math.abs(v) <= 16_777_216 && !Object.is(v, -0);
+  return Number.isFinite(v) && float32ToShortest(Math.fround(v)) === v;
+}
+
+/** A value read back from `value_f`. */
+export function fromSingle(v: number): number {
+  const f = Math.fround(v);
+  return Number.isInteger(f) ? f : float32ToShortest(f);
+}
+
+/** The transaction's end in µs. */
+export function endedUsOf(r: Rows): number {
+  const d = r.tx[TX.endedD];
+  if (typeof d === 'number') return (r.tx[TX.startedUs] as number) + d;
+  return extraOf(r).endedUs as number;
+}
+
+/**
+ * The INSERT IGNORE statements that write `rows` to the compact tables (ids resolved first,
+ * which writes to the lookup tables outside any transaction: harmless, they only grow). Run
+ * them with `conn.runInTransaction`, alone or with other statements.
+ */
+export async function compactStatements(conn: Connection, ids: LogIds, rows: readonly Rows[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const { source, series, template } = await ids.resolve(conn, rows);
+  const tx: RowTuple[] = new Array<RowTuple>(rows.length);
+  const values: RowTuple[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as Rows;
+    const s = source(r);
+    const t = r.tx;
+    const tpl = t[TX.templated] === 1 ? template(r) : null;
+    const inline = tpl === null;
+    tx[i] = [s, t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12], tpl, inline ? t[13] : null, t[14], t[15], t[16], t[17], t[18], inline ? t[19] : null, t[20], t[21]] as RowTuple;
+    if (r.values.length === 0) continue;
+    const node = nodeOf(r);
+    const time = endedUsOf(r);
+    const k = t[TX.k] as number;
+    for (const v of r.values) {
+      const num = v[VAL.num] as number | null;
+      const single = num !== null && fitsSingle(num);
+      values.push([series(s, node, v[VAL.dde] as number), time, k, v[VAL.position] as number, single ? Math.fround(num) : null, single ? null : num, v[VAL.text] as string | null]);
+    }
+  }
+  return [...insertStatements(conn.dialect, 'log_transactions', LOG_TX_COLUMNS, tx), ...insertStatements(conn.dialect, 'log_values', LOG_VALUE_COLUMNS, values)];
+}
