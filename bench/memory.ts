@@ -1,7 +1,9 @@
 /**
  * Resident memory of `flowbus serve --simulator` as a user runs it (issue 14, part 3).
  *
- * The compiled build (`node dist/src/cli.js serve --simulator`: three simulated instruments, the
+ * The compiled build as bin/flowbus.js runs it (`node dist/bundle/cli.js serve --simulator`, the
+ * bundle of scripts/bundle.mjs), beside the same build unbundled (`node dist/src/cli.js`, tsc's
+ * files one by one), each `serve --simulator`: three simulated instruments, the
  * SQLite log, the dashboard and metrics on, MQTT off) runs as a process of its own, in a temporary
  * directory, on a free port. Like a dashboard left open, the bench keeps one event stream open
  * (`GET /api/v1/events`, read and discarded), fetches the dashboard page once, and scrapes
@@ -58,8 +60,11 @@ interface Variant {
   readonly nodeArgs: readonly string[];
   readonly env: Readonly<Record<string, string>>;
 }
-const here = join(ROOT, 'dist/src/cli.js');
-const variants: Variant[] = [{ name: 'this build', cli: here, nodeArgs: [], env: {} }];
+const here = join(ROOT, 'dist/bundle/cli.js');
+const variants: Variant[] = [
+  { name: 'this build', cli: here, nodeArgs: [], env: {} },
+  { name: 'this build unbundled', cli: join(ROOT, 'dist/src/cli.js'), nodeArgs: [], env: {} },
+];
 for (const dir of baselines) {
   const cli = join(resolve(dir), 'dist/src/cli.js');
   if (!existsSync(cli)) throw new Error(`--baseline ${dir}: no ${cli} (build it there: node scripts/ensure-build.mjs)`);
@@ -254,7 +259,7 @@ codes.forEach((c, i) => {
 });
 
 console.log(
-  `memory: \`node dist/src/cli.js serve --simulator\` (3 instruments, SQLite log, dashboard, metrics, MQTT off), one event stream open, /metrics every ${SCRAPE_MS / 1000} s, ${MINUTES} min; node ${process.version}; load average ${loadStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
+  `memory: \`node dist/bundle/cli.js serve --simulator\` and the others above (3 instruments, SQLite log, dashboard, metrics, MQTT off), one event stream open, /metrics every ${SCRAPE_MS / 1000} s, ${MINUTES} min; node ${process.version}; load average ${loadStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
 );
 console.log('');
 const cols = running.map((r) => r.v.name);

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Runs the compiled program in dist/. `npm run build` makes it; `npm start`, `npm test`,
-// `npm install` in a clone and `npm pack` build it when the sources changed.
+// Runs the compiled program in dist/: its bundled and minified form, dist/bundle/cli.js
+// (scripts/bundle.mjs; `node dist/src/cli.js` runs the same program unbundled, file by file).
+// `npm run build` makes it; `npm start`, `npm test`, `npm install` in a clone and `npm pack`
+// build it when the sources changed.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const cli = new URL('../dist/src/cli.js', import.meta.url);
+const cli = new URL('../dist/bundle/cli.js', import.meta.url);
 const root = fileURLToPath(new URL('../', import.meta.url));
 if (!existsSync(cli)) {
   console.error(`flowbus: the compiled program is missing (${fileURLToPath(cli)}): run \`npm run build\` in ${root}`);
