@@ -72,9 +72,30 @@ describe('a lean serve', () => {
     expect(bundled.some((f) => f === join(ROOT, 'src', 'main.ts'))).toBe(true);
     const loaded = [...required, ...imported, ...bundled];
     expect(packages(loaded, ['mysql2', 'mqtt', 'serialport', '@serialport/stream', '@serialport/bindings-cpp'])).toEqual([]);
+    // The OpenAPI document and Swagger UI wait for their first request.
+    expect(packages(loaded, ['@fastify/swagger', '@fastify/swagger-ui', '@fastify/static'])).toEqual([]);
     // (src/store/cli.ts and src/observe/cli.ts come in through their folders' index.ts, bundled or not.)
     const commands = loaded.filter((f) => /\/src\/commands\/|\/simulator\/cli\.ts$|\/src\/params\/cli\.ts$|\/src\/demo\.ts$/.test(f));
     expect(commands).toEqual([]);
+  }, 90_000);
+
+  it('the first request for /openapi.json or /docs loads @fastify/swagger and its UI', async () => {
+    rmSync(esmOut, { force: true });
+    const s = await startServe({ env: { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
+    try {
+      await untilReady(s);
+      const doc = (await (await fetch(`${s.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      expect(Object.keys(doc.paths)).toContain('/api/v1/instruments');
+      const ui = await fetch(`${s.url}/docs/`);
+      expect(ui.status).toBe(200);
+      expect(await ui.text()).toContain('swagger');
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+    const required = JSON.parse(readFileSync(out, 'utf8')) as string[];
+    const imported = readFileSync(esmOut, 'utf8').split('\n').filter(Boolean).map((u) => fileURLToPath(u));
+    const loaded = [...required, ...imported, ...imported.filter((f) => f.startsWith(join(ROOT, 'dist', 'bundle'))).flatMap(sourcesOf)];
+    expect(packages(loaded, ['@fastify/swagger', '@fastify/swagger-ui'])).toEqual(['@fastify/swagger', '@fastify/swagger-ui']);
   }, 90_000);
 
   it('the other commands are still there for everything but serve', async () => {
