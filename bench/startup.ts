@@ -34,10 +34,13 @@ interface Variant {
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
+  /** What to run instead of node (a script with a #! line). */
+  readonly file?: string;
 }
 const VARIANTS: readonly Variant[] = [
   { name: 'unbundled', command: 'node dist/src/cli.js', args: [join(ROOT, 'dist/src/cli.js')] },
-  { name: 'bundled', command: 'node bin/flowbus.js', args: [join(ROOT, 'bin/flowbus.js')] },
+  // As a command: the #! line's settings apply (bin/flowbus.js).
+  { name: 'bundled', command: 'bin/flowbus.js', file: join(ROOT, 'bin/flowbus.js'), args: [] },
 ];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -52,7 +55,7 @@ interface Running {
 async function start(v: Variant): Promise<Running> {
   const port = await freePort();
   const cwd = mkdtempSync(join(tmpdir(), 'flowbus-startup-'));
-  const child = spawn(process.execPath, [...v.args, 'serve', '--simulator', '--http-port', String(port), '--log-format', 'json'], {
+  const child = spawn(v.file ?? process.execPath, [...v.args, 'serve', '--simulator', '--http-port', String(port), '--log-format', 'json'], {
     cwd,
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'ignore', 'inherit'],
