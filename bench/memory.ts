@@ -1,7 +1,10 @@
 /**
  * Resident memory of `flowbus serve --simulator` as a user runs it (issue 14, part 3).
  *
- * The compiled build (`node dist/src/cli.js serve --simulator`: three simulated instruments, the
+ * The compiled build as the `flowbus` command runs it (bin/flowbus.js with the environment and
+ * node flags of its #! line; it runs the bundle of scripts/bundle.mjs), beside the same bundle
+ * without those settings (`node dist/bundle/cli.js`) and the same build unbundled (`node
+ * dist/src/cli.js`, tsc's files one by one), each `serve --simulator`: three simulated instruments, the
  * SQLite log, the dashboard and metrics on, MQTT off) runs as a process of its own, in a temporary
  * directory, on a free port. Like a dashboard left open, the bench keeps one event stream open
  * (`GET /api/v1/events`, read and discarded), fetches the dashboard page once, and scrapes
@@ -58,17 +61,29 @@ interface Variant {
   readonly nodeArgs: readonly string[];
   readonly env: Readonly<Record<string, string>>;
 }
-const here = join(ROOT, 'dist/src/cli.js');
-const variants: Variant[] = [{ name: 'this build', cli: here, nodeArgs: [], env: {} }];
+/** The node settings of bin/flowbus.js's `#!/usr/bin/env -S NAME=VALUE... node FLAG...` line, as a command gets them. */
+function shebang(): { env: Record<string, string>; nodeArgs: string[] } {
+  const words = (readFileSync(join(ROOT, 'bin/flowbus.js'), 'utf8').split('\n')[0] ?? '').replace(/^#!\S*env\s+(-S\s+)?/, '').split(/\s+/).filter(Boolean);
+  const at = words.indexOf('node');
+  if (at < 0) throw new Error('bin/flowbus.js: no node in its #! line');
+  return { env: Object.fromEntries(words.slice(0, at).map((kv) => kv.split('=', 2) as [string, string])), nodeArgs: words.slice(at + 1) };
+}
+const asCommand = shebang();
+const here = join(ROOT, 'dist/bundle/cli.js');
+const variants: Variant[] = [
+  { name: 'this build', cli: join(ROOT, 'bin/flowbus.js'), ...asCommand },
+  { name: 'bundled, without the #! settings', cli: here, nodeArgs: [], env: {} },
+  { name: 'unbundled, without them', cli: join(ROOT, 'dist/src/cli.js'), nodeArgs: [], env: {} },
+];
 for (const dir of baselines) {
   const cli = join(resolve(dir), 'dist/src/cli.js');
   if (!existsSync(cli)) throw new Error(`--baseline ${dir}: no ${cli} (build it there: node scripts/ensure-build.mjs)`);
   variants.push({ name: `baseline ${dir}`, cli, nodeArgs: [], env: {} });
 }
-for (const flag of nodeArgs) variants.push({ name: `this build, node ${flag}`, cli: here, nodeArgs: [flag], env: {} });
+for (const flag of nodeArgs) variants.push({ name: `bundled, node ${flag}`, cli: here, nodeArgs: [flag], env: {} });
 if (process.env.FLOWBUS_BENCH_ENV) {
   const env = Object.fromEntries(process.env.FLOWBUS_BENCH_ENV.split(/\s+/).filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
-  variants.push({ name: `this build, ${process.env.FLOWBUS_BENCH_ENV}`, cli: here, nodeArgs: [], env });
+  variants.push({ name: `bundled, ${process.env.FLOWBUS_BENCH_ENV}`, cli: here, nodeArgs: [], env });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -254,7 +269,7 @@ codes.forEach((c, i) => {
 });
 
 console.log(
-  `memory: \`node dist/src/cli.js serve --simulator\` (3 instruments, SQLite log, dashboard, metrics, MQTT off), one event stream open, /metrics every ${SCRAPE_MS / 1000} s, ${MINUTES} min; node ${process.version}; load average ${loadStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
+  `memory: \`flowbus serve --simulator\` (\`${[...Object.entries(asCommand.env).map(([k, v]) => `${k}=${v}`), 'node', ...asCommand.nodeArgs].join(' ')} bin/flowbus.js\`) and the others above (3 instruments, SQLite log, dashboard, metrics, MQTT off), one event stream open, /metrics every ${SCRAPE_MS / 1000} s, ${MINUTES} min; node ${process.version}; load average ${loadStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
 );
 console.log('');
 const cols = running.map((r) => r.v.name);

@@ -1,6 +1,7 @@
 /**
- * The compiled build against the TypeScript sources run through tsx (the old bin/flowbus.js),
- * as separate processes in one run: `flowbus serve --simulator` (three simulated instruments,
+ * The compiled build bundled, as bin/flowbus.js runs it (dist/bundle/cli.js, scripts/bundle.mjs),
+ * against the same build unbundled (`node dist/src/cli.js`, tsc's files one by one), as separate
+ * processes in one run: `flowbus serve --simulator` (three simulated instruments,
  * the SQLite log in ./data of a temporary directory each):
  *
  * 1. start-up: the time from spawning the process to the first answer of /healthz, with the
@@ -12,7 +13,7 @@
  *   npx tsx bench/startup.ts [minutes, default 10] [start-up rounds, default 5]
  *
  * The bench itself may run under tsx: it measures only the processes it spawns. Each runs in a
- * temporary directory, so tsx is passed by its resolved path (what `--import tsx` finds in the clone).
+ * temporary directory.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,10 +34,13 @@ interface Variant {
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
+  /** What to run instead of node (a script with a #! line). */
+  readonly file?: string;
 }
 const VARIANTS: readonly Variant[] = [
-  { name: 'tsx (sources)', command: 'node --import tsx src/cli.ts', args: ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli.ts')] },
-  { name: 'compiled (dist)', command: 'node dist/src/cli.js', args: [join(ROOT, 'dist/src/cli.js')] },
+  { name: 'unbundled', command: 'node dist/src/cli.js', args: [join(ROOT, 'dist/src/cli.js')] },
+  // As a command: the #! line's settings apply (bin/flowbus.js).
+  { name: 'bundled', command: 'bin/flowbus.js', file: join(ROOT, 'bin/flowbus.js'), args: [] },
 ];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,7 +55,7 @@ interface Running {
 async function start(v: Variant): Promise<Running> {
   const port = await freePort();
   const cwd = mkdtempSync(join(tmpdir(), 'flowbus-startup-'));
-  const child = spawn(process.execPath, [...v.args, 'serve', '--simulator', '--http-port', String(port), '--log-format', 'json'], {
+  const child = spawn(v.file ?? process.execPath, [...v.args, 'serve', '--simulator', '--http-port', String(port), '--log-format', 'json'], {
     cwd,
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -133,10 +137,10 @@ const peaks = running.map((r) => proc(r.child.pid!).hwm);
 await Promise.all(running.map(stop));
 
 const last = samples[samples.length - 1]!;
-const [a, b] = [0, 1]; // tsx, compiled (the order of VARIANTS)
+const [a, b] = [0, 1]; // unbundled, bundled (the order of VARIANTS)
 console.log(`start-up and memory: flowbus serve --simulator (3 instruments, SQLite log), node ${process.version}, ${ROUNDS} start-up rounds, ${MINUTES} min side by side; load average ${loadStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end`);
 console.log('');
-console.log('| | ' + VARIANTS.map((v) => `${v.name}: \`${v.command}\``).join(' | ') + ' | compiled / tsx |');
+console.log('| | ' + VARIANTS.map((v) => `${v.name}: \`${v.command}\``).join(' | ') + ` | ${VARIANTS[b]!.name} / ${VARIANTS[a]!.name} |`);
 console.log('|---|---:|---:|---:|');
 const st = VARIANTS.map((v) => startups.get(v.name)!);
 console.log(`| start to first /healthz, median | ${st.map((x) => `${median(x).toFixed(0)} ms`).join(' | ')} | ${(median(st[b]!) / median(st[a]!)).toFixed(2)} |`);

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Compiles src/ and simulator/ to dist/ (tsconfig.build.json), with the files the compiled
-// code reads beside itself, and bundles the dashboard (web/, Vite) to dist/dashboard/ with a
-// gzip and a brotli copy of each file, when the inputs changed since the last build.
+// code reads beside itself, bundles and minifies the command for the runtime into dist/bundle/
+// (scripts/bundle.mjs, esbuild: what bin/flowbus.js runs), and bundles the dashboard (web/,
+// Vite) to dist/dashboard/ with a gzip and a brotli copy of each file, when the inputs changed
+// since the last build.
 //
 //   node scripts/ensure-build.mjs           build when an input changed (npm start, npm test, prepare)
 //   node scripts/ensure-build.mjs --force   build anyway (npm run build, prepack)
@@ -25,7 +27,10 @@ export const DIST = join(ROOT, 'dist');
 const STAMP = '.build-stamp.json';
 const LOCK = join(ROOT, '.build.lock');
 const SOURCE_DIRS = ['src', 'simulator', 'web'];
-const CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'flowbus.example.yaml', 'scripts/ensure-build.mjs'];
+const CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'flowbus.example.yaml', 'scripts/ensure-build.mjs', 'scripts/bundle.mjs'];
+/** The bundled command (scripts/bundle.mjs) under dist/: what bin/flowbus.js runs. */
+export const BUNDLE_DIR = 'bundle';
+
 /**
  * Files tsc does not emit that the compiled code reads by a path relative to its own
  * (`new URL(..., import.meta.url)`): source path -> path under dist/. The JSON that is
@@ -66,7 +71,7 @@ export function installedWithoutSources() {
  * "src/api/app.ts changed", "src/x.ts is new", "src/y.ts was removed", ...
  */
 export function staleReason(current = inputs()) {
-  if (!existsSync(join(DIST, 'src', 'cli.js'))) return 'dist/ is missing';
+  if (!existsSync(join(DIST, 'src', 'cli.js')) || !existsSync(join(DIST, BUNDLE_DIR, 'cli.js'))) return 'dist/ is missing';
   let recorded;
   try {
     recorded = JSON.parse(readFileSync(join(DIST, STAMP), 'utf8')).inputs;
@@ -157,6 +162,14 @@ function viteBin() {
   }
 }
 
+function esbuildInstalled() {
+  try {
+    createRequire(join(ROOT, 'package.json')).resolve('esbuild');
+  } catch {
+    throw new Error('cannot bundle dist/: esbuild is not installed (it is a development dependency): run `npm install` (without --omit=dev), then `npm run build`');
+  }
+}
+
 /** Where the bundled dashboard goes under dist/ (src/api/dashboard.ts looks for it there). */
 export const DASHBOARD_DIR = 'dashboard';
 
@@ -189,6 +202,8 @@ function build(current) {
       mkdirSync(dirname(join(tmp, to)), { recursive: true });
       copyFileSync(join(ROOT, from), join(tmp, to));
     }
+    esbuildInstalled();
+    step('esbuild bundle of src/cli.ts', join(ROOT, 'scripts', 'bundle.mjs'), [join(tmp, BUNDLE_DIR), tmp]);
     const stamp = { inputs: current, hash: createHash('sha256').update(JSON.stringify(current)).digest('hex'), builtAt: new Date().toISOString() };
     writeFileSync(join(tmp, STAMP), JSON.stringify(stamp) + '\n');
     if (existsSync(DIST)) renameSync(DIST, old);

@@ -2,8 +2,6 @@
  * The HTTP API as a Fastify app. `buildApp` never listens: main.ts listens and shuts down,
  * tests call `app.inject()` on the same factory (STYLE habit 10).
  */
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayService, Programs } from '../gateway/index.js';
@@ -13,6 +11,7 @@ import { RouteMethods } from './methods.js';
 import { allowedHostNames, checkHost, requireJsonForChanges } from './origin.js';
 import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
 import { dashboardRoutes, loadDashboard } from './dashboard.js';
+import { lazyDocsRoutes } from './docs.js';
 import { EventStreams, attachEventStreams, eventRoutes, type EventStreamOptions } from './events.js';
 import { healthRoutes } from './health.js';
 import { historyRoutes } from './history.js';
@@ -228,8 +227,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     parseJson(request, text, done);
   });
 
-  await app.register(swagger, {
-    openapi: {
+  // The OpenAPI document and Swagger UI, built at the first request for either (src/api/docs.ts).
+  lazyDocsRoutes(
+    root,
+    {
       openapi: '3.1.0',
       info: {
         title: 'flowbus-gateway',
@@ -249,10 +250,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         },
       },
     },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+    '/docs',
+  );
   dashboardRoutes(root, loadDashboard(deps.dashboardDir), HOME_PAGE);
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { service, version, gateway: deps.gateway });
   await app.register(instrumentRoutes, { prefix: API_PREFIX, service, token: deps.token, refusals });

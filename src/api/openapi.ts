@@ -46,7 +46,8 @@ export async function openApiDocument(version: string): Promise<unknown> {
   const app = await buildApp({ service: stubService, version, token: null, logger: false });
   try {
     await app.ready();
-    return app.swagger();
+    // Built at this first request (src/api/docs.ts), as in the running gateway.
+    return (await app.inject('/openapi.json')).json();
   } finally {
     await app.close();
   }

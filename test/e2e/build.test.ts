@@ -25,19 +25,23 @@ describe('dist/ and the package', () => {
   it('every file the compiled code opens by a path relative to itself is in dist/ and in the package; no sources or tests are', () => {
     const dist = join(ROOT, 'dist');
     const opened = jsFiles(dist).flatMap((file) =>
-      [...readFileSync(file, 'utf8').matchAll(/new URL\(\s*'([^']+)'\s*,\s*import\.meta\.url\s*\)/g)].map((m) => ({
+      // tsc keeps the quotes as written; the bundle (minified) has double quotes.
+      [...readFileSync(file, 'utf8').matchAll(/new URL\(\s*(['"])([^'"]+)\1\s*,\s*import\.meta\.url\s*\)/g)].map((m) => ({
         from: relative(ROOT, file),
-        target: join(dirname(file), m[1] as string),
+        target: join(dirname(file), m[2] as string),
       })),
     );
     // The SQLite worker and the example config (`flowbus config example`), at least.
     expect(opened.map((o) => relative(dist, o.target)).sort()).toEqual(expect.arrayContaining(['flowbus.example.yaml', 'src/store/sqlite-worker.js']));
     for (const o of opened) expect(existsSync(o.target), `${o.from} opens ${relative(ROOT, o.target)}`).toBe(true);
+    // The bundle opens them where tsc's output has them (scripts/bundle.mjs rewrites the paths).
+    const fromBundle = opened.filter((o) => o.from.startsWith('dist/bundle/')).map((o) => relative(dist, o.target));
+    expect(fromBundle.sort()).toEqual(expect.arrayContaining(['flowbus.example.yaml', 'src/store/sqlite-worker.js']));
 
     const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts', '--loglevel=error'], { cwd: ROOT, encoding: 'utf8' })) as { files: { path: string }[] }[];
     const files = new Set(packed[0]!.files.map((f) => f.path));
     for (const o of opened) expect(files.has(relative(ROOT, o.target)), `${relative(ROOT, o.target)} in the package`).toBe(true);
-    for (const f of ['bin/flowbus.js', 'dist/src/cli.js', 'dist/simulator/cli.js', 'dist/src/params/parameters.json', 'flowbus.example.yaml', 'README.md', 'deploy/flowbus-gateway.service', 'package.json']) {
+    for (const f of ['bin/flowbus.js', 'dist/bundle/cli.js', 'dist/src/cli.js', 'dist/simulator/cli.js', 'dist/src/params/parameters.json', 'flowbus.example.yaml', 'README.md', 'deploy/flowbus-gateway.service', 'package.json']) {
       expect(files.has(f), f).toBe(true);
     }
     expect([...files].filter((f) => /^(src|simulator|test|bench)\/|\.ts$|^dist\/\.build-stamp/.test(f))).toEqual([]);
@@ -62,7 +66,7 @@ describe('ensure-build and bin/flowbus.js on a project of their own', () => {
   };
 
   beforeAll(() => {
-    for (const f of ['scripts/ensure-build.mjs', 'bin/flowbus.js', 'tsconfig.json', 'tsconfig.build.json']) {
+    for (const f of ['scripts/ensure-build.mjs', 'scripts/bundle.mjs', 'bin/flowbus.js', 'tsconfig.json', 'tsconfig.build.json']) {
       mkdirSync(dirname(join(root, f)), { recursive: true });
       copyFileSync(join(ROOT, f), join(root, f));
     }
@@ -88,7 +92,7 @@ describe('ensure-build and bin/flowbus.js on a project of their own', () => {
   it('without dist/, bin/flowbus.js says to run npm run build', async () => {
     const r = await flowbus();
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`the compiled program is missing (${join(root, 'dist/src/cli.js')}): run \`npm run build\` in ${root}/`);
+    expect(r.stderr).toContain(`the compiled program is missing (${join(root, 'dist/bundle/cli.js')}): run \`npm run build\` in ${root}/`);
   });
 
   it('builds when an input changed, and only then; bin/flowbus.js warns about a stale build', async () => {

@@ -22,7 +22,9 @@ describe('deploy/flowbus-gateway.service', () => {
 
   it('starts `flowbus serve` with options that exist, and stops it with SIGTERM', () => {
     const exec = /^ExecStart=(.+)$/m.exec(text)?.[1]?.split(/\s+/) ?? [];
-    expect(exec.slice(1, 4)).toEqual(['/opt/flowbus-gateway/bin/flowbus.js', 'serve', '--config']);
+    // The bin itself, so that its #! line's node settings apply (bin/flowbus.js).
+    expect(exec.slice(0, 3)).toEqual(['/opt/flowbus-gateway/bin/flowbus.js', 'serve', '--config']);
+    expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --v8-pool-size=1');
     const help = execFileSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
     const options = exec.filter((a) => a.startsWith('--'));
     expect(options.length).toBeGreaterThan(0);
