@@ -278,14 +278,22 @@ async function tableBytes(conn: Connection, tables: readonly string[]): Promise<
 export const OLD_TABLES = ['transactions', 'parameter_values'] as const;
 export const NEW_TABLES = ['log_sources', 'log_series', 'log_transactions', 'log_values'] as const;
 
-/** A transaction as text that two readers agree on when the transactions are the same: keys sorted, bytes as hex, the id left out. */
+/** A value as canonical text: object keys sorted, undefined members left out, bytes as hex. */
+function canon(v: unknown): string {
+  if (v === null || typeof v !== 'object') return v === undefined ? 'null' : JSON.stringify(v);
+  if (v instanceof Uint8Array) return `"hex:${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}"`;
+  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canon(o[k])}`).join(',')}}`;
+}
+
+/** A transaction as text that two readers agree on when the transactions are the same: all but the id. */
 export function comparable(t: LoggedTransaction): string {
   const { id: _id, ...rest } = t;
-  return JSON.stringify(rest, (_k, v: unknown) => {
-    if (v instanceof Uint8Array) return `hex:${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
-    if (v && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    return v;
-  });
+  return canon(rest);
 }
 
 interface SourceRow {

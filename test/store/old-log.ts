@@ -3,6 +3,8 @@
  * the old tables filled through the old row layout (legacyToRows -> insertStatements), rows
  * without a gateway written before migration 0002 existed.
  */
+import { crc32 } from 'node:zlib';
+import { sql } from 'kysely';
 import { connect, type Connection } from '../../src/store/db.js';
 import { legacyToRows, PV_COLUMNS, TX_COLUMNS } from '../../src/store/legacy.js';
 import { migrate } from '../../src/store/migrations.js';
@@ -151,6 +153,102 @@ export function variedLog(n: number, startUs = 1_767_225_600_000_000, salt = 1):
         t = { ...base, node: undefined, command: 6, commandName: 'broadcast', purpose: 'request', replyBytes: undefined, params: [{ process: 1, fbnr: 1, wireType: 0x20, dde: 9, raw: '01', value: 1 }] };
     }
     out.push({ t, gateway });
+  }
+  return out;
+}
+
+/** What must be the same before and after a conversion, computed apart from the converter's own checks. */
+export interface LogDigest {
+  readonly transactions: number;
+  /** Per `node/dde` (node -1: none): how many values and the sum of value_num. */
+  readonly perSeries: Record<string, { n: number; sum: number }>;
+  /** Order-independent checksums of the request and reply bytes: sums of CRC-32 mod 2^32, and their XOR. */
+  readonly requestCrc: string;
+  readonly replyCrc: string;
+}
+
+function crcAcc() {
+  let sum = 0;
+  let xor = 0;
+  let nulls = 0;
+  return {
+    add(b: unknown) {
+      if (b === null || b === undefined) {
+        nulls++;
+        return;
+      }
+      const c = crc32(b as Uint8Array);
+      sum = (sum + c) % 4294967296;
+      xor = (xor ^ c) >>> 0;
+    },
+    text: () => `${sum.toString(16)}/${xor.toString(16)}/${nulls}`,
+  };
+}
+
+/** The digest of the old tables (`old`) or of the compact ones, read in pages of `page`. */
+export async function logDigest(conn: Connection, which: 'old' | 'new', page = 20_000): Promise<LogDigest> {
+  const perSeries: Record<string, { n: number; sum: number }> = {};
+  const [req, rep] = [crcAcc(), crcAcc()];
+  let transactions = 0;
+  if (which === 'old') {
+    const groups = await sql<{ node: number; dde: number; n: number; s: number | null }>`SELECT COALESCE(node, -1) AS node, dde, COUNT(*) AS n, SUM(value_num) AS s FROM parameter_values WHERE dde BETWEEN 0 AND 32767 GROUP BY COALESCE(node, -1), dde`.execute(conn.db);
+    for (const g of groups.rows) perSeries[`${Number(g.node)}/${Number(g.dde)}`] = { n: Number(g.n), sum: Number(g.s ?? 0) };
+    let last: { s: number; id: string } | undefined;
+    for (;;) {
+      let q = conn.db.selectFrom('transactions').select(['started_us', 'id', 'request', 'reply']);
+      if (last) {
+        const l = last;
+        q = q.where((eb) => eb.or([eb('started_us', '>', l.s), eb.and([eb('started_us', '=', l.s), eb('id', '>', l.id)])]));
+      }
+      const rows = await q.orderBy('started_us').orderBy('id').limit(page).execute();
+      for (const r of rows) {
+        req.add(r.request);
+        rep.add(r.reply);
+      }
+      transactions += rows.length;
+      if (rows.length < page) break;
+      const z = rows[rows.length - 1]!;
+      last = { s: Number(z.started_us), id: String(z.id) };
+    }
+  } else {
+    const groups = await sql<{ node: number; dde: number; n: number; s: number | null }>`SELECT s.node AS node, s.dde AS dde, COUNT(*) AS n, SUM(v.value_num) AS s FROM log_values v JOIN log_series s ON s.id = v.series GROUP BY s.node, s.dde`.execute(conn.db);
+    for (const g of groups.rows) {
+      const key = `${Number(g.node)}/${Number(g.dde)}`;
+      const e = perSeries[key] ?? { n: 0, sum: 0 };
+      perSeries[key] = { n: e.n + Number(g.n), sum: e.sum + Number(g.s ?? 0) };
+    }
+    let last: { src: number; s: number; k: number } | undefined;
+    for (;;) {
+      let q = conn.db.selectFrom('log_transactions').select(['source', 'started_us', 'k', 'request', 'reply']);
+      if (last) {
+        const l = last;
+        q = q.where((eb) =>
+          eb.or([eb('source', '>', l.src), eb.and([eb('source', '=', l.src), eb.or([eb('started_us', '>', l.s), eb.and([eb('started_us', '=', l.s), eb('k', '>', l.k)])])])]),
+        );
+      }
+      const rows = await q.orderBy('source').orderBy('started_us').orderBy('k').limit(page).execute();
+      for (const r of rows) {
+        req.add(r.request);
+        rep.add(r.reply);
+      }
+      transactions += rows.length;
+      if (rows.length < page) break;
+      const z = rows[rows.length - 1]!;
+      last = { src: Number(z.source), s: Number(z.started_us), k: Number(z.k) };
+    }
+  }
+  return { transactions, perSeries, requestCrc: req.text(), replyCrc: rep.text() };
+}
+
+/** The differences between two digests (sums compared to 1e-9 relative: they are added in different orders); empty when they agree. */
+export function digestDifferences(a: LogDigest, b: LogDigest): string[] {
+  const out: string[] = [];
+  if (a.transactions !== b.transactions) out.push(`transactions ${a.transactions} vs ${b.transactions}`);
+  if (a.requestCrc !== b.requestCrc) out.push(`request checksum ${a.requestCrc} vs ${b.requestCrc}`);
+  if (a.replyCrc !== b.replyCrc) out.push(`reply checksum ${a.replyCrc} vs ${b.replyCrc}`);
+  for (const key of new Set([...Object.keys(a.perSeries), ...Object.keys(b.perSeries)])) {
+    const [x, y] = [a.perSeries[key], b.perSeries[key]];
+    if (!x || !y || x.n !== y.n || Math.abs(x.sum - y.sum) > 1e-9 * Math.max(1, Math.abs(x.sum))) out.push(`series ${key}: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
   }
   return out;
 }
