@@ -52,12 +52,10 @@ const f32 = (v: number) => Buffer.from(new Float32Array([v]).buffer).reverse().t
 const u16 = (v: number) => v.toString(16).padStart(4, '0');
 const i32 = (v: number) => (v >>> 0).toString(16).padStart(8, '0');
 
-let idn = 0;
-/** Deterministic UUID-shaped ids (the old log's ids were UUIDs; their order is what keyset order uses). */
+/** UUID-shaped ids, the same for the same (i, salt) (the old log's ids were UUIDs; keyset order sorts ties by them). */
 function uuid(i: number, salt: number): string {
   const h = ((i * 2654435761) >>> 0).toString(16).padStart(8, '0');
-  const n = (idn++).toString(16).padStart(12, '0');
-  return `${h}-${(salt & 0xffff).toString(16).padStart(4, '0')}-7000-8000-${n}`;
+  return `${h}-${(salt & 0xffff).toString(16).padStart(4, '0')}-7000-8000-${i.toString(16).padStart(12, '0')}`;
 }
 
 /**
