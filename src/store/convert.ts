@@ -495,6 +495,8 @@ export async function convertStore(url: string, logger: Logger, opts: ConvertOpt
   }
   const conn = connect(target, { connectTimeoutMs: resolveStoreOptions({}).connectTimeoutMs, poolSize: 1, log: logger });
   try {
+    // Reached first, so that an unreachable server is said as such (not as a failed migration).
+    await sql`SELECT 1`.execute(conn.db);
     await migrate(conn.db as never, target.dialect, logger);
     return await convertLog(conn, opts);
   } catch (err) {

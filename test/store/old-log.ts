@@ -250,3 +250,16 @@ export function digestDifferences(a: LogDigest, b: LogDigest): string[] {
   }
   return out;
 }
+
+/**
+ * The transactions in groups of `size` that start in the same µs on the same source (gateway,
+ * bus, mode), each ending `i` µs apart: ties that a chunk boundary splits unless the batch is a
+ * multiple of `size`.
+ */
+export function inTieGroups(list: readonly { t: LoggedTransaction; gateway: string | null }[], size: number): { t: LoggedTransaction; gateway: string | null }[] {
+  return list.map((x, i) => {
+    const first = list[i - (i % size)]!;
+    const durMs = x.t.endedAt - x.t.startedAt;
+    return { gateway: first.gateway, t: { ...x.t, bus: first.t.bus, mode: first.t.mode, startedAt: first.t.startedAt, endedAt: first.t.startedAt + durMs } };
+  });
+}
