@@ -114,7 +114,7 @@ function extraOf(r: Rows): Extra {
 }
 
 /** The series' node: the transaction's, or the one only `extra` holds (out of the column's range), or none. */
-function nodeFromExtra(r: Rows): number {
+export function nodeFromExtra(r: Rows): number {
   const n = r.tx[TX.extra] === null ? undefined : extraOf(r).node;
   return n !== undefined && Number.isInteger(n) && n >= -32768 && n <= 32767 ? n : NO_NODE;
 }

@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { sql, type ExpressionBuilder } from 'kysely';
 import { GatewayError, type Logger } from '../shared/index.js';
-import { compactStatements, endedUsOf, LogIds, NO_NODE } from './compact.js';
+import { compactStatements, endedUsOf, LogIds, NO_NODE, nodeFromExtra } from './compact.js';
 import type { Connection, DB, Dialect, LogTransactionsTable } from './db.js';
 import { connect, textLiteral } from './db.js';
 import { migrate } from './migrations.js';
@@ -26,7 +26,7 @@ import { storeConfigProblem } from './problems.js';
 import { parseStoreUrl, redactStoreUrl } from './url.js';
 import { paramFromRow, transactionFromRow, type ParameterValuesTable, type TransactionsTable } from './legacy.js';
 import { transactionFromLog } from './query.js';
-import { RowMaker, TX, type Rows } from './rows.js';
+import { RowMaker, TX, VAL, type Rows } from './rows.js';
 import type { LoggedTransaction } from '../gateway/index.js';
 
 /** The checkpoint table: one row (id 1), the last old row converted and what was converted up to it. */
@@ -188,72 +188,82 @@ async function readChunk(conn: Connection, from: Key | undefined, limit: number,
 
 const MAX_K = 65_535;
 
+/** What `run` finds for each series and its times (the key's first two columns), in pieces of 1000 times. */
+async function byExactTimes<T>(times: Map<number, Set<number>>, run: (series: number, times: number[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (const [series, set] of times) {
+    const list = [...set];
+    for (let i = 0; i < list.length; i += 1000) out.push(...(await run(series, list.slice(i, i + 1000))));
+  }
+  return out;
+}
+
 /**
  * Gives each chunk row its tie-breaker: the smallest k that no row of its source already has at
- * its start (log_transactions' key) and, when it has history values, at its end (log_values'
- * key), counting the rows in the database and those before it in the chunk. A function of the
- * database and the chunk only, so a resumed run gives the same k as an uninterrupted one.
+ * its start (log_transactions' key) and that no value row of its series has at its end
+ * (log_values' key), counting the rows in the database and those before it in the chunk. A
+ * function of the database and the chunk only, so a resumed run gives the same k as an
+ * uninterrupted one. Looked up by exact key: a chunk's ends can lie far apart (a transaction
+ * that lasted an hour), and a range between them would read everything in between.
  */
 async function assignTies(conn: Connection, ids: LogIds, rows: Rows[]): Promise<Rows[]> {
   if (rows.length === 0) return rows;
-  const { source } = await ids.resolve(conn, rows);
-  const bySource = new Map<number, { minS: number; maxS: number; minE: number; maxE: number }>();
+  const { source, series } = await ids.resolve(conn, rows);
+  const span = new Map<number, { min: number; max: number }>();
+  const ends = new Map<number, Set<number>>();
+  const seriesOf = (r: Rows, s: number) => {
+    const node = (r.tx[TX.node] as number | null) ?? nodeFromExtra(r);
+    return r.values.map((v) => series(s, node, v[VAL.dde] as number));
+  };
   for (const r of rows) {
     const s = source(r);
     const st = r.tx[TX.startedUs] as number;
+    const w = span.get(s);
+    if (!w) span.set(s, { min: st, max: st });
+    else w.max = Math.max(w.max, st);
     const en = endedUsOf(r);
-    const w = bySource.get(s);
-    if (!w) bySource.set(s, { minS: st, maxS: st, minE: en, maxE: en });
-    else Object.assign(w, { minS: Math.min(w.minS, st), maxS: Math.max(w.maxS, st + 1), minE: Math.min(w.minE, en), maxE: Math.max(w.maxE, en) });
-  }
-  const starts = new Map<string, Set<number>>();
-  const ends = new Map<string, Set<number>>();
-  const add = (m: Map<string, Set<number>>, key: string, k: number) => {
-    let set = m.get(key);
-    if (!set) m.set(key, (set = new Set()));
-    set.add(k);
-  };
-  for (const [s, w] of bySource) {
-    // +1 µs: a start moved on past MAX_K (never in practice) still finds its neighbours.
-    const tx = await conn.db.selectFrom('log_transactions').select(['started_us', 'k']).where('source', '=', s).where('started_us', '>=', w.minS).where('started_us', '<=', w.maxS + 1).execute();
-    for (const t of tx) add(starts, `${s}/${num(t.started_us)}`, num(t.k));
-    const series = (await conn.db.selectFrom('log_series').select('id').where('source', '=', s).execute()).map((x) => num(x.id));
-    for (let i = 0; i < series.length; i += 500) {
-      const vs = await conn.db
-        .selectFrom('log_values')
-        .select(['time_us', 'k'])
-        .distinct()
-        .where('series', 'in', series.slice(i, i + 500))
-        .where('time_us', '>=', w.minE)
-        .where('time_us', '<=', w.maxE)
-        .execute();
-      for (const v of vs) add(ends, `${s}/${num(v.time_us)}`, num(v.k));
+    for (const id of seriesOf(r, s)) {
+      let set = ends.get(id);
+      if (!set) ends.set(id, (set = new Set()));
+      set.add(en);
     }
   }
+  const used = new Map<string, Set<number>>();
+  const add = (key: string, k: number) => {
+    let set = used.get(key);
+    if (!set) used.set(key, (set = new Set()));
+    set.add(k);
+  };
+  for (const [s, w] of span) {
+    // +1 µs: a start moved on past MAX_K (never in practice) still finds its neighbours.
+    const tx = await conn.db.selectFrom('log_transactions').select(['started_us', 'k']).where('source', '=', s).where('started_us', '>=', w.min).where('started_us', '<=', w.max + 1).execute();
+    for (const t of tx) add(`s${s}/${num(t.started_us)}`, num(t.k));
+  }
+  const taken = await byExactTimes(ends, async (id, times) => (await conn.db.selectFrom('log_values').select(['series', 'time_us', 'k']).where('series', '=', id).where('time_us', 'in', times).execute()));
+  for (const v of taken) add(`v${num(v.series)}/${num(v.time_us)}`, num(v.k));
   return rows.map((r) => {
     const s = source(r);
     let st = r.tx[TX.startedUs] as number;
-    const endKey = `${s}/${endedUsOf(r)}`;
-    const hasValues = r.values.length > 0;
-    const endUsed = hasValues ? ends.get(endKey) : undefined;
+    const en = endedUsOf(r);
+    const endKeys = [...new Set(seriesOf(r, s))].map((id) => `v${id}/${en}`);
+    const endUsed = endKeys.map((key) => used.get(key)).filter((x): x is Set<number> => x !== undefined);
     let k = 0;
     for (;;) {
-      const startUsed = starts.get(`${s}/${st}`);
-      while (startUsed?.has(k) || endUsed?.has(k)) k++;
+      const startUsed = used.get(`s${s}/${st}`);
+      while (startUsed?.has(k) || endUsed.some((set) => set.has(k))) k++;
       if (k <= MAX_K) break;
       st += 1;
       k = 0;
     }
-    add(starts, `${s}/${st}`, k);
-    if (hasValues) add(ends, endKey, k);
+    add(`s${s}/${st}`, k);
+    for (const key of endKeys) add(key, k);
     if (st === r.tx[TX.startedUs] && k === r.tx[TX.k]) return r;
     const tx = [...r.tx];
     tx[TX.k] = k;
     if (st !== r.tx[TX.startedUs]) {
       // ended_d is relative to the start.
-      const ended = endedUsOf(r);
       tx[TX.startedUs] = st;
-      if (typeof r.tx[TX.endedD] === 'number') tx[TX.endedD] = ended - st;
+      if (typeof r.tx[TX.endedD] === 'number') tx[TX.endedD] = en - st;
     }
     return { tx, values: r.values };
   });
@@ -329,21 +339,20 @@ export async function verifyConversion(conn: Connection, checkpoint: Checkpoint,
     const { txs, params } = await readChunk(conn, from, opts.batch, checkpoint);
     if (txs.length === 0) break;
     // The new rows of the chunk's time range, per source.
-    const window = new Map<number, { min: number; max: number; minE: number; maxE: number }>();
+    const window = new Map<number, { min: number; max: number }>();
     const src = txs.map((t) => sourceOf.get(`${t.gateway ?? ''}\u0000${t.bus}\u0000${t.mode}`));
     txs.forEach((t, i) => {
       const s = src[i];
       if (!s) return;
-      const [st, en] = [num(t.started_us), num(t.ended_us)];
+      const st = num(t.started_us);
       const w = window.get(s.id);
-      if (!w) window.set(s.id, { min: st, max: st, minE: en, maxE: en });
-      else Object.assign(w, { min: Math.min(w.min, st), max: Math.max(w.max, st), minE: Math.min(w.minE, en), maxE: Math.max(w.maxE, en) });
+      if (!w) window.set(s.id, { min: st, max: st });
+      else w.max = Math.max(w.max, st);
     });
     const candidates = new Map<string, { text: string; k: number }[]>();
-    const history = new Map<string, { num: number | null; text: string | null }>();
     for (const [s, w] of window) {
       const source = sources.find((x) => x.id === s) as SourceRow;
-      // +65536 µs: a start moved on past the tie-breaker's range (never in practice).
+      // +1 µs: a start moved on past the tie-breaker's range (never in practice).
       const rows = (await conn.db.selectFrom('log_transactions').selectAll().where('source', '=', s).where('started_us', '>=', w.min).where('started_us', '<=', w.max + 1).execute()) as LogTransactionsTable[];
       for (const r of rows) {
         const key = `${s}/${num(r.started_us)}`;
@@ -351,48 +360,57 @@ export async function verifyConversion(conn: Connection, checkpoint: Checkpoint,
         if (!list) candidates.set(key, (list = []));
         list.push({ text: comparable(transactionFromLog(r, source)), k: num(r.k) });
       }
-      const series = [...seriesOf.entries()].filter(([k]) => k.startsWith(`${s}/`)).map(([, id]) => id);
-      for (let i = 0; i < series.length; i += 500) {
-        const vs = await conn.db.selectFrom('log_values').selectAll().where('series', 'in', series.slice(i, i + 500)).where('time_us', '>=', w.minE).where('time_us', '<=', w.maxE).execute();
-        for (const v of vs) history.set(`${num(v.series)}/${num(v.time_us)}/${num(v.k)}/${num(v.position)}`, { num: v.value_num === null ? null : num(v.value_num), text: v.value_text === null ? null : String(v.value_text) });
-      }
     }
+    // Each old transaction against the new rows that start where it started; the history values it must have.
+    const wanted: { id: string; dde: number; position: number; key: string | undefined; num: number | null; text: string | null }[] = [];
+    const times = new Map<number, Set<number>>();
     txs.forEach((t, i) => {
       const s = src[i];
       const ps = params.get(t.id) ?? [];
       parameterValues += ps.length;
       transactions++;
       if (!s) return problem(`transaction ${t.id}: no source (${t.gateway ?? ''}, ${t.bus}, ${t.mode}) in log_sources`);
-      const old = transactionFromRow(t, ps.map(paramFromRow));
-      const want = comparable(old);
+      const want = comparable(transactionFromRow(t, ps.map(paramFromRow)));
       const list = candidates.get(`${s.id}/${num(t.started_us)}`) ?? candidates.get(`${s.id}/${num(t.started_us) + 1}`);
       const at = list?.findIndex((c) => c.text === want) ?? -1;
       if (!list || at < 0) return problem(`transaction ${t.id} (started ${num(t.started_us)} µs): ${list ? `differs from the new rows there: old ${want.slice(0, 300)} new ${list.map((c) => c.text.slice(0, 300)).join(' | ')}` : 'no new row'}`);
       const k = (list.splice(at, 1)[0] as { k: number }).k;
-      // The history: each parameter row with a DDE number the new log keeps as a value row.
       const node = t.node ?? NO_NODE;
+      const ended = num(t.ended_us);
       for (const p of ps) {
         const dde = p.dde === null ? null : num(p.dde);
         if (dde === null || !Number.isInteger(dde) || dde < 0 || dde > 32767) continue;
-        expectedHistory++;
         const series = seriesOf.get(`${s.id}/${node >= -32768 && node <= 32767 ? node : NO_NODE}/${dde}`);
-        const v = series === undefined ? undefined : history.get(`${series}/${num(t.ended_us)}/${k}/${num(p.position)}`);
+        if (series !== undefined) {
+          let set = times.get(series);
+          if (!set) times.set(series, (set = new Set()));
+          set.add(ended);
+        }
         const [wantNum, wantText] = [p.value_num === null ? null : num(p.value_num), p.value_text === null ? null : String(p.value_text)];
-        if (!v) problem(`transaction ${t.id}: value of DDE ${dde} at position ${num(p.position)} missing from log_values`);
-        else if (v.num !== wantNum || v.text !== wantText) problem(`transaction ${t.id}: value of DDE ${dde} at position ${num(p.position)} is ${v.num ?? JSON.stringify(v.text)} in log_values, ${wantNum ?? JSON.stringify(wantText)} before`);
-        else historyValues++;
+        wanted.push({ id: t.id, dde, position: num(p.position), key: series === undefined ? undefined : `${series}/${ended}/${k}/${num(p.position)}`, num: wantNum, text: wantText });
       }
     });
+    // The history: each parameter row with a DDE number the new log keeps as a value row, looked up by its key.
+    const history = new Map<string, { num: number | null; text: string | null }>();
+    const found = await byExactTimes(times, (series, list) => conn.db.selectFrom('log_values').selectAll().where('series', '=', series).where('time_us', 'in', list).execute());
+    for (const v of found) history.set(`${num(v.series)}/${num(v.time_us)}/${num(v.k)}/${num(v.position)}`, { num: v.value_num === null ? null : num(v.value_num), text: v.value_text === null ? null : String(v.value_text) });
+    for (const w of wanted) {
+      expectedHistory++;
+      const v = w.key === undefined ? undefined : history.get(w.key);
+      if (!v) problem(`transaction ${w.id}: value of DDE ${w.dde} at position ${w.position} missing from log_values`);
+      else if (v.num !== w.num || v.text !== w.text) problem(`transaction ${w.id}: value of DDE ${w.dde} at position ${w.position} is ${v.num ?? JSON.stringify(v.text)} in log_values, ${w.num ?? JSON.stringify(w.text)} before`);
+      else historyValues++;
+    }
     const last = txs[txs.length - 1] as TransactionsTable;
     from = { lastStartedUs: num(last.started_us), lastId: last.id };
     opts.onProgress?.({ phase: 'verify', done: transactions, total, elapsedMs: Date.now() - t0 });
   }
   if (transactions !== checkpoint.transactions) problem(`the old tables hold ${transactions} transactions up to the checkpoint, the conversion counted ${checkpoint.transactions} (rows added or deleted behind it?)`);
   if (parameterValues !== checkpoint.parameterValues) problem(`the old tables hold ${parameterValues} parameter rows up to the checkpoint, the conversion counted ${checkpoint.parameterValues}`);
+  if (historyValues !== expectedHistory) problem(`${expectedHistory - historyValues} of ${expectedHistory} history values differ or are missing`);
   if (problems.length > 0) {
     throw new GatewayError('STORE_CONVERT_MISMATCH', `the converted log differs from the old one: ${problems.join('; ')}`, { problems, transactions, parameterValues });
   }
-  if (historyValues !== expectedHistory) problem(`${expectedHistory - historyValues} history values differ`);
   return { transactions, parameterValues, historyValues };
 }
 
