@@ -8,6 +8,10 @@ import { defineConfig } from 'vitest/config';
  */
 export const E2E: readonly string[] = [
   'test/e2e/',
+  'test/store/compact.test.ts',
+  'test/store/convert.test.ts',
+  'test/store/convert-cli.test.ts',
+  'test/store/convert-large.test.ts',
   'test/store/crash.test.ts',
   'test/store/dropped.test.ts',
   'test/store/gateway.test.ts',
@@ -21,6 +25,7 @@ export const E2E: readonly string[] = [
   'test/api/events.test.ts',
   'test/api/history-times.test.ts',
   'test/api/transactions-csv.test.ts',
+  'test/commands/backup.test.ts',
   'test/bridge/bridge.test.ts',
   'test/bridge/events.test.ts',
   'test/bridge/inject.test.ts',
@@ -35,6 +40,8 @@ export const E2E: readonly string[] = [
   'test/simulator/transport.test.ts',
   'test/transport/close.test.ts',
   'test/transport/hangup.test.ts',
+  'test/transport/pause.test.ts',
+  'test/transport/threadpool.test.ts',
   'test/transport/transport.test.ts',
 ];
 

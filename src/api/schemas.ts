@@ -485,6 +485,7 @@ export const BusViewSchema = Type.Object(
       lastError: Type.Optional(Type.String()),
       lastErrorAt: Type.Optional(IsoTime('when lastError happened')),
       retention: Type.Object({ transactionsDeleted: Type.Integer(), parameterValuesDeleted: Type.Integer() }),
+      unconverted: Type.Optional(Type.Integer({ description: 'transactions in the tables of a version before the compact log, counted at start, not yet converted: run flowbus db convert' })),
     },
     { description: 'the transaction log' },
   );

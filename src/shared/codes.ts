@@ -189,6 +189,10 @@ export const INTERNAL_ERROR_CODES = [
   'STORE_NOT_FOUND',
   /** The spool directory is held by another live gateway. Start-up. */
   'STORE_SPOOL_LOCKED',
+  /** `flowbus db convert`: the converted rows differ from the old ones (nothing is dropped). */
+  'STORE_CONVERT_MISMATCH',
+  /** `flowbus db convert --drop-old`: old rows arrived after the conversion; run it again. */
+  'STORE_CONVERT_INCOMPLETE',
   // config
   /** The config file breaks the schema. */
   'CONFIG_INVALID',

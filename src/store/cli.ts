@@ -1,9 +1,10 @@
-/** `flowbus db migrate` and `flowbus export transactions|history`. */
+/** `flowbus db migrate`, `flowbus db convert` and `flowbus export transactions|history`. */
 import type { Command } from 'commander';
 import { applyOverrides, defaultConfig, isGatewayName, loadConfig } from '../config/index.js';
 import { resolveParam } from '../params/index.js';
 import { parseInstrumentRef } from '../gateway/index.js';
 import { GatewayError, type Logger } from '../shared/index.js';
+import { convertStore, DEFAULT_BATCH, MAX_BATCH, MIN_BATCH, type ConvertProgress, type ConvertResult } from './convert.js';
 import { TRANSACTION_CSV_HEADER, historyCsv, transactionCsvLine } from './csv.js';
 import { MAX_PAGE, isoFromMicros, parseBucket, parseTime, type GatewayFilter, type TransactionQuery } from './query.js';
 import { migrateStore, openStoreReader } from './store.js';
@@ -66,7 +67,97 @@ function addStoreOptions(cmd: Command): Command {
     .option('-c, --config <file>', 'YAML config file whose store.url to use');
 }
 
-/** Adds `flowbus db migrate` and `flowbus export`. */
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+function clock(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const [h, m] = [Math.floor(s / 3600), Math.floor((s % 3600) / 60)];
+  return `${h > 0 ? `${h}:${String(m).padStart(2, '0')}` : m}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/**
+ * Progress on stderr: one line redrawn on a terminal; a plain line every 5 s otherwise; with
+ * --json a JSON line per chunk for machines.
+ */
+function progressReporter(json: boolean): { report: (p: ConvertProgress) => void; end: () => void } {
+  const tty = process.stderr.isTTY === true && !json;
+  let lastAt = 0;
+  let drawn = false;
+  return {
+    report(p) {
+      const rate = p.elapsedMs > 0 ? (p.done * 1000) / p.elapsedMs : 0;
+      const pct = p.total > 0 ? (100 * p.done) / p.total : 100;
+      const eta = rate > 0 ? ((p.total - p.done) / rate) * 1000 : 0;
+      if (json) {
+        process.stderr.write(`${JSON.stringify({ phase: p.phase, done: p.done, total: p.total, percent: Math.round(pct * 10) / 10, perSecond: Math.round(rate), etaS: Math.round(eta / 1000) })}\n`);
+        return;
+      }
+      const now = Date.now();
+      if (!tty && now - lastAt < 5000 && p.done < p.total) return;
+      lastAt = now;
+      const width = 24;
+      const bar = tty ? `[${'#'.repeat(Math.round((pct / 100) * width)).padEnd(width, '.')}] ` : '';
+      const line = `${p.phase === 'convert' ? 'converting' : 'verifying '} ${bar}${pct.toFixed(1)}% ${p.done.toLocaleString('en')}/${p.total.toLocaleString('en')} transactions, ${Math.round(rate).toLocaleString('en')}/s, ETA ${clock(eta)}`;
+      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+      drawn = tty;
+    },
+    end() {
+      if (drawn) process.stderr.write('\n');
+      drawn = false;
+    },
+  };
+}
+
+/** What `flowbus db convert` says at the end. */
+function convertSummary(url: string, r: ConvertResult, dropOld: boolean): string {
+  const lines: string[] = [];
+  const where = redactStoreUrl(url);
+  const when = (us: number | undefined) => (us === undefined ? '' : new Date(us / 1000).toISOString());
+  if (r.noOldTables) {
+    lines.push(
+      r.checkpoint?.droppedUs !== undefined
+        ? `${where}: nothing to convert: the old tables were dropped on ${when(r.checkpoint.droppedUs)} after ${r.checkpoint.transactions.toLocaleString('en')} transactions were converted and verified`
+        : `${where}: nothing to convert: there are no old tables (transactions, parameter_values)`,
+    );
+    return lines.join('\n');
+  }
+  if (r.converted === 0) {
+    lines.push(
+      r.before > 0
+        ? `${where}: nothing to convert: all ${r.before.toLocaleString('en')} transactions were converted before${r.checkpoint?.verifiedUs === undefined ? '' : ` (verified ${when(r.checkpoint.verifiedUs)})`}`
+        : `${where}: nothing to convert: the old tables are empty`,
+    );
+  } else {
+    const s = r.elapsedMs / 1000;
+    lines.push(`${where}: converted ${r.converted.toLocaleString('en')} transactions (${r.convertedValues.toLocaleString('en')} parameter values)${r.before > 0 ? `, after ${r.before.toLocaleString('en')} converted before` : ''}, in ${s.toFixed(1)} s`);
+  }
+  if (r.verified) {
+    lines.push(`verified: ${r.verified.transactions.toLocaleString('en')} transactions and ${r.verified.parameterValues.toLocaleString('en')} parameter values equal old vs new (${r.verified.historyValues.toLocaleString('en')} history values)`);
+  }
+  if (r.dropped) lines.push(`dropped the old tables${r.oldBytes === undefined ? '' : `, ${mb(r.oldBytes)}`}${r.oldBytes !== undefined && !url.startsWith('mysql:') ? ' (SQLite reuses the pages for new rows; the file shrinks only with VACUUM)' : ''}`);
+  else if (r.oldBytes !== undefined && !dropOld) lines.push(`the old tables stay: ${mb(r.oldBytes)}; flowbus db convert --drop-old drops them (after verifying again)`);
+  if (r.newBytes !== undefined) lines.push(`the compact tables: ${mb(r.newBytes)}`);
+  return lines.join('\n');
+}
+
+function parseBatch(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_BATCH;
+  const n = Number(text);
+  if (!/^\d{1,6}$/.test(text.trim()) || n < MIN_BATCH || n > MAX_BATCH) {
+    throw new GatewayError('CLI_BAD_OPTION', `--batch must be a whole number ${MIN_BATCH}..${MAX_BATCH}, got ${JSON.stringify(text.slice(0, 40))}`, { option: '--batch', value: text, min: MIN_BATCH, max: MAX_BATCH });
+  }
+  return n;
+}
+
+interface ConvertFlags extends StoreFlags {
+  readonly url?: string;
+  readonly batch?: string;
+  readonly dropOld?: boolean;
+  readonly verify?: boolean;
+  readonly json?: boolean;
+}
+
+/** Adds `flowbus db migrate`, `flowbus db convert` and `flowbus export`. */
 export function registerStoreCommands(program: Command): void {
   const db = program.command('db').description('the transaction log database');
   addStoreOptions(db.command('migrate').description('create or update the transaction log tables (the gateway also does this at start)')).action((flags: StoreFlags) =>
@@ -74,6 +165,30 @@ export function registerStoreCommands(program: Command): void {
       const url = await storeUrl(flags);
       const applied = await migrateStore(url, stderrLogger);
       process.stdout.write(`${redactStoreUrl(url)}: ${applied.length === 0 ? 'schema up to date' : `applied ${applied.join(', ')}`}\n`);
+    }),
+  );
+
+  addStoreOptions(
+    db
+      .command('convert')
+      .description('copy the rows of a log from before the compact schema (transactions, parameter_values) into the compact tables, verify, and optionally drop the old tables; resumable')
+      .option('--url <url>', 'the same as --store')
+      .option('--batch <n>', `old transactions per chunk, each one database transaction with its checkpoint (${MIN_BATCH}..${MAX_BATCH})`, String(DEFAULT_BATCH))
+      .option('--drop-old', 'drop the old tables once every converted row is verified equal')
+      .option('--verify', 'verify the converted rows even when there is nothing left to convert')
+      .option('--json', 'progress as JSON lines on stderr, the result as JSON on stdout'),
+  ).action((flags: ConvertFlags) =>
+    run(async () => {
+      const batch = parseBatch(flags.batch);
+      const url = await storeUrl(flags.url ? { ...flags, store: flags.url } : flags);
+      const progress = progressReporter(flags.json === true);
+      let result: ConvertResult;
+      try {
+        result = await convertStore(url, stderrLogger, { batch, dropOld: flags.dropOld === true, verify: flags.verify === true, onProgress: progress.report });
+      } finally {
+        progress.end();
+      }
+      process.stdout.write(flags.json ? `${JSON.stringify({ url: redactStoreUrl(url), ...result })}\n` : `${convertSummary(url, result, flags.dropOld === true)}\n`);
     }),
   );
 

@@ -145,7 +145,7 @@ function extraOf(r: Rows): Extra {
 }
 
 /** The series' node: the transaction's node column (NULL there, and a node past 255 that only `extra` holds, are NO_NODE). */
-function nodeOf(r: Rows): number {
+export function nodeOf(r: Rows): number {
   return (r.tx[TX.node] as number | null) ?? NO_NODE;
 }
 

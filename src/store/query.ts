@@ -138,7 +138,7 @@ interface Template {
 const templateCache = new WeakMap<object, Map<number, Template>>();
 
 /** The templates the rows refer to. */
-async function templatesFor(db: Kysely<DB>, rows: readonly LogTransactionsTable[]): Promise<Map<number, Template>> {
+export async function templatesFor(db: Kysely<DB>, rows: readonly LogTransactionsTable[]): Promise<Map<number, Template>> {
   let cache = templateCache.get(db);
   if (!cache) templateCache.set(db, (cache = new Map()));
   const missing = [...new Set(rows.map((r) => r.template).filter((t): t is number => t !== null).map(Number))].filter((id) => !cache.has(id));

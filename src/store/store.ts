@@ -26,6 +26,7 @@ import { safeGatewayName, type Config } from '../config/index.js';
 import type { LoggedTransaction, TransactionSink } from '../gateway/index.js';
 import { dropped, GatewayError, type Logger } from '../shared/index.js';
 import { compactStatements, LogIds } from './compact.js';
+import { unconvertedCount } from './convert.js';
 import { connect, type Connection, type Dialect } from './db.js';
 import { TX_COLUMNS, type LegacyRows, type ParameterValuesTable, type TransactionsTable } from './legacy.js';
 import { migrate } from './migrations.js';
@@ -65,6 +66,8 @@ export interface StoreStatus {
   readonly lastError?: string;
   readonly lastErrorAt?: string;
   readonly retention: { readonly transactionsDeleted: number; readonly parameterValuesDeleted: number };
+  /** Transactions in the tables of a version before the compact log, not yet converted (`flowbus db convert`); absent when none or not yet counted. */
+  readonly unconverted?: number;
 }
 
 /** The transaction log as the gateway, the API and the CLI use it. */
@@ -174,6 +177,9 @@ class SqlStore implements Store {
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRunning: Promise<{ transactions: number; parameterValues: number }> | undefined;
   private readonly deleted = { transactions: 0, parameterValues: 0 };
+  /** Old rows not yet converted, counted once after the first migration; undefined until then, or when there are none. */
+  private unconverted: number | undefined;
+  private unconvertedCounted = false;
 
   private readonly maxRows: number;
   private readonly maxBatch: number;
@@ -269,8 +275,28 @@ class SqlStore implements Store {
     if (!this.migrated) {
       await migrate(this.conn.db as never, this.target.dialect, this.log);
       this.migrated = true;
+      if (!this.unconvertedCounted) {
+        this.unconvertedCounted = true;
+        // In the background: counting a large old log takes a while, and nothing waits for it.
+        void this.countUnconverted(this.conn);
+      }
     }
     return this.conn;
+  }
+
+  /** One warning at start when the tables of an earlier version hold rows not yet converted. */
+  private async countUnconverted(conn: Connection): Promise<void> {
+    try {
+      const n = await unconvertedCount(conn);
+      if (n === undefined || n === 0) return;
+      this.unconverted = n;
+      this.log.warn(
+        { unconverted: n },
+        `store: ${n} transactions logged by an earlier version are not converted to the compact log, and the API and exports do not show them: run flowbus db convert --store ${redactStoreUrl(this.config.url)} (safe while the gateway runs; new transactions are logged meanwhile)`,
+      );
+    } catch (err) {
+      this.log.debug({ err: errorText(err) }, 'could not count the old rows not yet converted');
+    }
   }
 
   // ---------------------------------------------------------------- write side
@@ -599,6 +625,7 @@ class SqlStore implements Store {
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
       ...(this.lastErrorAt === undefined ? {} : { lastErrorAt: new Date(this.lastErrorAt).toISOString() }),
       retention: { transactionsDeleted: this.deleted.transactions, parameterValuesDeleted: this.deleted.parameterValues },
+      ...(this.unconverted === undefined ? {} : { unconverted: this.unconverted }),
     };
   }
 

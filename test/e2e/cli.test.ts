@@ -186,7 +186,7 @@ describe('flowbus one-shot commands', () => {
       const r = await flowbusIn(elsewhere, 'replay', resolve('../shared/captures/bridgeEtOH2014-12-03.log'), '--config', cfg);
       expect(r.code, r.stderr).toBe(0);
       const db = new Database(join(dir, 'log.db'), { readonly: true });
-      const n = (db.prepare("select count(*) as n from transactions where bus = 'capture'").get() as { n: number }).n;
+      const n = (db.prepare("select count(*) as n from log_transactions t join log_sources s on s.id = t.source where s.bus = 'capture'").get() as { n: number }).n;
       db.close();
       expect(n).toBe(191);
       expect(existsSync(join(dir, 'spool-replay'))).toBe(true);

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, BUILD_TIMEOUT_MS, buildOnce } from '../helpers/cli.js';
 import { freePort } from '../helpers/serve.js';
 import { waitUntil } from '../helpers/wait.js';
+import { PURPOSES } from '../../src/store/codes.js';
 
 interface Running {
   readonly child: ChildProcess;
@@ -67,8 +68,8 @@ describe('flowbus serve as a service', () => {
     expect(closed).toBeDefined();
 
     const db = new Database(join(dir, 'log.db'), { readonly: true });
-    const n = (db.prepare('select count(*) as n from transactions').get() as { n: number }).n;
-    const writes = (db.prepare("select count(*) as n from transactions where purpose = 'write'").get() as { n: number }).n;
+    const n = (db.prepare('select count(*) as n from log_transactions').get() as { n: number }).n;
+    const writes = (db.prepare('select count(*) as n from log_transactions where purpose = ?').get(PURPOSES.indexOf('write')) as { n: number }).n;
     db.close();
     expect(n).toBe(closed!.written);
     expect(writes).toBeGreaterThanOrEqual(1);
