@@ -32,6 +32,7 @@ import { resolveParam } from '../src/params/index.js';
 import { Transport, tcpOpener } from '../src/transport/index.js';
 import { serveTcp } from '../simulator/cli.js';
 import { createSimulator } from '../simulator/index.js';
+import { WORKER_HTTP_GET } from './worker-http.js';
 
 /** The line the paced instrument models; baud 0: an unpaced instrument that answers at once (what the software alone costs). */
 export interface Line {
@@ -49,16 +50,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
 const { host, port } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-function get(path) {
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path, agent }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => resolve(res.statusCode || 0));
-      res.on('error', () => resolve(0));
-    });
-    req.on('error', () => resolve(0));
-  });
-}
+${WORKER_HTTP_GET}
 parentPort.on('message', async (job) => {
   const latencies = [];
   let failed = 0;
@@ -66,7 +58,7 @@ parentPort.on('message', async (job) => {
   const t0 = performance.now();
   while (performance.now() < end) {
     const t = performance.now();
-    const status = await get(job.path);
+    const status = await get(job.path, agent);
     latencies.push(performance.now() - t);
     if (status !== 200) failed++;
   }

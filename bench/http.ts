@@ -25,6 +25,7 @@ import { type TransactionRecord } from '../src/bus/index.js';
 import { startBenchGateway } from './gateway.js';
 import { resolveParam } from '../src/params/index.js';
 import { PACED, sequentialReads, sequentialTables } from './http-sequential.js';
+import { WORKER_HTTP_GET } from './worker-http.js';
 
 const BAUD = 38400;
 const TURNAROUND_MS = 2;
@@ -83,16 +84,7 @@ function agent(n) {
   if (!a) { a = new http.Agent({ keepAlive: true, maxSockets: n }); agents.set(n, a); }
   return a;
 }
-function get(path, ag) {
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path, agent: ag }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => resolve(res.statusCode || 0));
-      res.on('error', () => resolve(0));
-    });
-    req.on('error', () => resolve(0));
-  });
-}
+${WORKER_HTTP_GET}
 parentPort.on('message', async (job) => {
   const latencies = [];
   const statuses = {};

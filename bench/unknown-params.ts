@@ -22,6 +22,7 @@
 import { Worker } from 'node:worker_threads';
 import { type TransactionRecord } from '../src/bus/index.js';
 import { startBenchGateway } from './gateway.js';
+import { WORKER_HTTP_GET } from './worker-http.js';
 
 const BAUD = 38400;
 const TURNAROUND_MS = 2;
@@ -54,16 +55,7 @@ const CLIENT_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
 const { host, port, probeMs } = workerData;
-function get(path, agent) {
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path, agent }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => resolve(res.statusCode || 0));
-      res.on('error', () => resolve(0));
-    });
-    req.on('error', () => resolve(0));
-  });
-}
+${WORKER_HTTP_GET}
 let seed = 12345;
 function name(n) {
   let s = '';
