@@ -15,7 +15,7 @@ import type { ObservedParam } from '../observe/index.js';
 import { toHex } from '../shared/index.js';
 import { commandNameCodes, outcomeCodes, purposeCodes } from './codes.js';
 import type { RowTuple } from './db.js';
-import { bytesOf, INDEX_ONLY, paramFromRow, toMicros, type ParameterValuesTable, type TransactionsTable } from './legacy.js';
+import { bytesOf, INDEX_ONLY, paramFromRow, toMicros, transactionFromRow, type ParameterValuesTable, type TransactionsTable } from './legacy.js';
 
 export { toMicros } from './legacy.js';
 
@@ -394,26 +394,5 @@ function legacyTransaction(tx: TransactionsTable, params: readonly Pick<Paramete
     const out: ObservedParam = { ...rest, process: Math.floor(a / 65536) & 0xff, fbnr: Math.floor(a / 256) & 0xff, wireType: (a & 0xff) as WireType };
     return p.raw === null ? out : { ...out, raw: toHex(bytesOf(p.raw) as Uint8Array, '') };
   });
-  return {
-    id: tx.id,
-    bus: tx.bus,
-    mode: tx.mode as LoggedTransaction['mode'],
-    node: tx.node ?? undefined,
-    seq: Number(tx.seq),
-    command: tx.command ?? undefined,
-    commandName: tx.command_name,
-    purpose: tx.purpose,
-    outcome: tx.outcome,
-    status: tx.status ?? undefined,
-    errorCode: tx.error_code ?? undefined,
-    requestBytes: bytesOf(tx.request),
-    replyBytes: bytesOf(tx.reply),
-    startedAt: Number(tx.started_us) / 1000,
-    endedAt: Number(tx.ended_us) / 1000,
-    latencyMs: tx.latency_us === null ? undefined : Number(tx.latency_us) / 1000,
-    attempts: Number(tx.attempts),
-    params: ps,
-    error: tx.error ?? undefined,
-    ...(tx.gateway === null || tx.gateway === undefined ? {} : { gateway: tx.gateway }),
-  };
+  return { ...transactionFromRow(tx, ps), params: ps };
 }
