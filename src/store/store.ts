@@ -28,7 +28,7 @@ import { dropped, GatewayError, type Logger } from '../shared/index.js';
 import { compactStatements, LogIds } from './compact.js';
 import { unconvertedCount } from './convert.js';
 import { connect, type Connection, type Dialect } from './db.js';
-import { TX_COLUMNS, type LegacyRows, type ParameterValuesTable, type TransactionsTable } from './legacy.js';
+import { PV_COLUMNS, TX_COLUMNS, type LegacyRows, type ParameterValuesTable, type TransactionsTable } from './legacy.js';
 import { migrate } from './migrations.js';
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './options.js';
 import { storeConfigProblem } from './problems.js';
@@ -436,8 +436,8 @@ class SqlStore implements Store {
       const t = r.tx;
       const tx = Object.fromEntries(TX_COLUMNS.map((c, i) => [c.name, t[i] ?? null])) as unknown as TransactionsTable;
       if (t.length < TX_COLUMNS.length) tx.gateway = this.gateway;
-      const params = r.pv.map((p) => ({ address: Number(p[5]), dde: (p[4] as number | null) ?? null, value_num: (p[6] as number | null) ?? null, value_text: (p[7] as string | null) ?? null, raw: (p[8] as string | null) ?? null }));
-      return this.maker.fromLegacy(tx, params as unknown as Pick<ParameterValuesTable, 'address' | 'raw' | 'value_num' | 'value_text' | 'dde'>[]);
+      const params = r.pv.map((p) => Object.fromEntries(PV_COLUMNS.map((c, i) => [c.name, p[i] ?? null])) as unknown as ParameterValuesTable);
+      return this.maker.fromLegacy(tx, params);
     });
   }
 
