@@ -23,7 +23,7 @@
  * --baseline DIR runs a second build side by side in the same run (another checkout, built: its
  * DIR/dist/src/cli.js), e.g. the commit before a change: `git archive COMMIT | tar -x -C DIR`, link
  * node_modules, `node scripts/ensure-build.mjs` there. Several may be given. --node-arg adds a
- * variant of this build with that node flag (for experiments: `--node-arg=--max-semi-space-size=1`);
+ * variant of this build (as the command runs it, its #! settings included) with that node flag as well (several in one value, split at spaces; for experiments: `--node-arg=--max-semi-space-size=1`);
  * FLOWBUS_BENCH_ENV='MALLOC_ARENA_MAX=2' adds a variant with that environment. All variants run at
  * once, so that they share the machine's load.
  */
@@ -80,7 +80,7 @@ for (const dir of baselines) {
   if (!existsSync(cli)) throw new Error(`--baseline ${dir}: no ${cli} (build it there: node scripts/ensure-build.mjs)`);
   variants.push({ name: `baseline ${dir}`, cli, nodeArgs: [], env: {} });
 }
-for (const flag of nodeArgs) variants.push({ name: `bundled, node ${flag}`, cli: here, nodeArgs: [flag], env: {} });
+for (const flag of nodeArgs) variants.push({ name: `this build, node ${flag}`, cli: join(ROOT, 'bin/flowbus.js'), env: asCommand.env, nodeArgs: [...asCommand.nodeArgs, ...flag.split(/\s+/).filter(Boolean)] });
 if (process.env.FLOWBUS_BENCH_ENV) {
   const env = Object.fromEntries(process.env.FLOWBUS_BENCH_ENV.split(/\s+/).filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
   variants.push({ name: `bundled, ${process.env.FLOWBUS_BENCH_ENV}`, cli: here, nodeArgs: [], env });
