@@ -53,6 +53,7 @@ export class MemorySink implements TransactionSink {
 
   write(t: LoggedTransaction): void {
     this.total++;
+    if (this.capacity === 0) return;
     this.ring.push(t);
     if (this.ring.length > this.capacity) this.ring.shift();
   }

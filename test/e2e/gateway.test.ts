@@ -91,6 +91,15 @@ function suite(name: string, setup: () => Promise<{ gw: RunningGateway; sim: Sim
       expect(chained.body.values.slice(0, 3).map((v: any) => v.value)).toEqual(['EtOH 15mba', 6817, 'mg/min']);
     });
 
+    it('GET /transactions reads the log, and the mode keeps no second copy of them in memory', async () => {
+      const listed = await waitUntil(async () => {
+        const r = await api(ctx.gw, 'GET', '/api/v1/transactions?limit=20');
+        return (r.body.transactions as any[]).length >= 5 ? (r.body.transactions as any[]) : undefined;
+      }, { timeoutMs: 15_000, intervalMs: 200, what: 'transactions in the log' });
+      expect(listed[0].id).toMatch(/^\d+\.[0-9a-z]+\.\d+$/);
+      expect(ctx.gw.service.recentTransactions({ limit: 1000 })).toEqual([]);
+    });
+
     it('maps each failure to its HTTP status and code', async () => {
       const checks: [string, string, unknown, number, string][] = [
         ['GET', '/api/v1/instruments/3/parameters/warpFactor', undefined, 404, 'PARAM_UNKNOWN'],

@@ -29,7 +29,7 @@ export interface MasterOptions {
   readonly secured: boolean;
   /** How a lost bus is reopened (the transport's own defaults and ranges). */
   readonly reconnect: Partial<ReconnectOptions>;
-  /** Transactions kept in memory for GET /transactions. Default 1000; 0..1000000. */
+  /** Transactions kept in memory for GET /transactions when there is no transaction log (`flowbus serve` has one and passes 0). Default 1000; 0..1000000. */
   readonly recentTransactions: number;
   /** When no instrument answers at node 128 (port open, instrument off), walk again after this long, ms. Default 10000; 10..3600000. */
   readonly discoveryRetryMs: number;
