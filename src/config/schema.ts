@@ -206,7 +206,7 @@ export const BridgeSchema = Type.Object(
     }),
     maxBurstBytes: Type.Integer({ minimum: 64, maximum: 65_536, default: 4096, description: 'longest burst; a longer run without silence is cut here, bytes' }),
     maxEvents: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'link events kept for GET /bus' }),
-    recentTransactions: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'transactions kept in memory for GET /transactions by a gateway embedded without a transaction log; `flowbus serve` always has its log and keeps none' }),
+    recentTransactions: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000, description: 'transactions kept in memory for GET /transactions by a gateway embedded without a transaction log (0: none); `flowbus serve` always has its log and keeps none' }),
     reconnectInitialMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'first wait before reopening a lost side, ms; doubles per failed attempt' }),
     reconnectMaxMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'longest wait between attempts to reopen a lost side, ms' }),
     captureFlushMs: Type.Integer({ minimum: 10, maximum: 10_000, default: 250, description: 'how often the capture file is written, ms' }),

@@ -19,7 +19,7 @@
  * | maxDecodeBacklogBytes  | 1 MiB     | 4096..64 MiB      | bytes per direction waiting to be decoded, beyond which bytes are forwarded but not decoded (counted) |
  * | maxBurstBytes          | 4096      | 64..65536         | longest burst; a longer run without silence is cut here (socat reads up to 8192) |
  * | maxEvents              | 200       | 1..10000          | link events kept for GET /bus                                        |
- * | recentTransactions     | 1000      | 1..100000         | kept in memory for GET /transactions without a log (serve: none)     |
+ * | recentTransactions     | 1000      | 0..100000         | kept in memory for GET /transactions without a log (serve: none)     |
  * | reconnectInitialMs     | 250       | 10..60000         | first wait before reopening a lost side, ms; doubles per failure     |
  * | reconnectMaxMs         | 10000     | 100..600000       | longest wait between attempts to reopen a lost side, ms              |
  * | captureFlushMs         | 250       | 10..10000         | how often the capture file is written, ms                            |
