@@ -164,7 +164,7 @@ class Link {
     const now = performance.now();
     const arrival = Math.max(now, this.rxFreeAt) + this.wireMs(copy.length);
     this.rxFreeAt = arrival;
-    this.sim.at(arrival, () => this.deliver(copy, arrival));
+    this.sim.at(arrival, () => this.deliver(copy, arrival), false);
   }
 
   /** `arrival`: when the chunk's last byte reached the instrument on an ideal line (timers may fire late; the timeline does not drift). */
@@ -199,12 +199,16 @@ class Link {
     this.busy = true;
     // The answer starts a turnaround after the request's last byte, or after the previous answer.
     const ready = Math.max(item.at + this.sim.opts.turnaroundMs, this.txFreeAt);
-    this.sim.at(ready, () => {
-      this.queue.shift();
-      this.busy = false;
-      this.send(item.frame, this.sim.answer(item.frame), ready);
-      this.pump();
-    });
+    this.sim.at(
+      ready,
+      () => {
+        this.queue.shift();
+        this.busy = false;
+        this.send(item.frame, this.sim.answer(item.frame), ready);
+        this.pump();
+      },
+      false,
+    );
   }
 
   /** Applies faults, frames and paces a reply that may start at `ready` (ideal line time). */
@@ -362,22 +366,28 @@ class SimulatorImpl extends EventEmitter implements Simulator {
 
   /**
    * Runs `fn` at `target` (performance.now() time). setTimeout fires up to about
-   * a millisecond late; with `precisePacing` the last 2 ms are waited out with
-   * setImmediate, so a paced line keeps sub-millisecond timing (costs CPU).
+   * a millisecond late; with `precisePacing` and `exact` the last 2 ms are waited out with
+   * setImmediate, so a paced line keeps sub-millisecond timing (costs CPU). Only the steps a
+   * master sees need it (bytes pushed onto the line); the steps inside the instrument (a
+   * request arrived, the answer built) run on a plain timer, since the timeline they compute
+   * from is the ideal one whenever they run, so no CPU spins for them. With `precisePacing`, a
+   * step already due runs at once (an unpaced line answers without a timer's millisecond).
    */
-  at(target: number, fn: () => void): void {
-    const lead = this.opts.precisePacing ? 2 : 0;
+  at(target: number, fn: () => void, exact = true): void {
+    const precise = this.opts.precisePacing;
+    const lead = precise && exact ? 2 : 0;
     const wait = target - performance.now() - lead;
-    if (!this.opts.precisePacing) {
+    if (!precise) {
       this.timer(wait, fn);
       return;
     }
     const spin = () => {
       if (this.closed) return;
       if (performance.now() >= target) fn();
-      else setImmediate(spin);
+      else if (exact) setImmediate(spin);
+      else this.timer(target - performance.now(), fn);
     };
-    if (wait > 0) this.timer(wait, spin);
+    if (wait > 0) this.timer(wait, exact ? spin : fn);
     else spin();
   }
 
