@@ -56,6 +56,12 @@ export interface SimulatorStats {
   faults: { dropped: number; delayed: number; garbled: number; split: number; statusErrors: number };
   bytesIn: number;
   bytesOut: number;
+  /**
+   * Paced lines: replies (or parts of one) handed to the line, and how long after their ideal time
+   * (the reply's last byte on an ideal line), in total and at most, ms: what the simulator's own
+   * timer adds to the wire time (`precisePacing` keeps it small), before the bytes go to the socket.
+   */
+  pacing: { pushes: number; lateMs: number; maxLateMs: number };
 }
 
 /** One request and what came of it, for logs (`flowbus simulate --verbose`). */
@@ -267,15 +273,24 @@ class Link {
     if (cut < wire.length) {
       const first = wire.slice(0, cut);
       const second = wire.slice(cut);
-      this.sim.at(start + this.wireMs(cut), () => this.push(first));
-      this.sim.at(end + gap, () => this.push(second));
+      this.sim.at(start + this.wireMs(cut), () => this.push(first, start + this.wireMs(cut)));
+      this.sim.at(end + gap, () => this.push(second, end + gap));
     } else {
-      this.sim.at(end, () => this.push(wire));
+      this.sim.at(end, () => this.push(wire, end));
     }
   }
 
-  private push(bytes: Uint8Array): void {
-    if (!this.closed) this.stream.push(Buffer.from(bytes));
+  /** `due`: when the bytes' last one is on the line, ideally. */
+  private push(bytes: Uint8Array, due: number): void {
+    if (this.closed) return;
+    if (this.sim.opts.baud) {
+      const late = Math.max(0, performance.now() - due);
+      const p = this.sim.stats.pacing;
+      p.pushes++;
+      p.lateMs += late;
+      if (late > p.maxLateMs) p.maxLateMs = late;
+    }
+    this.stream.push(Buffer.from(bytes));
   }
 
   close(): void {
@@ -300,6 +315,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     faults: { dropped: 0, delayed: 0, garbled: 0, split: 0, statusErrors: 0 },
     bytesIn: 0,
     bytesOut: 0,
+    pacing: { pushes: 0, lateMs: 0, maxLateMs: 0 },
   };
   readonly faultRandom: Random;
   private readonly links = new Set<Link>();
