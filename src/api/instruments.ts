@@ -52,7 +52,7 @@ function isError(v: ValueView | ParamErrorView): v is ParamErrorView {
  * validates each item against the branches, formats included, to find its shape; here the shape
  * is known (`error` in it), and each item goes through its own branch's compiled serialiser.
  */
-function readResultSerializer(reply: FastifyReply): (result: ReadResult) => string {
+export function readResultSerializer(reply: FastifyReply): (result: ReadResult) => string {
   // Compiled once per route and schema (Fastify keeps them); the types are the schemas' own.
   type Schema = Parameters<FastifyReply['compileSerializationSchema']>[0];
   const value = reply.compileSerializationSchema(ValueViewSchema as unknown as Schema) as unknown as (v: ValueView) => string;
