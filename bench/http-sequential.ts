@@ -13,7 +13,9 @@
  * Each phase: transactions/s, CPU time of this process per request, the wire limit for the same frames ((request + answer bytes) x 10 /
  * baud + turnaround), the ratio. Then the same HTTP requests again with timestamps along the path
  * (Node's and Fastify's diagnostics channels, and wrappers on the bus and transport objects), for a
- * breakdown of each request's time in µs.
+ * breakdown of each request's time in µs; the line stage is split into the ideal wire time, the
+ * instrument's own lateness as it measures it (bench/paced-sim.ts `stats`), and the rest (loopback
+ * TCP both ways, and waking the two processes).
  */
 import { spawn } from 'node:child_process';
 import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel';
@@ -31,7 +33,7 @@ import { startGateway } from '../src/main.js';
 import { resolveParam } from '../src/params/index.js';
 import { Transport, tcpOpener } from '../src/transport/index.js';
 import { serveTcp } from '../simulator/cli.js';
-import { createSimulator } from '../simulator/index.js';
+import { createSimulator, type SimulatorStats } from '../simulator/index.js';
 import { WORKER_HTTP_GET } from './worker-http.js';
 
 /** The line the paced instrument models; baud 0: an unpaced instrument that answers at once (what the software alone costs). */
@@ -100,12 +102,23 @@ function summarise(label: string, records: readonly TransactionRecord[], request
  */
 export type Where = 'process' | 'inline';
 
-/** Starts the instrument; resolves with its TCP port and a stop function. */
-async function startInstrument(line: Line, where: Where): Promise<{ port: number; stop: () => Promise<void> }> {
+/** The simulator's own lateness, as it measures it (SimulatorStats.pacing). */
+type Pacing = SimulatorStats['pacing'];
+
+/**
+ * Starts the instrument; resolves with its TCP port, a stop function, and `pacing()`: the
+ * simulator's own lateness since the last call (then counted again from zero).
+ */
+async function startInstrument(line: Line, where: Where): Promise<{ port: number; stop: () => Promise<void>; pacing: () => Promise<Pacing> }> {
   if (where === 'inline') {
     const sim = createSimulator({ nodes: [NODE], ...(line.baud > 0 ? { baud: line.baud } : {}), turnaroundMs: line.turnaroundMs, precisePacing: true, seed: 3 });
     const server = await serveTcp(sim, '127.0.0.1', 0);
-    return { port: server.port, stop: () => server.close().then(() => sim.close()) };
+    const pacing = async () => {
+      const p = sim.stats.pacing;
+      sim.stats.pacing = { pushes: 0, lateMs: 0, maxLateMs: 0 };
+      return p;
+    };
+    return { port: server.port, stop: () => server.close().then(() => sim.close()), pacing };
   }
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'paced-sim.ts'), String(line.baud), String(line.turnaroundMs), String(NODE)], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -115,13 +128,18 @@ async function startInstrument(line: Line, where: Where): Promise<{ port: number
     child.once('exit', (code) => reject(new Error(`the paced simulator exited (${code})`)));
     lines.once('line', (l) => resolve((JSON.parse(l) as { port: number }).port));
   });
+  const pacing = () =>
+    new Promise<Pacing>((resolve) => {
+      lines.once('line', (l) => resolve((JSON.parse(l) as { pacing: Pacing }).pacing));
+      child.stdin.write('stats\n');
+    });
   const stop = () =>
     new Promise<void>((resolve) => {
       child.removeAllListeners('exit');
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
-  return { port, stop };
+  return { port, stop, pacing };
 }
 
 /** The bus alone, as bench/bus.ts drives it: one read after the other for `seconds`. */
@@ -248,7 +266,7 @@ function tracer(service: MasterGateway, bus: Bus, transport: Transport) {
 export interface SequentialResult {
   readonly phases: Phase[];
   /** Per traced HTTP phase: label, µs per stage (mean), client-side cycle (mean, µs), ideal wire µs. */
-  readonly breakdowns: { label: string; stages: Record<string, number>; cycleUs: number; wireUs: number; n: number }[];
+  readonly breakdowns: { label: string; stages: Record<string, number>; cycleUs: number; wireUs: number; n: number; instrumentLateUs: number; instrumentMaxLateUs: number }[];
   readonly logLevel: string;
   readonly line: Line;
   readonly where: Where;
@@ -311,9 +329,11 @@ export async function sequentialReads(seconds: number, line: Line = PACED, where
       const records: TransactionRecord[] = [];
       const onTx = (r: TransactionRecord) => records.push(r);
       bus.on('transaction', onTx);
+      await instrument.pacing(); // from zero
       trace.start();
       const r = await run(path, Math.max(2, seconds / 2) * 1000);
       const traces = trace.stop();
+      const late = await instrument.pacing();
       bus.off('transaction', onTx);
       const stages: Record<string, number> = {};
       for (let i = 1; i < STAGES.length; i++) {
@@ -322,7 +342,15 @@ export async function sequentialReads(seconds: number, line: Line = PACED, where
         stages[to] = (traces.reduce((a, t) => a + ((t[to] as number) - (t[from] as number)), 0) / traces.length) * 1000;
       }
       const ph = summarise(label, records, r.latencies.length, r.elapsedMs / 1000, r.failed, 0);
-      breakdowns.push({ label, stages, cycleUs: (Array.from(r.latencies).reduce((a, b) => a + b, 0) / r.latencies.length) * 1000, wireUs: wireS(line, ph.bytes) * 1e6, n: traces.length });
+      breakdowns.push({
+        label,
+        stages,
+        cycleUs: (Array.from(r.latencies).reduce((a, b) => a + b, 0) / r.latencies.length) * 1000,
+        wireUs: wireS(line, ph.bytes) * 1e6,
+        n: traces.length,
+        instrumentLateUs: (late.lateMs / Math.max(1, late.pushes)) * 1000,
+        instrumentMaxLateUs: late.maxLateMs * 1000,
+      });
     }
     await worker.terminate();
     await gateway.close();
@@ -365,7 +393,13 @@ export function sequentialTables(r: SequentialResult, seconds: number): string[]
     const [key, what] = STAGES[i] as (typeof STAGES)[number];
     lines.push(`| ${what} | ${r.breakdowns.map((b) => f(b.stages[key] as number)).join(' | ')} |`);
   }
-  if (paced) lines.push(`| of which the ideal wire time, (bytes x 10 / baud) + turnaround | ${r.breakdowns.map((b) => f(b.wireUs)).join(' | ')} |`);
+  if (paced) {
+    lines.push(`| of which the ideal wire time, (bytes x 10 / baud) + turnaround | ${r.breakdowns.map((b) => f(b.wireUs)).join(' | ')} |`);
+    lines.push(`| of which the instrument's own timer past the ideal time, as it measured (mean; max) | ${r.breakdowns.map((b) => `${f(b.instrumentLateUs)}; ${f(b.instrumentMaxLateUs)}`).join(' | ')} |`);
+    lines.push(
+      `| of which the rest: loopback TCP both ways, waking the instrument's process and this one | ${r.breakdowns.map((b) => f((b.stages.data as number) - b.wireUs - b.instrumentLateUs)).join(' | ')} |`,
+    );
+  }
   lines.push(
     `| the client's side: response to the client, next request to the server (client cycle less the server's time) | ${r.breakdowns
       .map((b) => f(b.cycleUs - Object.values(b.stages).reduce((a, x) => a + x, 0)))

@@ -4,9 +4,12 @@
  * of 127.0.0.1, each connection its own line paced at `baud` (10 bits per byte) with `turnaround`
  * ms from a request's last byte to the answer's first, kept exact with `precisePacing`.
  * Baud 0 answers at once (what the software alone costs). Prints `{"port": N}` once it listens; stops on SIGTERM or when its parent goes.
+ * A line `stats` on stdin prints `{"pacing": {...}}`, the simulator's own lateness since the last
+ * such line (replies handed to the line, ms past their ideal time in total and at most), and starts again.
  *
  *   npx tsx bench/paced-sim.ts [baud=38400] [turnaroundMs=2] [nodes=3]
  */
+import { createInterface } from 'node:readline';
 import { createSimulator } from '../simulator/index.js';
 import { serveTcp } from '../simulator/cli.js';
 
@@ -21,4 +24,9 @@ process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
 const stop = () => void server.close().then(() => sim.close()).then(() => process.exit(0));
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
-process.stdin.on('end', stop).resume();
+process.stdin.on('end', stop);
+createInterface({ input: process.stdin }).on('line', (l) => {
+  if (l.trim() !== 'stats') return;
+  process.stdout.write(`${JSON.stringify({ pacing: sim.stats.pacing })}\n`);
+  sim.stats.pacing = { pushes: 0, lateMs: 0, maxLateMs: 0 };
+});

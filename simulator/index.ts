@@ -56,6 +56,12 @@ export interface SimulatorStats {
   faults: { dropped: number; delayed: number; garbled: number; split: number; statusErrors: number };
   bytesIn: number;
   bytesOut: number;
+  /**
+   * Paced lines: replies (or parts of one) handed to the line, and how long after their ideal time
+   * (the reply's last byte on an ideal line), in total and at most, ms: what the simulator's own
+   * timer adds to the wire time (`precisePacing` keeps it small), before the bytes go to the socket.
+   */
+  pacing: { pushes: number; lateMs: number; maxLateMs: number };
 }
 
 /** One request and what came of it, for logs (`flowbus simulate --verbose`). */
@@ -164,7 +170,7 @@ class Link {
     const now = performance.now();
     const arrival = Math.max(now, this.rxFreeAt) + this.wireMs(copy.length);
     this.rxFreeAt = arrival;
-    this.sim.at(arrival, () => this.deliver(copy, arrival));
+    this.sim.at(arrival, () => this.deliver(copy, arrival), false);
   }
 
   /** `arrival`: when the chunk's last byte reached the instrument on an ideal line (timers may fire late; the timeline does not drift). */
@@ -199,12 +205,16 @@ class Link {
     this.busy = true;
     // The answer starts a turnaround after the request's last byte, or after the previous answer.
     const ready = Math.max(item.at + this.sim.opts.turnaroundMs, this.txFreeAt);
-    this.sim.at(ready, () => {
-      this.queue.shift();
-      this.busy = false;
-      this.send(item.frame, this.sim.answer(item.frame), ready);
-      this.pump();
-    });
+    this.sim.at(
+      ready,
+      () => {
+        this.queue.shift();
+        this.busy = false;
+        this.send(item.frame, this.sim.answer(item.frame), ready);
+        this.pump();
+      },
+      false,
+    );
   }
 
   /** Applies faults, frames and paces a reply that may start at `ready` (ideal line time). */
@@ -263,15 +273,24 @@ class Link {
     if (cut < wire.length) {
       const first = wire.slice(0, cut);
       const second = wire.slice(cut);
-      this.sim.at(start + this.wireMs(cut), () => this.push(first));
-      this.sim.at(end + gap, () => this.push(second));
+      this.sim.at(start + this.wireMs(cut), () => this.push(first, start + this.wireMs(cut)));
+      this.sim.at(end + gap, () => this.push(second, end + gap));
     } else {
-      this.sim.at(end, () => this.push(wire));
+      this.sim.at(end, () => this.push(wire, end));
     }
   }
 
-  private push(bytes: Uint8Array): void {
-    if (!this.closed) this.stream.push(Buffer.from(bytes));
+  /** `due`: when the bytes' last one is on the line, ideally. */
+  private push(bytes: Uint8Array, due: number): void {
+    if (this.closed) return;
+    if (this.sim.opts.baud) {
+      const late = Math.max(0, performance.now() - due);
+      const p = this.sim.stats.pacing;
+      p.pushes++;
+      p.lateMs += late;
+      if (late > p.maxLateMs) p.maxLateMs = late;
+    }
+    this.stream.push(Buffer.from(bytes));
   }
 
   close(): void {
@@ -296,6 +315,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     faults: { dropped: 0, delayed: 0, garbled: 0, split: 0, statusErrors: 0 },
     bytesIn: 0,
     bytesOut: 0,
+    pacing: { pushes: 0, lateMs: 0, maxLateMs: 0 },
   };
   readonly faultRandom: Random;
   private readonly links = new Set<Link>();
@@ -362,22 +382,28 @@ class SimulatorImpl extends EventEmitter implements Simulator {
 
   /**
    * Runs `fn` at `target` (performance.now() time). setTimeout fires up to about
-   * a millisecond late; with `precisePacing` the last 2 ms are waited out with
-   * setImmediate, so a paced line keeps sub-millisecond timing (costs CPU).
+   * a millisecond late; with `precisePacing` and `exact` the last 2 ms are waited out with
+   * setImmediate, so a paced line keeps sub-millisecond timing (costs CPU). Only the steps a
+   * master sees need it (bytes pushed onto the line); the steps inside the instrument (a
+   * request arrived, the answer built) run on a plain timer, since the timeline they compute
+   * from is the ideal one whenever they run, so no CPU spins for them. With `precisePacing`, a
+   * step already due runs at once (an unpaced line answers without a timer's millisecond).
    */
-  at(target: number, fn: () => void): void {
-    const lead = this.opts.precisePacing ? 2 : 0;
+  at(target: number, fn: () => void, exact = true): void {
+    const precise = this.opts.precisePacing;
+    const lead = precise && exact ? 2 : 0;
     const wait = target - performance.now() - lead;
-    if (!this.opts.precisePacing) {
+    if (!precise) {
       this.timer(wait, fn);
       return;
     }
     const spin = () => {
       if (this.closed) return;
       if (performance.now() >= target) fn();
-      else setImmediate(spin);
+      else if (exact) setImmediate(spin);
+      else this.timer(target - performance.now(), fn);
     };
-    if (wait > 0) this.timer(wait, spin);
+    if (wait > 0) this.timer(wait, exact ? spin : fn);
     else spin();
   }
 

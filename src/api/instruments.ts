@@ -1,7 +1,7 @@
 /** Instruments and their parameters: `/api/v1/instruments/...`. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
-import type { GatewayService, ParamErrorView, ValueView } from '../gateway/index.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { GatewayService, ParamErrorView, ReadResult, ValueView } from '../gateway/index.js';
 import { GatewayError, type RefusalLimiter } from '../shared/index.js';
 import { clientAddress, logRefusal, logWriteRefusals, requireToken } from './auth.js';
 import { ApiError } from './errors.js';
@@ -21,6 +21,7 @@ import {
   MultiWriteBody,
   MultiWriteResultSchema,
   NodeParams,
+  ParamErrorViewSchema,
   ParamParams,
   ReadOneQuery,
   ReadQuery,
@@ -43,6 +44,27 @@ const TAG = ['instruments'];
 
 function isError(v: ValueView | ParamErrorView): v is ParamErrorView {
   return 'error' in v;
+}
+
+/**
+ * The 200 answer of a chained read as its response schema writes it, item by item. The schema's
+ * items are a union (a value, or a parameter that failed inline), for which fast-json-stringify
+ * validates each item against the branches, formats included, to find its shape; here the shape
+ * is known (`error` in it), and each item goes through its own branch's compiled serialiser.
+ */
+export function readResultSerializer(reply: FastifyReply): (result: ReadResult) => string {
+  // Compiled once per route and schema (Fastify keeps them); the types are the schemas' own.
+  type Schema = Parameters<FastifyReply['compileSerializationSchema']>[0];
+  const value = reply.compileSerializationSchema(ValueViewSchema as unknown as Schema) as unknown as (v: ValueView) => string;
+  const failed = reply.compileSerializationSchema(ParamErrorViewSchema as unknown as Schema) as unknown as (v: ParamErrorView) => string;
+  return (result) => {
+    let out = `{"instrument":${JSON.stringify(result.instrument)},"values":[`;
+    for (let i = 0; i < result.values.length; i++) {
+      const v = result.values[i] as ValueView | ParamErrorView;
+      out += (i > 0 ? ',' : '') + (isError(v) ? failed(v) : value(v));
+    }
+    return `${out}]}`;
+  };
 }
 
 function maxAgeOption(maxAge: number | undefined): { maxAge?: number } {
@@ -114,10 +136,14 @@ export const instrumentRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         response: { 200: ReadResultSchema, ...errorResponses(400, 404, 409, 422, 502, 503, 504) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { node } = request.params;
       const names = request.query.names === undefined ? [...service.instrument(node).polling.parameters] : splitNames(request.query.names);
-      return service.readParams(node, names, maxAgeOption(request.query.maxAge));
+      const result = await service.readParams(node, names, maxAgeOption(request.query.maxAge));
+      // Only the answer: an error goes to the error handler's own serialiser. A reply with its own
+      // serialiser gets no content type from Fastify: the one it would have had.
+      reply.type('application/json; charset=utf-8').serializer(readResultSerializer(reply));
+      return result;
     },
   );
 

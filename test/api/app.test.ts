@@ -1,8 +1,10 @@
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/index.js';
+import { ReadResultSchema } from '../../src/api/schemas.js';
+import type { ReadResult, ValueView } from '../../src/gateway/index.js';
 import { GatewayError } from '../../src/shared/index.js';
-import { BUS, FakeService, INSTRUMENT, TIME, busError } from './fake-service.js';
+import { BUS, FakeService, INSTRUMENT, TIME, busError, valueView } from './fake-service.js';
 import { appWithLog as loggedApp } from './log-lines.js';
 
 const TOKEN = 'correct-horse-battery';
@@ -61,6 +63,29 @@ describe('reads', () => {
     expect(body.values[0]).toEqual({ dde: 205, key: 'fMeasure', name: 'Fmeasure', raw: '42200000', value: 40, time: TIME, cached: true });
     expect(body.values[1]).toMatchObject({ dde: 206, key: 'fSetpoint', value: 40 });
     expect(body.values[2]).toMatchObject({ dde: 25, key: 'fluidName', error: { code: 'BUS_STATUS', details: { statusName: 'PARM_NUMBER' } } });
+  });
+
+  it('GET .../parameters answers byte for byte what its response schema writes (fields in schema order, nothing the schema lacks)', async () => {
+    const extra = { unit: 'ln/min', label: 'x', inUnit: { value: 1.5, unit: 'ln/min' }, percent: 37.5, alarms: ['min', 'max'] };
+    const result: ReadResult = {
+      instrument: 'main:3',
+      values: [
+        { ...valueView('fMeasure', 40.25, extra), notInTheSchema: 1 } as ValueView,
+        { dde: 25, key: 'fluidName', name: 'Fluid name', error: { code: 'BUS_STATUS', message: 'no such parameter', details: { status: 4 } } },
+        valueView('fluidName', 'N2 "dry"'),
+      ],
+    };
+    service.readParams = async () => result;
+    const res = await app.inject('/api/v1/instruments/3/parameters?names=fMeasure,fluidName,fluidName');
+    expect(res.statusCode).toBe(200);
+    // The same answer through Fastify's own serialiser of the route's 200 schema.
+    const plain = Fastify();
+    plain.get('/', { schema: { response: { 200: ReadResultSchema } } }, async () => result);
+    const expected = await plain.inject('/');
+    await plain.close();
+    expect(res.payload).toBe(expected.payload);
+    expect(res.headers['content-type']).toBe(expected.headers['content-type']);
+    expect(res.json<{ values: Record<string, unknown>[] }>().values[0]).not.toHaveProperty('notInTheSchema');
   });
 
   it('GET .../parameters without names reads the polled parameters', async () => {
