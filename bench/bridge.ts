@@ -12,8 +12,10 @@
  *   waits for the whole reply, as Bronkhorst's Python library does. CPU time of socat and of the
  *   bridge (all threads, /proc/PID/task/TID/schedstat) per round trip, and the bridge's by thread.
  *   BENCH_BASELINE=other/bin/flowbus.js adds a third path, that build's bridge, in the same run
- *   (a build from before a change). BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge;
- *   BENCH_STRACE=FILE runs it under `strace -c -f`.
+ *   (a build from before a change). BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge
+ *   (sampled every BENCH_CPU_PROF_INTERVAL µs, default 1000);
+ *   BENCH_STRACE=FILE runs it under `strace -c -f`; BENCH_BIN=dist/src/cli.js runs the bridge unbundled
+ *   (readable names in the profile).
  *
  * - Latency: one byte written on one end, timed until it is read on the other, alternately
  *   through a direct pty pair and through pty -> bridge -> pty; p50 and p99 of each and of
@@ -48,7 +50,8 @@ const REPLY_TIMEOUT_MS = 3000;
 const QUIET_MS = 3000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const BIN = fileURLToPath(new URL('../bin/flowbus.js', import.meta.url));
+/** The bridge's CLI; BENCH_BIN=dist/src/cli.js runs it unbundled (readable names in a CPU profile). */
+const BIN = process.env.BENCH_BIN ?? fileURLToPath(new URL('../bin/flowbus.js', import.meta.url));
 
 async function pair(a: string, b: string): Promise<ChildProcess> {
   const child = spawn('socat', ['-d', '-d', `pty,rawer,echo=0,link=${a}`, `pty,rawer,echo=0,link=${b}`], { stdio: 'ignore' });
@@ -286,7 +289,7 @@ async function startBridge(bin: string, dir: string, name: string, instrumentPor
     traced[0] as string,
     [
       ...traced.slice(1),
-      ...(profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []),
+      ...(profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, '--cpu-prof-interval', process.env.BENCH_CPU_PROF_INTERVAL ?? '1000'] : []),
       bin,
       'serve',
       '--mode',
@@ -429,7 +432,9 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
     let logged = 'unknown';
     try {
       const db = new Database(b.db, { readonly: true });
-      logged = f((db.prepare('SELECT COUNT(*) AS n FROM transactions').get() as { n: number }).n);
+      // The compact log (issue 14 part 1) keeps transactions in log_transactions; `transactions` is the old layout's.
+      const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'log_transactions'").get() ? 'log_transactions' : 'transactions';
+      logged = f((db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n);
       db.close();
     } catch (err) {
       logged = `not counted (${(err as Error).message})`;
