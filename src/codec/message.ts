@@ -231,6 +231,10 @@ function need(data: Uint8Array, at: number, n: number, what: string): void {
   if (at + n > data.length) throw malformed(`truncated: ${what} needs ${n} byte(s) at offset ${at}, message has ${data.length}`, at);
 }
 
+/**
+ * A values message's parameters; each value's `raw` is a view of `data` (one ArrayBuffer less per
+ * value: a frame's data is its own copy, never changed after it is deframed).
+ */
 function decodeValueBlocks(data: Uint8Array): ValueBlock[] {
   const blocks: ValueBlock[] = [];
   let at = 1;
@@ -246,7 +250,7 @@ function decodeValueBlocks(data: Uint8Array): ValueBlock[] {
       const size = wireTypeSize(wireType);
       if (size !== undefined) {
         need(data, at, size, 'value');
-        params.push({ fbnr, wireType, raw: data.slice(at, at + size) });
+        params.push({ fbnr, wireType, raw: data.subarray(at, at + size) });
         at += size;
       } else {
         need(data, at, 1, 'string length');
@@ -254,11 +258,11 @@ function decodeValueBlocks(data: Uint8Array): ValueBlock[] {
         if (sl === 0) {
           const nul = data.indexOf(0, at);
           if (nul < 0) throw malformed(`unterminated variable-length string at offset ${at}`, at);
-          params.push({ fbnr, wireType, raw: data.slice(at, nul), stringLength: 0 });
+          params.push({ fbnr, wireType, raw: data.subarray(at, nul), stringLength: 0 });
           at = nul + 1;
         } else {
           need(data, at, sl, 'string');
-          params.push({ fbnr, wireType, raw: data.slice(at, at + sl), stringLength: sl });
+          params.push({ fbnr, wireType, raw: data.subarray(at, at + sl), stringLength: sl });
           at += sl;
         }
       }
