@@ -12,8 +12,12 @@
  *   waits for the whole reply, as Bronkhorst's Python library does. CPU time of socat and of the
  *   bridge (all threads, /proc/PID/task/TID/schedstat) per round trip, and the bridge's by thread.
  *   BENCH_BASELINE=other/bin/flowbus.js adds a third path, that build's bridge, in the same run
- *   (a build from before a change). BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge;
- *   BENCH_STRACE=FILE runs it under `strace -c -f`.
+ *   (a build from before a change). BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge
+ *   (sampled every BENCH_CPU_PROF_INTERVAL µs, default 1000);
+ *   BENCH_STRACE=FILE runs it under `strace -c -f`; BENCH_BIN=dist/src/cli.js runs the bridge unbundled
+ *   (readable names in the profile). Each bridge runs with the node flags and environment of its
+ *   bin's `#!` line (`--v8-pool-size=1`, `MALLOC_ARENA_MAX=2`), as the command runs; BENCH_NO_SHEBANG=1
+ *   without them.
  *
  * - Latency: one byte written on one end, timed until it is read on the other, alternately
  *   through a direct pty pair and through pty -> bridge -> pty; p50 and p99 of each and of
@@ -48,7 +52,8 @@ const REPLY_TIMEOUT_MS = 3000;
 const QUIET_MS = 3000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const BIN = fileURLToPath(new URL('../bin/flowbus.js', import.meta.url));
+/** The bridge's CLI; BENCH_BIN=dist/src/cli.js runs it unbundled (readable names in a CPU profile). */
+const BIN = process.env.BENCH_BIN ?? fileURLToPath(new URL('../bin/flowbus.js', import.meta.url));
 
 async function pair(a: string, b: string): Promise<ChildProcess> {
   const child = spawn('socat', ['-d', '-d', `pty,rawer,echo=0,link=${a}`, `pty,rawer,echo=0,link=${b}`], { stdio: 'ignore' });
@@ -276,17 +281,41 @@ interface BridgeProcess {
   readonly db: string;
 }
 
+/**
+ * The environment and node flags of `bin`'s `#!/usr/bin/env -S VAR=x node --flag` line: what the
+ * command gets when run as one (`flowbus`, `npx flowbus`, the systemd unit), and `node bin` does
+ * not. BENCH_NO_SHEBANG=1 runs the bridge without them.
+ */
+function shebangOf(bin: string): { env: Record<string, string>; args: string[] } {
+  const out = { env: {} as Record<string, string>, args: [] as string[] };
+  if (process.env.BENCH_NO_SHEBANG) return out;
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S (.*)$/.exec(first);
+  if (!m?.[1]) return out;
+  const words = m[1].trim().split(/\s+/);
+  const node = words.indexOf('node');
+  if (node < 0) return out;
+  for (const w of words.slice(0, node)) {
+    const i = w.indexOf('=');
+    if (i > 0) out.env[w.slice(0, i)] = w.slice(i + 1);
+  }
+  out.args = words.slice(node + 1);
+  return out;
+}
+
 /** `flowbus serve --mode bridge` from `bin` as a process of its own, with its SQLite log; resolves once both sides are open. */
 async function startBridge(bin: string, dir: string, name: string, instrumentPort: string, masterPort: string, profile: boolean): Promise<BridgeProcess> {
   const httpPort = await freePort();
   const db = join(dir, `${name}.db`);
   // BENCH_STRACE=FILE runs the bridge under `strace -c -f` (a syscall summary; its CPU figures then include strace's).
   const traced = profile && process.env.BENCH_STRACE ? [...(process.env.BENCH_STRACE_ARGS ?? 'strace -c -f').split(' '), '-o', process.env.BENCH_STRACE, process.execPath] : [process.execPath];
+  const shebang = shebangOf(bin);
   const child = spawn(
     traced[0] as string,
     [
       ...traced.slice(1),
-      ...(profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []),
+      ...shebang.args,
+      ...(profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, '--cpu-prof-interval', process.env.BENCH_CPU_PROF_INTERVAL ?? '1000'] : []),
       bin,
       'serve',
       '--mode',
@@ -302,7 +331,7 @@ async function startBridge(bin: string, dir: string, name: string, instrumentPor
       '--log-level',
       'warn',
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir },
+    { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir, env: { ...process.env, ...shebang.env } },
   );
   const base = `http://127.0.0.1:${httpPort}`;
   for (let i = 0; ; i++) {
@@ -429,7 +458,9 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
     let logged = 'unknown';
     try {
       const db = new Database(b.db, { readonly: true });
-      logged = f((db.prepare('SELECT COUNT(*) AS n FROM transactions').get() as { n: number }).n);
+      // The compact log (issue 14 part 1) keeps transactions in log_transactions; `transactions` is the old layout's.
+      const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'log_transactions'").get() ? 'log_transactions' : 'transactions';
+      logged = f((db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n);
       db.close();
     } catch (err) {
       logged = `not counted (${(err as Error).message})`;

@@ -5,7 +5,20 @@ import { toHex } from '../shared/index.js';
 /** Finds the database entry for a real address; the default is the parameter DB's documented rule. */
 export type ParamResolver = (process: number, fbnr: number, wireType: WireType) => ParamDef | undefined;
 
-export const defaultResolver: ParamResolver = (process, fbnr, wireType) => paramByAddress(process, fbnr, wireType);
+/** paramByAddress's answers by address and wire type (the database does not change): a bridge names the same few parameters in every transaction. */
+const byAddress = new Map<number, ParamDef | null>();
+
+export const defaultResolver: ParamResolver = (process, fbnr, wireType) => {
+  // Process, FB number and wire type are bytes on the wire; anything else is looked up uncached.
+  if ((process & 0xff) !== process || (fbnr & 0xff) !== fbnr || (wireType & 0xff) !== wireType) return paramByAddress(process, fbnr, wireType);
+  const key = (process << 16) | (fbnr << 8) | wireType;
+  let def = byAddress.get(key);
+  if (def === undefined) {
+    def = paramByAddress(process, fbnr, wireType) ?? null;
+    byAddress.set(key, def);
+  }
+  return def ?? undefined;
+};
 
 /** A JSON-friendly decoded value: numbers, text, or hex for byte strings. */
 export type ObservedValue = number | string;

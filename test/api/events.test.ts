@@ -208,6 +208,27 @@ describe('GET /api/v1/events', () => {
     ]);
   });
 
+  it('serializes an event only when a stream takes it, and once: none with no client, one for any number of resumes', async () => {
+    const { base, stats } = await start();
+    let serialized = 0;
+    // A payload that counts how often it is turned into JSON.
+    const counted = (value: number): ValuesEvent => Object.assign(values('main:3', value), { toJSON: () => (serialized++, values('main:3', value)) });
+    await emitted(stats, 'values', counted(1));
+    await emitted(stats, 'values', counted(2));
+    expect(serialized).toBe(0);
+    const first = stats().firstId;
+    const a = await stream(base, '/api/v1/events', { 'last-event-id': String(first - 1) });
+    const b = await stream(base, '/api/v1/events', { 'last-event-id': String(first) });
+    await waitUntil(() => a.events().length >= 2 && b.events().length >= 1, { what: 'the resumed events' });
+    expect(a.events().map((e) => (data(e).values as { value: number }[])[0]?.value)).toEqual([1, 2]);
+    expect(b.events().map((e) => (data(e).values as { value: number }[])[0]?.value)).toEqual([2]);
+    expect(serialized).toBe(2);
+    // Live, with two streams open: once for both.
+    await emitted(stats, 'values', counted(3));
+    await waitUntil(() => a.events().length >= 3 && b.events().length >= 2, { what: 'the live event on both streams' });
+    expect(serialized).toBe(3);
+  });
+
   it('starts with a missed event for an id of another run (restarted) or one no longer kept (expired)', async () => {
     const { base, stats } = await start({ ringSize: 3 });
     for (let i = 1; i <= 6; i++) service.events.emit('values', values('main:3', i));

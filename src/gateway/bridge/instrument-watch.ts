@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../../shared/index.js';
-import type { GatewayEvents, InstrumentEvent, InstrumentEventKind } from '../events.js';
+import { paramByDde } from '../../params/index.js';
+import type { GatewayEvents, InstrumentEvent, InstrumentEventKind, ValuesEvent } from '../events.js';
 import { IDENTITY_FIELD_BY_DDE, type InstrumentIdentity, type ValueView } from '../views.js';
 import type { Learned, ObservedState } from './observed-state.js';
 import { valueView } from './observed-state.js';
@@ -44,13 +45,22 @@ export class InstrumentWatch {
       if (learned.values?.params.some((p) => IDENTITY_FIELD_BY_DDE.has(p.dde as number))) this.identity(node, was);
     }
     if (learned.values && this.events.listened('values')) {
-      const identity = this.state.identityOf(this.state.valuesOf(node));
-      const values: ValueView[] = [];
-      for (const param of learned.values.params) {
-        const v = valueView(param.dde as number, { param, time: learned.values.time }, identity);
-        if (v) values.push(v);
+      const time = learned.values.time;
+      // The parameters that have a view (valueView's own test), in the order seen.
+      const params = learned.values.params.filter((p) => p.value !== undefined && p.key !== undefined && paramByDde(p.dde as number) !== undefined);
+      if (params.length > 0) {
+        // The identity as it is now (capacity and its unit feed the views); the views themselves are
+        // made when a consumer first reads `values` (with no SSE client and no MQTT: never), from
+        // what is kept here, so they say what they would have said now (issue 14, part 5).
+        const identity = this.state.identityOf(this.state.valuesOf(node));
+        let views: ValueView[] | undefined;
+        const event = { instrument: `${this.bus}:${node}`, bus: this.bus, node, source: 'observed' as const } as { -readonly [K in keyof ValuesEvent]: ValuesEvent[K] };
+        Object.defineProperty(event, 'values', {
+          enumerable: true,
+          get: () => (views ??= params.map((param) => valueView(param.dde as number, { param, time }, identity) as ValueView)),
+        });
+        this.events.emit('values', event);
       }
-      if (values.length > 0) this.events.emit('values', { instrument: `${this.bus}:${node}`, bus: this.bus, node, source: 'observed', values });
     }
   }
 

@@ -24,6 +24,7 @@ import { LinkHealth, type SideHandle } from './link-health.js';
 import { loggedFromObserved } from './observed.js';
 import { ObservedState, valueView } from './observed-state.js';
 import { resolveBridgeOptions, type BridgeDeps, type BridgeOptions, type BridgeOptionsInput } from './options.js';
+import { SliceQueue } from './slices.js';
 import { BridgeTap, type TapCounters } from './tap.js';
 import { TrafficStats } from './traffic.js';
 
@@ -31,6 +32,12 @@ import { TrafficStats } from './traffic.js';
 function nowMicros(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
+
+/**
+ * A turn of the decoding side's queue of transactions hands the loop back after this long, ms:
+ * a chunk read meanwhile waits at most about this long (and one transaction) to be forwarded.
+ */
+const OBSERVE_TURN_MS = 0.1;
 
 /** How often instruments not seen within the online window are looked for (to say `offline`), ms. */
 const ONLINE_CHECK_MS = 1000;
@@ -70,6 +77,11 @@ export class BridgeGateway implements GatewayService {
   private readonly observed: ObservedState;
   private readonly watch: InstrumentWatch;
   private readonly traffic = new TrafficStats();
+  /**
+   * The master's transactions as the tap paired them, each counted, learned, logged and emitted in
+   * a turn of the loop of its own (not in the tap's): the forwarding gets the loop in between.
+   */
+  private readonly observing = new SliceQueue<Transaction>((t) => this.guard(() => this.observe(t)), OBSERVE_TURN_MS);
   private capture: CaptureWriter | undefined;
   /** With `inject` on: the API's reads and writes in the gaps of the master's traffic. */
   private readonly injector: Injector | undefined;
@@ -134,7 +146,7 @@ export class BridgeGateway implements GatewayService {
       maxBurstBytes: o.maxBurstBytes,
       onBurst: (dir, time, bytes) => this.capture?.record(dir, time - new Date(time / 1000).getTimezoneOffset() * 60_000_000, bytes),
       onRestart: (dir) => this.capture?.restart(dir),
-      onTransaction: (t) => this.observe(t),
+      onTransaction: (t) => this.observing.push(t),
       onDiscard: (dir, reason, bytes) => this.log.debug({ direction: dir, reason, bytes: toHex(bytes) }, `discarded ${bytes.length} byte(s) ${dir === '>' ? 'from the master' : 'from the instrument'}: ${reason}`),
       onError: (err) => this.health.decodeError(err),
     });
@@ -156,7 +168,11 @@ export class BridgeGateway implements GatewayService {
           },
           toMaster: (bytes) => this.forwarder.pass('<', bytes, this.sides.master.transport),
           masterToInstrument: (bytes) => this.forwarder.pass('>', bytes, this.sides.instrument.transport, false),
-          transaction: (t) => this.observe(t, 'injected'),
+          transaction: (t) => {
+            // In the log's order: the master's transactions paired before it come first.
+            this.observing.flush();
+            this.observe(t, 'injected');
+          },
           wire: (dir, time, bytes) => this.capture?.record(dir, time - new Date(time / 1000).getTimezoneOffset() * 60_000_000, bytes, true),
           backoff: (kind, reason) => this.health.record('inject', kind, reason),
           gaveUp: (reason) => this.injecting?.abort(reason),
@@ -784,6 +800,7 @@ export class BridgeGateway implements GatewayService {
     await Promise.all([this.sides.instrument.transport.close(), this.sides.master.transport.close()]);
     await this.injector?.close();
     await this.tap.close(nowMicros());
+    this.observing.flush();
     await this.capture?.close();
   }
 }
