@@ -41,6 +41,7 @@
  * | 500    | API_INTERNAL (anything else: not a GatewayError, or an internal code) | logged with the original; the message is generic |
  */
 import { GatewayError, isApiErrorCode, type ApiErrorCode } from '../shared/index.js';
+import { patternHint } from './patterns.js';
 
 export interface ErrorMapping {
   readonly status: number;
@@ -230,6 +231,15 @@ function fieldOf(context: string, issue: ValidationIssue): string {
  * (`body.value`, `querystring.maxAge`) and says what it must be.
  */
 export function validationError(context: string, issues: readonly ValidationIssue[]): ApiError {
+  // A field the request does not have: named as the field, not as "schema is false" (TypeBox
+  // reports it at the field's own path) or "must not have additional properties" (ajv, at the
+  // object's, naming the field in its params).
+  const extra = issues.find((i) => (i.keyword === 'boolean' && i.message === 'schema is false') || (i.keyword === 'additionalProperties' && typeof i.params?.additionalProperty === 'string'));
+  if (extra) {
+    const named = extra.keyword === 'additionalProperties' ? String(extra.params?.additionalProperty) : undefined;
+    const field = named === undefined ? fieldOf(context, extra) : `${fieldOf(context, extra)}.${named}`;
+    return new ApiError('API_BAD_REQUEST', `${field} is not a field of this request`, { field, errors: [{ field, keyword: 'additionalProperties', message: 'is not a field of this request' }] });
+  }
   const first = issues.find((i) => i.keyword !== 'anyOf') ?? issues[0] ?? {};
   const field = fieldOf(context, first);
   // Alternatives of a union arrive as one issue per branch with the same path: name them all.
@@ -240,9 +250,11 @@ export function validationError(context: string, issues: readonly ValidationIssu
     ? `must be ${messages.map((m) => m.slice('must be '.length)).join(' or ')}`
     : messages.join(' or ') || first.message || 'is invalid';
   const allowed = first.keyword === 'enum' && Array.isArray(first.params?.allowedValues) ? (first.params.allowedValues as unknown[]).map(String) : undefined;
-  const problem = first.keyword === 'required' ? 'is required' : allowed ? `must be one of ${allowed.join(', ')}` : what;
+  const hint = first.keyword === 'pattern' ? patternHint(first.params?.pattern) : undefined;
+  const problem = first.keyword === 'required' ? 'is required' : allowed ? `must be one of ${allowed.join(', ')}` : (hint ?? what);
   return new ApiError('API_BAD_REQUEST', `${field} ${problem}`, {
     field,
+    ...(allowed ? { allowed } : {}),
     errors: issues.map((i) => ({ field: fieldOf(context, i), keyword: i.keyword, message: i.message })),
   });
 }

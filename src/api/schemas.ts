@@ -6,6 +6,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { HTTP_ERRORS } from './errors.js';
+import { PATTERNS } from './patterns.js';
 
 // ------------------------------------------------------------------ errors
 
@@ -141,7 +142,7 @@ export const NodeParams = Type.Object(
 
   const GatewayParam = Type.Optional(
     Type.String({
-      pattern: '^(?:\\*|[A-Za-z0-9._-]{1,64})$',
+      pattern: PATTERNS.gateway,
       description: "whose rows, in a database several gateways log into: a gateway's name, or `*` for all; default this gateway's own (and rows from before gateways were recorded)",
       examples: ['reactor-2', '*'],
     }),
@@ -149,7 +150,7 @@ export const NodeParams = Type.Object(
 
   export const TransactionsQuery = Type.Object({
     gateway: GatewayParam,
-    node: Type.Optional(Type.String({ pattern: '^(?:[A-Za-z0-9_-]+:)?[0-9]{1,3}(?:/[0-9]{1,3})?$', description: 'only transactions with this node: `3`, or `bus:3` for node 3 of one bus (a channel, `bus:3/2`, means its node: transactions are per node)' })),
+    node: Type.Optional(Type.String({ pattern: PATTERNS.node, description: 'only transactions with this node: `3`, or `bus:3` for node 3 of one bus (a channel, `bus:3/2`, means its node: transactions are per node)' })),
     param: Type.Optional(
       Type.String({ minLength: 1, maxLength: 80, description: 'only transactions that carry this parameter (key, name or DDE number); needs the store' }),
     ),
@@ -167,7 +168,7 @@ export const NodeParams = Type.Object(
     format: Format,
   });
 
-  const EventId = Type.String({ pattern: '^[0-9]{1,16}$', description: 'resume after this event id (the `id:` of the last event received)' });
+  const EventId = Type.String({ pattern: PATTERNS.eventId, description: 'resume after this event id (the `id:` of the last event received)' });
 
   export const EventsQuery = Type.Object({
     types: Type.Optional(Type.String({ maxLength: 200, description: 'comma list of event types to stream: values, instrument, bus, store, bridge, write (default all)', examples: ['values,bus'] })),

@@ -413,3 +413,26 @@ describe('health, readiness and docs', () => {
     }
   });
 });
+
+describe('validation errors say what the field must be, in words', () => {
+  it('an unknown body field is named as a field, not as a false schema', async () => {
+    const body = errorOf(await put('/api/v1/instruments/3/parameters/fSetpoint', { value: 10, foo: 1 }), 400, 'API_BAD_REQUEST');
+    expect(body.message).toBe('body.foo is not a field of this request');
+    expect(body.details.field).toBe('body.foo');
+    expect(service.writes).toHaveLength(0);
+  });
+
+  it('an enumeration lists its values in details.allowed', async () => {
+    const body = errorOf(await app.inject('/api/v1/transactions?outcome=bogus'), 400, 'API_BAD_REQUEST');
+    expect(body.details.allowed).toContain('timeout');
+    expect(body.message).toContain('must be one of ok,');
+  });
+
+  it('a pattern is explained, not quoted', async () => {
+    const node = errorOf(await app.inject('/api/v1/transactions?node=x:y:z'), 400, 'API_BAD_REQUEST');
+    expect(node.message).toBe('querystring.node must be a node (3), bus:node (main:3) or bus:node/channel (main:3/2), node and channel 0 to 999');
+    const gateway = errorOf(await app.inject('/api/v1/transactions?gateway=a%20b'), 400, 'API_BAD_REQUEST');
+    expect(gateway.message).toContain("must be a gateway's name");
+    expect(gateway.message).not.toContain('^');
+  });
+});
