@@ -394,7 +394,9 @@ export const MAX_TIME_US = Number.MAX_SAFE_INTEGER;
 export function parseTime(text: string, field: string): number {
   const t = text.trim();
   const shown = JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}...` : text);
-  const ms = /^\d{1,15}(\.\d+)?$/.test(t) ? Number(t) : Date.parse(t);
+  // Any number is ms since the epoch (a negative or a huge one is then out of range, below),
+  // never left to Date.parse, which reads "-1" as the year 2001.
+  const ms = /^[-+]?\d{1,30}(\.\d{1,30})?$/.test(t) ? Number(t) : Date.parse(t);
   if (!Number.isFinite(ms)) throw new GatewayError('STORE_BAD_TIME', `${field} must be an ISO 8601 time (2026-01-02T03:04:05Z) or ms since the epoch, got ${shown}`, { field, value: text });
   const us = Math.round(ms * 1000);
   if (us < MIN_TIME_US || us > MAX_TIME_US) {
