@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { parseInstrumentRef, unitFor, type GatewayService } from '../gateway/index.js';
 import { resolveParam } from '../params/index.js';
 import { GatewayError } from '../shared/index.js';
-import { historyCsv, isoFromMicros, parseBucket, parseTime } from '../store/index.js';
+import { historyCsv, isoFromMicros, parseBucket, parseTime, checkTimeRange } from '../store/index.js';
 import { gatewayFilter, sendCsv, wantsCsv, type LogOptions } from './log.js';
 import { HistoryQuery, HistoryResultSchema, ParamParams, errorResponses } from './schemas.js';
 
@@ -42,6 +42,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox<LogOptions & { service?: G
       const q = request.query;
       const untilUs = q.until === undefined ? Date.now() * 1000 : parseTime(q.until, 'until');
       const sinceUs = q.since === undefined ? untilUs - HOUR_US : parseTime(q.since, 'since');
+      checkTimeRange(sinceUs, untilUs, { since: 'since', until: q.until === undefined ? 'until (now)' : 'until' });
       const bucketUs = q.bucket === undefined ? undefined : parseBucket(q.bucket);
       const g = gatewayFilter(q.gateway, gateway);
       const h = await store.parameterHistory({

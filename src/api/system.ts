@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { parseInstrumentRef, type InstrumentView, type LoggedTransaction } from '../gateway/index.js';
 import { resolveParam } from '../params/index.js';
 import { GatewayError, toHex } from '../shared/index.js';
-import { parseTime, TRANSACTION_CSV_HEADER, transactionCsvLine, transactionsCsv, type TransactionPage, type TransactionQuery } from '../store/index.js';
+import { checkTimeRange, parseTime, TRANSACTION_CSV_HEADER, transactionCsvLine, transactionsCsv, type TransactionPage, type TransactionQuery } from '../store/index.js';
 import type { RouteOptions } from './instruments.js';
 import type { Static } from 'typebox';
 import { gatewayFilter, sendCsv, wantsCsv, type LogOptions, type TransactionLog } from './log.js';
@@ -138,6 +138,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<RouteOptions & LogOptions &
       const limit = q.limit ?? (csv && store ? MAX_CSV_ROWS : DEFAULT_LIMIT);
       const sinceUs = q.since === undefined ? undefined : parseTime(q.since, 'since');
       const untilUs = q.until === undefined ? undefined : parseTime(q.until, 'until');
+      checkTimeRange(sinceUs, untilUs, { since: 'since', until: 'until' });
       const ref = q.node === undefined ? undefined : parseInstrumentRef(q.node);
       let list: LoggedTransaction[];
       let nextCursor: string | null = null;

@@ -6,7 +6,7 @@ import { parseInstrumentRef } from '../gateway/index.js';
 import { GatewayError, type Logger } from '../shared/index.js';
 import { convertStore, DEFAULT_BATCH, MAX_BATCH, MIN_BATCH, type ConvertProgress, type ConvertResult } from './convert.js';
 import { TRANSACTION_CSV_HEADER, historyCsv, transactionCsvLine } from './csv.js';
-import { MAX_PAGE, isoFromMicros, parseBucket, parseTime, type GatewayFilter, type TransactionQuery } from './query.js';
+import { MAX_PAGE, isoFromMicros, parseBucket, parseTime, checkTimeRange, type GatewayFilter, type TransactionQuery } from './query.js';
 import { migrateStore, openStoreReader } from './store.js';
 import { redactStoreUrl } from './url.js';
 
@@ -219,6 +219,7 @@ export function registerStoreCommands(program: Command): void {
           ...(flags.since === undefined ? {} : { sinceUs: parseTime(flags.since, '--since') }),
           ...(flags.until === undefined ? {} : { untilUs: parseTime(flags.until, '--until') }),
         };
+        checkTimeRange(base.sinceUs, base.untilUs, { since: '--since', until: '--until' });
         let left = flags.limit === undefined ? Infinity : Math.max(0, Number(flags.limit));
         let cursor: string | undefined;
         // The CSV header goes out with the first page, so a store that cannot be reached leaves nothing behind.
@@ -258,6 +259,7 @@ export function registerStoreCommands(program: Command): void {
       try {
         const untilUs = flags.until === undefined ? Date.now() * 1000 : parseTime(flags.until, '--until');
         const sinceUs = flags.since === undefined ? untilUs - 3_600_000_000 : parseTime(flags.since, '--since');
+        checkTimeRange(sinceUs, untilUs, { since: '--since', until: flags.until === undefined ? '--until (now)' : '--until' });
         const { channel, ...ref } = parseInstrumentRef(node);
         if (channel !== undefined) throw new GatewayError('API_BAD_REQUEST', `history is kept per parameter of channel 1 only; channel ${channel} values are in the transactions of node ${ref.node}`, { node, channel });
         const h = await reader.parameterHistory({

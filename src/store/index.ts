@@ -21,6 +21,7 @@ export {
   isoFromMicros,
   parseBucket,
   parseTime,
+  checkTimeRange,
   MAX_BUCKET_US,
   MAX_TIME_US,
   MIN_BUCKET_US,

@@ -406,6 +406,13 @@ export function parseTime(text: string, field: string): number {
   return us;
 }
 
+/** Throws STORE_BAD_TIME when a range's start is after its end (an empty answer would hide the mistake). */
+export function checkTimeRange(sinceUs: number | undefined, untilUs: number | undefined, names: { since: string; until: string }): void {
+  if (sinceUs === undefined || untilUs === undefined || sinceUs <= untilUs) return;
+  const [since, until] = [isoFromMicros(sinceUs), isoFromMicros(untilUs)];
+  throw new GatewayError('STORE_BAD_TIME', `${names.since} (${since}) is after ${names.until} (${until})`, { field: names.since, since, until });
+}
+
 /** µs since the epoch -> ISO 8601 with microseconds: 2026-01-02T03:04:05.123456Z (years past 9999 as +010000-...). */
 export function isoFromMicros(us: number): string {
   const ms = Math.floor(us / 1000);

@@ -436,3 +436,12 @@ describe('validation errors say what the field must be, in words', () => {
     expect(gateway.message).not.toContain('^');
   });
 });
+
+describe('time ranges', () => {
+  it('a since after until is refused, not answered with an empty list', async () => {
+    for (const url of ['/api/v1/transactions?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z']) {
+      const body = errorOf(await app.inject(url), 400, 'STORE_BAD_TIME');
+      expect(body.message, url).toBe('since (2026-01-02T00:00:00.000000Z) is after until (2026-01-01T00:00:00.000000Z)');
+    }
+  });
+});

@@ -45,6 +45,18 @@ describe('times and buckets of log queries', () => {
     }
   });
 
+  it('a start after the end is 400 STORE_BAD_TIME naming both, also against the default end (now)', async () => {
+    for (const [url, message] of [
+      [`${HISTORY}?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z`, 'since (2026-01-02T00:00:00.000000Z) is after until (2026-01-01T00:00:00.000000Z)'],
+      [`${HISTORY}?since=2200-01-01T00:00:00Z`, 'since (2200-01-01T00:00:00.000000Z) is after until (now)'],
+      ['/api/v1/transactions?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z', 'since (2026-01-02T00:00:00.000000Z) is after until (2026-01-01T00:00:00.000000Z)'],
+    ]) {
+      const res = await app.inject(url);
+      expect([res.statusCode, res.json<{ code: string }>().code], url).toEqual([400, 'STORE_BAD_TIME']);
+      expect(res.json<{ message: string }>().message.startsWith(message), url).toBe(true);
+    }
+  });
+
   it('a bucket too wide says so, with the allowed range', async () => {
     const res = await app.inject(`${HISTORY}?bucket=999999d`);
     expect(res.statusCode).toBe(400);

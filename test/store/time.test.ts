@@ -1,6 +1,6 @@
 /** Times and bucket widths of log queries: what the log can hold is accepted, anything else is a precise 400, never a crash. */
 import { describe, expect, it } from 'vitest';
-import { MAX_TIME_US, isoFromMicros, parseBucket, parseTime } from '../../src/store/index.js';
+import { MAX_TIME_US, checkTimeRange, isoFromMicros, parseBucket, parseTime } from '../../src/store/index.js';
 import type { GatewayError } from '../../src/shared/index.js';
 
 function failure(fn: () => unknown): GatewayError {
@@ -28,6 +28,16 @@ describe('parseTime', () => {
       expect(e.message).toContain('1970-01-01T00:00:00.000000Z .. 2255-06-05T23:47:34.740991Z');
     }
     expect(failure(() => parseTime('soon', 'since')).message).toContain('ISO 8601');
+  });
+});
+
+describe('checkTimeRange', () => {
+  it('refuses a start after the end, naming both, and lets an open or empty range through', () => {
+    const e = failure(() => checkTimeRange(2_000_000, 1_000_000, { since: 'since', until: 'until' }));
+    expect(e.code).toBe('STORE_BAD_TIME');
+    expect(e.message).toBe('since (1970-01-01T00:00:02.000000Z) is after until (1970-01-01T00:00:01.000000Z)');
+    expect(() => checkTimeRange(1_000_000, 1_000_000, { since: 'since', until: 'until' })).not.toThrow();
+    expect(() => checkTimeRange(undefined, 1, { since: 'since', until: 'until' })).not.toThrow();
   });
 });
 
