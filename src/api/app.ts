@@ -2,7 +2,7 @@
  * The HTTP API as a Fastify app. `buildApp` never listens: main.ts listens and shuts down,
  * tests call `app.inject()` on the same factory (STYLE habit 10).
  */
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayService, Programs } from '../gateway/index.js';
 import { clip, isGatewayError, RefusalLimiter, silentLogger, type Logger } from '../shared/index.js';
@@ -10,6 +10,7 @@ import { clientAddress, loggedUrl } from './auth.js';
 import { RouteMethods } from './methods.js';
 import { allowedHostNames, checkHost, requireJsonForChanges } from './origin.js';
 import { type HttpError, fastifyClientError, internalError, mapGatewayError, validationError, type ValidationIssue } from './errors.js';
+import { strictValidatorCompiler } from './strict-query.js';
 import { dashboardRoutes, loadDashboard } from './dashboard.js';
 import { lazyDocsRoutes } from './docs.js';
 import { EventStreams, attachEventStreams, eventRoutes, type EventStreamOptions } from './events.js';
@@ -163,8 +164,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     : Fastify({ ...serverOptions, logger: false });
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   // TypeBox checks bodies as they are (never coerced: `null` or `true` is not a number) and
-  // converts only path and query strings.
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // converts only path and query strings, whose numbers must be written in decimal (strict-query.ts).
+  app.setValidatorCompiler(strictValidatorCompiler);
 
   // Refusals an outsider can cause are logged in full once per client host and code, then counted.
   const refusals = new RefusalLimiter(deps.logger ? fastifyLogger(deps.logger) : silentLogger, deps.refusalLog ?? {});

@@ -445,3 +445,25 @@ describe('time ranges', () => {
     }
   });
 });
+
+describe('query numbers as they are written', () => {
+  it('a limit that is not a decimal integer, or given twice, is refused, not read as another number', async () => {
+    for (const [q, message] of [
+      ['limit=1.5', 'querystring.limit must be an integer, written in decimal digits'],
+      ['limit=true', 'querystring.limit must be an integer, written in decimal digits'],
+      ['limit=0x10', 'querystring.limit must be an integer, written in decimal digits'],
+      ['limit=', 'querystring.limit must be an integer, written in decimal digits'],
+      ['limit=5&limit=6', 'querystring.limit is given more than once'],
+      ['node=3&node=5', 'querystring.node is given more than once'],
+    ] as const) {
+      const body = errorOf(await app.inject(`/api/v1/transactions?${q}`), 400, 'API_BAD_REQUEST');
+      expect(body.message, q).toBe(message);
+    }
+  });
+
+  it('decimal numbers still pass, in the query and in the path', async () => {
+    expect((await app.inject('/api/v1/transactions?limit=5')).statusCode).toBe(200);
+    expect((await app.inject('/api/v1/transactions?limit=%2B5')).statusCode).toBe(200);
+    expect((await app.inject('/api/v1/instruments/3/parameters/fMeasure?maxAge=1000')).statusCode).toBe(200);
+  });
+});

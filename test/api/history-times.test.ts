@@ -46,11 +46,12 @@ describe('times and buckets of log queries', () => {
   });
 
   it('a start after the end is 400 STORE_BAD_TIME naming both, also against the default end (now)', async () => {
-    for (const [url, message] of [
+    const cases: [string, string][] = [
       [`${HISTORY}?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z`, 'since (2026-01-02T00:00:00.000000Z) is after until (2026-01-01T00:00:00.000000Z)'],
       [`${HISTORY}?since=2200-01-01T00:00:00Z`, 'since (2200-01-01T00:00:00.000000Z) is after until (now)'],
       ['/api/v1/transactions?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z', 'since (2026-01-02T00:00:00.000000Z) is after until (2026-01-01T00:00:00.000000Z)'],
-    ]) {
+    ];
+    for (const [url, message] of cases) {
       const res = await app.inject(url);
       expect([res.statusCode, res.json<{ code: string }>().code], url).toEqual([400, 'STORE_BAD_TIME']);
       expect(res.json<{ message: string }>().message.startsWith(message), url).toBe(true);
