@@ -301,14 +301,25 @@ export class RowMaker {
     );
   }
 
+  private last: { gateway: string; bus: string; mode: string; tie: TieBreaker } | undefined;
+
+  /** The source's tie-breakers; nearly every transaction has the source of the one before. */
+  private tieBreaker(gateway: string, bus: string, mode: string): TieBreaker {
+    const last = this.last;
+    if (last !== undefined && last.gateway === gateway && last.bus === bus && last.mode === mode) return last.tie;
+    const key = `${gateway}\u0000${bus}\u0000${mode}`;
+    let tie = this.ties.get(key);
+    if (!tie) this.ties.set(key, (tie = new TieBreaker()));
+    this.last = { gateway, bus, mode, tie };
+    return tie;
+  }
+
   private make(t: LoggedTransaction, stored?: readonly StoredParam[]): Rows {
     const gateway = t.gateway ?? this.gateway ?? '';
     const extra: Extra = {};
     let startedUs = toMicros(t.startedAt);
     const endedUs = toMicros(t.endedAt);
-    const key = `${gateway}\u0000${t.bus}\u0000${t.mode}`;
-    let tie = this.ties.get(key);
-    if (!tie) this.ties.set(key, (tie = new TieBreaker()));
+    const tie = this.tieBreaker(gateway, t.bus, t.mode);
     const given = tie.key(t.id, startedUs, endedUs);
     startedUs = given.startedUs;
     const k = given.k;
