@@ -92,7 +92,7 @@ async function batched(store: Store, n: number): Promise<Rate> {
   const s = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
   const cpu1 = serverCpuMs();
-  if (store.status().spooled > 0) console.error(`note: ${store.status().spooled} transactions went through the spool`);
+  if (store.status().spooled > 0) console.error(`note: ${store.status().spooled} transactions went through the spool of the ${store.dialect} store (${store.status().lastError ?? "no error"})`);
   return { tps: n / s, cpu: cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) / n) * 1000, client: (c.user + c.system) / n };
 }
 

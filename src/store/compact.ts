@@ -79,10 +79,21 @@ export class LogIds {
    * lookup tables first. `templates[i]`: the template of `rows[i]`, or null when its request
    * and shape are inline (not a read, or a template that could not be found).
    */
-  async resolve(
-    conn: Connection,
-    rows: readonly Rows[],
-  ): Promise<{ source: (r: Rows) => number; series: (source: number, node: number, dde: number) => number; templates: readonly (number | null)[] }> {
+  async resolve(conn: Connection, rows: readonly Rows[]): Promise<Resolved> {
+    // One at a time: two writers adding the same new ids at once (the first batches into a new
+    // database) would deadlock each other in MySQL's unique indexes. Once the ids are cached this
+    // waits for nothing.
+    const run = this.running.then(() => this.resolveNow(conn, rows));
+    this.running = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private running: Promise<void> = Promise.resolve();
+
+  private async resolveNow(conn: Connection, rows: readonly Rows[]): Promise<Resolved> {
     const d = conn.dialect;
     const wantTemplates = new Map<string, { hash: string; request: string | null; shape: string | null }>();
     const keys: (string | undefined)[] = new Array<string | undefined>(rows.length);
@@ -100,7 +111,7 @@ export class LogIds {
       const byHash = new Map(list.map(([key, t]) => [t.hash, key]));
       const hex = (h: string | null) => (h === null ? 'NULL' : `X'${h}'`);
       const tuples = list.map(([, t]) => `(X'${t.hash}',${hex(t.request)},${hex(t.shape)})`);
-      await sql.raw(`${ignore(d)} INTO log_templates (hash, request, shape) VALUES ${tuples.join(',')}`).execute(conn.db);
+      await addIds(conn, `${ignore(d)} INTO log_templates (hash, request, shape) VALUES ${tuples.join(',')}`);
       const found = await sql.raw<{ id: number; hash: Buffer }>(`SELECT id, hash FROM log_templates WHERE hash IN (${list.map(([, t]) => `X'${t.hash}'`).join(',')})`).execute(conn.db);
       for (const f of found.rows) {
         const key = byHash.get(Buffer.from(f.hash).toString('hex'));
@@ -125,7 +136,7 @@ export class LogIds {
     }
     if (wantSources.size > 0) {
       const tuples = [...wantSources.values()].map(([g, b, m]) => `(${textLiteral(d, g)},${textLiteral(d, b)},${textLiteral(d, m)})`);
-      await sql.raw(`${ignore(d)} INTO log_sources (gateway, bus, mode) VALUES ${tuples.join(',')}`).execute(conn.db);
+      await addIds(conn, `${ignore(d)} INTO log_sources (gateway, bus, mode) VALUES ${tuples.join(',')}`);
       const found = await sql.raw<{ id: number; gateway: string; bus: string; mode: string }>(`SELECT id, gateway, bus, mode FROM log_sources WHERE (gateway, bus, mode) IN (${tuples.join(',')})`).execute(conn.db);
       for (const s of found.rows) this.sources.set(sourceKey(text(s.gateway), text(s.bus), text(s.mode)), Number(s.id));
     }
@@ -154,12 +165,39 @@ export class LogIds {
       const list = [...wantSeries.values()];
       for (let i = 0; i < list.length; i += 1000) {
         const tuples = list.slice(i, i + 1000).map(([s, n, dd]) => `(${s},${n},${dd})`);
-        await sql.raw(`${ignore(d)} INTO log_series (source, node, dde) VALUES ${tuples.join(',')}`).execute(conn.db);
+        await addIds(conn, `${ignore(d)} INTO log_series (source, node, dde) VALUES ${tuples.join(',')}`);
         const found = await sql.raw<{ id: number; source: number; node: number; dde: number }>(`SELECT id, source, node, dde FROM log_series WHERE (source, node, dde) IN (${tuples.join(',')})`).execute(conn.db);
         for (const s of found.rows) this.series.set(seriesKey(Number(s.source), Number(s.node), Number(s.dde)), Number(s.id));
       }
     }
     return { source, series: (s, n, dd) => this.series.get(seriesKey(s, n, dd)) as number, templates };
+  }
+}
+
+/** The ids of a batch's rows (LogIds.resolve). */
+interface Resolved {
+  source(r: Rows): number;
+  series(source: number, node: number, dde: number): number;
+  /** Per row: its template, or null when its request and shape are inline. */
+  readonly templates: readonly (number | null)[];
+}
+
+/** MySQL's deadlock error: the statement was rolled back and may simply run again. */
+const ER_LOCK_DEADLOCK = 1213;
+
+/**
+ * An INSERT IGNORE into a lookup table, run again (up to 3 times) when MySQL reports a deadlock:
+ * two gateways sharing a database can add the same new ids at the same moment.
+ */
+async function addIds(conn: Connection, statement: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql.raw(statement).execute(conn.db);
+      return;
+    } catch (err) {
+      if ((err as { errno?: unknown }).errno !== ER_LOCK_DEADLOCK || attempt >= 3) throw err;
+      await new Promise((r) => setTimeout(r, 10 * attempt));
+    }
   }
 }
 
@@ -226,7 +264,6 @@ export async function compactStatements(conn: Connection, ids: LogIds, rows: rea
   ];
 }
 
-type Resolved = Awaited<ReturnType<LogIds['resolve']>>;
 
 function insertsOf(dialect: Dialect, ids: Resolved, rows: readonly Rows[]): string[];
 function insertsOf(dialect: Dialect, ids: Resolved, rows: readonly Rows[], perTable: true): string[][];
