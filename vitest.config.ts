@@ -16,6 +16,7 @@ export const E2E: readonly string[] = [
   'test/store/dropped.test.ts',
   'test/store/gateway.test.ts',
   'test/store/literals.test.ts',
+  'test/store/load-data.test.ts',
   'test/store/lock.test.ts',
   'test/store/loss.test.ts',
   'test/store/redact.test.ts',

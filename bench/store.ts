@@ -2,12 +2,14 @@
  * Transaction log throughput and freshness, side by side in one run:
  *   npx tsx bench/store.ts [transactions]        (default 200,000; MariaDB from FLOWBUS_TEST_MYSQL_URL)
  *
- * 0. the log before migration 0003 against the compact log, through the same bare writer loop
- *    (batches of 2,000 transactions, two in flight on two connections, as the store does under
- *    load), with MariaDB's CPU per transaction (utime + stime of the mariadbd process, when the
- *    server runs on this machine);
- * 1. batched writer into MySQL (the store, default batching and two writer connections), transactions with 4 parameter values each;
- *    1b. the same with one writer connection (`writers: 1`), to show what the second one adds;
+ * 0. the log before migration 0003 against the compact log written with INSERT (the writer before
+ *    LOAD DATA) and with LOAD DATA LOCAL INFILE, through the same bare writer loop (batches of
+ *    2,000 transactions, two in flight on two connections, as the store does under load), with
+ *    MariaDB's CPU per transaction (utime + stime of the mariadbd process, when the server runs on
+ *    this machine) and this process's;
+ * 1. the store into MySQL with INSERT statements (`loadData: false`, the writer before) and with
+ *    its default (LOAD DATA), one after the other, three times (the median run of each is shown), 4 parameter values each;
+ *    1b. the default with one writer connection (`writers: 1`), to show what the second one adds;
  * 2. one INSERT per row (a transaction row and its 4 parameter rows, autocommit) on the same server;
  * 3. the batched writer into SQLite;
  * 4. time from a transaction's end to its row being visible to a query, p50 and p99, at a steady 2,000 tx/s.
@@ -20,13 +22,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createConnection, createPool } from 'mysql2/promise';
 import { compactStatements, LogIds } from '../src/store/compact.js';
-import { connect, insertStatements, type Connection } from '../src/store/db.js';
+import { connect, insertStatements, type Connection, type Statement } from '../src/store/db.js';
 import { legacyToRows, PV_COLUMNS, TX_COLUMNS } from '../src/store/legacy.js';
 import { RowMaker } from '../src/store/rows.js';
 import { parseStoreUrl } from '../src/store/url.js';
 import { newId, silentLogger } from '../src/shared/index.js';
 import type { LoggedTransaction } from '../src/gateway/index.js';
-import { migrateStore, openStore, type Store } from '../src/store/index.js';
+import { migrateStore, openStore, type Store, type StoreOptions } from '../src/store/index.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const BASE = process.env.FLOWBUS_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
@@ -67,7 +69,16 @@ async function freshDb(): Promise<{ url: string; drop: () => Promise<void> }> {
  */
 const QUEUE_CAP = 10_000;
 
-async function batched(store: Store, n: number): Promise<number> {
+/** A run's rate with the CPU it cost: the server's (ms per 1,000 transactions) and this process's (µs per transaction). */
+interface Rate {
+  readonly tps: number;
+  readonly cpu: number | undefined;
+  readonly client: number;
+}
+
+async function batched(store: Store, n: number): Promise<Rate> {
+  const cpu0 = serverCpuMs();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     store.write(tx(i));
@@ -79,8 +90,10 @@ async function batched(store: Store, n: number): Promise<number> {
   await store.flush();
   while (store.status().rowsWaiting > 0) await new Promise((r) => setTimeout(r, 5));
   const s = (performance.now() - t0) / 1000;
-  if (store.status().spooled > 0) console.error(`note: ${store.status().spooled} transactions went through the spool`);
-  return n / s;
+  const c = process.cpuUsage(c0);
+  const cpu1 = serverCpuMs();
+  if (store.status().spooled > 0) console.error(`note: ${store.status().spooled} transactions went through the spool of the ${store.dialect} store (${store.status().lastError ?? "no error"})`);
+  return { tps: n / s, cpu: cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) / n) * 1000, client: (c.user + c.system) / n };
 }
 
 async function perRow(url: string, n: number): Promise<number> {
@@ -149,6 +162,7 @@ async function freshness(store: Store, rate: number, seconds: number): Promise<{
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const cpu = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} ms`);
 const rows: string[] = [];
 
 /** The MariaDB server's pid when it runs here; its CPU time (utime + stime) in ms. */
@@ -174,9 +188,10 @@ function serverCpuMs(): number | undefined {
  * connections, each in one database transaction, as the store runs under load. Returns tx/s
  * and the server's CPU ms per 1,000 transactions.
  */
-async function pump(conn: Connection, n: number, statements: (rows: number[]) => Promise<string[]>): Promise<{ tps: number; cpu: number | undefined }> {
+async function pump(conn: Connection, n: number, statements: (rows: number[]) => Promise<Statement[]>): Promise<Rate> {
   const BATCH = 2_000;
   const cpu0 = serverCpuMs();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const inFlight: Promise<void>[] = [];
   for (let i = 0; i < n; i += BATCH) {
@@ -187,8 +202,9 @@ async function pump(conn: Connection, n: number, statements: (rows: number[]) =>
   }
   await Promise.all(inFlight);
   const s = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
   const cpu1 = serverCpuMs();
-  return { tps: n / s, cpu: cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) / n) * 1000 };
+  return { tps: n / s, cpu: cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) / n) * 1000, client: (c.user + c.system) / n };
 }
 
 async function oldVsNew(n: number): Promise<string[]> {
@@ -197,7 +213,10 @@ async function oldVsNew(n: number): Promise<string[]> {
   const newDb = await freshDb();
   await migrateStore(newDb.url, silentLogger);
   const oldConn = connect(parseStoreUrl(oldDb.url), { connectTimeoutMs: 5000, poolSize: 2 });
-  const newConn = connect(parseStoreUrl(newDb.url), { connectTimeoutMs: 5000, poolSize: 2 });
+  const newConn = connect(parseStoreUrl(newDb.url), { connectTimeoutMs: 5000, poolSize: 2, loadData: false });
+  const loadDb = await freshDb();
+  await migrateStore(loadDb.url, silentLogger);
+  const loadConn = connect(parseStoreUrl(loadDb.url), { connectTimeoutMs: 5000, poolSize: 2 });
   const { migrate } = await import('../src/store/migrations.js');
   await migrate(oldConn.db as never, 'mysql', silentLogger, '0002_gateway');
   const txs = Array.from({ length: 2_000 }, (_, i) => tx(i));
@@ -214,17 +233,25 @@ async function oldVsNew(n: number): Promise<string[]> {
   const maker = new RowMaker('bench');
   const ids = new LogIds();
   const newStatements = (idx: number[]) => compactStatements(newConn, ids, idx.map((i) => maker.toRows(at(i))));
+  const loadMaker = new RowMaker('bench');
+  const loadIds = new LogIds();
+  const loadStatements = (idx: number[]) => compactStatements(loadConn, loadIds, idx.map((i) => loadMaker.toRows(at(i))));
   await pump(oldConn, 10_000, oldStatements); // warm-up
   await pump(newConn, 10_000, newStatements);
+  await pump(loadConn, 10_000, loadStatements);
   const o = await pump(oldConn, n, oldStatements);
   const w = await pump(newConn, n, newStatements);
-  const cpu = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(0)} ms`);
-  out.push(`| before 0003 (text UUIDs, 2 tables, 5 secondary indexes) | ${fmt(o.tps)} | ${cpu(o.cpu)} | 1 |`);
-  out.push(`| compact log (2 clustered tables, no secondary index) | ${fmt(w.tps)} | ${cpu(w.cpu)} | **${(w.tps / o.tps).toFixed(1)} x** |`);
+  const l = await pump(loadConn, n, loadStatements);
+  if (!loadConn.loadData) console.error('note: the server refused LOAD DATA LOCAL INFILE (local_infile=OFF): the last row went through INSERT');
+  out.push(`| before 0003, INSERT (text UUIDs, 2 tables, 5 secondary indexes) | ${fmt(o.tps)} | ${cpu(o.cpu)} | ${o.client.toFixed(1)} µs | 1 |`);
+  out.push(`| compact log, INSERT (as before LOAD DATA, with its cheaper row making) | ${fmt(w.tps)} | ${cpu(w.cpu)} | ${w.client.toFixed(1)} µs | ${(w.tps / o.tps).toFixed(2)} x |`);
+  out.push(`| compact log, LOAD DATA LOCAL INFILE | ${fmt(l.tps)} | ${cpu(l.cpu)} | ${l.client.toFixed(1)} µs | **${(l.tps / o.tps).toFixed(2)} x** (${(l.tps / w.tps).toFixed(2)} x INSERT) |`);
   await oldConn.destroy();
   await newConn.destroy();
+  await loadConn.destroy();
   await oldDb.drop();
   await newDb.drop();
+  await loadDb.drop();
   return out;
 }
 
@@ -234,25 +261,38 @@ const mysqlBatched = await freshDb();
 await migrateStore(mysqlBatched.url, silentLogger);
 // Memory large enough that the run measures the database, not the spool.
 const big = { maxRowsInMemory: 1_000_000, ...(process.env.BENCH_MAX_BATCH ? { maxBatchRows: Number(process.env.BENCH_MAX_BATCH) } : {}) };
-let store = await openStore({ url: mysqlBatched.url, spoolDir: join(dir, 's1'), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, options: big });
-await batched(store, 5_000); // warm-up
-const mysqlTps = await batched(store, N);
-await store.close();
+const storeRun = async (url: string, spool: string, options: StoreOptions): Promise<Rate> => {
+  const s = await openStore({ url, spoolDir: join(dir, spool), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, options: { ...big, ...options } });
+  await batched(s, 5_000); // warm-up
+  const r = await batched(s, N);
+  await s.close();
+  return r;
+};
+// INSERT statements and the default (LOAD DATA) one after the other, three times: the machine's load moves more between runs than the two differ.
+const mysqlInsertDb = await freshDb();
+await migrateStore(mysqlInsertDb.url, silentLogger);
+const insertRuns: Rate[] = [];
+const loadRuns: Rate[] = [];
+for (let round = 0; round < 3; round++) {
+  insertRuns.push(await storeRun(mysqlInsertDb.url, `si${round}`, { loadData: false }));
+  loadRuns.push(await storeRun(mysqlBatched.url, `sl${round}`, {}));
+}
+/** The run of median rate (its CPU figures with it). */
+const medianOf = (runs: Rate[]) => [...runs].sort((a, b) => a.tps - b.tps)[Math.floor(runs.length / 2)] as Rate;
+const mysqlInsert = medianOf(insertRuns);
+const mysqlLoad = medianOf(loadRuns);
 
 const mysqlOne = await freshDb();
 await migrateStore(mysqlOne.url, silentLogger);
-store = await openStore({ url: mysqlOne.url, spoolDir: join(dir, 's1b'), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, options: { ...big, writers: 1 } });
-await batched(store, 5_000);
-const mysqlOneTps = await batched(store, N);
-await store.close();
+const mysqlOneRate = await storeRun(mysqlOne.url, 's1b', { writers: 1 });
 
 const mysqlRow = await freshDb();
 await migrateStore(mysqlRow.url, silentLogger);
 const rowTps = await perRow(mysqlRow.url, Math.max(1000, Math.round(N / 50)));
 
-store = await openStore({ url: `sqlite:${join(dir, 'bench.db')}`, spoolDir: join(dir, 's2'), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, options: big });
+let store = await openStore({ url: `sqlite:${join(dir, 'bench.db')}`, spoolDir: join(dir, 's2'), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, options: big });
 await batched(store, 5_000);
-const sqliteTps = await batched(store, N);
+const sqliteTps = (await batched(store, N)).tps;
 await store.close();
 
 store = await openStore({ url: mysqlBatched.url, spoolDir: join(dir, 's3'), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger });
@@ -263,15 +303,17 @@ store = await openStore({ url: `sqlite:${join(dir, 'bench.db')}`, spoolDir: join
 const freshSqlite = await freshness(store, 2000, 10);
 await store.close();
 
-rows.push(`| MySQL (MariaDB), batched writer | ${fmt(mysqlTps)} | ${fmt(mysqlTps * 4)} | **${(mysqlTps / rowTps).toFixed(1)} x** one insert per row |`);
-rows.push(`| MySQL (MariaDB), batched writer, one writer connection | ${fmt(mysqlOneTps)} | ${fmt(mysqlOneTps * 4)} | ${(mysqlOneTps / rowTps).toFixed(1)} x |`);
-rows.push(`| MySQL (MariaDB), one INSERT per row, autocommit | ${fmt(rowTps)} | ${fmt(rowTps * 4)} | 1 |`);
-rows.push(`| SQLite (WAL, synchronous=FULL), batched writer | ${fmt(sqliteTps)} | ${fmt(sqliteTps * 4)} | |`);
+const runsOf = (runs: Rate[]) => runs.map((r) => fmt(r.tps)).join(', ');
+rows.push(`| MySQL (MariaDB), the default: LOAD DATA, two writer connections | ${fmt(mysqlLoad.tps)} (runs ${runsOf(loadRuns)}) | ${fmt(mysqlLoad.tps * 4)} | ${cpu(mysqlLoad.cpu)} | ${mysqlLoad.client.toFixed(1)} µs | **${(mysqlLoad.tps / mysqlInsert.tps).toFixed(2)} x** INSERT |`);
+rows.push(`| MySQL (MariaDB), INSERT statements (\`loadData: false\`), two writer connections | ${fmt(mysqlInsert.tps)} (runs ${runsOf(insertRuns)}) | ${fmt(mysqlInsert.tps * 4)} | ${cpu(mysqlInsert.cpu)} | ${mysqlInsert.client.toFixed(1)} µs | 1 |`);
+rows.push(`| MySQL (MariaDB), LOAD DATA, one writer connection (\`writers: 1\`) | ${fmt(mysqlOneRate.tps)} | ${fmt(mysqlOneRate.tps * 4)} | ${cpu(mysqlOneRate.cpu)} | ${mysqlOneRate.client.toFixed(1)} µs | ${(mysqlOneRate.tps / mysqlInsert.tps).toFixed(2)} x |`);
+rows.push(`| MySQL (MariaDB), one INSERT per row, autocommit | ${fmt(rowTps)} | ${fmt(rowTps * 4)} | | | ${(rowTps / mysqlInsert.tps).toFixed(3)} x |`);
+rows.push(`| SQLite (WAL, synchronous=FULL), batched writer | ${fmt(sqliteTps)} | ${fmt(sqliteTps * 4)} | | | |`);
 console.log(`\n${N.toLocaleString('en-US')} transactions with 4 parameter values each, the same bare writer loop (batches of 2,000, two in flight), MariaDB's CPU per 1,000 transactions (node ${process.version}):\n`);
-console.log('| schema | transactions/s | server CPU / 1,000 tx | ratio |\n|---|---:|---:|---:|');
+console.log('| schema, writer | transactions/s | server CPU / 1,000 tx | this process, CPU / tx | ratio |\n|---|---:|---:|---:|---:|');
 console.log(compare.join('\n'));
 console.log(`\n${N.toLocaleString('en-US')} transactions with 4 parameter values each, through the store (the compact log) (node ${process.version}):\n`);
-console.log('| path | transactions/s | parameter rows/s | ratio |\n|---|---:|---:|---:|');
+console.log('| path | transactions/s (median of 3) | parameter rows/s | server CPU / 1,000 tx | this process, CPU / tx | ratio |\n|---|---:|---:|---:|---:|---:|');
 console.log(rows.join('\n'));
 console.log(`\nEnd of transaction -> row visible to a query, 2,000 tx/s steady, batchMs 250, batchRows 500:\n`);
 console.log('| database | p50 ms | p99 ms | samples |\n|---|---:|---:|---:|');
@@ -279,6 +321,7 @@ console.log(`| MySQL (MariaDB) | ${fresh.p50.toFixed(1)} | ${fresh.p99.toFixed(1
 console.log(`| SQLite | ${freshSqlite.p50.toFixed(1)} | ${freshSqlite.p99.toFixed(1)} | ${freshSqlite.n} |`);
 
 await mysqlBatched.drop();
+await mysqlInsertDb.drop();
 await mysqlOne.drop();
 await mysqlRow.drop();
 rmSync(dir, { recursive: true, force: true });

@@ -6,12 +6,14 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { Kysely, MysqlDialect, sql } from 'kysely';
+import { Readable } from 'node:stream';
+import { Kysely, MysqlDialect } from 'kysely';
 import type * as Mysql2 from 'mysql2';
 import { dropped, silentLogger, type Logger } from '../shared/index.js';
 import { SqliteThread, sqliteThreadDialect } from './sqlite-thread.js';
 import type { Column, ColumnKind, RowTuple } from './columns.js';
 import type { LegacyDB } from './legacy.js';
+import { pieces } from './load-data.js';
 import type { StoreTarget } from './url.js';
 
 /** `log_sources`: who logged a transaction on which bus: (gateway, bus, mode) -> a small id. `gateway` '' = not recorded. */
@@ -96,6 +98,32 @@ export interface ConnectOptions {
   readonly poolSize: number;
   /** Where the connection says what it dropped (debug level). Default: nowhere. */
   readonly log?: Logger;
+  /** MySQL: write batches with LOAD DATA LOCAL INFILE where the server allows it (default true); false: always INSERT. */
+  readonly loadData?: boolean;
+}
+
+/**
+ * One statement of a database transaction: SQL text, or (MySQL) a `LOAD DATA LOCAL INFILE`
+ * with its file and the INSERT statements that write the same rows when the server does not
+ * allow it (local_infile=OFF).
+ */
+export type Statement = string | LoadData;
+
+export interface LoadData {
+  readonly sql: string;
+  readonly file: Buffer;
+  insert(): string[];
+}
+
+/**
+ * The errors of a server that does not allow LOAD DATA LOCAL: MariaDB's local_infile=OFF
+ * (4166, ER_LOAD_INFILE_CAPABILITY_DISABLED), MySQL 8's (3948, ER_CLIENT_LOCAL_FILES_DISABLED),
+ * and older servers' ER_NOT_ALLOWED_COMMAND (1148).
+ */
+const LOAD_REFUSED = new Set([1148, 3948, 4166]);
+
+function loadRefused(err: unknown): boolean {
+  return LOAD_REFUSED.has((err as { errno?: unknown } | null)?.errno as number);
 }
 
 export interface Connection {
@@ -106,7 +134,13 @@ export interface Connection {
    * `beforeCommit` runs after the statements (SQLite: before them, its transaction cannot
    * wait); when it throws, nothing is committed.
    */
-  runInTransaction(statements: readonly string[], beforeCommit?: () => Promise<void>): Promise<void>;
+  runInTransaction(statements: readonly Statement[], beforeCommit?: () => Promise<void>): Promise<void>;
+  /**
+   * MySQL: whether batches go as LOAD DATA LOCAL INFILE (compact.ts); false once the server
+   * refused it on this connection (the transaction was then written with INSERT), or when
+   * `ConnectOptions.loadData` is false. SQLite: false.
+   */
+  readonly loadData: boolean;
   destroy(): Promise<void>;
 }
 
@@ -120,10 +154,11 @@ export function connect(target: StoreTarget, opts: ConnectOptions): Connection {
     return {
       dialect: 'sqlite',
       db,
+      loadData: false,
       // One transaction in the worker, taking its turn on the one connection.
       async runInTransaction(statements, beforeCommit) {
         await beforeCommit?.();
-        await thread.batch(statements);
+        await thread.batch(statements.flatMap((s) => (typeof s === 'string' ? [s] : s.insert())));
       },
       async destroy() {
         await db.destroy();
@@ -158,19 +193,55 @@ export function connect(target: StoreTarget, opts: ConnectOptions): Connection {
   const lost = dropped(opts.log ?? silentLogger, 'an error of an idle database connection (the pool opens another)');
   pool.on('connection', (c) => c.on('error', lost));
   const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
-  return {
-    dialect: 'mysql',
+  const log = opts.log ?? silentLogger;
+  const run = (c: Mysql2.PoolConnection, s: Statement) =>
+    new Promise<void>((resolve, reject) => {
+      const done = (err: Error | null) => (err ? reject(err) : resolve());
+      if (typeof s === 'string') c.query(s, done);
+      else c.query({ sql: s.sql, infileStreamFactory: () => Readable.from(pieces(s.file)) }, done);
+    });
+  const conn = {
+    dialect: 'mysql' as const,
     db,
-    async runInTransaction(statements, beforeCommit) {
-      await db.transaction().execute(async (trx) => {
-        for (const s of statements) await sql.raw(s).execute(trx);
+    loadData: opts.loadData ?? true,
+    // On one pool connection, as Kysely's transactions are, but straight through mysql2: a
+    // LOAD DATA needs its file stream, which Kysely cannot pass.
+    async runInTransaction(statements: readonly Statement[], beforeCommit?: () => Promise<void>) {
+      const c = await new Promise<Mysql2.PoolConnection>((resolve, reject) => pool.getConnection((err, got) => (err ? reject(err) : resolve(got))));
+      let open = false;
+      try {
+        await run(c, 'BEGIN');
+        open = true;
+        try {
+          for (const s of statements) await run(c, s);
+        } catch (err) {
+          if (!loadRefused(err) || statements.every((s) => typeof s === 'string')) throw err;
+          // The server does not allow LOAD DATA LOCAL: the whole transaction again with INSERTs, and only INSERTs on this connection from now on.
+          conn.loadData = false;
+          log.warn(
+            { err: (err as Error).message },
+            'store: the MySQL server does not allow LOAD DATA LOCAL INFILE (local_infile=OFF): writing with INSERT statements instead, which costs the server more CPU per transaction (SET GLOBAL local_infile=ON allows it)',
+          );
+          await run(c, 'ROLLBACK');
+          await run(c, 'BEGIN');
+          for (const s of statements) for (const t of typeof s === 'string' ? [s] : s.insert()) await run(c, t);
+        }
         await beforeCommit?.();
-      });
+        open = false;
+        await run(c, 'COMMIT');
+        c.release();
+      } catch (err) {
+        // A connection whose ROLLBACK fails too is broken: it is closed, not given back to the pool.
+        if (open) await run(c, 'ROLLBACK').then(() => c.release(), () => c.destroy());
+        else c.destroy();
+        throw err;
+      }
     },
     async destroy() {
       await db.destroy();
     },
   };
+  return conn;
 }
 
 // ------------------------------------------------------------------ bulk insert

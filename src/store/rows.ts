@@ -113,13 +113,6 @@ const WIRE_MASK = 0x60;
 const FIXED_SIZE: Record<number, number> = { 0x00: 1, 0x20: 2, 0x40: 4 };
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
 
-/** The value the old `parameter_values` row would have held: a finite number, or a text cut at 1024. */
-function storedValue(v: ObservedParam['value']): { num: number | null; text: string | null } {
-  if (typeof v === 'number') return { num: Number.isFinite(v) ? v : null, text: null };
-  if (typeof v === 'string') return { num: null, text: v.slice(0, 1024) };
-  return { num: null, text: null };
-}
-
 /** Raw bytes as the old log kept them: lowercase hex of whole bytes, else none. */
 function rawHex(raw: string | null | undefined): string | undefined {
   return typeof raw === 'string' && HEX_RE.test(raw) ? raw : undefined;
@@ -136,49 +129,33 @@ function varintHex(n: number): string {
   return out + (HEX_BYTE[n] as string);
 }
 
-interface BlobParam {
-  readonly process: number;
-  readonly fbnr: number;
-  readonly wireType: number;
-  readonly indexOnly: boolean;
-  /** Lowercase hex of whole bytes. */
-  readonly raw: string | undefined;
-  readonly num: number | null;
-  readonly text: string | null;
-}
-
-function encodeParams(params: readonly BlobParam[]): { shape: string | null; data: string | null } {
-  if (params.length === 0) return { shape: null, data: null };
-  // Hex text straight away: the INSERT writes it as X'..', the spool as it is.
-  let shape = '';
-  let data = '';
-  for (const p of params) {
-    const wire = p.wireType & 0xff;
-    const wireInFlags = (wire & ~WIRE_MASK) === 0;
-    const size = FIXED_SIZE[wire];
-    const raw = p.raw;
-    const rawLength = raw === undefined ? 0 : raw.length / 2;
-    // The raw bytes decode for sure when they have the wire type's size (or it is a string): then the stored value is not needed.
-    const decodes = raw !== undefined && (wire === 0x60 || rawLength === size);
-    const num = decodes ? null : p.num;
-    const text = decodes ? null : p.text;
-    const withLen = raw !== undefined && rawLength !== size;
-    let flags = (p.indexOnly ? F_INDEX_ONLY : 0) | (raw !== undefined ? F_RAW : 0) | (num !== null ? F_NUM : 0) | (text !== null ? F_TEXT : 0) | (withLen ? F_LEN : 0);
-    flags |= wireInFlags ? wire : F_WIRE_BYTE;
-    shape += (HEX_BYTE[flags] as string) + (HEX_BYTE[p.process & 0xff] as string) + (HEX_BYTE[p.fbnr & 0xff] as string);
-    if (!wireInFlags) shape += HEX_BYTE[wire] as string;
-    if (raw !== undefined) data += withLen ? varintHex(rawLength) + raw : raw;
-    if (num !== null) {
-      const b = Buffer.alloc(8);
-      b.writeDoubleBE(num);
-      data += b.toString('hex');
-    }
-    if (text !== null) {
-      const b = Buffer.from(text, 'utf8');
-      data += varintHex(b.length) + b.toString('hex');
-    }
+/** One parameter's shape and data (hex text straight away: the INSERT writes it as X'..', the spool as it is), appended to `out`. */
+function appendParam(out: { shape: string; data: string }, process: number, fbnr: number, wireType: number, indexOnly: boolean, raw: string | undefined, num: number | null, text: string | null): void {
+  const wire = wireType & 0xff;
+  const wireInFlags = (wire & ~WIRE_MASK) === 0;
+  const size = FIXED_SIZE[wire];
+  const rawLength = raw === undefined ? 0 : raw.length / 2;
+  // The raw bytes decode for sure when they have the wire type's size (or it is a string): then the stored value is not needed.
+  const decodes = raw !== undefined && (wire === 0x60 || rawLength === size);
+  if (decodes) {
+    num = null;
+    text = null;
   }
-  return { shape, data: data === '' ? null : data };
+  const withLen = raw !== undefined && rawLength !== size;
+  let flags = (indexOnly ? F_INDEX_ONLY : 0) | (raw !== undefined ? F_RAW : 0) | (num !== null ? F_NUM : 0) | (text !== null ? F_TEXT : 0) | (withLen ? F_LEN : 0);
+  flags |= wireInFlags ? wire : F_WIRE_BYTE;
+  out.shape += (HEX_BYTE[flags] as string) + (HEX_BYTE[process & 0xff] as string) + (HEX_BYTE[fbnr & 0xff] as string);
+  if (!wireInFlags) out.shape += HEX_BYTE[wire] as string;
+  if (raw !== undefined) out.data += withLen ? varintHex(rawLength) + raw : raw;
+  if (num !== null) {
+    const b = Buffer.alloc(8);
+    b.writeDoubleBE(num);
+    out.data += b.toString('hex');
+  }
+  if (text !== null) {
+    const b = Buffer.from(text, 'utf8');
+    out.data += varintHex(b.length) + b.toString('hex');
+  }
 }
 
 /** The parameters' two parts back to what `paramFromRow` takes, one per parameter. Throws on parts cut short. */
@@ -324,14 +301,25 @@ export class RowMaker {
     );
   }
 
+  private last: { gateway: string; bus: string; mode: string; tie: TieBreaker } | undefined;
+
+  /** The source's tie-breakers; nearly every transaction has the source of the one before. */
+  private tieBreaker(gateway: string, bus: string, mode: string): TieBreaker {
+    const last = this.last;
+    if (last !== undefined && last.gateway === gateway && last.bus === bus && last.mode === mode) return last.tie;
+    const key = `${gateway}\u0000${bus}\u0000${mode}`;
+    let tie = this.ties.get(key);
+    if (!tie) this.ties.set(key, (tie = new TieBreaker()));
+    this.last = { gateway, bus, mode, tie };
+    return tie;
+  }
+
   private make(t: LoggedTransaction, stored?: readonly StoredParam[]): Rows {
     const gateway = t.gateway ?? this.gateway ?? '';
     const extra: Extra = {};
     let startedUs = toMicros(t.startedAt);
     const endedUs = toMicros(t.endedAt);
-    const key = `${gateway}\u0000${t.bus}\u0000${t.mode}`;
-    let tie = this.ties.get(key);
-    if (!tie) this.ties.set(key, (tie = new TieBreaker()));
+    const tie = this.tieBreaker(gateway, t.bus, t.mode);
     const given = tie.key(t.id, startedUs, endedUs);
     startedUs = given.startedUs;
     const k = given.k;
@@ -344,16 +332,28 @@ export class RowMaker {
     const endedD = fit(endedUs - startedUs, I32_MAX, 'endedUs', extra, I32_MIN);
     if (endedD === null) extra.endedUs = endedUs;
     const latency = t.latencyMs === undefined ? undefined : toMicros(t.latencyMs);
-    const params: BlobParam[] = [];
+    // The parameters' blob and value rows in one pass, without an object per parameter (this runs for every transaction logged).
     const values: RowTuple[] = [];
+    const blob = { shape: '', data: '' };
     for (let i = 0; i < t.params.length; i++) {
       const p = t.params[i] as ObservedParam;
-      const s = stored?.[i] ?? { dde: p.dde ?? null, ...storedValue(p.value) };
-      const raw = rawHex(p.raw);
-      params.push({ process: p.process, fbnr: p.fbnr, wireType: p.wireType, indexOnly: p.indexOnly === true, raw, num: s.num, text: s.text });
-      if (s.dde !== null && Number.isInteger(s.dde) && s.dde >= 0 && s.dde <= 32767) values.push([s.dde, i, s.num, s.text]);
+      const s = stored?.[i];
+      let dde: number | null;
+      let num: number | null;
+      let text: string | null;
+      if (s !== undefined) {
+        ({ dde, num, text } = s);
+      } else {
+        dde = p.dde ?? null;
+        const v = p.value;
+        num = typeof v === 'number' && Number.isFinite(v) ? v : null;
+        text = typeof v === 'string' ? v.slice(0, 1024) : null;
+      }
+      appendParam(blob, p.process, p.fbnr, p.wireType, p.indexOnly === true, rawHex(p.raw), num, text);
+      if (dde !== null && Number.isInteger(dde) && dde >= 0 && dde <= 32767) values.push([dde, i, num, text]);
     }
-    const blob = encodeParams(params);
+    const shape = t.params.length === 0 ? null : blob.shape;
+    const data = t.params.length === 0 || blob.data === '' ? null : blob.data;
     const tx: RowTuple = [
       gateway,
       t.bus,
@@ -374,8 +374,8 @@ export class RowMaker {
       fit(latency, I32_MAX, 'latencyUs', extra, I32_MIN),
       fit(t.attempts, U8, 'attempts', extra),
       t.error === undefined ? null : t.error.slice(0, 1024),
-      blob.shape,
-      blob.data,
+      shape,
+      data,
       Object.keys(extra).length === 0 ? null : JSON.stringify(extra),
       // A read request carries no values: the same bytes (and parameter shape) come back every poll.
       t.command === 4 && t.requestBytes !== undefined ? 1 : 0,

@@ -271,7 +271,7 @@ class SqlStore implements Store {
   }
 
   private async ensureReady(): Promise<Connection> {
-    this.conn ??= connect(this.target, { connectTimeoutMs: this.options.connectTimeoutMs, poolSize: this.options.poolSize, log: this.log });
+    this.conn ??= connect(this.target, { connectTimeoutMs: this.options.connectTimeoutMs, poolSize: this.options.poolSize, log: this.log, loadData: this.options.loadData });
     if (!this.migrated) {
       await migrate(this.conn.db as never, this.target.dialect, this.log);
       this.migrated = true;

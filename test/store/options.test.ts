@@ -15,6 +15,7 @@ describe('store options', () => {
       retentionBatchRows: 2_000,
       poolSize: 4,
       writers: 2,
+      loadData: true,
     });
     // maxBatchRows follows the configured batch size.
     expect(resolveStoreOptions({}, { batchRows: 1_000 }).maxBatchRows).toBe(4_000);
