@@ -17,6 +17,7 @@ import { silentLogger } from '../../src/shared/index.js';
 import { Transport } from '../../src/transport/index.js';
 import { createSimulator } from '../../simulator/index.js';
 import { serveTcp, type TcpServer } from '../../simulator/cli.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('flowbus serve --mode bridge (TCP on both sides)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'flowbus-bridge-mode-'));
@@ -70,7 +71,12 @@ describe('flowbus serve --mode bridge (TCP on both sides)', () => {
       });
       return { status: res.status, body: (await res.json()) as any };
     };
-    const value = await api('GET', '/api/v1/instruments/5/parameters/fluidName');
+    // The reply is forwarded at once; it is decoded and learned a little later (the tap ends a
+    // burst at the line's next turn or after its settle time, then one transaction a turn).
+    const value = await waitUntil(async () => {
+      const r = await api('GET', '/api/v1/instruments/5/parameters/fluidName');
+      return r.status === 200 ? r : undefined;
+    }, { timeoutMs: 5_000, intervalMs: 20, what: 'fluidName observed' });
     expect([value.status, value.body.value]).toEqual([200, 'EtOH 15mba']);
     const never = await api('GET', '/api/v1/instruments/5/parameters/temperature');
     expect([never.status, never.body.code]).toEqual([404, 'BRIDGE_NOT_OBSERVED']);
