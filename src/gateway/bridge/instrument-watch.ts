@@ -1,9 +1,8 @@
 import type { ErrorCode } from '../../shared/index.js';
-import { paramByDde } from '../../params/index.js';
 import type { GatewayEvents, InstrumentEvent, InstrumentEventKind, ValuesEvent } from '../events.js';
 import { IDENTITY_FIELD_BY_DDE, type InstrumentIdentity, type ValueView } from '../views.js';
 import type { Learned, ObservedState } from './observed-state.js';
-import { valueView } from './observed-state.js';
+import { hasView, valueView } from './observed-state.js';
 
 interface Reported {
   online: boolean;
@@ -46,8 +45,8 @@ export class InstrumentWatch {
     }
     if (learned.values && this.events.listened('values')) {
       const time = learned.values.time;
-      // The parameters that have a view (valueView's own test), in the order seen.
-      const params = learned.values.params.filter((p) => p.value !== undefined && p.key !== undefined && paramByDde(p.dde as number) !== undefined);
+      // The parameters that have a view, in the order seen.
+      const params = learned.values.params.filter((p) => hasView(p));
       if (params.length > 0) {
         // The identity as it is now (capacity and its unit feed the views); the views themselves are
         // made when a consumer first reads `values` (with no SSE client and no MQTT: never), from

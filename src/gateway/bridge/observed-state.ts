@@ -170,10 +170,15 @@ export class ObservedState {
   }
 }
 
+/** Whether a seen parameter has a view: a decoded value of a parameter the database knows. */
+export function hasView(p: ObservedParam, dde: number | undefined = p.dde): p is ObservedParam & { readonly value: NonNullable<ObservedParam['value']>; readonly key: string } {
+  return p.value !== undefined && p.key !== undefined && dde !== undefined && paramByDde(dde) !== undefined;
+}
+
 /** A seen value as the API shows it; undefined for parameters the database does not know. */
 export function valueView(dde: number, seen: Seen, identity: InstrumentIdentity): ValueView | undefined {
-  const def = paramByDde(dde);
   const p = seen.param;
-  if (p.value === undefined || p.key === undefined || !def) return undefined;
+  const def = paramByDde(dde);
+  if (!def || !hasView(p, dde)) return undefined;
   return buildValueView(def, { raw: (p.raw ?? '').replace(/\s+/g, ''), value: p.value, time: seen.time, cached: true, ...(p.label ? { label: p.label } : {}) }, identity);
 }
