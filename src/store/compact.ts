@@ -54,6 +54,8 @@ export const LOG_VALUE_COLUMNS: readonly Column<LogValuesTable>[] = [
 ];
 
 const sourceKey = (gateway: string, bus: string, mode: string) => `${gateway}\u0000${bus}\u0000${mode}`;
+/** Whether two transactions' rows have the same source (gateway, bus, mode): nearly every row of a batch has its predecessor's. */
+const sameSource = (a: RowTuple, b: RowTuple) => a[TX.gateway] === b[TX.gateway] && a[TX.bus] === b[TX.bus] && a[TX.mode] === b[TX.mode];
 /** One number per (source 0..65535, node -1..255, dde 0..32767): cheaper to make and look up than a text, four times per transaction. */
 const seriesKey = (source: number, node: number, dde: number) => (source * 257 + node + 1) * 32768 + dde;
 
@@ -129,7 +131,7 @@ export class LogIds {
     let last: RowTuple | undefined;
     for (const r of rows) {
       const t = r.tx;
-      if (last !== undefined && t[TX.gateway] === last[TX.gateway] && t[TX.bus] === last[TX.bus] && t[TX.mode] === last[TX.mode]) continue;
+      if (last !== undefined && sameSource(t, last)) continue;
       last = t;
       const key = sourceKey(t[TX.gateway] as string, t[TX.bus] as string, t[TX.mode] as string);
       if (!this.sources.has(key)) wantSources.set(key, [t[TX.gateway] as string, t[TX.bus] as string, t[TX.mode] as string]);
@@ -145,7 +147,7 @@ export class LogIds {
     let lastSource = 0;
     const source = (r: Rows) => {
       const t = r.tx;
-      if (lastRow === undefined || t[TX.gateway] !== lastRow[TX.gateway] || t[TX.bus] !== lastRow[TX.bus] || t[TX.mode] !== lastRow[TX.mode]) {
+      if (lastRow === undefined || !sameSource(t, lastRow)) {
         lastSource = this.sources.get(sourceKey(t[TX.gateway] as string, t[TX.bus] as string, t[TX.mode] as string)) as number;
         lastRow = t;
       }
