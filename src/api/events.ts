@@ -2,7 +2,7 @@
  * The live event stream, `GET /api/v1/events` (Server-Sent Events): the gateway's events as they
  * happen, for a dashboard. One hub subscription per streamed type serves every client: each event
  * gets its id and a place in a ring of recent events; it is serialized once, when a stream first
- * takes it (live or resuming; with no client never), and that one string is written to each
+ * takes it (live or resuming; with no client never), and those same bytes are written to each
  * stream whose filters it passes. Payloads are not changed after they are emitted (the hub's
  * rule), so a frame made later says what the event said. A client that reconnects with `Last-Event-ID` gets what it
  * missed from the ring. A client that does not read is cut off once the bytes the socket has not
@@ -74,16 +74,16 @@ interface Entry {
    * of about 35 pieces: a ring of 1,000 values events held about 1 MB more of the heap that way,
    * and every stream encoded the string again.
    */
-  text: Buffer | undefined;
+  bytes: Buffer | undefined;
 }
 
 /** An entry's frame, serialized once, when first needed; the payload is let go then. */
-function textOf(e: Entry): Buffer {
-  if (e.text === undefined) {
-    e.text = Buffer.from(frame(e.id, e.type, serialize(e.payload)));
+function bytesOf(e: Entry): Buffer {
+  if (e.bytes === undefined) {
+    e.bytes = Buffer.from(frame(e.id, e.type, serialize(e.payload)));
     e.payload = undefined;
   }
-  return e.text;
+  return e.bytes;
 }
 
 interface Filter {
@@ -279,7 +279,7 @@ export class EventStreams {
     }
     for (let id = from; id < this.nextId; id++) {
       const e = this.ring[(this.head + (id - oldest)) % this.ring.length];
-      if (e && passes(stream.filter, e)) kept.push(textOf(e));
+      if (e && passes(stream.filter, e)) kept.push(bytesOf(e));
     }
     stream.lastId = this.lastId;
     return text === '' ? kept : [Buffer.from(text), ...kept];
@@ -290,7 +290,7 @@ export class EventStreams {
     const id = this.nextId++;
     // Serialized only when a stream takes it (now, or when one resumes): with no client, an event
     // costs the ring a slot, not a JSON.stringify (issue 14, part 5: about 30 µs per values event).
-    const e: Entry = { id, type, ...targetOf(type, payload), payload, text: undefined };
+    const e: Entry = { id, type, ...targetOf(type, payload), payload, bytes: undefined };
     const size = this.ring.length;
     if (size > 0) {
       if (this.held < size) {
@@ -304,7 +304,7 @@ export class EventStreams {
     for (const s of this.streams) {
       if (!passes(s.filter, e)) continue;
       s.lastId = id;
-      this.write(s, textOf(e));
+      this.write(s, bytesOf(e));
     }
   }
 
