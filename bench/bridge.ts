@@ -550,11 +550,13 @@ if (process.argv[2] === '--instrument') {
       if (!t.complete) console.log(`\n**${name}: only ${f(t.got)} of ${f(total)} bytes arrived** (nothing more for ${QUIET_MS} ms after the last write); the rate above is over what arrived.`);
     }
     const m = d.directions['>'];
+    // The transactions still on their way to the log 500 ms after the flood are logged by the close.
+    const loggedBeforeClose = sink.count;
+    await bridge.close();
     console.log(
       `\nBridge counters '>': ${f(m.bytes)} bytes read, ${f(m.forwarded)} forwarded, dropped ${m.droppedNoPeer + m.droppedOverflow + m.droppedWriteFailed} (past maxUnwrittenBytes: ${f(m.droppedOverflow)}); ` +
-        `${f(m.frames)} frames decoded in ${f(m.bursts)} bursts, ${f(m.undecodedBytes)} bytes not decoded (decoder behind), ${f(sink.count)} transactions logged (unanswered).`,
+        `${f(m.frames)} frames decoded in ${f(m.bursts)} bursts, ${f(m.undecodedBytes)} bytes not decoded (decoder behind), ${f(sink.count)} transactions logged (unanswered; ${f(loggedBeforeClose)} of them 500 ms after the flood, the rest by the close).`,
     );
-    await bridge.close();
     console.log(`\nload average after: ${(await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').trim()}`);
   } finally {
     for (const c of closers) await c();

@@ -69,3 +69,52 @@ describe('the bridge tap cuts bursts where the line turns round', () => {
     await t.close(now + 10_000);
   });
 });
+
+/**
+ * Decoding a round trip right after it was forwarded ran when the next chunk came and held it on
+ * the loop; the tap now decodes what came in `holdMs` together (issue 14, part 5).
+ */
+describe('the bridge tap decodes the bytes of a hold together', () => {
+  const now = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('decodes nothing before the hold is over, then every round trip of it, with the arrival times', async () => {
+    const transactions: Transaction[] = [];
+    const t = new BridgeTap({ protocol: 'binary', burstGapMs: 2, replyTimeoutMs: 1000, holdMs: 150, onTransaction: (x) => transactions.push(x), onError: () => {} });
+    const t0 = now();
+    t.push('>', request(0x21), t0);
+    t.push('<', reply(0x21, 5), t0 + 300);
+    t.push('>', request(0x22), t0 + 600);
+    // A drain in the next turn (no hold) would have paired the first round trip by now.
+    await sleep(40);
+    expect(t.backlog).toBeGreaterThan(0);
+    expect(transactions).toEqual([]);
+    for (let i = 0; i < 100 && transactions.length === 0; i++) await sleep(10);
+    expect(transactions.map((x) => [x.outcome, x.time - t0])).toEqual([['ok', 0]]);
+    expect(t.backlog).toBe(0);
+    await t.close(now() + 10_000);
+  });
+
+  it('a close decodes what is held at once', async () => {
+    const transactions: Transaction[] = [];
+    const t = new BridgeTap({ protocol: 'binary', burstGapMs: 2, replyTimeoutMs: 1000, holdMs: 60_000, onTransaction: (x) => transactions.push(x), onError: () => {} });
+    const t0 = now();
+    t.push('>', request(0x31), t0);
+    t.push('<', reply(0x31, 9), t0 + 300);
+    await t.close(t0 + 10_000);
+    expect(transactions.map((x) => x.outcome)).toEqual(['ok']);
+  });
+
+  it('holdMs 0 decodes in the next turn', async () => {
+    const transactions: Transaction[] = [];
+    const t = new BridgeTap({ protocol: 'binary', burstGapMs: 2, replyTimeoutMs: 1000, holdMs: 0, onTransaction: (x) => transactions.push(x), onError: () => {} });
+    const t0 = now();
+    t.push('>', request(0x41), t0);
+    t.push('<', reply(0x41, 1), t0 + 300);
+    t.push('>', request(0x42), t0 + 600);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(transactions.map((x) => x.outcome)).toEqual(['ok']);
+    await t.close(now() + 10_000);
+  });
+});
