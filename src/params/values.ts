@@ -156,7 +156,11 @@ function toNumber(l: Limits, value: unknown): number {
       try {
         return enumValue(p, value);
       } catch (err) {
-        throw invalidValue(l, value, `"${describe(value)}" is not a number or one of its labels`, err);
+        // A closed enumeration refuses a label it does not list as it refuses a number it does
+        // not list: PARAM_BAD_ENUM with the allowed values. An open one takes any number, so
+        // text that is neither a number nor a label is the wrong type.
+        const e = invalidValue(l, value, `"${describe(value)}" is not a number or one of its labels`, err);
+        throw p.enumerationOpen ? e : new GatewayError('PARAM_BAD_ENUM', e.message, e.details, { cause: err });
       }
     }
     throw invalidValue(l, value, `expected a number (${p.valueType}), got "${describe(value)}"`);

@@ -172,7 +172,9 @@ describe('validateValue', () => {
 
   it('refuses an unknown enumeration name and lists the allowed values', () => {
     const e = thrown(() => validateValue('controlMode', 'fly'));
-    expect(e.code).toBe('PARAM_INVALID_VALUE');
+    // As a number it does not list (77 below): the same code, with the allowed values.
+    expect(e.code).toBe('PARAM_BAD_ENUM');
+    expect(thrown(() => validateValue('controlMode', 77)).code).toBe('PARAM_BAD_ENUM');
     expect(e.details).toMatchObject({ param: 'controlMode', dde: 12, expected: 'u8' });
     expect(e.details.allowed).toContainEqual({ value: 3, label: 'close valve' });
   });
