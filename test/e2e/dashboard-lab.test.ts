@@ -59,6 +59,46 @@ describe.skipIf(!HAVE_CHROMIUM)('programs, alarms and counters on the dashboard'
     expect(errors).toEqual([]);
   }, 60_000);
 
+  it('keeps a program whose event came while the page was still fetching the list of programs', async () => {
+    const context = await rig.browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const page = await context.newPage();
+      // The page's GET /programs is answered by the gateway at once (before the program below
+      // exists) and that answer is held back until the program's event has been shown.
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let asked!: () => void;
+      const wasAsked = new Promise<void>((r) => (asked = r));
+      await page.route(/\/api\/v1\/programs$/, async (route) => {
+        const response = await route.fetch();
+        asked();
+        await released;
+        await route.fulfill({ response });
+      });
+      await page.goto(`${rig.gw.url}/#/instrument/main:5`);
+      const panel = page.getByRole('region', { name: 'Program' });
+      await wasAsked;
+      const started = await api('POST', '/programs', { name: 'e2e late list', instruments: ['main:5'], steps: [{ type: 'hold', seconds: 600 }] });
+      try {
+        await expect.poll(() => panel.locator('[data-field="program-state"]').textContent(), { timeout: 15_000 }).toBe('running');
+        const answered = page.waitForResponse(/\/api\/v1\/programs$/);
+        release();
+        await answered;
+        // Two frames for the answer to be applied and drawn.
+        await page.evaluate(() => {
+          const raf = (globalThis as unknown as { requestAnimationFrame: (f: () => void) => void }).requestAnimationFrame;
+          return new Promise<void>((r) => raf(() => raf(r)));
+        });
+        expect(await panel.textContent()).not.toContain('Not in a setpoint program');
+        expect(await panel.locator('[data-field="program-step"]').textContent({ timeout: 2_000 })).toBe('1 of 1 (hold)');
+      } finally {
+        await api('POST', `/programs/${started.id}/abort`, {});
+      }
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it('shows an alarm raised on the simulator by name on the card, in red', async () => {
     const { page, errors } = await openPage(rig.browser, `${rig.gw.url}/`);
     const alarm = page.locator('[data-instrument="main:7"] [data-field="alarms"]');

@@ -138,6 +138,8 @@ export class Live {
   loadError: string | null = null;
   /** Setpoint programs by id: from GET /programs, then the `program` events. */
   readonly programs = new Map<string, ProgramView>();
+  /** The `program` events of each GET /programs in flight, which its answer must not undo. */
+  private readonly programEvents = new Set<Map<string, ProgramView>>();
   /** Per instrument: the last batch end seen (a `counter` event), while it is recent. */
   readonly batchEnds = new Map<string, CounterEvent>();
   /** The stream is down and the last fetch failed: what is shown is stale. */
@@ -226,13 +228,21 @@ export class Live {
   }
 
   async refreshPrograms(): Promise<void> {
+    // A `program` event that comes while the list is on its way is newer than the list: the
+    // answer was made before it (a program started just after the page asked would be dropped
+    // until its next event, minutes later for a long step).
+    const newer = new Map<string, ProgramView>();
+    this.programEvents.add(newer);
     try {
       const { programs } = await get<{ programs: ProgramView[] }>('/programs');
       this.programs.clear();
       for (const p of programs) this.programs.set(p.id, p);
+      for (const [id, p] of newer) this.programs.set(id, p);
       this.changed();
     } catch {
       // An older gateway or a failed fetch: the panel shows none until a `program` event.
+    } finally {
+      this.programEvents.delete(newer);
     }
   }
 
@@ -382,6 +392,7 @@ export class Live {
     es.addEventListener('program', (m) => {
       const p = JSON.parse((m as MessageEvent<string>).data) as ProgramView;
       this.programs.set(p.id, p);
+      for (const newer of this.programEvents) newer.set(p.id, p);
       this.changed();
     });
     es.addEventListener('alarm', (m) => this.onAlarm(JSON.parse((m as MessageEvent<string>).data) as AlarmEvent));
