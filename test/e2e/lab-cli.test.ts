@@ -86,7 +86,7 @@ describe('flowbus fluids, fluid and counter as processes', () => {
     expect(word.stderr).toMatch(/^error PARAM_INVALID_VALUE: .*counterLimit/m);
     const mode = await flowbus('counter', '3', '--port', port, '--mode', 'sideways');
     expect(mode.code).toBe(2);
-    expect(mode.stderr).toMatch(/^error PARAM_INVALID_VALUE: counterMode/m);
+    expect(mode.stderr).toMatch(/^error PARAM_BAD_ENUM: counterMode/m);
     expect(inst.get('counterLimit')).toBe(500);
     expect(inst.get('counterMode')).toBe(2);
   });

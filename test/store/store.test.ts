@@ -312,7 +312,7 @@ describe('flowbus db migrate and flowbus export', () => {
     } finally {
       await target.cleanup();
     }
-  });
+  }, 90_000); // four CLI runs through tsx: 10 s on a quiet machine, past 30 s on a loaded one
 });
 
 describe.skipIf(!(await mysqlRuns()))('a MySQL store that is misconfigured says what to do', () => {
