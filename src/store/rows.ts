@@ -236,15 +236,21 @@ class TieBreaker {
   private maxStart = -Infinity;
   private maxEnd = -Infinity;
 
-  /** The key of this transaction: `startedUs` moves on by 1 µs past MAX_K transactions in one µs. */
-  key(id: string, startedUs: number, endedUs: number): { startedUs: number; k: number } {
+  /** The start of the key `key` gave last (no object per transaction for it). */
+  startedUs = 0;
+
+  /** The tie-breaker of this transaction, its start in `startedUs`: the start moves on by 1 µs past MAX_K transactions in one µs. */
+  key(id: string, startedUs: number, endedUs: number): number {
     let k = 0;
     if (startedUs <= this.maxStart || endedUs <= this.maxEnd) {
       const count = Math.min(this.n, RECENT);
       let next = 0;
       for (let i = 0; i < count; i++) {
         const start = this.starts[i] as number;
-        if (start === startedUs && this.ids[i] === id) return { startedUs, k: this.ks[i] as number };
+        if (start === startedUs && this.ids[i] === id) {
+          this.startedUs = startedUs;
+          return this.ks[i] as number;
+        }
         if (start === startedUs || this.ends[i] === endedUs) next = Math.max(next, (this.ks[i] as number) + 1);
       }
       k = next;
@@ -257,7 +263,8 @@ class TieBreaker {
     this.ids[at] = id;
     if (startedUs > this.maxStart) this.maxStart = startedUs;
     if (endedUs > this.maxEnd) this.maxEnd = endedUs;
-    return { startedUs, k };
+    this.startedUs = startedUs;
+    return k;
   }
 }
 
@@ -320,9 +327,8 @@ export class RowMaker {
     let startedUs = toMicros(t.startedAt);
     const endedUs = toMicros(t.endedAt);
     const tie = this.tieBreaker(gateway, t.bus, t.mode);
-    const given = tie.key(t.id, startedUs, endedUs);
-    startedUs = given.startedUs;
-    const k = given.k;
+    const k = tie.key(t.id, startedUs, endedUs);
+    startedUs = tie.startedUs;
     const cn = commandNameCodes.code(t.commandName);
     if (cn === 0) extra.commandName = t.commandName;
     const purpose = purposeCodes.code(t.purpose);
@@ -376,12 +382,18 @@ export class RowMaker {
       t.error === undefined ? null : t.error.slice(0, 1024),
       shape,
       data,
-      Object.keys(extra).length === 0 ? null : JSON.stringify(extra),
+      hasFields(extra) ? JSON.stringify(extra) : null,
       // A read request carries no values: the same bytes (and parameter shape) come back every poll.
       t.command === 4 && t.requestBytes !== undefined ? 1 : 0,
     ];
     return { tx, values };
   }
+}
+
+/** Whether `o` has a field of its own (without the array Object.keys makes, once per transaction). */
+function hasFields(o: object): boolean {
+  for (const key in o) if (Object.hasOwn(o, key)) return true;
+  return false;
 }
 
 /** An old row with its parameter rows as the transaction the old listing gave. */
