@@ -113,14 +113,22 @@ export class LogIds {
 
   private async resolveNow(conn: Connection, rows: readonly Rows[]): Promise<Resolved> {
     const d = conn.dialect;
-    // Templates known already are looked up by request and shape; only a new one gets its key text and hash.
+    // Templates known already are looked up by request and shape, once per row; only a new one gets its key text and hash.
+    const templates: (number | null)[] = new Array<number | null>(rows.length);
+    let missing = false;
     const wantTemplates = new Map<string, { hash: string; request: string | null; shape: string | null }>();
     for (let i = 0; i < rows.length; i++) {
       const t = (rows[i] as Rows).tx;
+      templates[i] = null;
       if (t[TX.templated] !== 1) continue;
       const request = (t[TX.request] as string | null) ?? '';
       const shape = (t[TX.shape] as string | null) ?? '';
-      if (this.template(request, shape) !== undefined) continue;
+      const known = this.template(request, shape);
+      if (known !== undefined) {
+        templates[i] = known;
+        continue;
+      }
+      missing = true;
       const key = templateKey(request, shape);
       if (!wantTemplates.has(key)) wantTemplates.set(key, { hash: createHash('md5').update(key).digest('hex'), request: t[TX.request] as string | null, shape: t[TX.shape] as string | null });
     }
@@ -136,10 +144,9 @@ export class LogIds {
         if (t !== undefined) this.setTemplate(t.request ?? '', t.shape ?? '', Number(f.id));
       }
     }
-    const templates: (number | null)[] = new Array<number | null>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = 0; missing && i < rows.length; i++) {
       const t = (rows[i] as Rows).tx;
-      templates[i] = t[TX.templated] !== 1 ? null : (this.template((t[TX.request] as string | null) ?? '', (t[TX.shape] as string | null) ?? '') ?? null);
+      if (t[TX.templated] === 1 && templates[i] === null) templates[i] = this.template((t[TX.request] as string | null) ?? '', (t[TX.shape] as string | null) ?? '') ?? null;
     }
     // After this batch's ids are taken: the cache is bounded.
     if (this.templateCount > 100_000) {
