@@ -8,7 +8,7 @@
  * The transactions are the ones bench/store.ts writes (4 parameter values each). With
  * PREBUILT=1 they are made before the timed part (a gateway's come from the bus, not from a
  * generator); the producer's own cost per transaction is printed beside the figures either way.
- * BENCH_MAX_BATCH sets maxBatchRows (default 2,000). With PROFILE=1 only the first tree runs, once (for `node --cpu-prof --import tsx ...`).
+ * BENCH_MAX_BATCH sets maxBatchRows (default 2,000), or `tree:N` for one tree. With PROFILE=1 only the first tree runs, once (for `node --cpu-prof --import tsx ...`).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +23,9 @@ import type * as StoreModule from '../src/store/index.js';
 const N = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const TREES = process.argv.length > 4 ? process.argv.slice(4) : ['.'];
+/** `tree:N`: that tree with maxBatchRows N (batch size tuning in one run). */
+const treeDir = (t: string) => t.replace(/:\d+$/, '');
+const treeBatch = (t: string) => (/:(\d+)$/.exec(t)?.[1] ?? process.env.BENCH_MAX_BATCH);
 const BASE = process.env.FLOWBUS_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const PREBUILT = process.env.PREBUILT === '1';
 const PROFILE = process.env.PROFILE === '1';
@@ -111,7 +114,7 @@ function producerCost(n: number): number {
   return (c.user + c.system) / n;
 }
 
-const modules = await Promise.all(TREES.map(async (t) => (await import(pathToFileURL(resolve(t, 'src/store/index.ts')).href)) as typeof StoreModule));
+const modules = await Promise.all(TREES.map(async (t) => (await import(pathToFileURL(resolve(treeDir(t), 'src/store/index.ts')).href)) as typeof StoreModule));
 const db = await freshDb();
 await modules[0]!.migrateStore(db.url, silentLogger);
 const runs: Rate[][] = TREES.map(() => []);
@@ -122,7 +125,7 @@ let spool = 0;
 for (let round = 0; round < (PROFILE ? 1 : ROUNDS); round++) {
   for (let t = 0; t < (PROFILE ? 1 : TREES.length); t++) {
     const m = modules[t]!;
-    const s = await m.openStore({ url: db.url, spoolDir: join(dir, `s${spool++}`), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, options: { maxRowsInMemory: 1_000_000, ...(process.env.BENCH_MAX_BATCH ? { maxBatchRows: Number(process.env.BENCH_MAX_BATCH) } : {}) } });
+    const s = await m.openStore({ url: db.url, spoolDir: join(dir, `s${spool++}`), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, options: { maxRowsInMemory: 1_000_000, ...(treeBatch(TREES[t]!) ? { maxBatchRows: Number(treeBatch(TREES[t]!)) } : {}) } });
     await batched(s, 5_000);
     const made = PREBUILT ? Array.from({ length: N }, (_, i) => tx(i)) : undefined;
     const r = await batched(s, N, made);

@@ -465,8 +465,14 @@ export class RowMaker {
  * move, flattened again by every reader (the template lookup's hash, the LOAD DATA file).
  */
 function frameHex(b: Uint8Array): string {
-  return b.length <= 6 ? toHex(b, '') : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  if (b.length <= 6) return toHex(b, '');
+  // Through one reused buffer: a Buffer made over the frame's memory costs more than the copy.
+  if (b.length > FRAME.length) FRAME = Buffer.allocUnsafe(Math.max(b.length, FRAME.length * 2));
+  FRAME.set(b);
+  return FRAME.toString('hex', 0, b.length);
 }
+
+let FRAME = Buffer.allocUnsafe(512);
 
 /** The one Blob every RowMaker builds its transaction's parameters in (make() does not wait, so one at a time). */
 const BLOB = new Blob();
