@@ -66,14 +66,30 @@ export const NO_NODE = -1;
 export class LogIds {
   private readonly sources = new Map<string, number>();
   private readonly series = new Map<number, number>();
-  /** Templates by request hex + shape hex; bounded (a bus polls a few hundred distinct read requests: seq x node x parameter set). */
-  private readonly templates = new Map<string, number>();
+  /**
+   * Templates by request hex, then shape hex (two maps: no key text made per row); bounded (a bus
+   * polls a few hundred distinct read requests: seq x node x parameter set).
+   */
+  private readonly templates = new Map<string, Map<string, number>>();
+  private templateCount = 0;
+
+  private template(request: string, shape: string): number | undefined {
+    return this.templates.get(request)?.get(shape);
+  }
+
+  private setTemplate(request: string, shape: string, id: number): void {
+    let byShape = this.templates.get(request);
+    if (byShape === undefined) this.templates.set(request, (byShape = new Map()));
+    if (!byShape.has(shape)) this.templateCount++;
+    byShape.set(shape, id);
+  }
 
   /** Forgets everything (another database). */
   clear(): void {
     this.sources.clear();
     this.series.clear();
     this.templates.clear();
+    this.templateCount = 0;
   }
 
   /**
@@ -97,36 +113,46 @@ export class LogIds {
 
   private async resolveNow(conn: Connection, rows: readonly Rows[]): Promise<Resolved> {
     const d = conn.dialect;
+    // Templates known already are looked up by request and shape, once per row; only a new one gets its key text and hash.
+    const templates: (number | null)[] = new Array<number | null>(rows.length);
+    let missing = false;
     const wantTemplates = new Map<string, { hash: string; request: string | null; shape: string | null }>();
-    const keys: (string | undefined)[] = new Array<string | undefined>(rows.length);
     for (let i = 0; i < rows.length; i++) {
-      const r = rows[i] as Rows;
-      if (r.tx[TX.templated] !== 1) continue;
-      const key = templateKey(r);
-      keys[i] = key;
-      if (!this.templates.has(key) && !wantTemplates.has(key)) {
-        wantTemplates.set(key, { hash: createHash('md5').update(key).digest('hex'), request: r.tx[TX.request] as string | null, shape: r.tx[TX.shape] as string | null });
+      const t = (rows[i] as Rows).tx;
+      templates[i] = null;
+      if (t[TX.templated] !== 1) continue;
+      const request = (t[TX.request] as string | null) ?? '';
+      const shape = (t[TX.shape] as string | null) ?? '';
+      const known = this.template(request, shape);
+      if (known !== undefined) {
+        templates[i] = known;
+        continue;
       }
+      missing = true;
+      const key = templateKey(request, shape);
+      if (!wantTemplates.has(key)) wantTemplates.set(key, { hash: createHash('md5').update(key).digest('hex'), request: t[TX.request] as string | null, shape: t[TX.shape] as string | null });
     }
     if (wantTemplates.size > 0) {
-      const list = [...wantTemplates.entries()];
-      const byHash = new Map(list.map(([key, t]) => [t.hash, key]));
+      const list = [...wantTemplates.values()];
+      const byHash = new Map(list.map((t) => [t.hash, t]));
       const hex = (h: string | null) => (h === null ? 'NULL' : `X'${h}'`);
-      const tuples = list.map(([, t]) => `(X'${t.hash}',${hex(t.request)},${hex(t.shape)})`);
+      const tuples = list.map((t) => `(X'${t.hash}',${hex(t.request)},${hex(t.shape)})`);
       await addIds(conn, `${ignore(d)} INTO log_templates (hash, request, shape) VALUES ${tuples.join(',')}`);
-      const found = await sql.raw<{ id: number; hash: Buffer }>(`SELECT id, hash FROM log_templates WHERE hash IN (${list.map(([, t]) => `X'${t.hash}'`).join(',')})`).execute(conn.db);
+      const found = await sql.raw<{ id: number; hash: Buffer }>(`SELECT id, hash FROM log_templates WHERE hash IN (${list.map((t) => `X'${t.hash}'`).join(',')})`).execute(conn.db);
       for (const f of found.rows) {
-        const key = byHash.get(Buffer.from(f.hash).toString('hex'));
-        if (key !== undefined) this.templates.set(key, Number(f.id));
+        const t = byHash.get(Buffer.from(f.hash).toString('hex'));
+        if (t !== undefined) this.setTemplate(t.request ?? '', t.shape ?? '', Number(f.id));
       }
     }
-    const templates: (number | null)[] = new Array<number | null>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const key = keys[i];
-      templates[i] = key === undefined ? null : (this.templates.get(key) ?? null);
+    for (let i = 0; missing && i < rows.length; i++) {
+      const t = (rows[i] as Rows).tx;
+      if (t[TX.templated] === 1 && templates[i] === null) templates[i] = this.template((t[TX.request] as string | null) ?? '', (t[TX.shape] as string | null) ?? '') ?? null;
     }
     // After this batch's ids are taken: the cache is bounded.
-    if (this.templates.size > 100_000) this.templates.clear();
+    if (this.templateCount > 100_000) {
+      this.templates.clear();
+      this.templateCount = 0;
+    }
     const wantSources = new Map<string, [string, string, string]>();
     let last: RowTuple | undefined;
     for (const r of rows) {
@@ -208,7 +234,8 @@ function text(v: unknown): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
 
-const templateKey = (r: Rows) => `${(r.tx[TX.request] as string | null) ?? ''}/${(r.tx[TX.shape] as string | null) ?? ''}`;
+/** A template's key text, which its hash in `log_templates` is made of: request hex / shape hex. */
+const templateKey = (request: string, shape: string) => `${request}/${shape}`;
 
 const ignore = (d: Dialect) => (d === 'mysql' ? 'INSERT IGNORE' : 'INSERT OR IGNORE');
 
@@ -229,8 +256,19 @@ export function nodeOf(r: Rows): number {
  */
 export function fitsSingle(v: number): boolean {
   if (Number.isInteger(v)) return Math.abs(v) <= 16_777_216 && !Object.is(v, -0);
-  return Number.isFinite(v) && float32ToShortest(Math.fround(v)) === v;
+  // The test takes up to nine toPrecision calls, and a bus logs the same values again and again.
+  let fits = singleCache.get(v);
+  if (fits === undefined) {
+    fits = Number.isFinite(v) && float32ToShortest(Math.fround(v)) === v;
+    if (singleCache.size >= SINGLE_CACHE) singleCache.clear();
+    singleCache.set(v, fits);
+  }
+  return fits;
 }
+
+/** fitsSingle's answers for non-integers seen lately, at most SINGLE_CACHE of them. */
+const singleCache = new Map<number, boolean>();
+const SINGLE_CACHE = 4096;
 
 /** A value read back from `value_f`. */
 export function fromSingle(v: number): number {
@@ -366,7 +404,9 @@ function loadDataFiles({ source, series, templates }: Resolved, rows: readonly R
       values.int(v[VAL.position]);
       values.tab();
       if (single) {
-        values.real(Math.fround(num));
+        // num is the float's shortest decimal (fitsSingle): the server reads it back to the same
+        // float as the float's full 17 digits (which the INSERT text has), from less text.
+        values.real(num);
         values.tab();
         values.null();
       } else {

@@ -118,19 +118,89 @@ function rawHex(raw: string | null | undefined): string | undefined {
   return typeof raw === 'string' && HEX_RE.test(raw) ? raw : undefined;
 }
 
-const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/**
+ * The parameters' two parts as they are built: bytes in buffers reused for every transaction,
+ * turned into hex once per part (one flat string each; appending hex a piece at a time makes a
+ * chain of objects per transaction for the queue to hold).
+ */
+class Blob {
+  private shape: Buffer = Buffer.allocUnsafe(256);
+  private data: Buffer = Buffer.allocUnsafe(256);
+  shapeLength = 0;
+  dataLength = 0;
 
-function varintHex(n: number): string {
-  let out = '';
-  while (n >= 0x80) {
-    out += HEX_BYTE[(n & 0x7f) | 0x80] as string;
-    n = Math.floor(n / 128);
+  reset(): void {
+    this.shapeLength = 0;
+    this.dataLength = 0;
   }
-  return out + (HEX_BYTE[n] as string);
+
+  private roomShape(n: number): void {
+    if (this.shapeLength + n > this.shape.length) this.shape = grow(this.shape, this.shapeLength + n);
+  }
+
+  private roomData(n: number): void {
+    if (this.dataLength + n > this.data.length) this.data = grow(this.data, this.dataLength + n);
+  }
+
+  shapeByte(b: number): void {
+    this.roomShape(1);
+    this.shape[this.shapeLength++] = b & 0xff;
+  }
+
+  varint(n: number): void {
+    this.roomData(8);
+    while (n >= 0x80) {
+      this.data[this.dataLength++] = (n & 0x7f) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    this.data[this.dataLength++] = n;
+  }
+
+  /** Lowercase hex of whole bytes (rawHex checked it). */
+  hexBytes(hex: string): void {
+    const n = hex.length >> 1;
+    this.roomData(n);
+    const d = this.data;
+    let p = this.dataLength;
+    for (let i = 0; i < hex.length; i += 2) d[p++] = ((HEX_DIGIT[hex.charCodeAt(i)] as number) << 4) | (HEX_DIGIT[hex.charCodeAt(i + 1)] as number);
+    this.dataLength = p;
+  }
+
+  double(v: number): void {
+    this.roomData(8);
+    this.data.writeDoubleBE(v, this.dataLength);
+    this.dataLength += 8;
+  }
+
+  utf8(text: string): void {
+    const n = Buffer.byteLength(text, 'utf8');
+    this.varint(n);
+    this.roomData(n);
+    this.dataLength += this.data.write(text, this.dataLength, 'utf8');
+  }
+
+  shapeHex(): string {
+    return this.shape.toString('hex', 0, this.shapeLength);
+  }
+
+  dataHex(): string {
+    return this.data.toString('hex', 0, this.dataLength);
+  }
 }
 
-/** One parameter's shape and data (hex text straight away: the INSERT writes it as X'..', the spool as it is), appended to `out`. */
-function appendParam(out: { shape: string; data: string }, process: number, fbnr: number, wireType: number, indexOnly: boolean, raw: string | undefined, num: number | null, text: string | null): void {
+function grow(b: Buffer, need: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.max(b.length * 2, need));
+  b.copy(next);
+  return next;
+}
+
+/** Values of lowercase hex digits by char code (only ever read for text HEX_RE accepted). */
+const HEX_DIGIT = new Uint8Array(128);
+for (let i = 0; i < 10; i++) HEX_DIGIT[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX_DIGIT[97 + i] = 10 + i;
+
+/** One parameter's shape and data, appended to `out`. */
+function appendParam(out: Blob, process: number, fbnr: number, wireType: number, indexOnly: boolean, raw: string | undefined, num: number | null, text: string | null): void {
   const wire = wireType & 0xff;
   const wireInFlags = (wire & ~WIRE_MASK) === 0;
   const size = FIXED_SIZE[wire];
@@ -144,18 +214,16 @@ function appendParam(out: { shape: string; data: string }, process: number, fbnr
   const withLen = raw !== undefined && rawLength !== size;
   let flags = (indexOnly ? F_INDEX_ONLY : 0) | (raw !== undefined ? F_RAW : 0) | (num !== null ? F_NUM : 0) | (text !== null ? F_TEXT : 0) | (withLen ? F_LEN : 0);
   flags |= wireInFlags ? wire : F_WIRE_BYTE;
-  out.shape += (HEX_BYTE[flags] as string) + (HEX_BYTE[process & 0xff] as string) + (HEX_BYTE[fbnr & 0xff] as string);
-  if (!wireInFlags) out.shape += HEX_BYTE[wire] as string;
-  if (raw !== undefined) out.data += withLen ? varintHex(rawLength) + raw : raw;
-  if (num !== null) {
-    const b = Buffer.alloc(8);
-    b.writeDoubleBE(num);
-    out.data += b.toString('hex');
+  out.shapeByte(flags);
+  out.shapeByte(process);
+  out.shapeByte(fbnr);
+  if (!wireInFlags) out.shapeByte(wire);
+  if (raw !== undefined) {
+    if (withLen) out.varint(rawLength);
+    out.hexBytes(raw);
   }
-  if (text !== null) {
-    const b = Buffer.from(text, 'utf8');
-    out.data += varintHex(b.length) + b.toString('hex');
-  }
+  if (num !== null) out.double(num);
+  if (text !== null) out.utf8(text);
 }
 
 /** The parameters' two parts back to what `paramFromRow` takes, one per parameter. Throws on parts cut short. */
@@ -236,15 +304,21 @@ class TieBreaker {
   private maxStart = -Infinity;
   private maxEnd = -Infinity;
 
-  /** The key of this transaction: `startedUs` moves on by 1 µs past MAX_K transactions in one µs. */
-  key(id: string, startedUs: number, endedUs: number): { startedUs: number; k: number } {
+  /** The start of the key `key` gave last (no object per transaction for it). */
+  startedUs = 0;
+
+  /** The tie-breaker of this transaction, its start in `startedUs`: the start moves on by 1 µs past MAX_K transactions in one µs. */
+  key(id: string, startedUs: number, endedUs: number): number {
     let k = 0;
     if (startedUs <= this.maxStart || endedUs <= this.maxEnd) {
       const count = Math.min(this.n, RECENT);
       let next = 0;
       for (let i = 0; i < count; i++) {
         const start = this.starts[i] as number;
-        if (start === startedUs && this.ids[i] === id) return { startedUs, k: this.ks[i] as number };
+        if (start === startedUs && this.ids[i] === id) {
+          this.startedUs = startedUs;
+          return this.ks[i] as number;
+        }
         if (start === startedUs || this.ends[i] === endedUs) next = Math.max(next, (this.ks[i] as number) + 1);
       }
       k = next;
@@ -257,7 +331,8 @@ class TieBreaker {
     this.ids[at] = id;
     if (startedUs > this.maxStart) this.maxStart = startedUs;
     if (endedUs > this.maxEnd) this.maxEnd = endedUs;
-    return { startedUs, k };
+    this.startedUs = startedUs;
+    return k;
   }
 }
 
@@ -320,9 +395,8 @@ export class RowMaker {
     let startedUs = toMicros(t.startedAt);
     const endedUs = toMicros(t.endedAt);
     const tie = this.tieBreaker(gateway, t.bus, t.mode);
-    const given = tie.key(t.id, startedUs, endedUs);
-    startedUs = given.startedUs;
-    const k = given.k;
+    const k = tie.key(t.id, startedUs, endedUs);
+    startedUs = tie.startedUs;
     const cn = commandNameCodes.code(t.commandName);
     if (cn === 0) extra.commandName = t.commandName;
     const purpose = purposeCodes.code(t.purpose);
@@ -334,7 +408,8 @@ export class RowMaker {
     const latency = t.latencyMs === undefined ? undefined : toMicros(t.latencyMs);
     // The parameters' blob and value rows in one pass, without an object per parameter (this runs for every transaction logged).
     const values: RowTuple[] = [];
-    const blob = { shape: '', data: '' };
+    const blob = BLOB;
+    blob.reset();
     for (let i = 0; i < t.params.length; i++) {
       const p = t.params[i] as ObservedParam;
       const s = stored?.[i];
@@ -352,8 +427,8 @@ export class RowMaker {
       appendParam(blob, p.process, p.fbnr, p.wireType, p.indexOnly === true, rawHex(p.raw), num, text);
       if (dde !== null && Number.isInteger(dde) && dde >= 0 && dde <= 32767) values.push([dde, i, num, text]);
     }
-    const shape = t.params.length === 0 ? null : blob.shape;
-    const data = t.params.length === 0 || blob.data === '' ? null : blob.data;
+    const shape = t.params.length === 0 ? null : blob.shapeHex();
+    const data = t.params.length === 0 || blob.dataLength === 0 ? null : blob.dataHex();
     const tx: RowTuple = [
       gateway,
       t.bus,
@@ -368,20 +443,44 @@ export class RowMaker {
       outcome,
       fit(t.status, U8, 'status', extra),
       fit(t.errorCode, U8, 'errorCode', extra),
-      t.requestBytes ? toHex(t.requestBytes, '') : null,
-      t.replyBytes ? toHex(t.replyBytes, '') : null,
+      t.requestBytes ? frameHex(t.requestBytes) : null,
+      t.replyBytes ? frameHex(t.replyBytes) : null,
       endedD,
       fit(latency, I32_MAX, 'latencyUs', extra, I32_MIN),
       fit(t.attempts, U8, 'attempts', extra),
       t.error === undefined ? null : t.error.slice(0, 1024),
       shape,
       data,
-      Object.keys(extra).length === 0 ? null : JSON.stringify(extra),
+      hasFields(extra) ? JSON.stringify(extra) : null,
       // A read request carries no values: the same bytes (and parameter shape) come back every poll.
       t.command === 4 && t.requestBytes !== undefined ? 1 : 0,
     ];
     return { tx, values };
   }
+}
+
+/**
+ * A frame's bytes as hex in one flat string. toHex builds short ones a byte at a time, which past
+ * 12 characters is a chain of V8 cons strings: objects for the queue to hold and the collector to
+ * move, flattened again by every reader (the template lookup's hash, the LOAD DATA file).
+ */
+function frameHex(b: Uint8Array): string {
+  if (b.length <= 6) return toHex(b, '');
+  // Through one reused buffer: a Buffer made over the frame's memory costs more than the copy.
+  if (b.length > FRAME.length) FRAME = Buffer.allocUnsafe(Math.max(b.length, FRAME.length * 2));
+  FRAME.set(b);
+  return FRAME.toString('hex', 0, b.length);
+}
+
+let FRAME = Buffer.allocUnsafe(512);
+
+/** The one Blob every RowMaker builds its transaction's parameters in (make() does not wait, so one at a time). */
+const BLOB = new Blob();
+
+/** Whether `o` has a field of its own (without the array Object.keys makes, once per transaction). */
+function hasFields(o: object): boolean {
+  for (const key in o) if (Object.hasOwn(o, key)) return true;
+  return false;
 }
 
 /** An old row with its parameter rows as the transaction the old listing gave. */

@@ -151,6 +151,28 @@ describe.skipIf(!RUNS)('MySQL batches as LOAD DATA LOCAL INFILE', () => {
     }
   });
 
+  it('a FLOAT value goes into the file as the float\'s shortest decimal and reads back as the value logged', async () => {
+    const target = await freshTarget('mysql');
+    const conn = connect(parseStoreUrl(target.url), { connectTimeoutMs: 3000, poolSize: 2 });
+    try {
+      await migrate(conn.db as never, 'mysql', silentLogger);
+      const at = Date.now() - 60_000;
+      const measure = Math.fround(10.1);
+      // The gateway decodes a float32 to its shortest decimal (10.1), which value_f holds.
+      const t = makeTx({ startedAt: at, endedAt: at + 1, params: [{ process: 33, fbnr: 0, wireType: 0x40, dde: 205, key: 'fMeasure', raw: '4121999a', value: 10.1 }] });
+      const statements = await compactStatements(conn, new LogIds(), [new RowMaker('lab-1').toRows(t)]);
+      const file = (statements[1] as { file: Buffer }).file.toString('latin1');
+      expect(file).toContain('\t10.1\t\\N\t\\N\n');
+      expect(file).not.toContain(String(measure));
+      await conn.runInTransaction(statements);
+      const h = await parameterHistory(conn.db, 'mysql', { bus: 'main', node: 3, dde: 205, sinceUs: 0, untilUs: (Date.now() + 1) * 1000 });
+      expect(h).toMatchObject({ kind: 'raw', points: [{ value: 10.1 }] });
+    } finally {
+      await conn.destroy();
+      await target.cleanup();
+    }
+  });
+
   it('a server with local_infile=OFF gets INSERT statements in the same transaction: every row written, nothing spooled', async () => {
     const target = await freshTarget('mysql');
     const log = recordingLogger();
