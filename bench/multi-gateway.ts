@@ -19,32 +19,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createConnection } from 'mysql2/promise';
-import type { LoggedTransaction } from '../src/gateway/index.js';
-import { newId, silentLogger } from '../src/shared/index.js';
+import { silentLogger } from '../src/shared/index.js';
 import { migrateStore, openStore } from '../src/store/index.js';
+import { storeTx } from './store-common.js';
 
 const BASE = process.env.FLOWBUS_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const QUEUE_CAP = 10_000;
 /** Written by each gateway before the clock starts (JIT, connections, the server's caches); counted in the rows. */
 const WARM_UP = 5_000;
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
-
-function tx(i: number): LoggedTransaction {
-  const at = performance.timeOrigin + performance.now();
-  return {
-    id: newId(), bus: 'main', mode: 'master', node: 3 + (i % 4), seq: i & 0xff, command: 4, commandName: 'read', purpose: 'poll', outcome: 'ok',
-    status: undefined, errorCode: undefined,
-    requestBytes: Uint8Array.of(0x10, 0x02, 0x03, i & 0xff, 0x04, 0x01, 0x21, 0x01, 0x40, 0x01, 0x21, 0x01, 0x20, 0x10, 0x03),
-    replyBytes: Uint8Array.of(0x10, 0x02, 0x03, i & 0xff, 0x02, 0x01, 0x21, 0x42, 0x20, 0x00, 0x00, 0x10, 0x03),
-    startedAt: at - 3, endedAt: at, latencyMs: 3, attempts: 1, error: undefined,
-    params: [
-      { process: 33, fbnr: 0, wireType: 0x40, dde: 205, key: 'fMeasure', raw: '42200000', value: 10 + (i % 1000) / 10 },
-      { process: 33, fbnr: 3, wireType: 0x40, dde: 206, key: 'fSetpoint', raw: '42200000', value: 40 },
-      { process: 1, fbnr: 0, wireType: 0x20, dde: 8, key: 'measure', raw: '7d00', value: 32000 },
-      { process: 1, fbnr: 1, wireType: 0x20, dde: 9, key: 'setpoint', raw: '7d00', value: 32000 },
-    ],
-  };
-}
 
 // ------------------------------------------------------------------ one gateway (a child process)
 
@@ -53,7 +36,7 @@ async function child(url: string, gateway: string, n: number, spoolDir: string):
   const store = await openStore({ url, spoolDir, batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, gateway, options: { maxRowsInMemory: 1_000_000 } });
   const feed = async (count: number) => {
     for (let i = 0; i < count; i++) {
-      store.write(tx(i));
+      store.write(storeTx(i));
       if (i % 500 === 499) {
         await new Promise((r) => setImmediate(r));
         while (store.status().rowsWaiting > QUEUE_CAP) await new Promise((r) => setTimeout(r, 1));

@@ -10,15 +10,14 @@
  * generator); the producer's own cost per transaction is printed beside the figures either way.
  * BENCH_MAX_BATCH sets maxBatchRows (default 2,000), or `tree:N` for one tree. With PROFILE=1 only the first tree runs, once (for `node --cpu-prof --import tsx ...`).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createConnection } from 'mysql2/promise';
 import type { LoggedTransaction } from '../src/gateway/index.js';
-import { newId, silentLogger } from '../src/shared/index.js';
+import { silentLogger } from '../src/shared/index.js';
 import type * as StoreModule from '../src/store/index.js';
+import { freshMysqlDb, serverCpuMs, storeTx } from './store-common.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -32,48 +31,8 @@ const PROFILE = process.env.PROFILE === '1';
 const dir = mkdtempSync(join(tmpdir(), 'flowbus-bench-store-ab-'));
 const retention = { transactionsDays: null, parameterValuesDays: null };
 
-/** The transaction bench/store.ts writes. */
-function tx(i: number, at = performance.timeOrigin + performance.now()): LoggedTransaction {
-  const v = 10 + (i % 1000) / 10;
-  return {
-    id: newId(), bus: 'main', mode: 'master', node: 3 + (i % 4), seq: i & 0xff, command: 4, commandName: 'read', purpose: 'poll', outcome: 'ok',
-    status: undefined, errorCode: undefined,
-    requestBytes: Uint8Array.of(0x10, 0x02, 0x03, i & 0xff, 0x04, 0x01, 0x21, 0x01, 0x40, 0x01, 0x21, 0x01, 0x20, 0x10, 0x03),
-    replyBytes: Uint8Array.of(0x10, 0x02, 0x03, i & 0xff, 0x02, 0x01, 0x21, 0x42, 0x20, 0x00, 0x00, 0x10, 0x03),
-    startedAt: at - 3, endedAt: at, latencyMs: 3, attempts: 1, error: undefined,
-    params: [
-      { process: 33, fbnr: 0, wireType: 0x40, dde: 205, key: 'fMeasure', raw: '42200000', value: v },
-      { process: 33, fbnr: 3, wireType: 0x40, dde: 206, key: 'fSetpoint', raw: '42200000', value: 40 },
-      { process: 1, fbnr: 0, wireType: 0x20, dde: 8, key: 'measure', raw: '7d00', value: 32000 },
-      { process: 1, fbnr: 1, wireType: 0x20, dde: 9, key: 'setpoint', raw: '7d00', value: 32000 },
-    ],
-  };
-}
 
-const serverPid = (() => {
-  for (const name of ['mariadbd', 'mysqld']) {
-    try {
-      return Number(execFileSync('pidof', ['-s', name], { encoding: 'utf8' }).trim()) || undefined;
-    } catch {
-      // not this name
-    }
-  }
-  return undefined;
-})();
-function serverCpuMs(): number | undefined {
-  if (serverPid === undefined) return undefined;
-  const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-async function freshDb(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const u = new URL(BASE);
-  const name = `flowbus_bench_${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
-  const c = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) });
-  await c.query(`CREATE DATABASE ${name}`);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), drop: async () => { await c.query(`DROP DATABASE ${name}`); await c.end(); } };
-}
+const freshDb = () => freshMysqlDb(BASE);
 
 const QUEUE_CAP = 10_000;
 
@@ -89,7 +48,7 @@ async function batched(store: StoreModule.Store, n: number, made?: readonly Logg
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    store.write(made ? (made[i] as LoggedTransaction) : tx(i));
+    store.write(made ? (made[i] as LoggedTransaction) : storeTx(i));
     if (i % 500 === 499) {
       await new Promise((r) => setImmediate(r));
       while (store.status().rowsWaiting > QUEUE_CAP) await new Promise((r) => setTimeout(r, 1));
@@ -108,7 +67,7 @@ async function batched(store: StoreModule.Store, n: number, made?: readonly Logg
 function producerCost(n: number): number {
   const c0 = process.cpuUsage();
   let keep = 0;
-  for (let i = 0; i < n; i++) keep += tx(i).seq ?? 0;
+  for (let i = 0; i < n; i++) keep += storeTx(i).seq ?? 0;
   const c = process.cpuUsage(c0);
   if (keep < 0) console.log(keep);
   return (c.user + c.system) / n;
@@ -127,7 +86,7 @@ for (let round = 0; round < (PROFILE ? 1 : ROUNDS); round++) {
     const m = modules[t]!;
     const s = await m.openStore({ url: db.url, spoolDir: join(dir, `s${spool++}`), batchRows: 500, batchMs: 250, retention }, { logger: silentLogger, options: { maxRowsInMemory: 1_000_000, ...(treeBatch(TREES[t]!) ? { maxBatchRows: Number(treeBatch(TREES[t]!)) } : {}) } });
     await batched(s, 5_000);
-    const made = PREBUILT ? Array.from({ length: N }, (_, i) => tx(i)) : undefined;
+    const made = PREBUILT ? Array.from({ length: N }, (_, i) => storeTx(i)) : undefined;
     const r = await batched(s, N, made);
     await s.close();
     runs[t]!.push(r);

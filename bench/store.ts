@@ -18,9 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createConnection, createPool } from 'mysql2/promise';
+import { createPool } from 'mysql2/promise';
 import { compactStatements, LogIds } from '../src/store/compact.js';
 import { connect, insertStatements, type Connection, type Statement } from '../src/store/db.js';
 import { legacyToRows, PV_COLUMNS, TX_COLUMNS } from '../src/store/legacy.js';
@@ -29,37 +27,14 @@ import { parseStoreUrl } from '../src/store/url.js';
 import { newId, silentLogger } from '../src/shared/index.js';
 import type { LoggedTransaction } from '../src/gateway/index.js';
 import { migrateStore, openStore, type Store, type StoreOptions } from '../src/store/index.js';
+import { freshMysqlDb, serverCpuMs, storeTx } from './store-common.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const BASE = process.env.FLOWBUS_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const dir = mkdtempSync(join(tmpdir(), 'flowbus-bench-store-'));
 const retention = { transactionsDays: null, parameterValuesDays: null };
 
-function tx(i: number, at = performance.timeOrigin + performance.now()): LoggedTransaction {
-  const v = 10 + (i % 1000) / 10;
-  return {
-    id: newId(), bus: 'main', mode: 'master', node: 3 + (i % 4), seq: i & 0xff, command: 4, commandName: 'read', purpose: 'poll', outcome: 'ok',
-    status: undefined, errorCode: undefined,
-    requestBytes: Uint8Array.of(0x10, 0x02, 0x03, i & 0xff, 0x04, 0x01, 0x21, 0x01, 0x40, 0x01, 0x21, 0x01, 0x20, 0x10, 0x03),
-    replyBytes: Uint8Array.of(0x10, 0x02, 0x03, i & 0xff, 0x02, 0x01, 0x21, 0x42, 0x20, 0x00, 0x00, 0x10, 0x03),
-    startedAt: at - 3, endedAt: at, latencyMs: 3, attempts: 1, error: undefined,
-    params: [
-      { process: 33, fbnr: 0, wireType: 0x40, dde: 205, key: 'fMeasure', raw: '42200000', value: v },
-      { process: 33, fbnr: 3, wireType: 0x40, dde: 206, key: 'fSetpoint', raw: '42200000', value: 40 },
-      { process: 1, fbnr: 0, wireType: 0x20, dde: 8, key: 'measure', raw: '7d00', value: 32000 },
-      { process: 1, fbnr: 1, wireType: 0x20, dde: 9, key: 'setpoint', raw: '7d00', value: 32000 },
-    ],
-  };
-}
-
-async function freshDb(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const u = new URL(BASE);
-  const name = `flowbus_bench_${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
-  const c = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) });
-  await c.query(`CREATE DATABASE ${name}`);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), drop: async () => { await c.query(`DROP DATABASE ${name}`); await c.end(); } };
-}
+const freshDb = () => freshMysqlDb(BASE);
 
 /**
  * Sustained rate: a producer hands transactions over as fast as the writer takes them, keeping
@@ -81,7 +56,7 @@ async function batched(store: Store, n: number): Promise<Rate> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    store.write(tx(i));
+    store.write(storeTx(i));
     if (i % 500 === 499) {
       await new Promise((r) => setImmediate(r));
       while (store.status().rowsWaiting > QUEUE_CAP) await new Promise((r) => setTimeout(r, 1));
@@ -101,7 +76,7 @@ async function perRow(url: string, n: number): Promise<number> {
   const pool = createPool({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1), connectionLimit: 1 });
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    const t = tx(i);
+    const t = storeTx(i);
     const us = Math.round(t.startedAt * 1000);
     await pool.query(
       'INSERT INTO transactions (id,bus,mode,node,seq,command,command_name,purpose,outcome,status,error_code,request,reply,started_us,ended_us,latency_us,attempts,error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
@@ -147,7 +122,7 @@ async function freshness(store: Store, rate: number, seconds: number): Promise<{
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
     for (let k = 0; k < perTick; k++) {
-      const t = tx(i++);
+      const t = storeTx(i++);
       store.write(t);
       if (k === 0) waiting.set(Math.round(t.startedAt * 1000), t.endedAt); // one sample per tick
     }
@@ -165,23 +140,6 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const cpu = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} ms`);
 const rows: string[] = [];
 
-/** The MariaDB server's pid when it runs here; its CPU time (utime + stime) in ms. */
-const serverPid = (() => {
-  for (const name of ['mariadbd', 'mysqld']) {
-    try {
-      return Number(execFileSync('pidof', ['-s', name], { encoding: 'utf8' }).trim()) || undefined;
-    } catch {
-      // not this name
-    }
-  }
-  return undefined;
-})();
-function serverCpuMs(): number | undefined {
-  if (serverPid === undefined) return undefined;
-  const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s).
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
 
 /**
  * The bare writer loop: `n` transactions in batches of 2,000, two batches in flight on two
@@ -219,7 +177,7 @@ async function oldVsNew(n: number): Promise<string[]> {
   const loadConn = connect(parseStoreUrl(loadDb.url), { connectTimeoutMs: 5000, poolSize: 2 });
   const { migrate } = await import('../src/store/migrations.js');
   await migrate(oldConn.db as never, 'mysql', silentLogger, '0002_gateway');
-  const txs = Array.from({ length: 2_000 }, (_, i) => tx(i));
+  const txs = Array.from({ length: 2_000 }, (_, i) => storeTx(i));
   const at = (i: number) => {
     // Fresh times and ids for every transaction, made up front per batch from a pool of 2,000.
     const t = txs[i % 2_000] as LoggedTransaction;
