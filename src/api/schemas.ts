@@ -402,6 +402,9 @@ export const BridgeDetailsSchema = Type.Object(
       },
       { description: 'time a chunk spends inside the gateway between the two ports, microseconds (log2 histogram)' },
     ),
+    forwarding: Type.Union([Type.Literal('threads'), Type.Literal('loop')], {
+      description: "how bytes are forwarded now: 'threads', in two threads that block in read() as socat does (both sides serial ports, no injection); 'loop', on the event loop",
+    }),
     masterSilent: Type.Boolean({ description: 'the master, which used to poll, has been silent longer than masterSilenceMs' }),
     lastMasterByte: Type.Optional(IsoTime('last byte from the master')),
     outstandingRequests: Type.Integer(),

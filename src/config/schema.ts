@@ -216,6 +216,10 @@ export const BridgeSchema = Type.Object(
       default: 8 * 1024 * 1024,
       description: 'capture text waiting for the disk beyond which records are dropped (counted), bytes',
     }),
+    forwardThreads: Type.Boolean({
+      default: true,
+      description: 'with both sides serial ports and inject off, forward in two threads of their own that block in read(), as socat does, rather than on the event loop',
+    }),
     inject: Type.Boolean({
       default: false,
       description: 'true sends the API\'s reads and writes to the instrument in the gaps of the master\'s traffic (binary only: ASCII has no SEQ to tell the replies apart)',

@@ -199,6 +199,8 @@ export interface BridgeDetails {
   readonly sides: Record<BridgeSide, { readonly address: string; readonly state: string; readonly since: string; readonly lastError?: string; readonly reconnects: number }>;
   readonly directions: { readonly '>': DirectionCounters; readonly '<': DirectionCounters };
   readonly forwardLatency: ForwardLatencyView;
+  /** `threads`: two threads forward, blocking in read() (both sides serial, no injection); `loop`: the event loop does. */
+  readonly forwarding: 'threads' | 'loop';
   readonly masterSilent: boolean;
   readonly lastMasterByte?: string;
   readonly outstandingRequests: number;

@@ -1,5 +1,6 @@
 import { readSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { Duplex } from 'node:stream';
 import type * as Stream from '@serialport/stream';
 import type { SerialPortStream } from '@serialport/stream';
 import type * as Serialport from 'serialport';
@@ -44,6 +45,65 @@ function ready(port: UnixPortBinding, event: 'readable' | 'writable'): Promise<v
   );
 }
 
+/** A Unix port's reading: whether its tty queue was emptied, and whether someone else reads it now (`handOffSerial`). */
+interface ReadState {
+  drained: boolean;
+  /** Set while the reading is handed off: serialport's read waits for it instead of reading. */
+  parked?: Promise<void> | undefined;
+  unpark?: (() => void) | undefined;
+  /** What the hand-off ended with: the read fails with it (a hang-up the other reader saw). */
+  failure?: Error | undefined;
+}
+
+const readStates = new WeakMap<object, ReadState>();
+
+async function unparked(state: ReadState): Promise<void> {
+  while (state.parked) await state.parked;
+  const failure = state.failure;
+  if (failure) {
+    state.failure = undefined;
+    throw failure;
+  }
+}
+
+/** A serial port whose reading the caller has taken over: serialport reads nothing from it until `release`. */
+export interface SerialHandOff {
+  /** The device path, to be opened again by whoever reads it now. */
+  readonly path: string;
+  /**
+   * Gives the reading back. With `failure` (the device hung up under the other reader), serialport's
+   * read fails with it: the port closes as disconnected and its transport reopens it.
+   */
+  release(failure?: Error): void;
+}
+
+/**
+ * Takes a serial port's reading over from serialport (issue 14, part 5: forwarding in threads of
+ * its own that block in `read()`, as socat does). A read serialport has under way waits, whatever
+ * it waited for, until `release`, so no byte goes to both readers. Undefined for a link that is
+ * not an open Unix serial port, or one already handed off.
+ */
+export function handOffSerial(link: Duplex): SerialHandOff | undefined {
+  const port = (link as Partial<{ port: object; path: string; isOpen: boolean }>).port;
+  const path = (link as Partial<{ path: string }>).path;
+  const state = port ? readStates.get(port) : undefined;
+  if (!state || typeof path !== 'string' || state.parked || !(link as { isOpen?: boolean }).isOpen) return undefined;
+  state.parked = new Promise<void>((resolve) => (state.unpark = resolve));
+  let released = false;
+  return {
+    path,
+    release(failure) {
+      if (released) return;
+      released = true;
+      if (failure) state.failure = failure;
+      const unpark = state.unpark;
+      state.parked = undefined;
+      state.unpark = undefined;
+      unpark?.();
+    },
+  };
+}
+
 /**
  * A read for Unix ports that ends at a hang-up, and costs no thread hop.
  *
@@ -65,12 +125,14 @@ function ready(port: UnixPortBinding, event: 'readable' | 'writable'): Promise<v
  * emptied the tty's queue, so the next one waits for `readable` first instead of failing with
  * EAGAIN (an exception built for every chunk).
  */
-async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: number, length: number, state: { drained: boolean }): Promise<{ buffer: Buffer; bytesRead: number }> {
+async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: number, length: number, state: ReadState): Promise<{ buffer: Buffer; bytesRead: number }> {
   for (;;) {
+    await unparked(state);
     if (state.drained) {
       state.drained = false;
       if (port.fd === null) throw canceled('Port is not open');
       await ready(port, 'readable');
+      continue;
     }
     const fd = port.fd;
     if (fd === null) throw canceled('Port is not open');
@@ -126,7 +188,8 @@ function hangupAware(base: Binding): Binding {
     async open(options: unknown) {
       const port = await open(options);
       if (isUnixPort(port)) {
-        const state = { drained: false };
+        const state: ReadState = { drained: false };
+        readStates.set(port, state);
         port.read = (buffer, offset, length) => readUntilHangup(port, buffer, offset, length, state);
         port.write = (buffer) => {
           if (!port.isOpen) return Promise.reject(new Error('Port is not open'));
@@ -152,5 +215,9 @@ export function createSerialPort(path: string, baudRate: number): SerialPortStre
   const require = createRequire(import.meta.url);
   const { SerialPortStream } = require('@serialport/stream') as typeof Stream;
   binding ??= hangupAware((require('serialport') as typeof Serialport).SerialPort.binding);
-  return new SerialPortStream({ binding, path, baudRate, dataBits: 8, parity: 'none', stopBits: 1, autoOpen: false });
+  // VMIN 0 / VTIME 1: a blocking read() returns after 100 ms without a byte, so that a thread
+  // forwarding with blocking reads (handOffSerial) can be stopped. serialport's own reads are
+  // non-blocking and polled, which the two settings do not change.
+  const options = { binding, path, baudRate, dataBits: 8 as const, parity: 'none' as const, stopBits: 1 as const, autoOpen: false, vmin: 0, vtime: 1 };
+  return new SerialPortStream(options);
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../shared/index.js';
 import type { LinkOpener } from './links.js';
+import { handOffSerial, type SerialHandOff } from './serial-port.js';
 
 /**
  * - `idle`: not started.
@@ -167,6 +168,21 @@ export class Transport extends EventEmitter<TransportEvents> {
     const pending = [...this.pendingWrites];
     this.pendingWrites.clear();
     for (const fail of pending) fail(err);
+  }
+
+  /**
+   * Hands the reading of an open serial link to the caller (see `handOffSerial`): the transport
+   * emits no `data` until the hand-off is released, and the caller counts what it moved
+   * (`counted`). Undefined for other links, or when the link is not open.
+   */
+  handOff(): SerialHandOff | undefined {
+    return this.current === 'open' && this.link ? handOffSerial(this.link) : undefined;
+  }
+
+  /** Bytes read from and written to the link past the transport (a hand-off's reader), for `status()`. */
+  counted(bytesIn: number, bytesOut: number): void {
+    this.bytesIn += bytesIn;
+    this.bytesOut += bytesOut;
   }
 
   /** Drops the current link (as if unplugged) and reconnects with backoff. For tests and for "reopen" commands. */

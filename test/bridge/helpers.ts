@@ -137,8 +137,17 @@ export async function expectStreamsIdentical(
 
 /** Waits until the bridge has logged a transaction for every master transaction that got a reply; the log, oldest first. */
 export async function loggedAll(masterLog: readonly TransactionRecord[], sink: MemorySink): Promise<LoggedTransaction[]> {
-  const answered = masterLog.filter((r) => r.replyBytes);
-  await waitUntil(() => sink.list({ limit: 100_000 }).filter((t) => t.replyBytes).length >= answered.length || undefined, { timeoutMs: 5000, what: 'every transaction logged' });
+  // Each answered transaction by its bytes, not a count: the bridge may log more with a reply than
+  // the master got (a reply the master had given up on), and a count met by those returned early.
+  const key = (t: { readonly requestBytes?: Uint8Array | undefined; readonly replyBytes?: Uint8Array | undefined }) => `${hexOf(t.requestBytes)}|${hexOf(t.replyBytes)}`;
+  const answered = masterLog.filter((r) => r.replyBytes).map(key);
+  await waitUntil(
+    () => {
+      const logged = new Set(sink.list({ limit: 100_000 }).map(key));
+      return answered.every((k) => logged.has(k)) || undefined;
+    },
+    { timeoutMs: 5000, what: 'every transaction logged' },
+  );
   return sink.list({ limit: 100_000 }).reverse();
 }
 

@@ -24,6 +24,7 @@ describe('resolveBridgeOptions', () => {
       reconnectMaxMs: 10_000,
       captureFlushMs: 250,
       captureMaxPendingBytes: 8 * 1024 * 1024,
+      forwardThreads: true,
       inject: false,
       injectIdleMs: 20,
       injectTimeoutMs: 500,

@@ -26,6 +26,8 @@ export interface PausableSource {
 /** Where a copy of every chunk goes after it was handed on: the decoder. It must only queue. */
 export interface ChunkObserver {
   push(direction: Direction, bytes: Uint8Array, time: number): void;
+  /** Bytes of `direction` forwarded that the decoder will not see: what follows is a new stream. */
+  skip?(direction: Direction, bytes: number): void;
 }
 
 /**
@@ -115,6 +117,34 @@ export class Forwarder {
       );
     }
     if (observed) this.observe(direction, chunk, t0);
+  }
+
+  /**
+   * A chunk that forwarding threads already moved (DirectForwarding): counted as `pass` counts
+   * it, and queued for the decoder with its arrival time (µs). `forwardUs` undefined: its write failed.
+   */
+  forwarded(direction: Direction, chunk: Uint8Array, time: number, forwardUs: number | undefined): void {
+    const fwd = this.counters[direction];
+    fwd.bytes += chunk.length;
+    if (direction === '>') this.lastMasterAt = Math.max(this.lastMasterAt ?? 0, Math.round(time / 1000));
+    if (forwardUs === undefined) fwd.droppedWriteFailed += chunk.length;
+    else {
+      fwd.forwarded += chunk.length;
+      this.latency.add(forwardUs);
+    }
+    try {
+      this.observer.push(direction, chunk, time);
+    } catch {
+      // As in observe(): the decoder only queues, and reports its own failures.
+    }
+  }
+
+  /** Bytes forwarding threads moved without a copy for the decoder (their ring was full). */
+  skipped(direction: Direction, bytes: number): void {
+    const fwd = this.counters[direction];
+    fwd.bytes += bytes;
+    fwd.forwarded += bytes;
+    this.observer.skip?.(direction, bytes);
   }
 
   private hold(direction: Direction, on: boolean): void {

@@ -24,6 +24,7 @@
  * | reconnectMaxMs         | 10000     | 100..600000       | longest wait between attempts to reopen a lost side, ms              |
  * | captureFlushMs         | 250       | 10..10000         | how often the capture file is written, ms                            |
  * | captureMaxPendingBytes | 8 MiB     | 64 KiB..256 MiB   | capture text waiting for the disk beyond which records are dropped (counted) |
+ * | forwardThreads         | true      | boolean           | both sides serial and inject off: forward in two threads blocking in read(), as socat does |
  * | inject                 | false     | boolean           | send the API's reads and writes in the gaps of the master's traffic (binary only) |
  * | injectIdleMs           | 20        | 1..1000           | quiet line (and no master request outstanding) before an injected request, ms |
  * | injectTimeoutMs        | 500       | 10..60000         | an injected request without a reply after this long fails BUS_TIMEOUT, ms |

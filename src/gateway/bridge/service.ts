@@ -1,7 +1,7 @@
 import type { Direction, Transaction } from '../../observe/index.js';
 import { findParam, paramByDde, resolveParam } from '../../params/index.js';
 import { clip, GatewayError, newId, RefusalLimiter, silentLogger, toHex, type Logger } from '../../shared/index.js';
-import { openerFor, parseAddress, Transport } from '../../transport/index.js';
+import { DirectForwarding, openerFor, parseAddress, Transport } from '../../transport/index.js';
 import { askedValue } from '../asked.js';
 import { GatewayEvents, type BridgeSide } from '../events.js';
 import { BusError, type ParamResult } from '../../bus/index.js';
@@ -109,6 +109,10 @@ export class BridgeGateway implements GatewayService {
   /** With injection: every readable parameter, one injected chained read at a time. */
   readonly snapshot?: (ref: string) => Promise<Snapshot>;
   private timer: NodeJS.Timeout | undefined;
+  /** While both sides are open serial ports (and `forwardThreads`, no injection): the threads that forward. */
+  private direct: DirectForwarding | undefined;
+  /** A direct forwarding being stopped: the next starts after it. */
+  private directStopping: Promise<void> | undefined;
   private lastOnlineCheck = 0;
   private readonly startedAt = Date.now();
   private started = false;
@@ -209,6 +213,7 @@ export class BridgeGateway implements GatewayService {
       h.transport.on('data', (chunk) => this.forwarder.forward(h.direction, chunk, peer));
       h.transport.on('state', (s) => {
         this.health.onState(h, s);
+        this.directOnState();
         // The instrument side going down takes every instrument offline at once.
         if (h.side === 'instrument') this.guard(() => this.watch.check(Date.now()));
       });
@@ -223,8 +228,49 @@ export class BridgeGateway implements GatewayService {
     await Promise.all([this.sides.instrument.transport.start(), this.sides.master.transport.start(), this.injector?.start()]);
   }
 
+  /**
+   * Forwarding in threads (DirectForwarding) while both sides are open serial ports, on the loop
+   * otherwise: started when both are open, stopped when either is not.
+   */
+  private directOnState(): void {
+    if (this.closed || !this.options.forwardThreads || this.injector) return;
+    const open = this.sides.master.transport.state === 'open' && this.sides.instrument.transport.state === 'open';
+    if (!open) {
+      this.stopDirect();
+      return;
+    }
+    if (this.direct || this.directStopping) return;
+    const sides = [this.sides.master, this.sides.instrument] as const;
+    this.direct = DirectForwarding.start([sides[0].transport, sides[1].transport], {
+      chunk: (from, bytes, time, forwardUs) => this.forwarder.forwarded(sides[from].direction, bytes, time, forwardUs),
+      skipped: (from, bytes) => this.forwarder.skipped(sides[from].direction, bytes),
+      // The failed side's read fails with the reason (its transport reopens it); should no read be
+      // under way to fail, the transport is told directly.
+      failed: (side, reason) => {
+        const t = sides[side].transport;
+        if (t.state === 'open') t.drop(reason);
+      },
+    });
+    if (this.direct) this.log.debug('forwarding in threads: both sides are serial ports');
+  }
+
+  private stopDirect(): Promise<void> {
+    const direct = this.direct;
+    if (!direct) return this.directStopping ?? Promise.resolve();
+    this.direct = undefined;
+    const stopping = direct.stop().finally(() => {
+      if (this.directStopping === stopping) this.directStopping = undefined;
+      // A side that came back while the threads stopped: forward in threads again.
+      this.directOnState();
+    });
+    this.directStopping = stopping;
+    return stopping;
+  }
+
   private housekeeping(): void {
     this.guard(() => {
+      // What the threads forwarded first: a reply they already moved is not taken for a missing one.
+      this.direct?.drain();
       this.tap.expire(nowMicros());
       this.injector?.tick();
       const now = Date.now();
@@ -768,6 +814,7 @@ export class BridgeGateway implements GatewayService {
       sides: { instrument: side(this.sides.instrument), master: side(this.sides.master) },
       directions: { '>': dir('>'), '<': dir('<') },
       forwardLatency: this.forwarder.latency.view(),
+      forwarding: this.direct ? 'threads' : 'loop',
       masterSilent: this.health.masterSilent,
       ...(lastMasterAt !== undefined ? { lastMasterByte: new Date(lastMasterAt).toISOString() } : {}),
       outstandingRequests: this.tap.outstanding,
@@ -797,6 +844,7 @@ export class BridgeGateway implements GatewayService {
     this.closed = true;
     this.refusals.close();
     if (this.timer) clearInterval(this.timer);
+    await this.stopDirect();
     await Promise.all([this.sides.instrument.transport.close(), this.sides.master.transport.close()]);
     await this.injector?.close();
     await this.tap.close(nowMicros());

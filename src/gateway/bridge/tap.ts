@@ -208,6 +208,14 @@ export class BridgeTap {
     this.hold();
   }
 
+  /** Bytes of `direction` that were forwarded but never reached the tap: counted as not decoded, and the stream restarts after them. */
+  skip(direction: Direction, bytes: number): void {
+    if (this.closed || bytes === 0) return;
+    const lane = this.lanes[direction];
+    lane.counters.undecodedBytes += bytes;
+    lane.behind = true;
+  }
+
   /** The stream of a direction is discontinuous from here (its port was reopened). */
   restart(direction: Direction, time: number): void {
     if (this.closed) return;
