@@ -126,6 +126,38 @@ export function percentOf(value: number | null, capacity: number | undefined): n
   return value === null || !capacity ? null : (value / capacity) * 100;
 }
 
+/**
+ * Events that come while a list of the same things is on its way (GET /instruments, GET
+ * /programs) are at least as new as the list: its answer may have been made before they came,
+ * and must not undo them (an instrument that went offline meanwhile would show online, a program
+ * started meanwhile none, until their next event). Each fetch in flight keeps the last event per
+ * id that came, for the caller to apply over the answer in the same turn (no event comes between).
+ */
+class NewerThanList<E> {
+  private readonly inFlight = new Set<Map<string, E>>();
+
+  /** An event that came: kept for every list still on its way. */
+  seen(id: string, e: E): void {
+    for (const newer of this.inFlight) newer.set(id, e);
+  }
+
+  /** `list()`'s answer and the events that came while it was on its way, to be applied after it. */
+  async fetch<T>(list: () => Promise<T>): Promise<[T, ReadonlyMap<string, E>]> {
+    const newer = new Map<string, E>();
+    this.inFlight.add(newer);
+    try {
+      return [await list(), newer];
+    } finally {
+      this.inFlight.delete(newer);
+    }
+  }
+}
+
+/** An instrument as an `instrument` event says it is now. */
+function withEvent(i: Instrument, e: InstrumentEvent): Instrument {
+  return { ...i, online: e.online, identity: e.identity };
+}
+
 export class Live {
   readonly instruments = new Map<string, Instrument>();
   readonly samples = new Map<string, Samples>();
@@ -139,7 +171,9 @@ export class Live {
   /** Setpoint programs by id: from GET /programs, then the `program` events. */
   readonly programs = new Map<string, ProgramView>();
   /** The `program` events of each GET /programs in flight, which its answer must not undo. */
-  private readonly programEvents = new Set<Map<string, ProgramView>>();
+  private readonly programEvents = new NewerThanList<ProgramView>();
+  /** The `instrument` events of each GET /instruments in flight, likewise. */
+  private readonly instrumentEvents = new NewerThanList<InstrumentEvent>();
   /** Per instrument: the last batch end seen (a `counter` event), while it is recent. */
   readonly batchEnds = new Map<string, CounterEvent>();
   /** The stream is down and the last fetch failed: what is shown is stale. */
@@ -212,9 +246,11 @@ export class Live {
 
   private async fetchAll(): Promise<void> {
     try {
-      const [list] = await Promise.all([get<{ instruments: Instrument[] }>('/instruments'), this.refreshBus()]);
+      const [[list], newer] = await this.instrumentEvents.fetch(() => Promise.all([get<{ instruments: Instrument[] }>('/instruments'), this.refreshBus()]));
       this.instruments.clear();
-      for (const i of list.instruments) {
+      for (const listed of list.instruments) {
+        const e = newer.get(listed.id);
+        const i = e ? withEvent(listed, e) : listed;
         this.instruments.set(i.id, i);
         this.sample(i.id, i.values, i.identity);
       }
@@ -228,21 +264,16 @@ export class Live {
   }
 
   async refreshPrograms(): Promise<void> {
-    // A `program` event that comes while the list is on its way is newer than the list: the
-    // answer was made before it (a program started just after the page asked would be dropped
-    // until its next event, minutes later for a long step).
-    const newer = new Map<string, ProgramView>();
-    this.programEvents.add(newer);
+    // A program started just after the page asked would be dropped until its next event, minutes
+    // later for a long step: the `program` events that came meanwhile win (NewerThanList).
     try {
-      const { programs } = await get<{ programs: ProgramView[] }>('/programs');
+      const [{ programs }, newer] = await this.programEvents.fetch(() => get<{ programs: ProgramView[] }>('/programs'));
       this.programs.clear();
       for (const p of programs) this.programs.set(p.id, p);
       for (const [id, p] of newer) this.programs.set(id, p);
       this.changed();
     } catch {
       // An older gateway or a failed fetch: the panel shows none until a `program` event.
-    } finally {
-      this.programEvents.delete(newer);
     }
   }
 
@@ -392,7 +423,7 @@ export class Live {
     es.addEventListener('program', (m) => {
       const p = JSON.parse((m as MessageEvent<string>).data) as ProgramView;
       this.programs.set(p.id, p);
-      for (const newer of this.programEvents) newer.set(p.id, p);
+      this.programEvents.seen(p.id, p);
       this.changed();
     });
     es.addEventListener('alarm', (m) => this.onAlarm(JSON.parse((m as MessageEvent<string>).data) as AlarmEvent));
@@ -443,12 +474,14 @@ export class Live {
   }
 
   private onInstrument(e: InstrumentEvent): void {
+    // Kept for a list on its way even when not known yet: the list may hold it, as it was before.
+    this.instrumentEvents.seen(e.instrument, e);
     const known = this.instruments.get(e.instrument);
     if (!known || e.kind === 'found') {
       void this.reload();
       return;
     }
-    this.instruments.set(e.instrument, { ...known, online: e.online, identity: e.identity });
+    this.instruments.set(e.instrument, withEvent(known, e));
     this.changed();
   }
 
