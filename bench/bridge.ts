@@ -11,6 +11,9 @@
  *   master is Node (pyserial is not installed here): it writes a fixed request frame and
  *   waits for the whole reply, as Bronkhorst's Python library does. CPU time of socat and of the
  *   bridge (all threads, /proc/PID/task/TID/schedstat) per round trip, and the bridge's by thread.
+ *   Every path first makes BENCH_WARMUP round trips of each kind (default 4000), not counted:
+ *   V8 compiles the bridge's code for its first several thousand transactions, on a thread of its
+ *   own, and that compiling is not what the bridge costs when it has run for a while.
  *   BENCH_BASELINE=other/bin/flowbus.js adds a third path, that build's bridge, in the same run
  *   (a build from before a change). BENCH_CPU_PROF=DIR writes a V8 CPU profile of the bridge
  *   (sampled every BENCH_CPU_PROF_INTERVAL µs, default 1000);
@@ -29,7 +32,7 @@
  *   npx tsx bench/bridge.ts [latency samples, default 2000] [throughput MB, default 8] [round trips per segment, default 50] [rounds, default 30]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -246,9 +249,12 @@ function cpuByThread(pid: number | undefined): Map<string, number> {
   const out = new Map<string, number>();
   if (pid === undefined) return out;
   try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    // Threads named by their order of creation ("thread 3": the third after the main thread):
+    // Node names none of them, and their ids differ from run to run.
+    const tids = readdirSync(`/proc/${pid}/task`).sort((a, b) => Number(a) - Number(b));
+    for (const [i, tid] of tids.entries()) {
       const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const name = tid === String(pid) ? 'main thread' : comm === 'node' ? `thread ${tid}` : comm;
+      const name = tid === String(pid) ? 'main thread' : comm === 'node' ? `thread ${i}` : comm;
       const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
       out.set(name, (out.get(name) ?? 0) + ns);
     }
@@ -315,6 +321,8 @@ async function startBridge(bin: string, dir: string, name: string, instrumentPor
     [
       ...traced.slice(1),
       ...shebang.args,
+      // BENCH_NODE_ARGS="--flag ..." adds node flags to this build's bridge (not the baseline's).
+      ...(profile && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []),
       ...(profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, '--cpu-prof-interval', process.env.BENCH_CPU_PROF_INTERVAL ?? '1000'] : []),
       bin,
       'serve',
@@ -331,7 +339,8 @@ async function startBridge(bin: string, dir: string, name: string, instrumentPor
       '--log-level',
       'warn',
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'], cwd: dir, env: { ...process.env, ...shebang.env } },
+    // BENCH_STDOUT=FILE: this build's bridge writes its standard output there (with BENCH_NODE_ARGS="--trace-deopt", say).
+    { stdio: ['ignore', profile && process.env.BENCH_STDOUT ? openSync(process.env.BENCH_STDOUT, 'w') : 'pipe', 'inherit'], cwd: dir, env: { ...process.env, ...shebang.env } },
   );
   const base = `http://127.0.0.1:${httpPort}`;
   for (let i = 0; ; i++) {
@@ -393,7 +402,7 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
     { name: '8-value chained read', frame: requestFrame(CHAINED) },
     { name: 'single read', frame: requestFrame(CHAINED.slice(0, 1)) },
   ];
-  const WARMUP = 100;
+  const WARMUP = Number(process.env.BENCH_WARMUP ?? 4000);
   const results: { kind: string; runs: PathRun[] }[] = [];
   for (const kind of kinds) {
     const runs: PathRun[] = names.map((n) => ({ name: n, label: labels[n] as string, master: masters.get(n) as RawMaster, pid: pidOf(n), samples: [], elapsedMs: 0, cpuNs: 0, threads: new Map() }));

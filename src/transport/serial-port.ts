@@ -127,7 +127,7 @@ export function handOffSerial(link: Duplex): SerialHandOff | undefined {
  */
 async function readUntilHangup(port: UnixPortBinding, buffer: Buffer, offset: number, length: number, state: ReadState): Promise<{ buffer: Buffer; bytesRead: number }> {
   for (;;) {
-    await unparked(state);
+    if (state.parked || state.failure) await unparked(state);
     if (state.drained) {
       state.drained = false;
       if (port.fd === null) throw canceled('Port is not open');
