@@ -18,8 +18,8 @@ export type BridgeSide = 'instrument' | 'master';
 export interface LinkEvent {
   /** ISO time. */
   readonly time: string;
-  readonly side: BridgeSide | 'capture' | 'decoder' | 'inject';
-  readonly kind: 'open' | 'reopened' | 'down' | 'master-silent' | 'master-resumed' | 'capture-failed' | 'decode-error' | 'inject-backoff' | 'inject-resumed';
+  readonly side: BridgeSide | 'capture' | 'decoder' | 'inject' | 'forwarding';
+  readonly kind: 'open' | 'reopened' | 'down' | 'master-silent' | 'master-resumed' | 'capture-failed' | 'decode-error' | 'inject-backoff' | 'inject-resumed' | 'threads-failed';
   readonly reason: string;
 }
 

@@ -113,6 +113,11 @@ export interface DirectHandlers {
   skipped(from: 0 | 1, bytes: number): void;
   /** A side's device failed under a thread (hung up, removed): forwarding has stopped; `side` is the one that failed. */
   failed(side: 0 | 1, reason: string): void;
+  /**
+   * A thread itself failed or ended (not a device): forwarding has stopped, both ports are
+   * serialport's again and open. Starting again would most likely fail the same way.
+   */
+  broken(reason: string): void;
 }
 
 interface Lane {
@@ -144,7 +149,10 @@ export class DirectForwarding {
         const side = (m.stage === 'read' ? from : 1 - from) as 0 | 1;
         this.fail(side, `the device hung up or was removed (${m.stage}: ${m.code || m.message})`);
       });
-      lane.worker.on('error', (err) => this.fail(from as 0 | 1, `forwarding thread failed: ${err.message}`));
+      lane.worker.on('error', (err) => this.fail(undefined, `a forwarding thread failed: ${err.message}`));
+      // A thread that ends by itself (not stopped, no device failure reported) would leave its
+      // direction without forwarding, silently: that is a failure of its own.
+      lane.worker.on('exit', (code) => this.fail(undefined, `a forwarding thread ended by itself (exit code ${code})`));
     });
   }
 
@@ -172,14 +180,26 @@ export class DirectForwarding {
       fds.push(readB);
       const writeB = openSync(b.path, constants.O_WRONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
       fds.push(writeB);
-      const lanes = [lane(readA, writeB), lane(readB, writeA)] as const;
-      return new DirectForwarding(transports, [a, b], fds, lanes, handlers);
+      const first = lane(readA, writeB);
+      let second: Lane;
+      try {
+        second = lane(readB, writeA);
+      } catch (err) {
+        // The first thread may be reading already: its descriptors are closed once it ended.
+        Atomics.store(first.ctl, STOP, 1);
+        void first.exited.then(() => giveUp(fds, a, b));
+        throw err;
+      }
+      return new DirectForwarding(transports, [a, b], fds, [first, second], handlers);
     } catch {
-      for (const fd of fds) closeSync(fd);
-      a.release();
-      b.release();
+      if (fds.length < 4) giveUp(fds, a, b);
       return undefined;
     }
+  }
+
+  /** The two threads (for tests: one that ends by itself must not leave its direction silent). */
+  get threads(): readonly Worker[] {
+    return this.lanes.map((l) => l.worker);
   }
 
   /** Hands every chunk the threads forwarded since the last drain to `handlers.chunk`. */
@@ -249,10 +269,18 @@ export class DirectForwarding {
     this.handOffs.forEach((h, side) => h.release(failed?.side === side ? new Error(failed.reason) : undefined));
   }
 
-  private fail(side: 0 | 1, reason: string): void {
+  /** A device failed (`side`), or a thread did (`side` undefined). */
+  private fail(side: 0 | 1 | undefined, reason: string): void {
     if (this.stopping) return;
-    void this.stop({ side, reason }).then(() => this.handlers.failed(side, reason));
+    if (side === undefined) void this.stop().then(() => this.handlers.broken(reason));
+    else void this.stop({ side, reason }).then(() => this.handlers.failed(side, reason));
   }
+}
+
+function giveUp(fds: readonly number[], a: SerialHandOff, b: SerialHandOff): void {
+  for (const fd of fds) closeSync(fd);
+  a.release();
+  b.release();
 }
 
 function lane(readFd: number, writeFd: number): Lane {

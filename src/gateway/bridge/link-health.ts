@@ -121,7 +121,7 @@ export class LinkHealth {
     const e: LinkEvent = { time: new Date().toISOString(), side, kind, reason };
     this.list.push(e);
     if (this.list.length > this.options.maxEvents) this.list.splice(0, this.list.length - this.options.maxEvents);
-    const warn = kind === 'down' || kind === 'master-silent' || kind === 'capture-failed' || kind === 'decode-error' || kind === 'inject-backoff';
+    const warn = kind === 'down' || kind === 'master-silent' || kind === 'capture-failed' || kind === 'decode-error' || kind === 'inject-backoff' || kind === 'threads-failed';
     try {
       if (warn) this.log.warn({ side, event: kind, at: e.time }, reason);
       else this.log.info({ side, event: kind, at: e.time }, reason);

@@ -113,6 +113,8 @@ export class BridgeGateway implements GatewayService {
   private direct: DirectForwarding | undefined;
   /** A direct forwarding being stopped: the next starts after it. */
   private directStopping: Promise<void> | undefined;
+  /** Why the forwarding threads failed, once they did: the loop forwards from then on. */
+  private directBroken: string | undefined;
   private lastOnlineCheck = 0;
   private readonly startedAt = Date.now();
   private started = false;
@@ -233,7 +235,7 @@ export class BridgeGateway implements GatewayService {
    * otherwise: started when both are open, stopped when either is not.
    */
   private directOnState(): void {
-    if (this.closed || !this.options.forwardThreads || this.injector) return;
+    if (this.closed || !this.options.forwardThreads || this.injector || this.directBroken !== undefined) return;
     const open = this.sides.master.transport.state === 'open' && this.sides.instrument.transport.state === 'open';
     if (!open) {
       this.stopDirect();
@@ -249,6 +251,10 @@ export class BridgeGateway implements GatewayService {
       failed: (side, reason) => {
         const t = sides[side].transport;
         if (t.state === 'open') t.drop(reason);
+      },
+      broken: (reason) => {
+        this.directBroken = reason;
+        this.health.record('forwarding', 'threads-failed', `${reason}; the event loop forwards from now on`);
       },
     });
     if (this.direct) this.log.debug('forwarding in threads: both sides are serial ports');
