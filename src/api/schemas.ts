@@ -415,7 +415,7 @@ export const BridgeDetailsSchema = Type.Object(
     events: Type.Immutable(
       Type.Array(
         Type.Object({ time: IsoTime('when it happened'), side: Type.String(), kind: Type.String(), reason: Type.String() }),
-        { description: 'link events, newest last: ports down and reopened, master silent and resumed, capture or decoder failures, injection paused and resumed' },
+        { description: 'link events, newest last: ports down and reopened, master silent and resumed, capture or decoder failures, injection paused and resumed, forwarding threads failed' },
       ),
     ),
     inject: Type.Optional(
