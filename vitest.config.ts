@@ -30,6 +30,7 @@ export const E2E: readonly string[] = [
   'test/bridge/bridge.test.ts',
   'test/bridge/events.test.ts',
   'test/bridge/inject.test.ts',
+  'test/bridge/threads.test.ts',
   'test/gateway/master.test.ts',
   'test/gateway/lab.test.ts',
   'test/mqtt/mqtt.test.ts',
