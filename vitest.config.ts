@@ -43,6 +43,7 @@ export const E2E: readonly string[] = [
   'test/transport/close.test.ts',
   'test/transport/hangup.test.ts',
   'test/transport/pause.test.ts',
+  'test/transport/direct.test.ts',
   'test/transport/threadpool.test.ts',
   'test/transport/transport.test.ts',
 ];
