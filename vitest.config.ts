@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
  */
 export const E2E: readonly string[] = [
   'test/e2e/',
+  'test/store/close-drain.test.ts',
   'test/store/compact.test.ts',
   'test/store/convert.test.ts',
   'test/store/convert-cli.test.ts',

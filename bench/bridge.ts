@@ -24,7 +24,10 @@
  *
  * - Latency: one byte written on one end, timed until it is read on the other, alternately
  *   through a direct pty pair and through pty -> bridge -> pty; p50 and p99 of each and of
- *   the difference. The bridge decodes, pairs and logs on the side meanwhile.
+ *   the difference. The bridge decodes, pairs and logs on the side meanwhile. For these two the
+ *   bridge is this build's `flowbus serve --mode bridge` in a process of its own, as socat is (it
+ *   ran in the bench's process before, whose reading of the ports then waited for its decoding).
+ *   BENCH_SETTLE_MS (default 500) is how long after the flood its counters are read.
  * - Throughput: the master side writes back-to-back ProPar request frames as fast as the
  *   pty takes them (a saturated line, far past any baud rate); bytes/s read at the far end,
  *   direct and bridged, and against what a 38400-baud line carries (3,840 B/s).
@@ -40,7 +43,6 @@ import { fileURLToPath } from 'node:url';
 import type { SerialPortStream } from '@serialport/stream';
 import { SerialPort } from 'serialport';
 import { buildRequest, createDeframer, encodeFrame, encodeMessage, WireType, type ParamAddress } from '../src/codec/index.js';
-import { BridgeGateway, MemorySink } from '../src/gateway/index.js';
 import { resolveParam } from '../src/params/index.js';
 import { createSerialPort } from '../src/transport/index.js';
 
@@ -362,11 +364,32 @@ type BusAnswer = {
   buses: {
     transactions: Record<string, number>;
     bridge: {
-      directions: Record<string, { frames: number; droppedNoPeer: number; droppedOverflow: number; droppedWriteFailed: number; undecodedBytes: number }>;
+      directions: Record<string, { bytes: number; forwarded: number; bursts: number; frames: number; droppedNoPeer: number; droppedOverflow: number; droppedWriteFailed: number; undecodedBytes: number }>;
       forwardLatency: { p50Us: number; p99Us: number; count: number };
+      forwarding: string;
     };
   }[];
 };
+
+/** The bridge's bus as GET /api/v1/bus shows it. */
+async function bridgeBus(b: BridgeProcess): Promise<BusAnswer['buses'][number]> {
+  const bus = ((await httpJson(`${b.base}/api/v1/bus`)) as BusAnswer).buses[0];
+  if (!bus) throw new Error('the bridge shows no bus');
+  return bus;
+}
+
+/** Rows in a stopped bridge's SQLite log. */
+async function loggedRows(db: string): Promise<number> {
+  const { default: Database } = await import('better-sqlite3');
+  const conn = new Database(db, { readonly: true });
+  try {
+    // The compact log (issue 14 part 1) keeps transactions in log_transactions; `transactions` is the old layout's.
+    const table = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'log_transactions'").get() ? 'log_transactions' : 'transactions';
+    return (conn.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  } finally {
+    conn.close();
+  }
+}
 
 async function roundTrips(dir: string, children: ChildProcess[], closers: (() => Promise<void>)[]): Promise<void> {
   const p = (n: string) => join(dir, n);
@@ -460,17 +483,12 @@ async function roundTrips(dir: string, children: ChildProcess[], closers: (() =>
         `its forward latency (read until the other side took it) p50 <= ${bb.bridge.forwardLatency.p50Us} µs, p99 <= ${bb.bridge.forwardLatency.p99Us} µs over ${f(bb.bridge.forwardLatency.count)} chunks.`,
     );
   }
-  const { default: Database } = await import('better-sqlite3');
   for (const [n, b] of bridges) {
     b.child.kill('SIGTERM');
     await new Promise((r) => b.child.once('exit', r));
     let logged = 'unknown';
     try {
-      const db = new Database(b.db, { readonly: true });
-      // The compact log (issue 14 part 1) keeps transactions in log_transactions; `transactions` is the old layout's.
-      const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'log_transactions'").get() ? 'log_transactions' : 'transactions';
-      logged = f((db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n);
-      db.close();
+      logged = f(await loggedRows(b.db));
     } catch (err) {
       logged = `not counted (${(err as Error).message})`;
     }
@@ -504,12 +522,12 @@ if (process.argv[2] === '--instrument') {
     children.push(await pair(p('socat.a'), p('socat.a.far')));
     children.push(await pair(p('socat.b.far'), p('socat.b')));
     children.push(await join2(p('socat.a.far'), p('socat.b.far')));
-    const sink = new MemorySink(1000);
-    const bridge = new BridgeGateway({ instrumentPort: p('inst.bridge'), masterPort: p('master.bridge'), burstGapMs: 2 }, { sink });
-    await bridge.start();
+    // This build's bridge as `flowbus serve --mode bridge` runs it, in a process of its own (as socat
+    // is), so that the bench's own reading and writing of the ports never waits for its decoding.
+    const bridge = await startBridge(BIN, dir, 'flood', p('inst.bridge'), p('master.bridge'), false);
+    children.push(bridge.child);
     const [da, db, sa, sb, master, inst] = await Promise.all([open(p('direct.a')), open(p('direct.b')), open(p('socat.a')), open(p('socat.b')), open(p('master')), open(p('inst'))]);
     ports.push(da, db, sa, sb, master, inst);
-    while (!bridge.ready()) await sleep(10);
 
     // Latency, interleaved so that every link sees the same machine load.
     const direct: number[] = [];
@@ -520,7 +538,7 @@ if (process.argv[2] === '--instrument') {
       socat.push(await oneByte(sa, sb, 0x41));
       bridged.push(await oneByte(master, inst, 0x41));
     }
-    const afterLatency = bridge.details().forwardLatency;
+    const afterLatency = (await bridgeBus(bridge)).bridge.forwardLatency;
     for (const s of [direct, socat, bridged]) s.sort((a, b) => a - b);
     const q = (s: number[], x: number) => quantile(s, x) * 1000;
 
@@ -536,8 +554,9 @@ if (process.argv[2] === '--instrument') {
     const directT = await saturate(da, db, pattern, total);
     const socatT = await saturate(sa, sb, pattern, total);
     const bridgedT = await saturate(master, inst, pattern, total);
-    await sleep(500);
-    const d = bridge.details();
+    await sleep(Number(process.env.BENCH_SETTLE_MS ?? 500));
+    const flooded = await bridgeBus(bridge);
+    const d = flooded.bridge;
 
     const f = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
     console.log(`\nLatency of one byte, ${f(SAMPLES)} samples each (µs):\n`);
@@ -559,12 +578,15 @@ if (process.argv[2] === '--instrument') {
       if (!t.complete) console.log(`\n**${name}: only ${f(t.got)} of ${f(total)} bytes arrived** (nothing more for ${QUIET_MS} ms after the last write); the rate above is over what arrived.`);
     }
     const m = d.directions['>'];
+    if (!m) throw new Error("the bridge shows no '>' direction");
     // The transactions still on their way to the log 500 ms after the flood are logged by the close.
-    const loggedBeforeClose = sink.count;
-    await bridge.close();
+    const seen = Object.values(flooded.transactions).reduce((a, b) => a + b, 0);
+    bridge.child.kill('SIGTERM');
+    await new Promise((r) => bridge.child.once('exit', r));
+    const logged = await loggedRows(bridge.db);
     console.log(
-      `\nBridge counters '>': ${f(m.bytes)} bytes read, ${f(m.forwarded)} forwarded, dropped ${m.droppedNoPeer + m.droppedOverflow + m.droppedWriteFailed} (past maxUnwrittenBytes: ${f(m.droppedOverflow)}); ` +
-        `${f(m.frames)} frames decoded in ${f(m.bursts)} bursts, ${f(m.undecodedBytes)} bytes not decoded (decoder behind), ${f(sink.count)} transactions logged (unanswered; ${f(loggedBeforeClose)} of them 500 ms after the flood, the rest by the close).`,
+      `\nBridge counters '>' (forwarding: ${d.forwarding}): ${f(m.bytes)} bytes read, ${f(m.forwarded)} forwarded, dropped ${m.droppedNoPeer + m.droppedOverflow + m.droppedWriteFailed} (past maxUnwrittenBytes: ${f(m.droppedOverflow)}); ` +
+        `${f(m.frames)} frames decoded in ${f(m.bursts)} bursts, ${f(m.undecodedBytes)} bytes not decoded (decoder behind); ${f(seen)} transactions counted 500 ms after the flood (unanswered), ${f(logged)} in its SQLite log after it stopped (latency and flood phases).`,
     );
     console.log(`\nload average after: ${(await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').trim()}`);
   } finally {

@@ -34,6 +34,13 @@ export interface StoreOptions {
    * same rows. Default true; false: INSERT statements always. SQLite: INSERT statements.
    */
   readonly loadData?: boolean;
+  /**
+   * A clean stop (SIGTERM, `systemctl stop`) that finds rows in the spool while the database is
+   * reachable (a burst the database did not keep up with) writes them for up to this long before
+   * it closes, so that the log is whole after the stop; what is left then waits in the spool for
+   * the next start. A database that is away is not waited for. Default 10,000 ms (0..600,000).
+   */
+  readonly drainOnCloseMs?: number;
 }
 
 
@@ -61,5 +68,6 @@ export function resolveStoreOptions(o: StoreOptions = {}, config?: Pick<Config['
     poolSize: within('poolSize', o.poolSize ?? 4, 1, 64),
     writers: within('writers', o.writers ?? 2, 1, 8),
     loadData: o.loadData ?? true,
+    drainOnCloseMs: within('drainOnCloseMs', o.drainOnCloseMs ?? 10_000, 0, 600_000),
   };
 }

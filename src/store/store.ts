@@ -165,6 +165,11 @@ class SqlStore implements Store {
   private readonly writing: Write[] = [];
   private spilling = false;
   private stopping = false;
+  /** While stopping: until when the spool is still written to a reachable database (drainOnCloseMs). */
+  private drainUntil = 0;
+  /** The last check or write found the database away (goDown); a burst that spilled to the spool leaves it false. */
+  private unreachable = false;
+  private drainLogged = false;
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private nextProbeAt = 0;
@@ -419,7 +424,18 @@ class SqlStore implements Store {
         await this.spoolBatch(this.take());
         continue;
       }
-      if (this.stopping) return;
+      if (this.stopping) {
+        // A clean stop writes what the spool holds while the database takes it, for a while: after
+        // a burst that spilled, the log is whole once the gateway has stopped. A database that is
+        // away is not waited for; what is left waits in the spool for the next start.
+        if (this.unreachable || now >= this.drainUntil) return;
+        if (!this.drainLogged) {
+          this.drainLogged = true;
+          this.log.info({ rowsWaiting: this.rowsWaiting(), forMs: this.options.drainOnCloseMs }, 'store: writing the spool before stopping');
+        }
+        if (!(await this.recoverStep())) return;
+        continue;
+      }
       if (now >= this.nextProbeAt) {
         if (await this.recoverStep()) continue;
       }
@@ -546,6 +562,7 @@ class SqlStore implements Store {
     const text = problem ? `${problem.code}: ${problem.message}` : errorText(err);
     this.lastError = text;
     this.lastErrorAt = Date.now();
+    this.unreachable = true;
     if (this.mode === 'direct' || this.state === 'recovering') {
       this.log.warn({ err: text, rowsWaiting: this.rowsWaiting() }, `store: ${what} (${text}); spooling to ${this.spool.path}`);
       this.backoff = this.retryMinMs;
@@ -577,6 +594,7 @@ class SqlStore implements Store {
       if (this.state === 'spooling') {
         const conn = await withTimeout(this.ensureReady(), this.writeTimeoutMs, 'connecting to the database', this.log);
         await withTimeout(conn.db.selectFrom('log_sources').select('id').limit(1).execute(), this.writeTimeoutMs, 'checking the database', this.log);
+        this.unreachable = false;
         this.setState('recovering', 'the database is reachable again');
         this.log.info({ rowsWaiting: this.rowsWaiting(), spooledBatches: this.spool.batches }, 'store: the database is reachable again; writing the spool');
       }
@@ -719,6 +737,7 @@ class SqlStore implements Store {
     if (this.state === 'closed') return;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.flush();
+    this.drainUntil = Date.now() + this.options.drainOnCloseMs;
     this.stopping = true;
     this.wake?.();
     await this.loopDone;

@@ -16,6 +16,7 @@ describe('store options', () => {
       poolSize: 4,
       writers: 2,
       loadData: true,
+      drainOnCloseMs: 10_000,
     });
     // maxBatchRows follows the configured batch size.
     expect(resolveStoreOptions({}, { batchRows: 1_000 }).maxBatchRows).toBe(4_000);
